@@ -1,0 +1,263 @@
+/* cli.c — messages, option helpers and the progress line shared by all subcommands. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int ms_verbosity = 1;
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap) {
+    fprintf(stderr, "moescope: %s", prefix);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void ms_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("error: ", fmt, ap);
+    va_end(ap);
+}
+
+int ms_usage_error(const ms_command *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "moescope: error: %s: ", cmd ? cmd->name : "moescope");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'moescope %s--help')\n", cmd ? cmd->name : "");
+    va_end(ap);
+    return MS_EXIT_USAGE;
+}
+
+void ms_info(const char *fmt, ...) {
+    if (ms_verbosity < 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("", fmt, ap);
+    va_end(ap);
+}
+
+void ms_debug(const char *fmt, ...) {
+    if (ms_verbosity < 2) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("", fmt, ap);
+    va_end(ap);
+}
+
+void ms_opt_begin(void) {
+    optind = 1;
+    opterr = 0;
+}
+
+int ms_opt_common(const ms_command *cmd, int c, char **argv) {
+    switch (c) {
+    case 'h':
+        fputs(cmd->usage, stdout);
+        return MS_EXIT_OK;
+    case 'q':
+        ms_verbosity = 0;
+        return -1;
+    case 'v':
+        ms_verbosity++;
+        return -1;
+    case '?':
+        if (optopt) return ms_usage_error(cmd, "unknown option '-%c'", optopt);
+        return ms_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+    case ':':
+        if (optopt) return ms_usage_error(cmd, "option '-%c' needs a value", optopt);
+        return ms_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+    default:
+        return -2;
+    }
+}
+
+int ms_parse_long(const ms_command *cmd, const char *what, const char *s, long min, long max,
+                  long *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < min || v > max)
+        return ms_usage_error(cmd, "%s: '%s' is not a whole number in [%ld, %ld]", what, s, min,
+                              max);
+    *out = v;
+    return 0;
+}
+
+int ms_parse_double(const ms_command *cmd, const char *what, const char *s, double min,
+                    double max, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v) || v < min || v > max)
+        return ms_usage_error(cmd, "%s: '%s' is not a number in [%g, %g]", what, s, min, max);
+    *out = v;
+    return 0;
+}
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+int ms_parse_layers(const ms_command *cmd, const char *s, int n_layer, int **out, int *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    if (n_layer <= 0) return ms_usage_error(cmd, "--layers: the model has no layers");
+    int *v = malloc(sizeof(int) * ((size_t)n_layer + 1));
+    if (!v) return ms_usage_error(cmd, "out of memory");
+    int n = 0;
+    if (strcmp(s, "all") == 0) {
+        for (int i = 0; i < n_layer; i++) v[n++] = i;
+    } else {
+        char *copy = strdup(s);
+        if (!copy) {
+            free(v);
+            return ms_usage_error(cmd, "out of memory");
+        }
+        char *save = NULL;
+        int bad = 0;
+        for (char *tok = strtok_r(copy, ",", &save); tok && !bad;
+             tok = strtok_r(NULL, ",", &save)) {
+            long a, b;
+            char *end;
+            if (strcmp(tok, "first") == 0) a = b = 0;
+            else if (strcmp(tok, "middle") == 0) a = b = n_layer / 2;
+            else if (strcmp(tok, "last") == 0) a = b = n_layer - 1;
+            else {
+                if (!isdigit((unsigned char)tok[0])) { bad = 1; break; }
+                a = strtol(tok, &end, 10);
+                b = a;
+                if (*end == '-') {
+                    if (!isdigit((unsigned char)end[1])) { bad = 1; break; }
+                    b = strtol(end + 1, &end, 10);
+                }
+                if (*end || b < a) { bad = 1; break; }
+            }
+            if (a < 0 || b >= n_layer) {
+                free(copy);
+                free(v);
+                return ms_usage_error(cmd, "--layers: '%s' is outside 0..%d", tok, n_layer - 1);
+            }
+            for (long i = a; i <= b; i++) {
+                int seen = 0;
+                for (int j = 0; j < n; j++) seen |= v[j] == i;
+                if (!seen) v[n++] = (int)i;
+            }
+        }
+        free(copy);
+        if (bad || n == 0) {
+            free(v);
+            return ms_usage_error(cmd,
+                                  "--layers: '%s' is not 'all' or a list like 0,15,31 or 0-3",
+                                  s);
+        }
+    }
+    qsort(v, (size_t)n, sizeof(int), cmp_int);
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+int ms_read_file(const char *path, char **out, size_t *len) {
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ms_error("%s: %s", path, strerror(errno));
+        return MS_EXIT_USAGE;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) break;
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (!buf || failed) {
+        free(buf);
+        ms_error("%s: %s", path, buf ? "read error" : "out of memory");
+        return MS_EXIT_USAGE;
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+double ms_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ms_progress_begin(ms_progress *p, const char *what, int64_t total_docs,
+                       int64_t total_tokens) {
+    memset(p, 0, sizeof *p);
+    p->what = what;
+    p->total_docs = total_docs;
+    p->total_tokens = total_tokens;
+    p->t_start = p->t_last = ms_now();
+    p->enabled = ms_verbosity >= 1 && isatty(STDERR_FILENO);
+}
+
+static void fmt_secs(char *buf, size_t n, double s) {
+    if (s < 0 || !isfinite(s)) snprintf(buf, n, "?");
+    else if (s < 60) snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+void ms_progress_update(ms_progress *p, int64_t docs, int64_t tokens) {
+    p->docs = docs;
+    p->tokens = tokens;
+    if (!p->enabled) return;
+    double now = ms_now();
+    if (p->drawn && now - p->t_last < 0.2) return;
+    p->t_last = now;
+    double el = now - p->t_start, rate = el > 0 ? (double)tokens / el : 0;
+    char eta[32] = "";
+    if (p->total_tokens > 0 && rate > 0) {
+        char t[24];
+        fmt_secs(t, sizeof t, (double)(p->total_tokens - tokens) / rate);
+        snprintf(eta, sizeof eta, ", ETA %s", t);
+    } else if (p->total_docs > 0 && docs > 0) {
+        char t[24];
+        fmt_secs(t, sizeof t, el * (double)(p->total_docs - docs) / (double)docs);
+        snprintf(eta, sizeof eta, ", ETA %s", t);
+    }
+    char dtot[32] = "";
+    if (p->total_docs > 0) snprintf(dtot, sizeof dtot, "/%lld", (long long)p->total_docs);
+    fprintf(stderr, "\r\033[K%s: %lld%s documents, %lld tokens, %.0f tokens/s%s", p->what,
+            (long long)docs, dtot, (long long)tokens, rate, eta);
+    fflush(stderr);
+    p->drawn = 1;
+}
+
+void ms_progress_end(ms_progress *p) {
+    if (p->enabled && p->drawn) fprintf(stderr, "\r\033[K");
+    double el = ms_now() - p->t_start;
+    if (ms_verbosity >= 1)
+        fprintf(stderr, "moescope: %s: %lld documents, %lld tokens in %.1f s (%.0f tokens/s)\n",
+                p->what, (long long)p->docs, (long long)p->tokens, el,
+                el > 0 ? (double)p->tokens / el : 0.0);
+}

@@ -1,0 +1,81 @@
+/* cli.h — what every `moescope` subcommand shares: the command record, error and message
+ * conventions, option parsing helpers and the progress line.
+ *
+ * Conventions (docs/CLI.md):
+ *   - errors are one line on stderr: "moescope: error: <file>: <problem>";
+ *   - exit status 0 success, 1 runtime failure, 2 bad input or usage (MS_EXIT_*);
+ *   - -q silences informational messages, -v adds detail; progress goes to stderr only when
+ *     stderr is a terminal and -q is not given. Results go to stdout. */
+#ifndef MS_CLI_H
+#define MS_CLI_H
+
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { MS_EXIT_OK = 0, MS_EXIT_RUNTIME = 1, MS_EXIT_USAGE = 2 };
+
+typedef struct ms_command {
+    const char *name;    /* as typed: "make-model" */
+    const char *summary; /* one line for `moescope --help` */
+    const char *usage;   /* full text for `moescope <name> --help` (starts with "usage:") */
+    int (*run)(int argc, char **argv); /* argv[0] is the command name; returns an exit status */
+    int order;           /* position in `moescope --help` (lower first) */
+} ms_command;
+
+/* 0 quiet (-q), 1 normal, 2 verbose (-v, repeatable). */
+extern int ms_verbosity;
+
+/* "moescope: error: ..." + newline on stderr; always printed, even with -q. */
+void ms_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the error and a hint to run `moescope <cmd> --help`; returns MS_EXIT_USAGE. */
+int ms_usage_error(const ms_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Informational (verbosity >= 1) and detail (>= 2) messages on stderr. */
+void ms_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ms_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Option parsing shared by all commands. Call ms_opt_begin() before the getopt_long loop;
+ * every command's long options should end with MS_COMMON_LONG_OPTS and its short string
+ * start with MS_COMMON_SHORT_OPTS. Inside the loop, first call
+ *     int r = ms_opt_common(cmd, c, argv); if (r >= 0) return r; if (r == -1) continue;
+ * which handles -h/--help (prints usage, returns 0), -q, -v, and unknown options or missing
+ * arguments (one-line error, returns 2). It returns -2 for options it does not own. */
+#define MS_COMMON_SHORT_OPTS ":hqv"
+#define MS_COMMON_LONG_OPTS                                                                    \
+    {"help", no_argument, 0, 'h'}, {"quiet", no_argument, 0, 'q'},                             \
+        {"verbose", no_argument, 0, 'v'}, { 0, 0, 0, 0 }
+void ms_opt_begin(void);
+int ms_opt_common(const ms_command *cmd, int c, char **argv);
+
+/* Strict number parsing for option values: the whole string must be a number within
+ * [min, max]. Return 0 on success, else print a usage error naming `what` and return 2. */
+int ms_parse_long(const ms_command *cmd, const char *what, const char *s, long min, long max,
+                  long *out);
+int ms_parse_double(const ms_command *cmd, const char *what, const char *s, double min,
+                    double max, double *out);
+/* Layer lists: "all", "0,15,31", "0-3,7", "first,middle,last" (resolved against n_layer).
+ * *out is malloc'ed, sorted, without duplicates. Returns 0, or 2 after a usage error. */
+int ms_parse_layers(const ms_command *cmd, const char *s, int n_layer, int **out, int *n_out);
+
+/* Reads a whole file into a NUL-terminated malloc'ed buffer. Returns 0, 2 on open/read
+ * failure (message printed names the file). */
+int ms_read_file(const char *path, char **out, size_t *len);
+
+/* Progress line on stderr, redrawn at most ~5 times a second, shown only when stderr is a
+ * terminal and verbosity >= 1. Totals may be 0 when unknown (then no ETA). */
+typedef struct ms_progress {
+    const char *what;
+    int64_t total_docs, total_tokens;
+    int64_t docs, tokens;
+    double t_start, t_last;
+    int enabled, drawn;
+} ms_progress;
+void ms_progress_begin(ms_progress *p, const char *what, int64_t total_docs,
+                       int64_t total_tokens);
+void ms_progress_update(ms_progress *p, int64_t docs, int64_t tokens);
+/* Clears the line; prints a summary line (docs, tokens, seconds, tokens/s) when verbosity>=1. */
+void ms_progress_end(ms_progress *p);
+double ms_now(void); /* monotonic seconds */
+
+#endif

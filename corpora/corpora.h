@@ -1,0 +1,66 @@
+/* corpora.h — documents (domain, source, text) from plain text files or folders, JSONL,
+ * zstd-compressed JSONL (streamed) and The Pile's format, selected and sampled by a manifest.
+ *
+ * Manifest (JSON, docs/CORPORA.md):
+ *   { "name": "demo",
+ *     "seed": 1,                       // sampling seed (reproducible)
+ *     "max_tokens_per_doc": 2048,      // optional; applied by the capture after tokenization
+ *     "docs_per_domain": 20,           // optional default for every domain
+ *     "domains": [
+ *       { "name": "ArXiv",
+ *         "sources": ["arxiv/"],       // paths relative to the manifest: files, folders,
+ *                                      // .jsonl, .jsonl.zst
+ *         "text_field": "text",        // JSONL field holding the text (default "text")
+ *         "pile_set_name": "ArXiv",    // keep only JSONL lines whose meta.pile_set_name
+ *                                      // matches (case-insensitive; Github == GitHub)
+ *         "docs": 20 } ] }             // documents to sample (default: all)
+ * Sampling with "docs" is reservoir sampling seeded by (seed, domain index): one streaming pass
+ * over the sources, memory bounded by the sample, same result on every run. Documents keep
+ * their order of appearance in the sources.
+ *
+ * Errors as in engine.h: 0, MS_ERR_INPUT (malformed JSON line, missing text field, invalid
+ * UTF-8, empty file, corrupt zstd frame: message names file and line) or MS_ERR_RUNTIME. With
+ * skip_bad, bad documents are skipped and counted instead. */
+#ifndef MS_CORPORA_H
+#define MS_CORPORA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef MS_ERR_INPUT
+#define MS_ERR_INPUT   2
+#define MS_ERR_RUNTIME 1
+#endif
+
+typedef struct ms_doc {
+    int domain;         /* index into the corpus' domains */
+    const char *source; /* "path:line" or "path" (owned by the corpus, valid until next) */
+    const char *text;   /* UTF-8, NUL-terminated (valid until the next call) */
+    size_t len;
+} ms_doc;
+
+typedef struct ms_corpus ms_corpus;
+
+typedef struct ms_corpus_opts {
+    const char *manifest;         /* a manifest file, or NULL to use `files` */
+    const char *const *files;     /* plain sources (one domain per file, named by file stem),
+                                     used when manifest is NULL */
+    int n_files;
+    const char *text_field;       /* for JSONL files given directly (default "text") */
+    int skip_bad;
+} ms_corpus_opts;
+
+int ms_corpus_open(ms_corpus **out, const ms_corpus_opts *o, char *err, size_t errlen);
+void ms_corpus_close(ms_corpus *c);
+int ms_corpus_n_domains(const ms_corpus *c);
+const char *ms_corpus_domain(const ms_corpus *c, int i);
+/* The manifest as JSON text (normalised; for provenance), owned by c. */
+const char *ms_corpus_manifest_json(const ms_corpus *c);
+/* Next document: returns 1 and fills *d, 0 at the end, or MS_ERR_* (negated: -2 / -1). */
+int ms_corpus_next(ms_corpus *c, ms_doc *d, char *err, size_t errlen);
+int64_t ms_corpus_n_skipped(const ms_corpus *c);
+
+/* UTF-8 validation: returns the byte offset of the first invalid sequence, or len if valid. */
+size_t ms_utf8_valid_prefix(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,273 @@
+/* engine.h — the public face of moescope's engine: model files (GGUF and Hugging Face
+ * safetensors folders), weight types, the tokenizer and the instrumented forward pass.
+ *
+ * One model description whatever the file format: a model is hyper-parameters (ms_hparams)
+ * plus weight matrices (ms_mat) that point into mmapped file data in their stored type. The
+ * forward pass dequantizes them tile by tile; nothing here copies a whole model to f32.
+ *
+ * Errors: functions that read input return 0, or MS_ERR_INPUT (bad file / bad input, the
+ * CLI exits 2) or MS_ERR_RUNTIME (I/O, out of memory; the CLI exits 1), and write a one-line
+ * message "<file>: <problem>" into err (errlen bytes, always NUL-terminated). On failure the
+ * *out handle is NULL and nothing needs freeing. Broken invariants are asserts (on in release
+ * builds). The library never prints and never exits. */
+#ifndef MS_ENGINE_H
+#define MS_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef MS_ERR_INPUT
+#define MS_ERR_INPUT   2
+#define MS_ERR_RUNTIME 1
+#endif
+
+/* ---------------------------------------------------------------------------------------
+ * Weight types. Values are ggml's type ids (as stored in GGUF tensor infos).
+ */
+typedef enum ms_type {
+    MS_TYPE_F32 = 0,
+    MS_TYPE_F16 = 1,
+    MS_TYPE_Q4_0 = 2,
+    MS_TYPE_Q4_1 = 3,
+    MS_TYPE_Q5_0 = 6,
+    MS_TYPE_Q5_1 = 7,
+    MS_TYPE_Q8_0 = 8,
+    MS_TYPE_Q2_K = 10,
+    MS_TYPE_Q3_K = 11,
+    MS_TYPE_Q4_K = 12,
+    MS_TYPE_Q5_K = 13,
+    MS_TYPE_Q6_K = 14,
+    MS_TYPE_BF16 = 30,
+} ms_type;
+
+/* 1 if moescope can read weights of this ggml type id. */
+int ms_type_supported(int type);
+/* "F32", "Q4_K", ... or "type N" for unknown ids (static storage for known ones). */
+const char *ms_type_name(int type);
+/* Elements per block (1 for F32/F16/BF16, 32 for Q*_0/1, 256 for K-quants) and bytes per
+ * block. 0 for unsupported types. */
+int64_t ms_type_block_elems(ms_type t);
+size_t ms_type_block_bytes(ms_type t);
+/* Bytes of a row of n elements; n must be a multiple of the block size. */
+size_t ms_type_row_bytes(ms_type t, int64_t n);
+
+/* Dequantize n elements (a multiple of the block size) from src into dst, bit-exactly as
+ * ggml's reference dequantize_row_* functions do. */
+void ms_dequantize_row(ms_type t, const void *src, float *dst, int64_t n);
+/* Quantize n elements with ggml's reference quantizers (quantize_row_*_ref): F32, F16,
+ * BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K as implemented.
+ * Returns 0, or MS_ERR_INPUT if this type has no quantizer. Used by the fixture writer. */
+int ms_quantize_row(ms_type t, const float *src, void *dst, int64_t n);
+/* IEEE half / bfloat16 conversions (round to nearest even, as ggml). */
+float ms_f16_to_f32(uint16_t h);
+uint16_t ms_f32_to_f16(float f);
+float ms_bf16_to_f32(uint16_t h);
+uint16_t ms_f32_to_bf16(float f);
+
+/* ---------------------------------------------------------------------------------------
+ * Model description.
+ */
+
+/* A weight matrix y = W x with W of shape (rows, cols): row r (cols elements of `type`) is at
+ * data + r * row_bytes. Vectors (norm weights) have rows == 1. Data points into the mmapped
+ * file; valid while the model is open. For GGUF, cols is ne[0] and rows is ne[1]; for
+ * safetensors, shape is [rows, cols]. */
+typedef struct ms_mat {
+    ms_type type;
+    int64_t rows, cols;
+    size_t row_bytes;
+    const uint8_t *data;
+    const char *name; /* tensor name in the file (for messages) */
+} ms_mat;
+
+typedef enum ms_rope_kind {
+    MS_ROPE_ADJACENT = 0, /* pairs (2i, 2i+1): GGUF "llama" files (q/k rows permuted) */
+    MS_ROPE_HALF = 1,     /* pairs (i, i + d/2): Hugging Face checkpoints ("neox" style) */
+} ms_rope_kind;
+
+typedef enum ms_router_kind {
+    MS_ROUTER_SOFTMAX_TOPK_RENORM = 0, /* Mixtral, Qwen3-MoE: softmax over E, top-k, renorm */
+    MS_ROUTER_SOFTMAX_TOPK = 1,        /* OLMoE, Qwen2-MoE: softmax over E, top-k, no renorm */
+} ms_router_kind;
+
+typedef enum ms_format { MS_FORMAT_GGUF = 0, MS_FORMAT_SAFETENSORS = 1 } ms_format;
+
+#define MS_MAX_EXPERTS 256
+#define MS_MAX_TOPK    16
+
+typedef struct ms_hparams {
+    char arch[32];       /* "mixtral" for the Mixtral family (GGUF general.architecture "llama") */
+    ms_format format;
+    int n_vocab;
+    int d_model;         /* hidden size */
+    int n_layer;
+    int n_head, n_head_kv, d_head;
+    int d_ff;            /* expert intermediate size */
+    int n_expert, n_expert_used; /* E and k */
+    int n_ctx_train;     /* 0 if unknown */
+    int sliding_window;  /* 0: none */
+    float rope_theta;
+    float norm_eps;      /* RMSNorm epsilon */
+    ms_rope_kind rope;
+    ms_router_kind router;
+    int tied_embeddings; /* lm_head shares tok_embd */
+} ms_hparams;
+
+typedef struct ms_layer {
+    ms_mat attn_norm;             /* (1, d_model) F32 */
+    ms_mat wq;                    /* (n_head*d_head, d_model) */
+    ms_mat wk, wv;                /* (n_head_kv*d_head, d_model) */
+    ms_mat wo;                    /* (d_model, n_head*d_head) */
+    ms_mat ffn_norm;              /* (1, d_model) */
+    ms_mat router;                /* (n_expert, d_model) */
+    ms_mat *w_gate, *w_up;        /* [n_expert] each (d_ff, d_model): w1, w3 */
+    ms_mat *w_down;               /* [n_expert] each (d_model, d_ff): w2 */
+} ms_layer;
+
+typedef struct ms_model ms_model;
+
+typedef struct ms_tensor_info {
+    const char *name;
+    int type;        /* ggml type id (or the safetensors dtype mapped to one) */
+    int n_dims;
+    int64_t ne[4];   /* ggml order: ne[0] is the innermost (contiguous) dimension */
+    size_t nbytes;
+    uint64_t offset; /* byte offset in its file */
+    int file;        /* index into ms_model_files() (shards) */
+} ms_tensor_info;
+
+typedef struct ms_model_opts {
+    const char *path; /* a .gguf file, a .safetensors file in an HF folder, or the folder */
+} ms_model_opts;
+
+int ms_model_open(ms_model **out, const ms_model_opts *opts, char *err, size_t errlen);
+void ms_model_close(ms_model *m);
+
+const ms_hparams *ms_model_hparams(const ms_model *m);
+const ms_layer *ms_model_layer(const ms_model *m, int il);
+const ms_mat *ms_model_tok_embd(const ms_model *m); /* (n_vocab, d_model) */
+const ms_mat *ms_model_out_norm(const ms_model *m); /* (1, d_model) */
+const ms_mat *ms_model_lm_head(const ms_model *m);  /* (n_vocab, d_model) */
+/* All tensors as stored (for `inspect`). */
+int ms_model_n_tensors(const ms_model *m);
+const ms_tensor_info *ms_model_tensor(const ms_model *m, int i);
+/* Files the model was read from (GGUF file, or safetensors shards + config.json) and sizes. */
+int ms_model_n_files(const ms_model *m);
+const char *ms_model_file(const ms_model *m, int i, uint64_t *size);
+/* Parameter counts: total, and active per token (attention + router + k of E experts). */
+void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active);
+/* A JSON object describing the model (arch, hparams, weight types, files and sizes) as a
+ * malloc'ed string: stored in route stores and printed by `inspect --json`. */
+char *ms_model_describe_json(const ms_model *m);
+
+/* ---------------------------------------------------------------------------------------
+ * Tokenizer: SentencePiece-style BPE (Llama/Mistral/Mixtral), from GGUF metadata or from a
+ * Hugging Face tokenizer.json. Opened together with the model (ms_model_tokenizer) or on its
+ * own from a vocabulary file.
+ */
+typedef struct ms_tokenizer ms_tokenizer;
+
+/* The model's tokenizer (owned by the model; NULL only if the model has none). */
+const ms_tokenizer *ms_model_tokenizer(const ms_model *m);
+/* Standalone: a .gguf file (metadata only is used) or a tokenizer.json. */
+int ms_tokenizer_open(ms_tokenizer **out, const char *path, char *err, size_t errlen);
+void ms_tokenizer_free(ms_tokenizer *t);
+
+int ms_tokenizer_n_vocab(const ms_tokenizer *t);
+int ms_tokenizer_bos(const ms_tokenizer *t); /* -1 if none */
+int ms_tokenizer_eos(const ms_tokenizer *t);
+int ms_tokenizer_adds_bos(const ms_tokenizer *t);
+/* Encodes len bytes of text (need not be NUL-terminated). With add_bos, BOS first when the
+ * model adds it. Invalid UTF-8 bytes are encoded as their byte-fallback tokens <0xXX>
+ * (documented in docs/TOKENIZER.md). *ids is malloc'ed. Returns 0 or MS_ERR_RUNTIME. */
+int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos, int32_t **ids,
+                int64_t *n_ids);
+/* The token's piece as stored in the vocabulary ("▁the", "<0x0A>"); NULL if out of range. */
+const char *ms_token_piece(const ms_tokenizer *t, int32_t id);
+/* Detokenize: appends the text of ids[0..n) to out (capacity cap, always NUL-terminated) and
+ * returns the full length needed. Handles "▁", byte tokens and the leading space that the
+ * space prefix added. A character split across byte tokens is assembled; bytes that never
+ * form valid UTF-8 become U+FFFD, so the output is always valid UTF-8. */
+size_t ms_detokenize(const ms_tokenizer *t, const int32_t *ids, int64_t n, char *out, size_t cap);
+/* Text of one token for display (byte tokens that are not valid UTF-8 alone are shown as
+ * "<0xXX>"). Writes at most cap bytes, NUL-terminated; returns length. */
+size_t ms_token_display(const ms_tokenizer *t, int32_t id, char *out, size_t cap);
+/* A JSON summary (kind, vocab size, bos/eos, add_bos, add_space_prefix) as malloc'ed string. */
+char *ms_tokenizer_describe_json(const ms_tokenizer *t);
+
+/* ---------------------------------------------------------------------------------------
+ * Router hook and forward pass.
+ */
+
+/* What the engine hands to a probe after each layer's router, for the whole window.
+ * All arrays are token-major and owned by the engine (valid only during the call). */
+typedef struct ms_route_event {
+    int layer;            /* model layer index */
+    int64_t n_tokens;     /* tokens in this window */
+    int64_t pos0;         /* position of the first token in the window */
+    int n_expert, k;
+    const float *logits;  /* (n_tokens, n_expert) router logits */
+    const int32_t *ids;   /* (n_tokens, k) expert ids, rank order (first choice first) */
+    const float *weights; /* (n_tokens, k) weights the layer applies (renormalised if the
+                             router kind renormalises) */
+} ms_route_event;
+
+/* Probes observe; they must not change anything the engine owns. Returning non-zero stops the
+ * forward pass (ms_forward returns MS_ERR_RUNTIME). */
+typedef int (*ms_route_hook)(void *user, const ms_route_event *ev);
+
+typedef struct ms_engine ms_engine;
+
+typedef struct ms_engine_opts {
+    int n_threads;     /* 0: all cores */
+    int64_t max_tokens; /* window capacity (scratch is sized for it); 0: 2048 */
+    int want_logits;   /* compute lm_head logits for every position of the window */
+    /* Routing-only: when want_logits is 0 the engine skips lm_head and the last layer's
+     * expert FFN (routing of the last layer is still computed). */
+} ms_engine_opts;
+
+/* Allocates all scratch for windows up to opts->max_tokens. */
+int ms_engine_open(ms_engine **out, const ms_model *m, const ms_engine_opts *opts, char *err,
+                   size_t errlen);
+void ms_engine_close(ms_engine *e);
+
+/* Runs one window of n tokens (positions 0..n-1, causal attention within the window).
+ * hook may be NULL. If logits is not NULL (requires want_logits), writes (n, n_vocab) logits.
+ * Performs no allocation. Returns 0, MS_ERR_INPUT (n too large, token id out of range) or
+ * MS_ERR_RUNTIME (hook asked to stop). */
+int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hook, void *user,
+               float *logits, char *err, size_t errlen);
+
+/* Time spent per stage since open (seconds), for `capture --profile`. */
+typedef struct ms_profile {
+    double attention, router, experts, dequant, lm_head, other;
+    int64_t tokens;
+} ms_profile;
+void ms_engine_profile(const ms_engine *e, ms_profile *p);
+
+/* ---------------------------------------------------------------------------------------
+ * Fixture writer (for tests, the demo and benchmarks): a random-weight Mixtral-architecture
+ * model, deterministic from the seed, written as GGUF and/or a Hugging Face folder that
+ * describe the same model (same weights up to the storage type).
+ */
+typedef struct ms_fixture_opts {
+    uint64_t seed;
+    int d_model, n_layer, n_head, n_head_kv, d_ff, n_expert, n_expert_used;
+    int n_ctx;             /* context length recorded in the file */
+    int sliding_window;    /* 0: none */
+    float rope_theta, norm_eps;
+    float weight_scale;    /* std of the random weights (0: 1/sqrt(fan_in)) */
+    const char *vocab_gguf; /* vocabulary source: a GGUF with tokenizer metadata */
+    int expert_layout;     /* 0: stacked ffn_*_exps (current llama.cpp), 1: per-expert tensors */
+} ms_fixture_opts;
+
+/* Writes a GGUF file with all weights of type `type` (norms and router stay F32; tok_embd and
+ * output follow `type` where the type's block size divides the row length, else F16). */
+int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *path, char *err,
+                          size_t errlen);
+/* Writes an HF folder: config.json, model.safetensors (or shards when shard_bytes > 0, with
+ * model.safetensors.index.json), tokenizer.json, tokenizer_config.json. dtype: F32 or BF16. */
+int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir,
+                        uint64_t shard_bytes, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,86 @@
+/* gguf.h — engine-private GGUF v2/v3 reader (over mmap) and writer.
+ *
+ * The reader trusts nothing: every count, string length, array length, tensor shape, offset
+ * and byte size is checked against the file size with overflow checks before use. Keys and
+ * tensor infos point into the mapping (strings are NOT NUL-terminated in the file; the reader
+ * keeps (ptr, len) pairs and offers NUL-terminated copies where noted). */
+#ifndef MS_GGUF_H
+#define MS_GGUF_H
+
+#include "engine.h"
+
+typedef enum gguf_vtype {
+    GGUF_T_UINT8 = 0,
+    GGUF_T_INT8 = 1,
+    GGUF_T_UINT16 = 2,
+    GGUF_T_INT16 = 3,
+    GGUF_T_UINT32 = 4,
+    GGUF_T_INT32 = 5,
+    GGUF_T_FLOAT32 = 6,
+    GGUF_T_BOOL = 7,
+    GGUF_T_STRING = 8,
+    GGUF_T_ARRAY = 9,
+    GGUF_T_UINT64 = 10,
+    GGUF_T_INT64 = 11,
+    GGUF_T_FLOAT64 = 12,
+} gguf_vtype;
+
+typedef struct gguf_str {
+    const char *p; /* into the mapping, not NUL-terminated */
+    uint64_t n;
+} gguf_str;
+
+typedef struct gguf_file gguf_file;
+
+/* Opens and validates path (mmap, read-only). Errors name the file and the problem. */
+int gguf_open(gguf_file **out, const char *path, char *err, size_t errlen);
+void gguf_close(gguf_file *g);
+
+uint32_t gguf_version(const gguf_file *g);
+uint64_t gguf_file_size(const gguf_file *g);
+uint32_t gguf_alignment(const gguf_file *g);
+const char *gguf_path(const gguf_file *g);
+
+/* Metadata. gguf_find_key returns the key index or -1. */
+int64_t gguf_n_kv(const gguf_file *g);
+int64_t gguf_find_key(const gguf_file *g, const char *key);
+gguf_str gguf_key_name(const gguf_file *g, int64_t i);
+gguf_vtype gguf_kv_type(const gguf_file *g, int64_t i);
+/* Typed getters: return 0 and set *v when the key exists and its value converts losslessly
+ * (any integer type to int64 within range, float32/64 to double, bool to int); else -1. */
+int gguf_get_int(const gguf_file *g, const char *key, int64_t *v);
+int gguf_get_float(const gguf_file *g, const char *key, double *v);
+int gguf_get_bool(const gguf_file *g, const char *key, int *v);
+int gguf_get_str(const gguf_file *g, const char *key, gguf_str *v);
+/* Arrays: element type and length; elements read by index (bounds-checked, assert). */
+int gguf_get_arr(const gguf_file *g, const char *key, gguf_vtype *elem_type, uint64_t *n);
+gguf_str gguf_arr_str(const gguf_file *g, const char *key, uint64_t i);
+double gguf_arr_float(const gguf_file *g, const char *key, uint64_t i);
+int64_t gguf_arr_int(const gguf_file *g, const char *key, uint64_t i);
+
+/* Tensors: info (name NUL-terminated copy owned by g; ne in ggml order) and data pointer. */
+int64_t gguf_n_tensors(const gguf_file *g);
+int64_t gguf_find_tensor(const gguf_file *g, const char *name);
+const ms_tensor_info *gguf_tensor_info(const gguf_file *g, int64_t i);
+const uint8_t *gguf_tensor_data(const gguf_file *g, int64_t i);
+
+/* Writer: collect metadata and tensors, then write the file in one pass (v3, alignment 32). */
+typedef struct gguf_writer gguf_writer;
+gguf_writer *gguf_writer_new(void);
+void gguf_writer_free(gguf_writer *w);
+void gguf_w_u32(gguf_writer *w, const char *key, uint32_t v);
+void gguf_w_i32(gguf_writer *w, const char *key, int32_t v);
+void gguf_w_f32(gguf_writer *w, const char *key, float v);
+void gguf_w_bool(gguf_writer *w, const char *key, int v);
+void gguf_w_str(gguf_writer *w, const char *key, const char *v);
+void gguf_w_arr_str(gguf_writer *w, const char *key, const char *const *v, uint64_t n);
+void gguf_w_arr_f32(gguf_writer *w, const char *key, const float *v, uint64_t n);
+void gguf_w_arr_i32(gguf_writer *w, const char *key, const int32_t *v, uint64_t n);
+/* Copies the key/value (any type, including arrays) from a reader: for vocabularies. */
+void gguf_w_copy_kv(gguf_writer *w, const gguf_file *src, int64_t i);
+/* Adds a tensor whose data (nbytes, matching type and shape) is copied into the writer. */
+void gguf_w_tensor(gguf_writer *w, const char *name, ms_type type, int n_dims,
+                   const int64_t *ne, const void *data, size_t nbytes);
+int gguf_writer_write(gguf_writer *w, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,110 @@
+/* probes.h — consumers of the engine's router hook, and the HDF5 route store.
+ *
+ * Route store, format "moescope-routes" version 1 (full description: docs/ROUTE_STORE.md).
+ * T tokens, L stored layers, k experts per token, E experts, D documents:
+ *   /tokens/id          int32   [T]        token ids
+ *   /tokens/doc         int32   [T]        document index (row of /documents)
+ *   /tokens/pos         int32   [T]        position in its window (0 starts a new window)
+ *   /routing/layers     int32   [L]        model layer of each stored layer slot
+ *   /routing/expert     uint8   [T, L, k]  expert ids, rank order (uint16 when E > 256)
+ *   /routing/weight     float32 [T, L, k]  router weights the layer applied
+ *   /routing/logits     float32 [T, L, E]  router logits (only with --logits)
+ *   /documents/domain   int32   [D]        index into /domains
+ *   /documents/source   string  [D]        where the document came from ("file:line")
+ *   /documents/first_token int64 [D]       row of its first token in /tokens
+ *   /documents/n_tokens int64   [D]
+ *   /domains            string  [n_domains]
+ * Root attributes: format, format_version, model (JSON), tokenizer (JSON), manifest (JSON),
+ * command_line, tool_version, created; /routing attributes n_expert, k.
+ * Token-major, chunked, shuffle+deflate, extendible; flushed after every batch of documents.
+ * Documents are appended whole, so a store always ends at a document boundary.
+ *
+ * Errors as in engine.h: 0, MS_ERR_INPUT or MS_ERR_RUNTIME with "<file>: <problem>" in err. */
+#ifndef MS_PROBES_H
+#define MS_PROBES_H
+
+#include "engine.h"
+
+#define MS_ROUTES_FORMAT  "moescope-routes"
+#define MS_ROUTES_VERSION 1
+
+/* ---------------------------------------------------------------------------------------
+ * Collector: a router hook that copies the chosen layers' decisions for one window into
+ * caller-visible buffers (sized at init for max_tokens; no allocation per call).
+ */
+typedef struct ms_route_collector {
+    int n_layers;        /* stored layers */
+    const int *layers;   /* model layer of each slot (sorted) */
+    int k, n_expert;
+    int64_t max_tokens;
+    int want_logits;
+    int64_t n_tokens;    /* tokens of the last window seen */
+    int32_t *ids;        /* (max_tokens, n_layers, k) */
+    float *weights;      /* (max_tokens, n_layers, k) */
+    float *logits;       /* (max_tokens, n_layers, n_expert) when want_logits */
+    uint64_t seen_mask_count; /* layers seen in the current window (checked by the caller) */
+} ms_route_collector;
+
+int ms_collector_init(ms_route_collector *c, const int *layers, int n_layers, int n_expert, int k,
+                      int64_t max_tokens, int want_logits, char *err, size_t errlen);
+void ms_collector_free(ms_route_collector *c);
+/* The ms_route_hook to pass to ms_forward with user = the collector. */
+int ms_collector_hook(void *user, const ms_route_event *ev);
+
+/* ---------------------------------------------------------------------------------------
+ * Writer.
+ */
+typedef struct ms_store ms_store;
+
+typedef struct ms_store_create_opts {
+    const char *path;
+    const int *layers; int n_layers;
+    int n_expert, k;
+    int with_logits;
+    const char *const *domains; int n_domains;
+    const char *model_json, *tokenizer_json, *manifest_json, *command_line;
+    int resume;          /* open an existing store and continue after its last document;
+                            the existing store must match (layers, E, k, logits, domains) */
+} ms_store_create_opts;
+
+int ms_store_create(ms_store **out, const ms_store_create_opts *o, char *err, size_t errlen);
+/* After a resume: documents already stored (the caller skips that many documents). */
+int64_t ms_store_n_documents(const ms_store *s);
+int64_t ms_store_n_tokens(const ms_store *s);
+/* Appends one whole document: n tokens, their window positions, and routing laid out as the
+ * collector's buffers ((n, n_layers, k) ids/weights, (n, n_layers, E) logits or NULL).
+ * Data is buffered; it reaches the file at ms_store_flush (call per batch of documents). */
+int ms_store_append(ms_store *s, int domain, const char *source, const int32_t *tokens,
+                    const int32_t *pos, int64_t n, const int32_t *ids, const float *weights,
+                    const float *logits, char *err, size_t errlen);
+/* Writes buffered documents, then updates the document count attribute last, and H5Fflush. */
+int ms_store_flush(ms_store *s, char *err, size_t errlen);
+int ms_store_close(ms_store *s, char *err, size_t errlen); /* flushes; frees s in any case */
+
+/* ---------------------------------------------------------------------------------------
+ * Reader (streaming: read any token range; memory is the caller's).
+ */
+typedef struct ms_routes ms_routes;
+
+typedef struct ms_routes_info {
+    int64_t n_tokens, n_documents;
+    int n_layers, k, n_expert, n_domains;
+    const int *layers;             /* [n_layers] model layers */
+    const char *const *domains;    /* [n_domains] */
+    int has_logits;
+    const char *model_json, *tokenizer_json, *manifest_json, *command_line, *tool_version,
+        *created;
+} ms_routes_info;
+
+int ms_routes_open(ms_routes **out, const char *path, char *err, size_t errlen);
+void ms_routes_close(ms_routes *r);
+const ms_routes_info *ms_routes_info_get(const ms_routes *r);
+/* Per-document table: domain, first token row, token count, source (owned by r). */
+int ms_routes_document(const ms_routes *r, int64_t d, int *domain, int64_t *first_token,
+                       int64_t *n_tokens, const char **source);
+/* Reads rows [t0, t0+n) of the token datasets; any output pointer may be NULL.
+ * ids/weights are (n, n_layers, k), logits (n, n_layers, E). */
+int ms_routes_read(ms_routes *r, int64_t t0, int64_t n, int32_t *tok, int32_t *doc, int32_t *pos,
+                   int32_t *ids, float *weights, float *logits, char *err, size_t errlen);
+
+#endif
