@@ -52,7 +52,7 @@ void ms_debug(const char *fmt, ...) {
 }
 
 void ms_opt_begin(void) {
-    optind = 1;
+    optind = 0; /* glibc: 0 fully re-initialises getopt (commands may run one after another) */
     opterr = 0;
 }
 
