@@ -34,12 +34,18 @@ typedef struct gguf_file gguf_file;
 
 /* Opens and validates path (mmap, read-only). Errors name the file and the problem. */
 int gguf_open(gguf_file **out, const char *path, char *err, size_t errlen);
+/* The same over a caller's buffer (which must outlive the handle); name is used in messages.
+ * For fuzzing and for tests. */
+int gguf_open_mem(gguf_file **out, const void *data, size_t size, const char *name, char *err,
+                  size_t errlen);
 void gguf_close(gguf_file *g);
 
 uint32_t gguf_version(const gguf_file *g);
 uint64_t gguf_file_size(const gguf_file *g);
 uint32_t gguf_alignment(const gguf_file *g);
 const char *gguf_path(const gguf_file *g);
+/* Absolute file offset of the data section (tensor offsets are already absolute). */
+uint64_t gguf_data_offset(const gguf_file *g);
 
 /* Metadata. gguf_find_key returns the key index or -1. */
 int64_t gguf_n_kv(const gguf_file *g);
@@ -57,8 +63,13 @@ int gguf_get_arr(const gguf_file *g, const char *key, gguf_vtype *elem_type, uin
 gguf_str gguf_arr_str(const gguf_file *g, const char *key, uint64_t i);
 double gguf_arr_float(const gguf_file *g, const char *key, uint64_t i);
 int64_t gguf_arr_int(const gguf_file *g, const char *key, uint64_t i);
+/* Raw little-endian elements of a numeric array (possibly unaligned: read with memcpy);
+ * NULL for missing keys, non-arrays and string/nested arrays. */
+const void *gguf_arr_data(const gguf_file *g, const char *key);
 
-/* Tensors: info (name NUL-terminated copy owned by g; ne in ggml order) and data pointer. */
+/* Tensors: info (name NUL-terminated copy owned by g; ne in ggml order, unused dims 1;
+ * offset is ABSOLUTE in the file; nbytes = row bytes x ne[1]*ne[2]*ne[3]; file = 0) and
+ * data pointer into the mapping. Tensors are in file order of their infos. */
 int64_t gguf_n_tensors(const gguf_file *g);
 int64_t gguf_find_tensor(const gguf_file *g, const char *name);
 const ms_tensor_info *gguf_tensor_info(const gguf_file *g, int64_t i);
@@ -79,8 +90,8 @@ void gguf_w_arr_i32(gguf_writer *w, const char *key, const int32_t *v, uint64_t 
 /* Copies the key/value (any type, including arrays) from a reader: for vocabularies. */
 void gguf_w_copy_kv(gguf_writer *w, const gguf_file *src, int64_t i);
 /* Adds a tensor whose data (nbytes, matching type and shape) is copied into the writer. */
-void gguf_w_tensor(gguf_writer *w, const char *name, ms_type type, int n_dims,
-                   const int64_t *ne, const void *data, size_t nbytes);
+void gguf_w_tensor(gguf_writer *w, const char *name, ms_type type, int n_dims, const int64_t *ne,
+                   const void *data, size_t nbytes);
 int gguf_writer_write(gguf_writer *w, const char *path, char *err, size_t errlen);
 
 #endif
