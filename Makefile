@@ -12,7 +12,7 @@ deps:
 
 test-deps:
 	@sh .ci/install-deps --test
-	@cd tests/oracle && { [ -d node_modules/node-llama-cpp ] || npm ci --no-audit --no-fund --loglevel=error; }
+	@cd tests/oracle && { [ -d node_modules/node-llama-cpp ] || npm ci --omit=optional --no-audit --no-fund --loglevel=error; }
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
