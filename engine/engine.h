@@ -156,6 +156,13 @@ int ms_model_n_files(const ms_model *m);
 const char *ms_model_file(const ms_model *m, int i, uint64_t *size);
 /* Parameter counts: total, and active per token (attention + router + k of E experts). */
 void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active);
+/* The same counts from hyper-parameters alone (Mixtral 8x7B: 46,702,792,704 and
+ * 12,879,925,248). */
+void ms_hparams_param_counts(const ms_hparams *hp, int64_t *total, int64_t *active);
+/* general.name of a GGUF file, or the folder name of an HF checkpoint. */
+const char *ms_model_name(const ms_model *m);
+/* GGUF: 1 if experts are stacked ffn_*_exps tensors, 0 if one tensor per expert. */
+int ms_model_stacked_experts(const ms_model *m);
 /* A JSON object describing the model (arch, hparams, weight types, files and sizes) as a
  * malloc'ed string: stored in route stores and printed by `inspect --json`. */
 char *ms_model_describe_json(const ms_model *m);
@@ -259,6 +266,7 @@ typedef struct ms_fixture_opts {
     float weight_scale;    /* std of the random weights (0: 1/sqrt(fan_in)) */
     const char *vocab_gguf; /* vocabulary source: a GGUF with tokenizer metadata */
     int expert_layout;     /* 0: stacked ffn_*_exps (current llama.cpp), 1: per-expert tensors */
+    int tied_embeddings;   /* 1: no output.weight / lm_head.weight (lm_head = tok_embd) */
 } ms_fixture_opts;
 
 /* Writes a GGUF file with all weights of type `type` (norms and router stay F32; tok_embd and

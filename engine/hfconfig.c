@@ -1,0 +1,200 @@
+/* hfconfig.c — Hugging Face config.json of Mixtral-family checkpoints (MixtralForCausalLM).
+ * Reads the fields the model description needs, with transformers' MixtralConfig defaults for
+ * optional ones, and rejects wrong JSON types, out-of-range sizes, inconsistent head counts and
+ * features moescope does not implement (rope_scaling, other activations) with a message naming
+ * the file and the field. */
+#include "safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *json_kind(const cJSON *v) {
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsObject(v)) return "an object";
+    return "invalid";
+}
+
+/* Integer field in [lo, hi]. Absent (or null when null_ok) leaves *out unchanged and returns
+ * 0 unless required. */
+static int get_int(const cJSON *root, const char *key, int required, int null_ok, long lo, long hi,
+                   int *out, const char *name, char *err, size_t errlen) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v || (null_ok && cJSON_IsNull(v))) {
+        if (!required) return 0;
+        st_errf(err, errlen, "%s: missing field '%s'", name, key);
+        return MS_ERR_INPUT;
+    }
+    if (!cJSON_IsNumber(v) || floor(v->valuedouble) != v->valuedouble) {
+        st_errf(err, errlen, "%s: field '%s' must be an integer (got %s)", name, key,
+                cJSON_IsNumber(v) ? "a fraction" : json_kind(v));
+        return MS_ERR_INPUT;
+    }
+    if (!(v->valuedouble >= (double)lo && v->valuedouble <= (double)hi)) {
+        st_errf(err, errlen, "%s: field '%s' = %.17g is outside [%ld, %ld]", name, key,
+                v->valuedouble, lo, hi);
+        return MS_ERR_INPUT;
+    }
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+static int get_pos_double(const cJSON *root, const char *key, double *out, const char *name,
+                          char *err, size_t errlen) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsNumber(v)) {
+        st_errf(err, errlen, "%s: field '%s' must be a number (got %s)", name, key, json_kind(v));
+        return MS_ERR_INPUT;
+    }
+    if (!(v->valuedouble > 0) || !isfinite(v->valuedouble)) {
+        st_errf(err, errlen, "%s: field '%s' must be a positive number", name, key);
+        return MS_ERR_INPUT;
+    }
+    *out = v->valuedouble;
+    return 0;
+}
+
+int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name, char *err,
+                    size_t errlen) {
+    memset(c, 0, sizeof *c);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root) {
+        st_errf(err, errlen, "%s: not valid JSON", name);
+        return MS_ERR_INPUT;
+    }
+    int rc = MS_ERR_INPUT;
+    if (!cJSON_IsObject(root)) {
+        st_errf(err, errlen, "%s: not a JSON object", name);
+        goto out;
+    }
+
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architectures");
+    if (arch && !cJSON_IsNull(arch)) {
+        if (!cJSON_IsArray(arch) || (arch->child && !cJSON_IsString(arch->child))) {
+            st_errf(err, errlen, "%s: field 'architectures' must be an array of strings (got %s)",
+                    name, json_kind(arch));
+            goto out;
+        }
+        if (arch->child) snprintf(c->arch, sizeof c->arch, "%s", arch->child->valuestring);
+    }
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    if (mt && !cJSON_IsNull(mt)) {
+        if (!cJSON_IsString(mt)) {
+            st_errf(err, errlen, "%s: field 'model_type' must be a string (got %s)", name,
+                    json_kind(mt));
+            goto out;
+        }
+        snprintf(c->model_type, sizeof c->model_type, "%s", mt->valuestring);
+    }
+    if (strcmp(c->arch, "MixtralForCausalLM") != 0 &&
+        !(c->arch[0] == 0 && strcmp(c->model_type, "mixtral") == 0)) {
+        st_errf(err, errlen,
+                "%s: unsupported architecture '%s' (model_type '%s'); moescope reads "
+                "MixtralForCausalLM checkpoints",
+                name, c->arch[0] ? c->arch : "none", c->model_type[0] ? c->model_type : "none");
+        goto out;
+    }
+
+    const long big = 1L << 24;
+    if (get_int(root, "vocab_size", 1, 0, 1, big, &c->vocab_size, name, err, errlen) ||
+        get_int(root, "hidden_size", 1, 0, 1, 1 << 20, &c->hidden_size, name, err, errlen) ||
+        get_int(root, "intermediate_size", 1, 0, 1, big, &c->intermediate_size, name, err,
+                errlen) ||
+        get_int(root, "num_hidden_layers", 1, 0, 1, 4096, &c->num_hidden_layers, name, err,
+                errlen) ||
+        get_int(root, "num_attention_heads", 1, 0, 1, 4096, &c->num_attention_heads, name, err,
+                errlen))
+        goto out;
+    c->num_key_value_heads = c->num_attention_heads;
+    c->num_local_experts = 8; /* MixtralConfig defaults */
+    c->num_experts_per_tok = 2;
+    c->rope_theta = 1e6;
+    c->rms_norm_eps = 1e-5;
+    if (get_int(root, "num_key_value_heads", 0, 1, 1, 4096, &c->num_key_value_heads, name, err,
+                errlen) ||
+        get_int(root, "head_dim", 0, 1, 1, 1 << 16, &c->head_dim, name, err, errlen) ||
+        get_int(root, "num_local_experts", 0, 0, 1, MS_MAX_EXPERTS, &c->num_local_experts, name,
+                err, errlen) ||
+        get_int(root, "num_experts_per_tok", 0, 0, 1, MS_MAX_TOPK, &c->num_experts_per_tok, name,
+                err, errlen) ||
+        get_int(root, "max_position_embeddings", 0, 1, 0, 1 << 30, &c->max_position_embeddings,
+                name, err, errlen) ||
+        get_int(root, "sliding_window", 0, 1, 0, 1 << 30, &c->sliding_window, name, err, errlen) ||
+        get_pos_double(root, "rms_norm_eps", &c->rms_norm_eps, name, err, errlen))
+        goto out;
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(root, "rope_parameters");
+    if (cJSON_IsObject(rp) && get_pos_double(rp, "rope_theta", &c->rope_theta, name, err, errlen))
+        goto out;
+    if (get_pos_double(root, "rope_theta", &c->rope_theta, name, err, errlen)) goto out;
+
+    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(root, "tie_word_embeddings");
+    if (tie && !cJSON_IsNull(tie)) {
+        if (!cJSON_IsBool(tie)) {
+            st_errf(err, errlen, "%s: field 'tie_word_embeddings' must be a boolean (got %s)", name,
+                    json_kind(tie));
+            goto out;
+        }
+        c->tie_word_embeddings = cJSON_IsTrue(tie);
+    }
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    if (act && !cJSON_IsNull(act) &&
+        (!cJSON_IsString(act) || strcmp(act->valuestring, "silu") != 0)) {
+        st_errf(err, errlen, "%s: field 'hidden_act' must be \"silu\"", name);
+        goto out;
+    }
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    if (rs && !cJSON_IsNull(rs)) {
+        st_errf(err, errlen, "%s: field 'rope_scaling' is not supported (must be null)", name);
+        goto out;
+    }
+    const cJSON *rt = cJSON_IsObject(rp) ? cJSON_GetObjectItemCaseSensitive(rp, "rope_type") : NULL;
+    if (rt && (!cJSON_IsString(rt) || strcmp(rt->valuestring, "default") != 0)) {
+        st_errf(err, errlen, "%s: rope_parameters.rope_type must be \"default\"", name);
+        goto out;
+    }
+
+    if (c->num_attention_heads % c->num_key_value_heads != 0) {
+        st_errf(err, errlen,
+                "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", name,
+                c->num_attention_heads, c->num_key_value_heads);
+        goto out;
+    }
+    if (c->head_dim == 0) {
+        if (c->hidden_size % c->num_attention_heads != 0) {
+            st_errf(err, errlen, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
+                    name, c->hidden_size, c->num_attention_heads);
+            goto out;
+        }
+        c->head_dim = c->hidden_size / c->num_attention_heads;
+    }
+    if (c->head_dim % 2 != 0) {
+        st_errf(err, errlen, "%s: head_dim %d is odd (RoPE rotates pairs)", name, c->head_dim);
+        goto out;
+    }
+    if (c->num_experts_per_tok > c->num_local_experts) {
+        st_errf(err, errlen, "%s: num_experts_per_tok %d exceeds num_local_experts %d", name,
+                c->num_experts_per_tok, c->num_local_experts);
+        goto out;
+    }
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
+int hf_config_load(hf_config *c, const char *path, char *err, size_t errlen) {
+    char *text = NULL;
+    size_t len = 0;
+    int rc = st_read_small_file(path, 16u << 20, &text, &len, err, errlen);
+    if (rc) return rc;
+    rc = hf_config_parse(c, text, len, path, err, errlen);
+    free(text);
+    return rc;
+}

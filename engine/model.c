@@ -1,0 +1,885 @@
+/* model.c — opening a model: a GGUF file ("llama" architecture with experts), or a Hugging
+ * Face folder (config.json + model.safetensors or shards with model.safetensors.index.json),
+ * into one description: ms_hparams plus ms_layer/ms_mat views into the mmapped files. Every
+ * tensor the forward pass needs is checked to exist with the expected shape and a supported
+ * type before the model is handed out. Also the model's tokenizer, parameter counts, the
+ * tensor/file tables and the JSON description (`inspect`, route store provenance). */
+#include "engine.h"
+#include "gguf.h"
+#include "safetensors.h"
+#include "tokenizer_int.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct ms_model {
+    ms_hparams hp;
+    ms_layer *layers;    /* [n_layer] */
+    ms_mat *expert_mats; /* [n_layer][3][n_expert]: gate, up, down; ms_layer points here */
+    ms_mat tok_embd;     /* (n_vocab, d_model) */
+    ms_mat out_norm;     /* (1, d_model) */
+    ms_mat lm_head;      /* (n_vocab, d_model); a copy of tok_embd when tied */
+    int stacked_experts; /* GGUF ffn_*_exps (1) or one tensor per expert (0) */
+    char name[128];      /* general.name or the folder name */
+
+    ms_tensor_info *tensors; /* [n_tensors] as stored */
+    const uint8_t **tdata;   /* [n_tensors] data pointers into the mappings */
+    int64_t *by_name;        /* [n_tensors] indices sorted by tensor name */
+    int n_tensors;
+
+    char **files;         /* [n_files] paths (shards first, then JSON files) */
+    uint64_t *file_sizes; /* [n_files] */
+    int n_files;
+
+    gguf_file *gguf;  /* GGUF source, or NULL */
+    st_file **shards; /* [n_shards] safetensors sources */
+    int n_shards;
+    ms_tokenizer *tok;
+    const char *src; /* path named in shape/type errors (the GGUF file or the folder) */
+    char *src_owned;
+};
+
+/* ---------------------------------------------------------------------------------------
+ * Small helpers.
+ */
+
+static int add_file(ms_model *m, const char *path, uint64_t size) {
+    char **f = realloc(m->files, sizeof *f * (size_t)(m->n_files + 1));
+    if (!f) return MS_ERR_RUNTIME;
+    m->files = f;
+    uint64_t *s = realloc(m->file_sizes, sizeof *s * (size_t)(m->n_files + 1));
+    if (!s) return MS_ERR_RUNTIME;
+    m->file_sizes = s;
+    if (!(m->files[m->n_files] = strdup(path))) return MS_ERR_RUNTIME;
+    m->file_sizes[m->n_files++] = size;
+    return 0;
+}
+
+static uint64_t file_size_of(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static int exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static char *path_join(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static char *dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+static int cmp_name(const void *a, const void *b, void *arg) {
+    const ms_tensor_info *t = arg;
+    return strcmp(t[*(const int64_t *)a].name, t[*(const int64_t *)b].name);
+}
+
+static int build_index(ms_model *m) {
+    m->by_name = malloc(sizeof *m->by_name * (size_t)(m->n_tensors ? m->n_tensors : 1));
+    if (!m->by_name) return MS_ERR_RUNTIME;
+    for (int i = 0; i < m->n_tensors; i++)
+        m->by_name[i] = i;
+    qsort_r(m->by_name, (size_t)m->n_tensors, sizeof *m->by_name, cmp_name, m->tensors);
+    return 0;
+}
+
+static int find_tensor(const ms_model *m, const char *name) {
+    int64_t lo = 0, hi = m->n_tensors - 1;
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(m->tensors[m->by_name[mid]].name, name);
+        if (c == 0) return (int)m->by_name[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+static void shape_str(char *buf, size_t n, const int64_t *ne, int nd) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < nd && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "{", (long long)ne[i]);
+    if (used < n) snprintf(buf + used, n - used, "}");
+}
+
+/* Allocates the layer array and the per-expert matrix views once hparams are known. */
+static int alloc_layers(ms_model *m) {
+    const ms_hparams *hp = &m->hp;
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    m->expert_mats = calloc((size_t)hp->n_layer * 3 * (size_t)hp->n_expert, sizeof(ms_mat));
+    if (!m->layers || !m->expert_mats) return MS_ERR_RUNTIME;
+    for (int il = 0; il < hp->n_layer; il++) {
+        ms_mat *base = m->expert_mats + (size_t)il * 3 * (size_t)hp->n_expert;
+        m->layers[il].w_gate = base;
+        m->layers[il].w_up = base + hp->n_expert;
+        m->layers[il].w_down = base + 2 * hp->n_expert;
+    }
+    return 0;
+}
+
+/* Binds tensor `name` as n_mats matrices of (rows, cols) stacked along ne[2] (n_mats 1: a
+ * plain matrix or vector). Expected ggml shape {cols, rows, n_mats}; trailing 1s optional. */
+static int bind(ms_model *m, const char *name, int64_t rows, int64_t cols, int n_mats, ms_mat *out,
+                char *err, size_t errlen) {
+    int i = find_tensor(m, name);
+    if (i < 0) {
+        st_errf(err, errlen, "%s: missing tensor '%s'", m->src, name);
+        return MS_ERR_INPUT;
+    }
+    const ms_tensor_info *t = &m->tensors[i];
+    const int64_t want[4] = {cols, rows, n_mats, 1};
+    for (int d = 0; d < 4; d++) {
+        int64_t have = d < t->n_dims ? t->ne[d] : 1;
+        if (have != want[d] || (d >= 3 && t->n_dims > 4)) {
+            char hs[96], ws[96];
+            shape_str(hs, sizeof hs, t->ne, t->n_dims);
+            shape_str(ws, sizeof ws, want, n_mats > 1 ? 3 : rows > 1 ? 2 : 1);
+            st_errf(err, errlen, "%s: tensor '%s' has shape %s (ggml order), expected %s", m->src,
+                    name, hs, ws);
+            return MS_ERR_INPUT;
+        }
+    }
+    if (t->type < 0 || !ms_type_supported(t->type)) {
+        st_errf(err, errlen, "%s: tensor '%s' has unsupported type %s", m->src, name,
+                t->type < 0 ? "(non-float dtype)" : ms_type_name(t->type));
+        return MS_ERR_INPUT;
+    }
+    int64_t be = ms_type_block_elems((ms_type)t->type);
+    if (be <= 0 || cols % be != 0) {
+        st_errf(err, errlen, "%s: tensor '%s': row length %lld is not a multiple of the %s block",
+                m->src, name, (long long)cols, ms_type_name(t->type));
+        return MS_ERR_INPUT;
+    }
+    size_t rb = ms_type_row_bytes((ms_type)t->type, cols);
+    /* rows*n_mats*rb <= nbytes was checked by the file readers; re-check as an invariant. */
+    uint64_t need;
+    if (__builtin_mul_overflow((uint64_t)rows * (uint64_t)n_mats, (uint64_t)rb, &need) ||
+        need > t->nbytes) {
+        st_errf(err, errlen, "%s: tensor '%s': %llu bytes stored, %llu needed", m->src, name,
+                (unsigned long long)t->nbytes, (unsigned long long)need);
+        return MS_ERR_INPUT;
+    }
+    for (int e = 0; e < n_mats; e++) {
+        out[e].type = (ms_type)t->type;
+        out[e].rows = rows;
+        out[e].cols = cols;
+        out[e].row_bytes = rb;
+        out[e].data = m->tdata[i] + (size_t)e * (size_t)rows * rb;
+        out[e].name = t->name;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * GGUF.
+ */
+
+static int gg_int(const gguf_file *g, const char *key, int required, int64_t lo, int64_t hi,
+                  int *out, char *err, size_t errlen) {
+    if (gguf_find_key(g, key) < 0) {
+        if (!required) return 0;
+        st_errf(err, errlen, "%s: missing metadata key '%s'", gguf_path(g), key);
+        return MS_ERR_INPUT;
+    }
+    int64_t v;
+    if (gguf_get_int(g, key, &v) != 0) {
+        st_errf(err, errlen, "%s: metadata key '%s' is not an integer", gguf_path(g), key);
+        return MS_ERR_INPUT;
+    }
+    if (v < lo || v > hi) {
+        st_errf(err, errlen, "%s: metadata key '%s' = %lld is outside [%lld, %lld]", gguf_path(g),
+                key, (long long)v, (long long)lo, (long long)hi);
+        return MS_ERR_INPUT;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int gg_float(const gguf_file *g, const char *key, float *out, char *err, size_t errlen) {
+    if (gguf_find_key(g, key) < 0) return 0;
+    double v;
+    if (gguf_get_float(g, key, &v) != 0 || !(v > 0) || v > 1e30) {
+        st_errf(err, errlen, "%s: metadata key '%s' is not a positive number", gguf_path(g), key);
+        return MS_ERR_INPUT;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
+    int rc = gguf_open(&m->gguf, path, err, errlen);
+    if (rc) return rc;
+    const gguf_file *g = m->gguf;
+    m->src = gguf_path(g);
+    if (add_file(m, path, gguf_file_size(g))) return MS_ERR_RUNTIME;
+
+    gguf_str arch = {0};
+    if (gguf_get_str(g, "general.architecture", &arch) != 0) {
+        st_errf(err, errlen, "%s: missing metadata key 'general.architecture'", path);
+        return MS_ERR_INPUT;
+    }
+    if (arch.n != 5 || memcmp(arch.p, "llama", 5) != 0) {
+        st_errf(err, errlen,
+                "%s: unsupported architecture '%.*s' (moescope reads Mixtral-family \"llama\" "
+                "GGUF files)",
+                path, (int)(arch.n > 32 ? 32 : arch.n), arch.p);
+        return MS_ERR_INPUT;
+    }
+    gguf_str nm;
+    if (gguf_get_str(g, "general.name", &nm) == 0)
+        snprintf(m->name, sizeof m->name, "%.*s", (int)(nm.n > 127 ? 127 : nm.n), nm.p);
+
+    ms_hparams *hp = &m->hp;
+    hp->n_expert = 0;
+    if (gg_int(g, "llama.expert_count", 0, 0, MS_MAX_EXPERTS, &hp->n_expert, err, errlen))
+        return MS_ERR_INPUT;
+    if (hp->n_expert == 0) {
+        st_errf(err, errlen,
+                "%s: not a Mixture-of-Experts model (llama.expert_count is missing or 0)", path);
+        return MS_ERR_INPUT;
+    }
+    hp->rope_theta = 10000.0f; /* llama.cpp's defaults for optional keys */
+    hp->norm_eps = 1e-5f;
+    if (gg_int(g, "llama.expert_used_count", 1, 1,
+               hp->n_expert < MS_MAX_TOPK ? hp->n_expert : MS_MAX_TOPK, &hp->n_expert_used, err,
+               errlen) ||
+        gg_int(g, "llama.embedding_length", 1, 1, 1 << 20, &hp->d_model, err, errlen) ||
+        gg_int(g, "llama.block_count", 1, 1, 4096, &hp->n_layer, err, errlen) ||
+        gg_int(g, "llama.attention.head_count", 1, 1, 4096, &hp->n_head, err, errlen) ||
+        gg_int(g, "llama.feed_forward_length", 1, 1, 1 << 24, &hp->d_ff, err, errlen))
+        return MS_ERR_INPUT;
+    hp->n_head_kv = hp->n_head;
+    hp->d_head = hp->d_model / hp->n_head;
+    int rope_dim = 0, v_len = 0;
+    if (gg_int(g, "llama.attention.head_count_kv", 0, 1, 4096, &hp->n_head_kv, err, errlen) ||
+        gg_int(g, "llama.attention.key_length", 0, 1, 1 << 16, &hp->d_head, err, errlen) ||
+        gg_int(g, "llama.attention.value_length", 0, 1, 1 << 16, &v_len, err, errlen) ||
+        gg_int(g, "llama.rope.dimension_count", 0, 1, 1 << 16, &rope_dim, err, errlen) ||
+        gg_int(g, "llama.context_length", 0, 0, 1 << 30, &hp->n_ctx_train, err, errlen) ||
+        gg_int(g, "llama.attention.sliding_window", 0, 0, 1 << 30, &hp->sliding_window, err,
+               errlen) ||
+        gg_float(g, "llama.rope.freq_base", &hp->rope_theta, err, errlen) ||
+        gg_float(g, "llama.attention.layer_norm_rms_epsilon", &hp->norm_eps, err, errlen))
+        return MS_ERR_INPUT;
+    if (hp->n_head % hp->n_head_kv != 0) {
+        st_errf(err, errlen, "%s: head_count %d is not a multiple of head_count_kv %d", path,
+                hp->n_head, hp->n_head_kv);
+        return MS_ERR_INPUT;
+    }
+    if (hp->d_head <= 0 || hp->d_head % 2 || (v_len && v_len != hp->d_head) ||
+        (rope_dim && rope_dim != hp->d_head)) {
+        st_errf(err, errlen,
+                "%s: unsupported head layout (key_length %d, value_length %d, rope dimension %d)",
+                path, hp->d_head, v_len, rope_dim);
+        return MS_ERR_INPUT;
+    }
+    hp->rope = MS_ROPE_ADJACENT;
+    if (alloc_layers(m)) return MS_ERR_RUNTIME;
+
+    /* tensor table */
+    int64_t nt = gguf_n_tensors(g);
+    if (nt > 1000000) {
+        st_errf(err, errlen, "%s: too many tensors (%lld)", path, (long long)nt);
+        return MS_ERR_INPUT;
+    }
+    m->n_tensors = (int)nt;
+    m->tensors = calloc((size_t)(nt ? nt : 1), sizeof *m->tensors);
+    m->tdata = calloc((size_t)(nt ? nt : 1), sizeof *m->tdata);
+    if (!m->tensors || !m->tdata) return MS_ERR_RUNTIME;
+    for (int64_t i = 0; i < nt; i++) {
+        m->tensors[i] = *gguf_tensor_info(g, i);
+        m->tensors[i].file = 0;
+        m->tdata[i] = gguf_tensor_data(g, i);
+    }
+    if (build_index(m)) return MS_ERR_RUNTIME;
+
+    /* vocabulary size: the tokenizer's, else llama.vocab_size, else the embedding's rows */
+    gguf_vtype et;
+    uint64_t ntok = 0;
+    int ie = find_tensor(m, "token_embd.weight");
+    if (gguf_get_arr(g, "tokenizer.ggml.tokens", &et, &ntok) == 0 && ntok > 0 && ntok < (1u << 24))
+        hp->n_vocab = (int)ntok;
+    else if (gguf_find_key(g, "llama.vocab_size") >= 0) {
+        if (gg_int(g, "llama.vocab_size", 1, 1, 1 << 24, &hp->n_vocab, err, errlen))
+            return MS_ERR_INPUT;
+    } else if (ie >= 0 && m->tensors[ie].n_dims >= 2 && m->tensors[ie].ne[1] > 0 &&
+               m->tensors[ie].ne[1] < (1 << 24))
+        hp->n_vocab = (int)m->tensors[ie].ne[1];
+    else {
+        st_errf(err, errlen, "%s: cannot tell the vocabulary size", path);
+        return MS_ERR_INPUT;
+    }
+
+    int rc2 = bind(m, "token_embd.weight", hp->n_vocab, hp->d_model, 1, &m->tok_embd, err, errlen);
+    if (rc2) return rc2;
+    if ((rc2 = bind(m, "output_norm.weight", 1, hp->d_model, 1, &m->out_norm, err, errlen)))
+        return rc2;
+    if (find_tensor(m, "output.weight") >= 0) {
+        if ((rc2 = bind(m, "output.weight", hp->n_vocab, hp->d_model, 1, &m->lm_head, err, errlen)))
+            return rc2;
+    } else {
+        hp->tied_embeddings = 1;
+        m->lm_head = m->tok_embd;
+    }
+    const int64_t d = hp->d_model, q = (int64_t)hp->n_head * hp->d_head,
+                  kv = (int64_t)hp->n_head_kv * hp->d_head, ff = hp->d_ff;
+    const int E = hp->n_expert;
+    char nb[128];
+    for (int il = 0; il < hp->n_layer; il++) {
+        ms_layer *L = &m->layers[il];
+#define B(suffix, rows, cols, n, dst)                                                              \
+    do {                                                                                           \
+        snprintf(nb, sizeof nb, "blk.%d." suffix, il);                                             \
+        if ((rc2 = bind(m, nb, rows, cols, n, dst, err, errlen))) return rc2;                      \
+    } while (0)
+        B("attn_norm.weight", 1, d, 1, &L->attn_norm);
+        B("attn_q.weight", q, d, 1, &L->wq);
+        B("attn_k.weight", kv, d, 1, &L->wk);
+        B("attn_v.weight", kv, d, 1, &L->wv);
+        B("attn_output.weight", d, q, 1, &L->wo);
+        B("ffn_norm.weight", 1, d, 1, &L->ffn_norm);
+        B("ffn_gate_inp.weight", E, d, 1, &L->router);
+        snprintf(nb, sizeof nb, "blk.%d.ffn_gate_exps.weight", il);
+        int stacked = find_tensor(m, nb) >= 0;
+        if (il == 0) m->stacked_experts = stacked;
+        if (stacked) {
+            B("ffn_gate_exps.weight", ff, d, E, L->w_gate);
+            B("ffn_up_exps.weight", ff, d, E, L->w_up);
+            B("ffn_down_exps.weight", d, ff, E, L->w_down);
+        } else {
+            snprintf(nb, sizeof nb, "blk.%d.ffn_gate.0.weight", il);
+            if (find_tensor(m, nb) < 0) {
+                st_errf(err, errlen, "%s: missing tensor 'blk.%d.ffn_gate_exps.weight'", path, il);
+                return MS_ERR_INPUT;
+            }
+            for (int e = 0; e < E; e++) {
+#define BE(fmt, rows, cols, dst)                                                                   \
+    do {                                                                                           \
+        snprintf(nb, sizeof nb, fmt, il, e);                                                       \
+        if ((rc2 = bind(m, nb, rows, cols, 1, dst, err, errlen))) return rc2;                      \
+    } while (0)
+                BE("blk.%d.ffn_gate.%d.weight", ff, d, &L->w_gate[e]);
+                BE("blk.%d.ffn_up.%d.weight", ff, d, &L->w_up[e]);
+                BE("blk.%d.ffn_down.%d.weight", d, ff, &L->w_down[e]);
+            }
+        }
+    }
+
+    if (gguf_find_key(g, "tokenizer.ggml.model") >= 0) {
+        rc = ms_tokenizer_from_gguf(&m->tok, g, err, errlen);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Hugging Face folder.
+ */
+
+/* Shard file names from model.safetensors.index.json (weight_map values, first-seen order).
+ * Names must be plain file names inside the folder. */
+static int read_index(const char *path, char ***names, int *n_names, cJSON **root_out, char *err,
+                      size_t errlen) {
+    *names = NULL;
+    *n_names = 0;
+    *root_out = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = st_read_small_file(path, 64u << 20, &text, &len, err, errlen);
+    if (rc) return rc;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!root) {
+        st_errf(err, errlen, "%s: not valid JSON", path);
+        return MS_ERR_INPUT;
+    }
+    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    if (!cJSON_IsObject(wm) || !wm->child) {
+        cJSON_Delete(root);
+        st_errf(err, errlen, "%s: missing or empty 'weight_map' object", path);
+        return MS_ERR_INPUT;
+    }
+    for (const cJSON *e = wm->child; e; e = e->next) {
+        if (!cJSON_IsString(e) || !e->valuestring[0] || strchr(e->valuestring, '/') ||
+            e->valuestring[0] == '.' || !e->string) {
+            for (int i = 0; i < *n_names; i++)
+                free((*names)[i]);
+            free(*names);
+            *names = NULL;
+            *n_names = 0;
+            st_errf(err, errlen, "%s: weight_map entry '%.100s' is not a file name in the folder",
+                    path, e->string ? e->string : "");
+            cJSON_Delete(root);
+            return MS_ERR_INPUT;
+        }
+        int seen = 0;
+        for (int i = 0; i < *n_names && !seen; i++)
+            seen = !strcmp((*names)[i], e->valuestring);
+        if (seen) continue;
+        char **nn = realloc(*names, sizeof *nn * (size_t)(*n_names + 1));
+        if (!nn || !(nn[*n_names] = strdup(e->valuestring))) {
+            if (nn) *names = nn;
+            cJSON_Delete(root);
+            st_errf(err, errlen, "%s: out of memory", path);
+            return MS_ERR_RUNTIME;
+        }
+        *names = nn;
+        (*n_names)++;
+    }
+    *root_out = root;
+    return 0;
+}
+
+static int open_hf(ms_model *m, const char *dir, const char *single, char *err, size_t errlen) {
+    int rc;
+    m->src_owned = strdup(dir);
+    if (!m->src_owned) return MS_ERR_RUNTIME;
+    m->src = m->src_owned;
+    char *cfg_path = path_join(dir, "config.json");
+    char *idx_path = path_join(dir, "model.safetensors.index.json");
+    char *tok_path = path_join(dir, "tokenizer.json");
+    char **shard_names = NULL;
+    int n_shard_names = 0;
+    cJSON *index = NULL;
+    hf_config c;
+    rc = MS_ERR_RUNTIME;
+    if (!cfg_path || !idx_path || !tok_path) goto out;
+    if ((rc = hf_config_load(&c, cfg_path, err, errlen))) goto out;
+
+    int use_index = exists(idx_path);
+    if (use_index) {
+        if ((rc = read_index(idx_path, &shard_names, &n_shard_names, &index, err, errlen)))
+            goto out;
+    } else {
+        const char *one = single ? single : "model.safetensors";
+        shard_names = malloc(sizeof *shard_names);
+        if (!shard_names) goto out;
+        const char *base = strrchr(one, '/');
+        shard_names[0] = strdup(base ? base + 1 : one);
+        if (!shard_names[0]) goto out;
+        n_shard_names = 1;
+        char *p = path_join(dir, shard_names[0]);
+        int ok = p && exists(p);
+        free(p);
+        if (!ok) {
+            st_errf(err, errlen, "%s: no model.safetensors nor model.safetensors.index.json", dir);
+            rc = MS_ERR_INPUT;
+            goto out;
+        }
+    }
+    m->shards = calloc((size_t)n_shard_names, sizeof *m->shards);
+    if (!m->shards) goto out;
+    int64_t total = 0;
+    for (int i = 0; i < n_shard_names; i++) {
+        char *p = path_join(dir, shard_names[i]);
+        if (!p) goto out;
+        rc = st_open(&m->shards[i], p, err, errlen);
+        free(p);
+        if (rc) goto out;
+        m->n_shards++;
+        total += m->shards[i]->hdr.n_tensors;
+        if ((rc = add_file(m, m->shards[i]->path, m->shards[i]->size))) goto out;
+    }
+    rc = MS_ERR_RUNTIME;
+    if (add_file(m, cfg_path, file_size_of(cfg_path))) goto out;
+    if (use_index && add_file(m, idx_path, file_size_of(idx_path))) goto out;
+    if (total > 1000000) {
+        st_errf(err, errlen, "%s: too many tensors (%lld)", dir, (long long)total);
+        rc = MS_ERR_INPUT;
+        goto out;
+    }
+    m->tensors = calloc((size_t)(total ? total : 1), sizeof *m->tensors);
+    m->tdata = calloc((size_t)(total ? total : 1), sizeof *m->tdata);
+    if (!m->tensors || !m->tdata) goto out;
+    for (int s = 0; s < m->n_shards; s++) {
+        const st_file *f = m->shards[s];
+        for (int64_t i = 0; i < f->hdr.n_tensors; i++) {
+            const st_tensor *t = &f->hdr.tensors[i];
+            ms_tensor_info *ti = &m->tensors[m->n_tensors];
+            ti->name = t->name;
+            ti->type = t->type;
+            if (t->type < 0) { /* ggml ids of the integer / f64 dtypes, for display */
+                static const struct {
+                    const char *n;
+                    int id;
+                } other[] = {{"I8", 24}, {"I16", 25}, {"I32", 26}, {"I64", 27}, {"F64", 28}};
+                for (size_t k = 0; k < sizeof other / sizeof other[0]; k++)
+                    if (!strcmp(t->dtype, other[k].n)) ti->type = other[k].id;
+                if (ti->type >= 0 && ms_type_supported(ti->type)) ti->type = -1;
+            }
+            if (t->n_dims > 4) {
+                st_errf(err, errlen, "%s: tensor '%s' has %d dimensions (at most 4 supported)",
+                        f->path, t->name, t->n_dims);
+                rc = MS_ERR_INPUT;
+                goto out;
+            }
+            ti->n_dims = t->n_dims;
+            for (int k = 0; k < 4; k++)
+                ti->ne[k] = 1;
+            for (int k = 0; k < t->n_dims; k++)
+                ti->ne[k] = t->shape[t->n_dims - 1 - k];
+            ti->nbytes = (size_t)(t->end - t->begin);
+            ti->offset = f->hdr.data_start + t->begin;
+            ti->file = s;
+            m->tdata[m->n_tensors] = f->map + ti->offset;
+            m->n_tensors++;
+        }
+    }
+    if (build_index(m)) goto out;
+    for (int i = 1; i < m->n_tensors; i++) {
+        const ms_tensor_info *a = &m->tensors[m->by_name[i - 1]], *b = &m->tensors[m->by_name[i]];
+        if (!strcmp(a->name, b->name)) {
+            st_errf(err, errlen, "%s: tensor '%s' appears in both %s and %s", dir, a->name,
+                    m->files[a->file], m->files[b->file]);
+            rc = MS_ERR_INPUT;
+            goto out;
+        }
+    }
+    if (index) {
+        const cJSON *wm = cJSON_GetObjectItemCaseSensitive(index, "weight_map");
+        for (const cJSON *e = wm->child; e; e = e->next) {
+            int i = find_tensor(m, e->string);
+            const char *fn = i >= 0 ? strrchr(m->files[m->tensors[i].file], '/') : NULL;
+            if (i < 0 || !fn || strcmp(fn + 1, e->valuestring) != 0) {
+                st_errf(err, errlen, "%s: tensor '%.100s' is not in shard %s", idx_path, e->string,
+                        e->valuestring);
+                rc = MS_ERR_INPUT;
+                goto out;
+            }
+        }
+    }
+
+    ms_hparams *hp = &m->hp;
+    hp->n_vocab = c.vocab_size;
+    hp->d_model = c.hidden_size;
+    hp->n_layer = c.num_hidden_layers;
+    hp->n_head = c.num_attention_heads;
+    hp->n_head_kv = c.num_key_value_heads;
+    hp->d_head = c.head_dim;
+    hp->d_ff = c.intermediate_size;
+    hp->n_expert = c.num_local_experts;
+    hp->n_expert_used = c.num_experts_per_tok;
+    hp->n_ctx_train = c.max_position_embeddings;
+    hp->sliding_window = c.sliding_window;
+    hp->rope_theta = (float)c.rope_theta;
+    hp->norm_eps = (float)c.rms_norm_eps;
+    hp->rope = MS_ROPE_HALF;
+    hp->tied_embeddings = c.tie_word_embeddings;
+    {
+        const char *base = strrchr(dir, '/');
+        snprintf(m->name, sizeof m->name, "%s", base && base[1] ? base + 1 : dir);
+    }
+    if (alloc_layers(m)) goto out;
+
+    if ((rc = bind(m, "model.embed_tokens.weight", hp->n_vocab, hp->d_model, 1, &m->tok_embd, err,
+                   errlen)) ||
+        (rc = bind(m, "model.norm.weight", 1, hp->d_model, 1, &m->out_norm, err, errlen)))
+        goto out;
+    if (hp->tied_embeddings)
+        m->lm_head = m->tok_embd;
+    else if ((rc =
+                  bind(m, "lm_head.weight", hp->n_vocab, hp->d_model, 1, &m->lm_head, err, errlen)))
+        goto out;
+    const int64_t d = hp->d_model, q = (int64_t)hp->n_head * hp->d_head,
+                  kv = (int64_t)hp->n_head_kv * hp->d_head, ff = hp->d_ff;
+    char nb[160];
+    for (int il = 0; il < hp->n_layer; il++) {
+        ms_layer *L = &m->layers[il];
+#define H(suffix, rows, cols, dst)                                                                 \
+    do {                                                                                           \
+        snprintf(nb, sizeof nb, "model.layers.%d." suffix, il);                                    \
+        if ((rc = bind(m, nb, rows, cols, 1, dst, err, errlen))) goto out;                         \
+    } while (0)
+        H("input_layernorm.weight", 1, d, &L->attn_norm);
+        H("self_attn.q_proj.weight", q, d, &L->wq);
+        H("self_attn.k_proj.weight", kv, d, &L->wk);
+        H("self_attn.v_proj.weight", kv, d, &L->wv);
+        H("self_attn.o_proj.weight", d, q, &L->wo);
+        H("post_attention_layernorm.weight", 1, d, &L->ffn_norm);
+        H("block_sparse_moe.gate.weight", hp->n_expert, d, &L->router);
+        for (int e = 0; e < hp->n_expert; e++) {
+#define HE(w, rows, cols, dst)                                                                     \
+    do {                                                                                           \
+        snprintf(nb, sizeof nb, "model.layers.%d.block_sparse_moe.experts.%d." w ".weight", il,    \
+                 e);                                                                               \
+        if ((rc = bind(m, nb, rows, cols, 1, dst, err, errlen))) goto out;                         \
+    } while (0)
+            HE("w1", ff, d, &L->w_gate[e]);
+            HE("w3", ff, d, &L->w_up[e]);
+            HE("w2", d, ff, &L->w_down[e]);
+        }
+    }
+
+    if (exists(tok_path)) {
+        if ((rc = ms_tokenizer_from_json_file(&m->tok, tok_path, err, errlen))) goto out;
+        rc = MS_ERR_RUNTIME;
+        if (add_file(m, tok_path, file_size_of(tok_path))) goto out;
+    }
+    rc = 0;
+out:
+    if (rc == MS_ERR_RUNTIME && err && !err[0]) st_errf(err, errlen, "%s: out of memory", dir);
+    for (int i = 0; i < n_shard_names; i++)
+        free(shard_names[i]);
+    free(shard_names);
+    cJSON_Delete(index);
+    free(cfg_path);
+    free(idx_path);
+    free(tok_path);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Public API.
+ */
+
+int ms_model_open(ms_model **out, const ms_model_opts *opts, char *err, size_t errlen) {
+    *out = NULL;
+    if (err && errlen) err[0] = 0;
+    if (!opts || !opts->path || !opts->path[0]) {
+        st_errf(err, errlen, "model: no path given");
+        return MS_ERR_INPUT;
+    }
+    const char *path = opts->path;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        st_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return MS_ERR_INPUT;
+    }
+    ms_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        st_errf(err, errlen, "%s: out of memory", path);
+        return MS_ERR_RUNTIME;
+    }
+    m->hp.router = MS_ROUTER_SOFTMAX_TOPK_RENORM;
+    snprintf(m->hp.arch, sizeof m->hp.arch, "mixtral");
+    int rc;
+    if (S_ISDIR(st.st_mode)) {
+        m->hp.format = MS_FORMAT_SAFETENSORS;
+        rc = open_hf(m, path, NULL, err, errlen);
+    } else {
+        char magic[4] = {0};
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t got = fd >= 0 ? read(fd, magic, 4) : -1;
+        if (fd >= 0) close(fd);
+        if (got == 4 && memcmp(magic, "GGUF", 4) == 0) {
+            m->hp.format = MS_FORMAT_GGUF;
+            rc = open_gguf(m, path, err, errlen);
+        } else if (ends_with(path, ".safetensors") || ends_with(path, ".json")) {
+            m->hp.format = MS_FORMAT_SAFETENSORS;
+            char *dir = dir_of(path);
+            if (!dir)
+                rc = MS_ERR_RUNTIME;
+            else {
+                rc = open_hf(m, dir, ends_with(path, ".safetensors") ? path : NULL, err, errlen);
+                free(dir);
+            }
+        } else {
+            st_errf(err, errlen,
+                    "%s: not a GGUF file (bad magic), a .safetensors file or a Hugging Face folder",
+                    path);
+            rc = MS_ERR_INPUT;
+        }
+    }
+    if (rc) {
+        if (err && !err[0]) st_errf(err, errlen, "%s: out of memory", path);
+        ms_model_close(m);
+        return rc;
+    }
+    if (m->tok && ms_tokenizer_n_vocab(m->tok) > m->hp.n_vocab) {
+        st_errf(err, errlen, "%s: tokenizer has %d tokens but the model's vocabulary is %d", path,
+                ms_tokenizer_n_vocab(m->tok), m->hp.n_vocab);
+        ms_model_close(m);
+        return MS_ERR_INPUT;
+    }
+    *out = m;
+    return 0;
+}
+
+void ms_model_close(ms_model *m) {
+    if (!m) return;
+    ms_tokenizer_free(m->tok);
+    free(m->layers);
+    free(m->expert_mats);
+    free(m->tensors);
+    free(m->tdata);
+    free(m->by_name);
+    for (int i = 0; i < m->n_files; i++)
+        free(m->files[i]);
+    free(m->files);
+    free(m->file_sizes);
+    if (m->gguf) gguf_close(m->gguf);
+    for (int i = 0; i < m->n_shards; i++)
+        st_close(m->shards[i]);
+    free(m->shards);
+    free(m->src_owned);
+    free(m);
+}
+
+const ms_hparams *ms_model_hparams(const ms_model *m) {
+    return &m->hp;
+}
+const ms_layer *ms_model_layer(const ms_model *m, int il) {
+    return il >= 0 && il < m->hp.n_layer ? &m->layers[il] : NULL;
+}
+const ms_mat *ms_model_tok_embd(const ms_model *m) {
+    return &m->tok_embd;
+}
+const ms_mat *ms_model_out_norm(const ms_model *m) {
+    return &m->out_norm;
+}
+const ms_mat *ms_model_lm_head(const ms_model *m) {
+    return &m->lm_head;
+}
+int ms_model_n_tensors(const ms_model *m) {
+    return m->n_tensors;
+}
+const ms_tensor_info *ms_model_tensor(const ms_model *m, int i) {
+    return i >= 0 && i < m->n_tensors ? &m->tensors[i] : NULL;
+}
+int ms_model_n_files(const ms_model *m) {
+    return m->n_files;
+}
+const char *ms_model_file(const ms_model *m, int i, uint64_t *size) {
+    if (i < 0 || i >= m->n_files) return NULL;
+    if (size) *size = m->file_sizes[i];
+    return m->files[i];
+}
+const ms_tokenizer *ms_model_tokenizer(const ms_model *m) {
+    return m->tok;
+}
+
+void ms_hparams_param_counts(const ms_hparams *hp, int64_t *total, int64_t *active) {
+    const int64_t d = hp->d_model, q = (int64_t)hp->n_head * hp->d_head,
+                  kv = (int64_t)hp->n_head_kv * hp->d_head;
+    const int64_t expert = 3 * d * (int64_t)hp->d_ff;
+    const int64_t layer_dense = 2 * d + d * q * 2 + d * kv * 2 + (int64_t)hp->n_expert * d;
+    const int64_t embd = (int64_t)hp->n_vocab * d * (hp->tied_embeddings ? 1 : 2) + d;
+    int64_t t = embd + hp->n_layer * (layer_dense + hp->n_expert * expert);
+    if (total) *total = t;
+    if (active) *active = t - (int64_t)hp->n_layer * (hp->n_expert - hp->n_expert_used) * expert;
+}
+
+static int64_t mat_elems(const ms_mat *x) {
+    return x->rows * x->cols;
+}
+
+void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active) {
+    const ms_hparams *hp = &m->hp;
+    int64_t t = mat_elems(&m->tok_embd) + mat_elems(&m->out_norm) +
+                (hp->tied_embeddings ? 0 : mat_elems(&m->lm_head));
+    int64_t per_expert = 0;
+    for (int il = 0; il < hp->n_layer; il++) {
+        const ms_layer *L = &m->layers[il];
+        t += mat_elems(&L->attn_norm) + mat_elems(&L->wq) + mat_elems(&L->wk) + mat_elems(&L->wv) +
+             mat_elems(&L->wo) + mat_elems(&L->ffn_norm) + mat_elems(&L->router);
+        for (int e = 0; e < hp->n_expert; e++)
+            t += mat_elems(&L->w_gate[e]) + mat_elems(&L->w_up[e]) + mat_elems(&L->w_down[e]);
+        per_expert += mat_elems(&L->w_gate[0]) + mat_elems(&L->w_up[0]) + mat_elems(&L->w_down[0]);
+    }
+    if (total) *total = t;
+    if (active) *active = t - (int64_t)(hp->n_expert - hp->n_expert_used) * per_expert;
+}
+
+const char *ms_model_name(const ms_model *m) {
+    return m->name;
+}
+
+int ms_model_stacked_experts(const ms_model *m) {
+    return m->stacked_experts;
+}
+
+char *ms_model_describe_json(const ms_model *m) {
+    const ms_hparams *hp = &m->hp;
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "arch", hp->arch);
+    cJSON_AddStringToObject(o, "format", hp->format == MS_FORMAT_GGUF ? "gguf" : "safetensors");
+    cJSON_AddStringToObject(o, "name", m->name);
+    cJSON *h = cJSON_AddObjectToObject(o, "hparams");
+    cJSON_AddNumberToObject(h, "n_vocab", hp->n_vocab);
+    cJSON_AddNumberToObject(h, "d_model", hp->d_model);
+    cJSON_AddNumberToObject(h, "n_layer", hp->n_layer);
+    cJSON_AddNumberToObject(h, "n_head", hp->n_head);
+    cJSON_AddNumberToObject(h, "n_head_kv", hp->n_head_kv);
+    cJSON_AddNumberToObject(h, "d_head", hp->d_head);
+    cJSON_AddNumberToObject(h, "d_ff", hp->d_ff);
+    cJSON_AddNumberToObject(h, "n_expert", hp->n_expert);
+    cJSON_AddNumberToObject(h, "n_expert_used", hp->n_expert_used);
+    cJSON_AddNumberToObject(h, "n_ctx_train", hp->n_ctx_train);
+    cJSON_AddNumberToObject(h, "sliding_window", hp->sliding_window);
+    cJSON_AddNumberToObject(h, "rope_theta", hp->rope_theta);
+    cJSON_AddNumberToObject(h, "norm_eps", hp->norm_eps);
+    cJSON_AddStringToObject(h, "rope", hp->rope == MS_ROPE_ADJACENT ? "adjacent" : "half");
+    cJSON_AddStringToObject(h, "router",
+                            hp->router == MS_ROUTER_SOFTMAX_TOPK_RENORM ? "softmax_topk_renorm"
+                                                                        : "softmax_topk");
+    cJSON_AddBoolToObject(h, "tied_embeddings", hp->tied_embeddings);
+    cJSON_AddStringToObject(o, "expert_layout",
+                            hp->format == MS_FORMAT_GGUF
+                                ? (m->stacked_experts ? "stacked" : "per_expert")
+                                : "per_expert");
+    int64_t total = 0, active = 0;
+    ms_model_param_counts(m, &total, &active);
+    cJSON *p = cJSON_AddObjectToObject(o, "params");
+    cJSON_AddNumberToObject(p, "total", (double)total);
+    cJSON_AddNumberToObject(p, "active", (double)active);
+    /* weight types: tensors and bytes per stored type */
+    cJSON *wt = cJSON_AddObjectToObject(o, "weight_types");
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ms_tensor_info *t = &m->tensors[i];
+        const char *tn = t->type >= 0 ? ms_type_name(t->type) : "other";
+        char buf[32];
+        snprintf(buf, sizeof buf, "%s", tn);
+        cJSON *e = cJSON_GetObjectItemCaseSensitive(wt, buf);
+        if (!e) {
+            e = cJSON_AddObjectToObject(wt, buf);
+            cJSON_AddNumberToObject(e, "tensors", 0);
+            cJSON_AddNumberToObject(e, "bytes", 0);
+        }
+        cJSON *nt = cJSON_GetObjectItemCaseSensitive(e, "tensors");
+        cJSON *nb = cJSON_GetObjectItemCaseSensitive(e, "bytes");
+        cJSON_SetNumberValue(nt, nt->valuedouble + 1);
+        cJSON_SetNumberValue(nb, nb->valuedouble + (double)t->nbytes);
+    }
+    cJSON *fa = cJSON_AddArrayToObject(o, "files");
+    for (int i = 0; i < m->n_files; i++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "path", m->files[i]);
+        cJSON_AddNumberToObject(f, "size", (double)m->file_sizes[i]);
+        cJSON_AddItemToArray(fa, f);
+    }
+    cJSON *tj = NULL;
+    if (m->tok) {
+        char *s = ms_tokenizer_describe_json(m->tok);
+        if (s) tj = cJSON_Parse(s);
+        free(s);
+    }
+    cJSON_AddItemToObject(o, "tokenizer", tj ? tj : cJSON_CreateNull());
+    char *out = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return out;
+}
