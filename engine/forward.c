@@ -1,0 +1,651 @@
+/* forward.c — the instrumented Mixtral forward pass over one window of tokens (batched
+ * prefill): embeddings, RMSNorm, RoPE, grouped-query causal attention (optionally with a
+ * sliding window), the router (forward_router.c) with its probe hook, SwiGLU experts, final
+ * norm and lm_head.
+ *
+ * Speed by design: every projection is an OpenBLAS sgemm over the whole window. Weights are
+ * never copied whole: a matrix is cut into tiles of rows of bounded size (TILE_BYTES, about
+ * an L2) that a worker dequantizes into its own scratch and multiplies with the window; F32
+ * weights are multiplied in place. Tokens are grouped by expert so each expert runs one GEMM
+ * per projection per layer. Attention is two GEMMs per (head, block of queries).
+ *
+ * Determinism: the work is cut into tasks whose shapes do not depend on the thread count,
+ * every task writes its own outputs, OpenBLAS runs single-threaded inside each task
+ * (openblas_set_num_threads(1)), and no sum is reduced across threads. So routes and logits
+ * are bit-identical whatever the thread count.
+ *
+ * Memory: all scratch is allocated at ms_engine_open for max_tokens; ms_forward allocates
+ * nothing. */
+#include "forward_int.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Target size of one dequantized tile (f32), and the row counts that bound it. */
+#define TILE_BYTES    (512 * 1024)
+#define TILE_MIN_ROWS 64
+#define TILE_F32_ROWS 256 /* tile height for F32 weights multiplied in place */
+#define ATT_QCHUNK    64  /* queries per attention task */
+#define THREAD_PAD    8   /* doubles between per-thread counters (no false sharing) */
+
+struct ms_engine {
+    ms_fwd_model m;   /* m.layers points at layers below */
+    ms_layer *layers; /* [n_layer] copies of the view's layer records */
+    ms_hparams hp;
+    int64_t max_tokens;
+    int want_logits;
+    int n_threads;
+    ms_pool *pool;
+
+    float *attn_norm, *ffn_norm; /* (n_layer, d_model) norm weights as f32 */
+    float *out_norm;             /* (d_model) */
+    float *rope_cos, *rope_sin;  /* (max_tokens, d_head/2) */
+
+    /* activations for a window of T <= max_tokens tokens */
+    float *x;          /* (T, d_model) residual stream */
+    float *xn;         /* (T, d_model) normed input of a block / block output */
+    float *q;          /* (T, n_head*d_head) */
+    float *k, *v;      /* (T, n_head_kv*d_head) */
+    float *att;        /* (T, n_head*d_head) attention output before wo */
+    float *r_logits;   /* (T, n_expert) */
+    float *r_probs;    /* (T, n_expert) */
+    int32_t *r_ids;    /* (T, k) */
+    float *r_p;        /* (T, k) selected probabilities */
+    float *r_w;        /* (T, k) applied weights */
+    int64_t *e_off;    /* (n_expert + 1) first grouped row of each expert */
+    int64_t *e_fill;   /* (n_expert) */
+    int32_t *g_tok;    /* (T*k) token of each grouped row (expert-major, tokens ascending) */
+    int64_t *slot_row; /* (T, k) grouped row of (token, slot) */
+    float *xe;         /* (T, d_model) gathered inputs of one expert */
+    float *gate, *up;  /* (T, d_ff) */
+    float *ye;         /* (T*k, d_model) expert outputs, grouped rows */
+
+    /* per-thread scratch */
+    size_t tile_elems; /* floats per thread */
+    float *tiles;      /* (n_threads, tile_elems) */
+    float *scores;     /* (n_threads, ATT_QCHUNK * max_tokens) */
+    double *t_dequant; /* (n_threads * THREAD_PAD) seconds */
+
+    ms_profile prof;
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ----------------------------------------------------------------------------------------
+ * Tiled matrix products: Y (m, rows) = X (m, cols) · Wᵀ, W in its stored type.
+ */
+
+static int mat_direct(const ms_mat *w) {
+    return w->type == MS_TYPE_F32 && ((uintptr_t)w->data % sizeof(float)) == 0 &&
+           w->row_bytes == (size_t)w->cols * sizeof(float);
+}
+
+/* Tile height for a matrix: depends on the matrix only (never on the thread count). */
+static int64_t tile_rows(const ms_mat *w) {
+    int64_t r;
+    if (mat_direct(w)) {
+        r = TILE_F32_ROWS;
+    } else {
+        r = (int64_t)(TILE_BYTES / sizeof(float)) / w->cols;
+        r = r / 16 * 16;
+        if (r < TILE_MIN_ROWS) r = TILE_MIN_ROWS;
+    }
+    return r < w->rows ? r : w->rows;
+}
+
+typedef struct mm_job {
+    const ms_mat *w;
+    const float *x; /* (m, w->cols), leading dimension ldx */
+    int64_t ldx, m;
+    float *y; /* (m, w->rows), leading dimension ldy */
+    int64_t ldy;
+    int64_t tile, n_tiles;
+} mm_job;
+
+typedef struct mm_step {
+    ms_engine *e;
+    int n_jobs;
+    mm_job jobs[3];
+    int64_t n_tasks;
+} mm_step;
+
+static void mm_add(mm_step *s, const ms_mat *w, const float *x, int64_t ldx, int64_t m, float *y,
+                   int64_t ldy) {
+    assert(s->n_jobs < 3);
+    mm_job *j = &s->jobs[s->n_jobs++];
+    j->w = w;
+    j->x = x;
+    j->ldx = ldx;
+    j->m = m;
+    j->y = y;
+    j->ldy = ldy;
+    j->tile = tile_rows(w);
+    j->n_tiles = (w->rows + j->tile - 1) / j->tile;
+    s->n_tasks += j->n_tiles;
+}
+
+static void mm_task(void *ctx, int64_t t, int th) {
+    mm_step *s = ctx;
+    ms_engine *e = s->e;
+    const mm_job *j = s->jobs;
+    while (t >= j->n_tiles) {
+        t -= j->n_tiles;
+        j++;
+    }
+    const ms_mat *w = j->w;
+    int64_t r0 = t * j->tile;
+    int64_t nr = w->rows - r0 < j->tile ? w->rows - r0 : j->tile;
+    const float *b;
+    if (mat_direct(w)) {
+        b = (const float *)(const void *)(w->data + (size_t)r0 * w->row_bytes);
+    } else {
+        double t0 = now_s();
+        float *tile = e->tiles + (size_t)th * e->tile_elems; /* (nr, cols) */
+        assert((size_t)(nr * w->cols) <= e->tile_elems);
+        for (int64_t r = 0; r < nr; r++) {
+            const uint8_t *src = w->data + (size_t)(r0 + r) * w->row_bytes;
+            float *dst = tile + (size_t)r * (size_t)w->cols;
+            if (w->type == MS_TYPE_F32)
+                memcpy(dst, src, (size_t)w->cols * sizeof(float));
+            else
+                ms_dequantize_row(w->type, src, dst, w->cols);
+        }
+        e->t_dequant[th * THREAD_PAD] += now_s() - t0;
+        b = tile;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->m, (int)nr, (int)w->cols, 1.0f,
+                j->x, (int)j->ldx, b, (int)w->cols, 0.0f, j->y + r0, (int)j->ldy);
+}
+
+static void mm_run(ms_engine *e, mm_step *s) {
+    s->e = e;
+    ms_pool_run(e->pool, mm_task, s, s->n_tasks);
+}
+
+/* Y (m, w->rows) = X (m, w->cols) · Wᵀ with contiguous X and Y. */
+static void matmul(ms_engine *e, const ms_mat *w, const float *x, int64_t m, float *y) {
+    mm_step s = {0};
+    mm_add(&s, w, x, w->cols, m, y, w->rows);
+    mm_run(e, &s);
+}
+
+/* ----------------------------------------------------------------------------------------
+ * Elementwise pieces.
+ */
+
+/* y = x / sqrt(mean(x²) + eps) · w for each of n rows of d. */
+static void rmsnorm(float *y, const float *x, const float *w, int64_t n, int d, float eps) {
+    for (int64_t t = 0; t < n; t++) {
+        const float *xr = x + t * d;
+        float *yr = y + t * d;
+        double ss = 0.0;
+        for (int i = 0; i < d; i++)
+            ss += (double)xr[i] * xr[i];
+        float scale = (float)(1.0 / sqrt(ss / d + (double)eps));
+        for (int i = 0; i < d; i++)
+            yr[i] = xr[i] * scale * w[i];
+    }
+}
+
+/* Rotates n_heads heads of d_head in each of n rows (stride ld), row t at position t. */
+static void rope(const ms_engine *e, float *x, int64_t n, int64_t ld, int n_heads) {
+    int dh = e->hp.d_head, half = dh / 2;
+    for (int64_t t = 0; t < n; t++) {
+        const float *c = e->rope_cos + t * half, *s = e->rope_sin + t * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + t * ld + (int64_t)h * dh;
+            for (int i = 0; i < half; i++) {
+                int a, b;
+                if (e->hp.rope == MS_ROPE_ADJACENT) {
+                    a = 2 * i;
+                    b = 2 * i + 1;
+                } else {
+                    a = i;
+                    b = i + half;
+                }
+                float x0 = v[a], x1 = v[b];
+                v[a] = x0 * c[i] - x1 * s[i];
+                v[b] = x0 * s[i] + x1 * c[i];
+            }
+        }
+    }
+}
+
+/* ----------------------------------------------------------------------------------------
+ * Attention: one task per (head, block of ATT_QCHUNK queries): S = Q Kᵀ/√d over the visible
+ * keys, masked softmax, O = S V. Key j is visible to query i when j <= i and, with a sliding
+ * window W, i - j < W.
+ */
+
+typedef struct attn_ctx {
+    ms_engine *e;
+    int64_t n;
+} attn_ctx;
+
+static void attn_task(void *ctx, int64_t t, int th) {
+    attn_ctx *a = ctx;
+    ms_engine *e = a->e;
+    const ms_hparams *hp = &e->hp;
+    int h = (int)(t % hp->n_head);
+    int64_t q0 = (t / hp->n_head) * ATT_QCHUNK;
+    int64_t q1 = q0 + ATT_QCHUNK < a->n ? q0 + ATT_QCHUNK : a->n;
+    int64_t W = hp->sliding_window;
+    int64_t k0 = (W > 0 && q0 - W + 1 > 0) ? q0 - W + 1 : 0;
+    int64_t nq = q1 - q0, nk = q1 - k0;
+    int dh = hp->d_head;
+    int kvh = h / (hp->n_head / hp->n_head_kv);
+    int64_t ldq = (int64_t)hp->n_head * dh, ldk = (int64_t)hp->n_head_kv * dh;
+    float *S = e->scores + (size_t)th * ATT_QCHUNK * (size_t)e->max_tokens; /* (nq, nk) */
+
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, dh,
+                (float)(1.0 / sqrt((double)dh)), e->q + q0 * ldq + (int64_t)h * dh, (int)ldq,
+                e->k + k0 * ldk + (int64_t)kvh * dh, (int)ldk, 0.0f, S, (int)nk);
+    for (int64_t i = 0; i < nq; i++) {
+        int64_t pos = q0 + i;
+        int64_t lo = (W > 0 && pos - W + 1 > k0) ? pos - W + 1 : k0; /* first visible key */
+        float *row = S + i * nk;
+        int64_t jlo = lo - k0, jhi = pos - k0; /* visible: [jlo, jhi] */
+        float mx = -INFINITY;
+        for (int64_t j = jlo; j <= jhi; j++)
+            if (row[j] > mx) mx = row[j];
+        double sum = 0.0;
+        for (int64_t j = 0; j < nk; j++) {
+            if (j < jlo || j > jhi) {
+                row[j] = 0.0f;
+            } else {
+                row[j] = expf(row[j] - mx);
+                sum += row[j];
+            }
+        }
+        float inv = (float)(1.0 / sum);
+        for (int64_t j = jlo; j <= jhi; j++)
+            row[j] *= inv;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, dh, (int)nk, 1.0f, S, (int)nk,
+                e->v + k0 * ldk + (int64_t)kvh * dh, (int)ldk, 0.0f,
+                e->att + q0 * ldq + (int64_t)h * dh, (int)ldq);
+}
+
+/* ----------------------------------------------------------------------------------------
+ * Open / close.
+ */
+
+static int check_mat(const ms_mat *w, int64_t rows, int64_t cols, const char *what, char *err,
+                     size_t errlen) {
+    const char *name = w && w->name ? w->name : what;
+    if (!w || !w->data) {
+        snprintf(err, errlen, "forward: missing tensor %s", what);
+        return MS_ERR_INPUT;
+    }
+    if (w->rows != rows || w->cols != cols) {
+        snprintf(err, errlen, "forward: %s has shape (%lld, %lld), expected (%lld, %lld)", name,
+                 (long long)w->rows, (long long)w->cols, (long long)rows, (long long)cols);
+        return MS_ERR_INPUT;
+    }
+    int64_t be = ms_type_block_elems(w->type);
+    if (!ms_type_supported(w->type) || be <= 0 || cols % be != 0 ||
+        w->row_bytes != ms_type_row_bytes(w->type, cols)) {
+        snprintf(err, errlen, "forward: %s: unsupported type %s for rows of %lld", name,
+                 ms_type_name(w->type), (long long)cols);
+        return MS_ERR_INPUT;
+    }
+    return 0;
+}
+
+static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
+    const ms_hparams *hp = &m->hp;
+    if (hp->n_vocab < 1 || hp->d_model < 1 || hp->n_layer < 1 || hp->n_head < 1 ||
+        hp->n_head_kv < 1 || hp->n_head % hp->n_head_kv != 0 || hp->d_head < 2 ||
+        hp->d_head % 2 != 0 || hp->d_ff < 1 || hp->n_expert < 1 || hp->n_expert > MS_MAX_EXPERTS ||
+        hp->n_expert_used < 1 || hp->n_expert_used > hp->n_expert ||
+        hp->n_expert_used > MS_MAX_TOPK || hp->sliding_window < 0 || !(hp->rope_theta > 0.0f) ||
+        !(hp->norm_eps >= 0.0f)) {
+        snprintf(err, errlen, "forward: inconsistent hyper-parameters");
+        return MS_ERR_INPUT;
+    }
+    int64_t d = hp->d_model, qd = (int64_t)hp->n_head * hp->d_head;
+    int64_t kvd = (int64_t)hp->n_head_kv * hp->d_head;
+    int rc;
+    if ((rc = check_mat(m->tok_embd, hp->n_vocab, d, "token_embd", err, errlen)) ||
+        (rc = check_mat(m->out_norm, 1, d, "output_norm", err, errlen)) ||
+        (rc = check_mat(m->lm_head, hp->n_vocab, d, "output", err, errlen)))
+        return rc;
+    for (int il = 0; il < hp->n_layer; il++) {
+        const ms_layer *L = &m->layers[il];
+        if ((rc = check_mat(&L->attn_norm, 1, d, "attn_norm", err, errlen)) ||
+            (rc = check_mat(&L->wq, qd, d, "attn_q", err, errlen)) ||
+            (rc = check_mat(&L->wk, kvd, d, "attn_k", err, errlen)) ||
+            (rc = check_mat(&L->wv, kvd, d, "attn_v", err, errlen)) ||
+            (rc = check_mat(&L->wo, d, qd, "attn_output", err, errlen)) ||
+            (rc = check_mat(&L->ffn_norm, 1, d, "ffn_norm", err, errlen)) ||
+            (rc = check_mat(&L->router, hp->n_expert, d, "ffn_gate_inp", err, errlen)))
+            return rc;
+        if (!L->w_gate || !L->w_up || !L->w_down) {
+            snprintf(err, errlen, "forward: layer %d has no experts", il);
+            return MS_ERR_INPUT;
+        }
+        for (int x = 0; x < hp->n_expert; x++)
+            if ((rc = check_mat(&L->w_gate[x], hp->d_ff, d, "ffn_gate", err, errlen)) ||
+                (rc = check_mat(&L->w_up[x], hp->d_ff, d, "ffn_up", err, errlen)) ||
+                (rc = check_mat(&L->w_down[x], d, hp->d_ff, "ffn_down", err, errlen)))
+                return rc;
+    }
+    return 0;
+}
+
+static void vec_to_f32(const ms_mat *w, float *dst) {
+    if (w->type == MS_TYPE_F32)
+        memcpy(dst, w->data, (size_t)w->cols * sizeof(float));
+    else
+        ms_dequantize_row(w->type, w->data, dst, w->cols);
+}
+
+static size_t tile_need(const ms_mat *w) {
+    return mat_direct(w) ? 0 : (size_t)tile_rows(w) * (size_t)w->cols;
+}
+
+void ms_engine_close(ms_engine *e) {
+    if (!e) return;
+    ms_pool_free(e->pool);
+    free(e->layers);
+    float *bufs[] = {e->attn_norm, e->ffn_norm, e->out_norm, e->rope_cos, e->rope_sin, e->x,
+                     e->xn,        e->q,        e->k,        e->v,        e->att,      e->r_logits,
+                     e->r_probs,   e->r_p,      e->r_w,      e->xe,       e->gate,     e->up,
+                     e->ye,        e->tiles,    e->scores};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    free(e->r_ids);
+    free(e->e_off);
+    free(e->e_fill);
+    free(e->g_tok);
+    free(e->slot_row);
+    free(e->t_dequant);
+    free(e);
+}
+
+static void *xcalloc(size_t n, size_t size, int *fail) {
+    if (n == 0) n = 1;
+    void *p = calloc(n, size);
+    if (!p) *fail = 1;
+    return p;
+}
+
+int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_opts *opts,
+                        char *err, size_t errlen) {
+    *out = NULL;
+    int rc = check_model(m, err, errlen);
+    if (rc) return rc;
+    int64_t T = opts && opts->max_tokens > 0 ? opts->max_tokens : 2048;
+    if (T > (int64_t)1 << 24) {
+        snprintf(err, errlen, "forward: max_tokens %lld is too large", (long long)T);
+        return MS_ERR_INPUT;
+    }
+    int nth = opts ? opts->n_threads : 0;
+    if (nth <= 0) {
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        nth = nc > 0 ? (int)nc : 1;
+    }
+    if (nth > 256) nth = 256;
+
+    ms_engine *e = calloc(1, sizeof *e);
+    if (!e) goto oom;
+    const ms_hparams *hp = &m->hp;
+    e->hp = *hp;
+    e->m = *m;
+    e->max_tokens = T;
+    e->want_logits = opts ? opts->want_logits : 0;
+    e->n_threads = nth;
+    int fail = 0;
+    size_t d = (size_t)hp->d_model, L = (size_t)hp->n_layer, E = (size_t)hp->n_expert;
+    size_t K = (size_t)hp->n_expert_used, F = (size_t)hp->d_ff, t = (size_t)T;
+    size_t qd = (size_t)hp->n_head * (size_t)hp->d_head;
+    size_t kvd = (size_t)hp->n_head_kv * (size_t)hp->d_head, half = (size_t)hp->d_head / 2;
+
+    e->layers = xcalloc(L, sizeof *e->layers, &fail);
+    e->attn_norm = xcalloc(L * d, sizeof(float), &fail);
+    e->ffn_norm = xcalloc(L * d, sizeof(float), &fail);
+    e->out_norm = xcalloc(d, sizeof(float), &fail);
+    e->rope_cos = xcalloc(t * half, sizeof(float), &fail);
+    e->rope_sin = xcalloc(t * half, sizeof(float), &fail);
+    e->x = xcalloc(t * d, sizeof(float), &fail);
+    e->xn = xcalloc(t * d, sizeof(float), &fail);
+    e->q = xcalloc(t * qd, sizeof(float), &fail);
+    e->k = xcalloc(t * kvd, sizeof(float), &fail);
+    e->v = xcalloc(t * kvd, sizeof(float), &fail);
+    e->att = xcalloc(t * qd, sizeof(float), &fail);
+    e->r_logits = xcalloc(t * E, sizeof(float), &fail);
+    e->r_probs = xcalloc(t * E, sizeof(float), &fail);
+    e->r_ids = xcalloc(t * K, sizeof(int32_t), &fail);
+    e->r_p = xcalloc(t * K, sizeof(float), &fail);
+    e->r_w = xcalloc(t * K, sizeof(float), &fail);
+    e->e_off = xcalloc(E + 1, sizeof(int64_t), &fail);
+    e->e_fill = xcalloc(E, sizeof(int64_t), &fail);
+    e->g_tok = xcalloc(t * K, sizeof(int32_t), &fail);
+    e->slot_row = xcalloc(t * K, sizeof(int64_t), &fail);
+    e->xe = xcalloc(t * d, sizeof(float), &fail);
+    e->gate = xcalloc(t * F, sizeof(float), &fail);
+    e->up = xcalloc(t * F, sizeof(float), &fail);
+    e->ye = xcalloc(t * K * d, sizeof(float), &fail);
+    e->t_dequant = xcalloc((size_t)nth * THREAD_PAD, sizeof(double), &fail);
+    e->scores = xcalloc((size_t)nth * ATT_QCHUNK * t, sizeof(float), &fail);
+    if (fail) goto oom;
+
+    size_t need = tile_need(m->tok_embd);
+    if (tile_need(m->lm_head) > need) need = tile_need(m->lm_head);
+    for (int il = 0; il < hp->n_layer; il++) {
+        const ms_layer *ly = &m->layers[il];
+        e->layers[il] = *ly;
+        vec_to_f32(&ly->attn_norm, e->attn_norm + il * d);
+        vec_to_f32(&ly->ffn_norm, e->ffn_norm + il * d);
+        const ms_mat *mats[] = {&ly->wq,     &ly->wk,        &ly->wv,      &ly->wo,
+                                &ly->router, &ly->w_gate[0], &ly->w_up[0], &ly->w_down[0]};
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
+            if (tile_need(mats[i]) > need) need = tile_need(mats[i]);
+        for (int x = 1; x < hp->n_expert; x++) {
+            const ms_mat *xm[] = {&ly->w_gate[x], &ly->w_up[x], &ly->w_down[x]};
+            for (int i = 0; i < 3; i++)
+                if (tile_need(xm[i]) > need) need = tile_need(xm[i]);
+        }
+    }
+    vec_to_f32(m->out_norm, e->out_norm);
+    e->m.layers = e->layers;
+    e->tile_elems = need;
+    e->tiles = xcalloc((size_t)nth * need, sizeof(float), &fail);
+    if (fail) goto oom;
+
+    /* RoPE table: angle p·θ^(-2i/d_head), computed in double. */
+    for (size_t p = 0; p < t; p++)
+        for (size_t i = 0; i < half; i++) {
+            double ang =
+                (double)p * pow((double)hp->rope_theta, -2.0 * (double)i / (double)hp->d_head);
+            e->rope_cos[p * half + i] = (float)cos(ang);
+            e->rope_sin[p * half + i] = (float)sin(ang);
+        }
+
+    /* Our own tasks run sgemm: one OpenBLAS thread each keeps results independent of the
+     * thread count (OpenBLAS's own splitting would not) and avoids oversubscription. */
+    openblas_set_num_threads(1);
+    if (ms_pool_create(&e->pool, nth) != 0) goto oom;
+    *out = e;
+    return 0;
+oom:
+    ms_engine_close(e);
+    snprintf(err, errlen, "forward: out of memory for a window of %lld tokens", (long long)T);
+    return MS_ERR_RUNTIME;
+}
+
+/* ----------------------------------------------------------------------------------------
+ * The pass.
+ */
+
+/* Experts of one layer over the grouped tokens; adds the weighted sum to the residual. */
+static void moe_ffn(ms_engine *e, const ms_layer *ly, int64_t n) {
+    const ms_hparams *hp = &e->hp;
+    int E = hp->n_expert, K = hp->n_expert_used;
+    int64_t d = hp->d_model, F = hp->d_ff;
+
+    /* group (token, slot) pairs by expert; tokens ascending inside each expert */
+    for (int x = 0; x <= E; x++)
+        e->e_off[x] = 0;
+    for (int64_t t = 0; t < n * K; t++)
+        e->e_off[e->r_ids[t] + 1]++;
+    for (int x = 0; x < E; x++) {
+        e->e_off[x + 1] += e->e_off[x];
+        e->e_fill[x] = e->e_off[x];
+    }
+    for (int64_t t = 0; t < n; t++)
+        for (int s = 0; s < K; s++) {
+            int x = e->r_ids[t * K + s];
+            int64_t row = e->e_fill[x]++;
+            e->g_tok[row] = (int32_t)t;
+            e->slot_row[t * K + s] = row;
+        }
+
+    for (int x = 0; x < E; x++) {
+        int64_t r0 = e->e_off[x], cnt = e->e_off[x + 1] - r0;
+        if (cnt == 0) continue;
+        for (int64_t i = 0; i < cnt; i++)
+            memcpy(e->xe + i * d, e->xn + (int64_t)e->g_tok[r0 + i] * d, (size_t)d * sizeof(float));
+        mm_step s = {0};
+        mm_add(&s, &ly->w_gate[x], e->xe, d, cnt, e->gate, F);
+        mm_add(&s, &ly->w_up[x], e->xe, d, cnt, e->up, F);
+        mm_run(e, &s);
+        for (int64_t i = 0; i < cnt * F; i++) {
+            float g = e->gate[i];
+            e->gate[i] = g / (1.0f + expf(-g)) * e->up[i];
+        }
+        matmul(e, &ly->w_down[x], e->gate, cnt, e->ye + r0 * d);
+    }
+
+    /* weighted sum in rank order, then the residual */
+    for (int64_t t = 0; t < n; t++) {
+        float *xr = e->x + t * d, *acc = e->xn + t * d;
+        const float *w = e->r_w + t * K;
+        const float *y0 = e->ye + e->slot_row[t * K] * d;
+        for (int64_t i = 0; i < d; i++)
+            acc[i] = w[0] * y0[i];
+        for (int s = 1; s < K; s++) {
+            const float *ys = e->ye + e->slot_row[t * K + s] * d;
+            for (int64_t i = 0; i < d; i++)
+                acc[i] += w[s] * ys[i];
+        }
+        for (int64_t i = 0; i < d; i++)
+            xr[i] += acc[i];
+    }
+}
+
+int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hook, void *user,
+               float *logits, char *err, size_t errlen) {
+    const ms_hparams *hp = &e->hp;
+    if (n < 1 || n > e->max_tokens) {
+        snprintf(err, errlen, "forward: window of %lld tokens (capacity %lld)", (long long)n,
+                 (long long)e->max_tokens);
+        return MS_ERR_INPUT;
+    }
+    if (logits && !e->want_logits) {
+        snprintf(err, errlen, "forward: logits asked for but the engine was opened without them");
+        return MS_ERR_INPUT;
+    }
+    for (int64_t t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= hp->n_vocab) {
+            snprintf(err, errlen, "forward: token %lld has id %d outside the vocabulary (%d)",
+                     (long long)t, (int)tokens[t], hp->n_vocab);
+            return MS_ERR_INPUT;
+        }
+    int64_t d = hp->d_model, qd = (int64_t)hp->n_head * hp->d_head;
+    int64_t kvd = (int64_t)hp->n_head_kv * hp->d_head;
+    int E = hp->n_expert, K = hp->n_expert_used;
+    double t0 = now_s(), t1;
+
+    const ms_mat *emb = e->m.tok_embd;
+    for (int64_t t = 0; t < n; t++) {
+        const uint8_t *src = emb->data + (size_t)tokens[t] * emb->row_bytes;
+        if (emb->type == MS_TYPE_F32)
+            memcpy(e->x + t * d, src, (size_t)d * sizeof(float));
+        else
+            ms_dequantize_row(emb->type, src, e->x + t * d, d);
+    }
+    t1 = now_s();
+    e->prof.other += t1 - t0;
+    t0 = t1;
+
+    for (int il = 0; il < hp->n_layer; il++) {
+        const ms_layer *ly = &e->layers[il];
+        int last = il == hp->n_layer - 1;
+
+        /* attention block */
+        rmsnorm(e->xn, e->x, e->attn_norm + il * d, n, (int)d, hp->norm_eps);
+        mm_step s = {0};
+        mm_add(&s, &ly->wq, e->xn, d, n, e->q, qd);
+        mm_add(&s, &ly->wk, e->xn, d, n, e->k, kvd);
+        mm_add(&s, &ly->wv, e->xn, d, n, e->v, kvd);
+        mm_run(e, &s);
+        rope(e, e->q, n, qd, hp->n_head);
+        rope(e, e->k, n, kvd, hp->n_head_kv);
+        attn_ctx ac = {e, n};
+        ms_pool_run(e->pool, attn_task, &ac,
+                    (int64_t)hp->n_head * ((n + ATT_QCHUNK - 1) / ATT_QCHUNK));
+        matmul(e, &ly->wo, e->att, n, e->xn);
+        for (int64_t i = 0; i < n * d; i++)
+            e->x[i] += e->xn[i];
+        t1 = now_s();
+        e->prof.attention += t1 - t0;
+        t0 = t1;
+
+        /* router */
+        rmsnorm(e->xn, e->x, e->ffn_norm + il * d, n, (int)d, hp->norm_eps);
+        matmul(e, &ly->router, e->xn, n, e->r_logits);
+        for (int64_t t = 0; t < n; t++) {
+            ms_router_probs(e->r_logits + t * E, E, e->r_probs + t * E);
+            ms_router_topk(e->r_probs + t * E, E, K, e->r_ids + t * K, e->r_p + t * K);
+            ms_router_weights(hp->router, e->r_p + t * K, K, e->r_w + t * K);
+        }
+        t1 = now_s();
+        e->prof.router += t1 - t0;
+        t0 = t1;
+        if (hook) {
+            ms_route_event ev = {il, n, 0, E, K, e->r_logits, e->r_ids, e->r_w};
+            int hr = hook(user, &ev);
+            t1 = now_s();
+            e->prof.other += t1 - t0;
+            t0 = t1;
+            if (hr != 0) {
+                snprintf(err, errlen, "forward: the route hook stopped the pass at layer %d", il);
+                return MS_ERR_RUNTIME;
+            }
+        }
+
+        /* experts (routing-only windows skip the last layer's) */
+        if (last && !logits) break;
+        moe_ffn(e, ly, n);
+        t1 = now_s();
+        e->prof.experts += t1 - t0;
+        t0 = t1;
+    }
+
+    if (logits) {
+        rmsnorm(e->xn, e->x, e->out_norm, n, (int)d, hp->norm_eps);
+        matmul(e, e->m.lm_head, e->xn, n, logits);
+        t1 = now_s();
+        e->prof.lm_head += t1 - t0;
+    }
+    e->prof.tokens += n;
+    return 0;
+}
+
+void ms_engine_profile(const ms_engine *e, ms_profile *p) {
+    *p = e->prof;
+    p->dequant = 0.0;
+    for (int i = 0; i < e->n_threads; i++)
+        p->dequant += e->t_dequant[i * THREAD_PAD];
+}

@@ -1,0 +1,47 @@
+/* forward_int.h — engine-private pieces of the forward pass: the model view the engine runs
+ * on, the router's small functions, and the worker pool.
+ *
+ * The engine does not depend on how a model was loaded: ms_engine_open (forward_model.c)
+ * builds an ms_fwd_model from an ms_model's accessors, and tests build one over their own
+ * f32 arrays (tests/test_forward.c). The view's matrices must stay valid while the engine is
+ * open. */
+#ifndef MS_FORWARD_INT_H
+#define MS_FORWARD_INT_H
+
+#include "engine.h"
+
+typedef struct ms_fwd_model {
+    ms_hparams hp;
+    const ms_layer *layers; /* [hp.n_layer] */
+    const ms_mat *tok_embd; /* (n_vocab, d_model) */
+    const ms_mat *out_norm; /* (1, d_model) */
+    const ms_mat *lm_head;  /* (n_vocab, d_model); may equal tok_embd */
+} ms_fwd_model;
+
+/* Opens an engine over a model view (validates shapes against hp; MS_ERR_INPUT names the
+ * first inconsistent tensor). */
+int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_opts *opts,
+                        char *err, size_t errlen);
+
+/* Router, one token at a time (E = n_expert, k = n_expert_used).
+ * probs = softmax(logits) over all E experts (max-subtracted, f32 with a double sum). */
+void ms_router_probs(const float *logits, int n_expert, float *probs);
+/* The k largest probs in rank order (first choice first). Ties: the lower expert id ranks
+ * first. ids[k], p[k] (the selected probabilities). */
+void ms_router_topk(const float *probs, int n_expert, int k, int32_t *ids, float *p);
+/* Weights the layer applies to the k experts: p renormalised to sum 1 for
+ * MS_ROUTER_SOFTMAX_TOPK_RENORM, p unchanged for MS_ROUTER_SOFTMAX_TOPK. */
+void ms_router_weights(ms_router_kind kind, const float *p, int k, float *weights);
+
+/* A fixed pool of worker threads. ms_pool_run calls fn(ctx, task, thread) for every task in
+ * [0, n_tasks) and returns when all have finished; the calling thread takes part as thread
+ * 0. Which thread runs a task varies; tasks must write disjoint outputs so results do not
+ * depend on the thread count. */
+typedef struct ms_pool ms_pool;
+typedef void (*ms_pool_fn)(void *ctx, int64_t task, int thread);
+int ms_pool_create(ms_pool **out, int n_threads); /* 0 or MS_ERR_RUNTIME */
+void ms_pool_free(ms_pool *p);
+int ms_pool_threads(const ms_pool *p);
+void ms_pool_run(ms_pool *p, ms_pool_fn fn, void *ctx, int64_t n_tasks);
+
+#endif
