@@ -63,4 +63,16 @@ int64_t ms_corpus_n_skipped(const ms_corpus *c);
 /* UTF-8 validation: returns the byte offset of the first invalid sequence, or len if valid. */
 size_t ms_utf8_valid_prefix(const char *s, size_t len);
 
+/* ---- DM Mathematics generator (corpora/dm_math.c; section owned by the sample corpora) ----
+ * Documents in the style of DeepMind's mathematics dataset as The Pile holds it: each document
+ * is one module's question/answer pairs, "question\nanswer\n" repeated (docs/SAMPLES.md).
+ * Document `index` of `seed` is the same on every run and platform, whatever the count asked
+ * for; module = index % ms_dm_math_n_modules(). *text is malloc'ed (caller frees), UTF-8
+ * (ASCII), ends with a newline. Returns 0, MS_ERR_INPUT (negative index) or MS_ERR_RUNTIME. */
+int ms_dm_math_doc(uint64_t seed, int64_t index, char **text, size_t *len, char *err,
+                   size_t errlen);
+int ms_dm_math_n_modules(void);
+const char *ms_dm_math_module_name(int i); /* "algebra__linear_1d", ...; NULL if out of range */
+/* ---- end of the DM Mathematics section ---- */
+
 #endif
