@@ -20,6 +20,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -825,4 +826,347 @@ const ms_tensor_info *gguf_tensor_info(const gguf_file *g, int64_t i) {
 const uint8_t *gguf_tensor_data(const gguf_file *g, int64_t i) {
     assert(i >= 0 && i < g->n_tensors);
     return g->base + g->tensors[i].info.offset;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Writer. */
+
+typedef struct wtensor {
+    char *name;
+    ms_type type;
+    int n_dims;
+    int64_t ne[4];
+    uint8_t *data; /* [nbytes] copy */
+    size_t nbytes;
+} wtensor;
+
+struct gguf_writer {
+    uint8_t *kv; /* serialized key/values */
+    size_t kv_len, kv_cap;
+    int64_t n_kv;
+    char **keys; /* [n_kv] for duplicate detection */
+    wtensor *t;
+    int64_t n_t, cap_t;
+    char err[256]; /* first error; reported by gguf_writer_write */
+};
+
+static void w_fail(gguf_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void w_fail(gguf_writer *w, const char *fmt, ...) {
+    if (w->err[0]) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->err, sizeof w->err, fmt, ap);
+    va_end(ap);
+    if (!w->err[0]) snprintf(w->err, sizeof w->err, "writer error");
+}
+
+gguf_writer *gguf_writer_new(void) {
+    return calloc(1, sizeof(gguf_writer));
+}
+
+void gguf_writer_free(gguf_writer *w) {
+    if (!w) return;
+    for (int64_t i = 0; i < w->n_kv; i++)
+        free(w->keys[i]);
+    free(w->keys);
+    for (int64_t i = 0; i < w->n_t; i++) {
+        free(w->t[i].name);
+        free(w->t[i].data);
+    }
+    free(w->t);
+    free(w->kv);
+    free(w);
+}
+
+static int w_bytes(gguf_writer *w, const void *p, size_t n) {
+    if (w->err[0]) return -1;
+    if (n > SIZE_MAX / 2 - w->kv_len) {
+        w_fail(w, "metadata too large");
+        return -1;
+    }
+    if (w->kv_len + n > w->kv_cap) {
+        size_t cap = w->kv_cap ? w->kv_cap : 4096;
+        while (cap < w->kv_len + n)
+            cap *= 2;
+        uint8_t *nb = realloc(w->kv, cap);
+        if (!nb) {
+            w_fail(w, "out of memory");
+            return -1;
+        }
+        w->kv = nb;
+        w->kv_cap = cap;
+    }
+    if (n) memcpy(w->kv + w->kv_len, p, n);
+    w->kv_len += n;
+    return 0;
+}
+
+static void w_u32(gguf_writer *w, uint32_t v) {
+    w_bytes(w, &v, 4);
+}
+static void w_u64(gguf_writer *w, uint64_t v) {
+    w_bytes(w, &v, 8);
+}
+static void w_strn(gguf_writer *w, const char *s, uint64_t n) {
+    w_u64(w, n);
+    w_bytes(w, s, (size_t)n);
+}
+
+/* Registers a new key (refusing duplicates) and writes it with its type. */
+static int w_key(gguf_writer *w, const char *key, gguf_vtype t) {
+    if (w->err[0]) return -1;
+    if (!key || !key[0]) {
+        w_fail(w, "empty key");
+        return -1;
+    }
+    for (int64_t i = 0; i < w->n_kv; i++)
+        if (strcmp(w->keys[i], key) == 0) {
+            w_fail(w, "duplicate key %s", key);
+            return -1;
+        }
+    char **nk = realloc(w->keys, (size_t)(w->n_kv + 1) * sizeof *nk);
+    if (!nk) {
+        w_fail(w, "out of memory");
+        return -1;
+    }
+    w->keys = nk;
+    if (!(w->keys[w->n_kv] = strdup(key))) {
+        w_fail(w, "out of memory");
+        return -1;
+    }
+    w->n_kv++;
+    w_strn(w, key, strlen(key));
+    w_u32(w, (uint32_t)t);
+    return w->err[0] ? -1 : 0;
+}
+
+static void w_scalar(gguf_writer *w, const char *key, gguf_vtype t, const void *v) {
+    if (w_key(w, key, t) == 0) w_bytes(w, v, vtype_size(t));
+}
+
+void gguf_w_u8(gguf_writer *w, const char *key, uint8_t v) {
+    w_scalar(w, key, GGUF_T_UINT8, &v);
+}
+void gguf_w_i8(gguf_writer *w, const char *key, int8_t v) {
+    w_scalar(w, key, GGUF_T_INT8, &v);
+}
+void gguf_w_u16(gguf_writer *w, const char *key, uint16_t v) {
+    w_scalar(w, key, GGUF_T_UINT16, &v);
+}
+void gguf_w_i16(gguf_writer *w, const char *key, int16_t v) {
+    w_scalar(w, key, GGUF_T_INT16, &v);
+}
+void gguf_w_u32(gguf_writer *w, const char *key, uint32_t v) {
+    w_scalar(w, key, GGUF_T_UINT32, &v);
+}
+void gguf_w_i32(gguf_writer *w, const char *key, int32_t v) {
+    w_scalar(w, key, GGUF_T_INT32, &v);
+}
+void gguf_w_u64(gguf_writer *w, const char *key, uint64_t v) {
+    w_scalar(w, key, GGUF_T_UINT64, &v);
+}
+void gguf_w_i64(gguf_writer *w, const char *key, int64_t v) {
+    w_scalar(w, key, GGUF_T_INT64, &v);
+}
+void gguf_w_f32(gguf_writer *w, const char *key, float v) {
+    w_scalar(w, key, GGUF_T_FLOAT32, &v);
+}
+void gguf_w_f64(gguf_writer *w, const char *key, double v) {
+    w_scalar(w, key, GGUF_T_FLOAT64, &v);
+}
+void gguf_w_bool(gguf_writer *w, const char *key, int v) {
+    uint8_t b = v != 0;
+    w_scalar(w, key, GGUF_T_BOOL, &b);
+}
+void gguf_w_str(gguf_writer *w, const char *key, const char *v) {
+    if (w_key(w, key, GGUF_T_STRING) == 0) w_strn(w, v, strlen(v));
+}
+
+void gguf_w_arr(gguf_writer *w, const char *key, gguf_vtype elem_type, const void *v, uint64_t n) {
+    size_t es = vtype_size(elem_type);
+    if (!es) {
+        w_fail(w, "key %s: gguf_w_arr takes numeric element types only", key);
+        return;
+    }
+    if (n > SIZE_MAX / es) {
+        w_fail(w, "key %s: array too large", key);
+        return;
+    }
+    if (w_key(w, key, GGUF_T_ARRAY)) return;
+    w_u32(w, (uint32_t)elem_type);
+    w_u64(w, n);
+    w_bytes(w, v, (size_t)(n * es));
+}
+
+void gguf_w_arr_str(gguf_writer *w, const char *key, const char *const *v, uint64_t n) {
+    if (w_key(w, key, GGUF_T_ARRAY)) return;
+    w_u32(w, GGUF_T_STRING);
+    w_u64(w, n);
+    for (uint64_t i = 0; i < n; i++)
+        w_strn(w, v[i], strlen(v[i]));
+}
+
+void gguf_w_arr_f32(gguf_writer *w, const char *key, const float *v, uint64_t n) {
+    gguf_w_arr(w, key, GGUF_T_FLOAT32, v, n);
+}
+
+void gguf_w_arr_i32(gguf_writer *w, const char *key, const int32_t *v, uint64_t n) {
+    gguf_w_arr(w, key, GGUF_T_INT32, v, n);
+}
+
+void gguf_w_copy_kv(gguf_writer *w, const gguf_file *src, int64_t i) {
+    assert(i >= 0 && i < src->n_kv);
+    const gguf_kv *kv = &src->kv[i];
+    char *key = malloc(kv->key.n + 1);
+    if (!key) {
+        w_fail(w, "out of memory");
+        return;
+    }
+    memcpy(key, kv->key.p, kv->key.n);
+    key[kv->key.n] = 0;
+    if (strlen(key) != kv->key.n) {
+        w_fail(w, "%s: key %" PRIi64 " contains a NUL byte", src->path, i);
+    } else if (w_key(w, key, kv->type) == 0) {
+        /* The record after key and type: value bytes exactly as validated by the reader. */
+        uint64_t vstart = kv->start + 8 + kv->key.n + 4;
+        w_bytes(w, src->base + vstart, (size_t)(kv->end - vstart));
+    }
+    free(key);
+}
+
+void gguf_w_tensor(gguf_writer *w, const char *name, ms_type type, int n_dims, const int64_t *ne,
+                   const void *data, size_t nbytes) {
+    if (w->err[0]) return;
+    if (!name || !name[0]) {
+        w_fail(w, "tensor with an empty name");
+        return;
+    }
+    if (!ms_type_supported((int)type)) {
+        w_fail(w, "tensor %s: unsupported type %s", name, ms_type_name((int)type));
+        return;
+    }
+    if (n_dims < 1 || n_dims > 4) {
+        w_fail(w, "tensor %s: %d dimensions", name, n_dims);
+        return;
+    }
+    int64_t e[4] = {1, 1, 1, 1}, rows = 1;
+    for (int d = 0; d < n_dims; d++) {
+        if (ne[d] <= 0 || (d > 0 && ne[d] > INT64_MAX / rows)) {
+            w_fail(w, "tensor %s: bad size %" PRIi64 " in dimension %d", name, ne[d], d);
+            return;
+        }
+        e[d] = ne[d];
+        if (d > 0) rows *= ne[d];
+    }
+    if (e[0] % ms_type_block_elems(type) != 0) {
+        w_fail(w, "tensor %s: row length %" PRIi64 " is not a multiple of the %s block size", name,
+               e[0], ms_type_name((int)type));
+        return;
+    }
+    size_t rb = ms_type_row_bytes(type, e[0]);
+    if ((uint64_t)rows > SIZE_MAX / rb || rb * (size_t)rows != nbytes) {
+        w_fail(w, "tensor %s: %zu bytes of data for a %s tensor that needs %" PRIi64 " rows of %zu",
+               name, nbytes, ms_type_name((int)type), rows, rb);
+        return;
+    }
+    for (int64_t i = 0; i < w->n_t; i++)
+        if (strcmp(w->t[i].name, name) == 0) {
+            w_fail(w, "duplicate tensor name %s", name);
+            return;
+        }
+    if (w->n_t == w->cap_t) {
+        int64_t cap = w->cap_t ? 2 * w->cap_t : 64;
+        wtensor *nt = realloc(w->t, (size_t)cap * sizeof *nt);
+        if (!nt) {
+            w_fail(w, "out of memory");
+            return;
+        }
+        w->t = nt;
+        w->cap_t = cap;
+    }
+    wtensor *t = &w->t[w->n_t];
+    t->name = strdup(name);
+    t->data = malloc(nbytes ? nbytes : 1);
+    if (!t->name || !t->data) {
+        free(t->name);
+        free(t->data);
+        w_fail(w, "out of memory");
+        return;
+    }
+    memcpy(t->data, data, nbytes);
+    t->type = type;
+    t->n_dims = n_dims;
+    memcpy(t->ne, e, sizeof e);
+    t->nbytes = nbytes;
+    w->n_t++;
+}
+
+static uint64_t pad_to(uint64_t x, uint64_t a) {
+    return (x + a - 1) / a * a;
+}
+
+int gguf_writer_write(gguf_writer *w, const char *path, char *err, size_t errlen) {
+    if (w->err[0]) {
+        set_err(err, errlen, path, "%s", w->err);
+        return MS_ERR_INPUT;
+    }
+    /* Write to a temporary name and rename, so a failed write never leaves a half file
+     * under the final name. */
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
+        set_err(err, errlen, path, "out of memory");
+        return MS_ERR_RUNTIME;
+    }
+    snprintf(tmp, plen + 16, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        set_err(err, errlen, path, "cannot create: %s", strerror(errno));
+        free(tmp);
+        return MS_ERR_RUNTIME;
+    }
+    static const uint8_t zeros[GGUF_DEFAULT_ALIGNMENT];
+    int ok = 1;
+    uint32_t version = 3;
+    uint64_t n_t = (uint64_t)w->n_t, n_kv = (uint64_t)w->n_kv, pos = 0;
+#define PUT(p, n)                                                                                  \
+    do {                                                                                           \
+        if (ok && (n) > 0 && fwrite((p), 1, (n), f) != (size_t)(n)) ok = 0;                        \
+        pos += (n);                                                                                \
+    } while (0)
+    PUT(GGUF_MAGIC, 4);
+    PUT(&version, 4);
+    PUT(&n_t, 8);
+    PUT(&n_kv, 8);
+    PUT(w->kv, w->kv_len);
+    uint64_t off = 0;
+    for (int64_t i = 0; i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        uint64_t nl = strlen(t->name);
+        uint32_t nd = (uint32_t)t->n_dims, ty = (uint32_t)t->type;
+        PUT(&nl, 8);
+        PUT(t->name, nl);
+        PUT(&nd, 4);
+        PUT(t->ne, 8 * (size_t)t->n_dims);
+        PUT(&ty, 4);
+        PUT(&off, 8);
+        off = pad_to(off + t->nbytes, GGUF_DEFAULT_ALIGNMENT);
+    }
+    PUT(zeros, pad_to(pos, GGUF_DEFAULT_ALIGNMENT) - pos);
+    for (int64_t i = 0; i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        PUT(t->data, t->nbytes);
+        PUT(zeros, pad_to(t->nbytes, GGUF_DEFAULT_ALIGNMENT) - t->nbytes);
+    }
+#undef PUT
+    if (fclose(f) != 0) ok = 0;
+    if (ok && rename(tmp, path) != 0) ok = 0;
+    if (!ok) {
+        set_err(err, errlen, path, "write failed: %s", strerror(errno));
+        remove(tmp);
+        free(tmp);
+        return MS_ERR_RUNTIME;
+    }
+    free(tmp);
+    return 0;
 }

@@ -75,10 +75,25 @@ int64_t gguf_find_tensor(const gguf_file *g, const char *name);
 const ms_tensor_info *gguf_tensor_info(const gguf_file *g, int64_t i);
 const uint8_t *gguf_tensor_data(const gguf_file *g, int64_t i);
 
-/* Writer: collect metadata and tensors, then write the file in one pass (v3, alignment 32). */
+/* Writer: collect metadata and tensors, then write the file in one pass (v3, alignment 32,
+ * every tensor's data padded to 32; no general.alignment key, as gguf-py). Keys and tensors
+ * are written in the order added. The gguf_w_* calls never fail on their own: the first
+ * problem (duplicate key or tensor name, shape/size mismatch, unsupported type, out of
+ * memory) is remembered and gguf_writer_write reports it without writing anything. The file
+ * is written under a temporary name and renamed into place. gguf_writer_new returns NULL
+ * only when out of memory. */
 typedef struct gguf_writer gguf_writer;
 gguf_writer *gguf_writer_new(void);
 void gguf_writer_free(gguf_writer *w);
+void gguf_w_u8(gguf_writer *w, const char *key, uint8_t v);
+void gguf_w_i8(gguf_writer *w, const char *key, int8_t v);
+void gguf_w_u16(gguf_writer *w, const char *key, uint16_t v);
+void gguf_w_i16(gguf_writer *w, const char *key, int16_t v);
+void gguf_w_u64(gguf_writer *w, const char *key, uint64_t v);
+void gguf_w_i64(gguf_writer *w, const char *key, int64_t v);
+void gguf_w_f64(gguf_writer *w, const char *key, double v);
+/* Numeric array of any scalar element type (v: n little-endian elements). */
+void gguf_w_arr(gguf_writer *w, const char *key, gguf_vtype elem_type, const void *v, uint64_t n);
 void gguf_w_u32(gguf_writer *w, const char *key, uint32_t v);
 void gguf_w_i32(gguf_writer *w, const char *key, int32_t v);
 void gguf_w_f32(gguf_writer *w, const char *key, float v);
@@ -89,7 +104,8 @@ void gguf_w_arr_f32(gguf_writer *w, const char *key, const float *v, uint64_t n)
 void gguf_w_arr_i32(gguf_writer *w, const char *key, const int32_t *v, uint64_t n);
 /* Copies the key/value (any type, including arrays) from a reader: for vocabularies. */
 void gguf_w_copy_kv(gguf_writer *w, const gguf_file *src, int64_t i);
-/* Adds a tensor whose data (nbytes, matching type and shape) is copied into the writer. */
+/* Adds a tensor whose data (nbytes, matching type and shape: ne in ggml order, ne[0] the
+ * row length, a multiple of the type's block size) is copied into the writer. */
 void gguf_w_tensor(gguf_writer *w, const char *name, ms_type type, int n_dims, const int64_t *ne,
                    const void *data, size_t nbytes);
 int gguf_writer_write(gguf_writer *w, const char *path, char *err, size_t errlen);
