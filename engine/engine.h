@@ -226,26 +226,38 @@ typedef int (*ms_route_hook)(void *user, const ms_route_event *ev);
 typedef struct ms_engine ms_engine;
 
 typedef struct ms_engine_opts {
-    int n_threads;     /* 0: all cores */
+    int n_threads;     /* 0: all cores. Results are bit-identical whatever the count. */
     int64_t max_tokens; /* window capacity (scratch is sized for it); 0: 2048 */
-    int want_logits;   /* compute lm_head logits for every position of the window */
-    /* Routing-only: when want_logits is 0 the engine skips lm_head and the last layer's
-     * expert FFN (routing of the last layer is still computed). */
+    int want_logits;   /* MS_LOGITS_ALL (1): lm_head logits for every position of the
+                          window; MS_LOGITS_LAST (2): only the last position's (n_vocab floats,
+                          lm_head runs for that row only); 0: none */
+    /* Routing-only: when ms_forward gets no logits buffer the engine skips lm_head and the
+     * last layer's expert FFN (routing of the last layer is still computed). */
 } ms_engine_opts;
+#define MS_LOGITS_ALL  1
+#define MS_LOGITS_LAST 2
 
 /* Allocates all scratch for windows up to opts->max_tokens. */
 int ms_engine_open(ms_engine **out, const ms_model *m, const ms_engine_opts *opts, char *err,
                    size_t errlen);
 void ms_engine_close(ms_engine *e);
 
-/* Runs one window of n tokens (positions 0..n-1, causal attention within the window).
- * hook may be NULL. If logits is not NULL (requires want_logits), writes (n, n_vocab) logits.
+/* Runs one window of n tokens (positions 0..n-1, causal attention within the window; with a
+ * sliding window W, query i sees keys j with i - W < j <= i). The router's top-k breaks ties
+ * in probability by taking the lower expert id first. hook may be NULL; it is called once per
+ * layer, in layer order, after that layer's router. If logits is not NULL (requires
+ * want_logits), writes (n, n_vocab) logits, or (1, n_vocab) for the last position with
+ * MS_LOGITS_LAST.
  * Performs no allocation. Returns 0, MS_ERR_INPUT (n too large, token id out of range) or
  * MS_ERR_RUNTIME (hook asked to stop). */
 int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hook, void *user,
                float *logits, char *err, size_t errlen);
 
-/* Time spent per stage since open (seconds), for `capture --profile`. */
+/* Time spent per stage since open (wall seconds of the calling thread), for
+ * `capture --profile`: attention = norm, q/k/v, RoPE, attention, output projection; router =
+ * norm, router GEMM, softmax/top-k; experts = grouped expert FFNs and their sum; lm_head =
+ * final norm and output GEMM; other = embeddings and the probe hook. dequant is CPU seconds
+ * summed over threads spent dequantizing weight tiles (it overlaps the other stages). */
 typedef struct ms_profile {
     double attention, router, experts, dequant, lm_head, other;
     int64_t tokens;

@@ -39,7 +39,7 @@ struct ms_engine {
     ms_layer *layers; /* [n_layer] copies of the view's layer records */
     ms_hparams hp;
     int64_t max_tokens;
-    int want_logits;
+    int want_logits, logits_last_only;
     int n_threads;
     ms_pool *pool;
 
@@ -404,6 +404,7 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     e->m = *m;
     e->max_tokens = T;
     e->want_logits = opts ? opts->want_logits : 0;
+    e->logits_last_only = e->want_logits == MS_LOGITS_LAST;
     e->n_threads = nth;
     int fail = 0;
     size_t d = (size_t)hp->d_model, L = (size_t)hp->n_layer, E = (size_t)hp->n_expert;
@@ -634,8 +635,9 @@ int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hoo
     }
 
     if (logits) {
-        rmsnorm(e->xn, e->x, e->out_norm, n, (int)d, hp->norm_eps);
-        matmul(e, e->m.lm_head, e->xn, n, logits);
+        int64_t r0 = e->logits_last_only ? n - 1 : 0; /* rows [r0, n) get logits */
+        rmsnorm(e->xn + r0 * d, e->x + r0 * d, e->out_norm, n - r0, (int)d, hp->norm_eps);
+        matmul(e, e->m.lm_head, e->xn + r0 * d, n - r0, logits);
         t1 = now_s();
         e->prof.lm_head += t1 - t0;
     }

@@ -607,9 +607,22 @@ int main(void) {
               "token out of range");
         CHECK(ms_forward(e, tok, 4, NULL, NULL, l0, err, sizeof err) == MS_ERR_INPUT,
               "logits without want_logits");
+        ms_engine_close(e);
+
+        /* MS_LOGITS_LAST: the last row only, equal to the full run's last row */
+        ms_engine_opts ol = {2, 64, MS_LOGITS_LAST};
+        CHECK(ms_engine_open_view(&e, &v, &ol, err, sizeof err) == 0, "open: %s", err);
+        float *last = calloc((size_t)c.n_vocab, sizeof(float));
+        CHECK(ms_forward(e, tok, 64, NULL, NULL, last, err, sizeof err) == 0, "%s", err);
+        double md = 0;
+        for (int i = 0; i < c.n_vocab; i++)
+            if (fabs(last[i] - l1[63 * c.n_vocab + i]) > md)
+                md = fabs(last[i] - l1[63 * c.n_vocab + i]);
+        CHECK(md < 1e-5, "last-only logits differ by %g", md);
+        free(last);
         ms_profile p;
         ms_engine_profile(e, &p);
-        CHECK(p.tokens == 64 && p.router > 0 && p.dequant > 0, "profile");
+        CHECK(p.tokens == 64 && p.router > 0 && p.dequant > 0 && p.lm_head > 0, "profile");
         ms_engine_close(e);
 
         /* a bad shape is an input error naming the tensor */
