@@ -281,8 +281,12 @@ typedef struct ms_fixture_opts {
     int tied_embeddings;   /* 1: no output.weight / lm_head.weight (lm_head = tok_embd) */
 } ms_fixture_opts;
 
-/* Writes a GGUF file with all weights of type `type` (norms and router stay F32; tok_embd and
- * output follow `type` where the type's block size divides the row length, else F16). */
+/* Writes a GGUF file with all weights of type `type` (norms and router stay F32). A tensor whose
+ * row length is not a multiple of the type's block falls back to Q8_0 (K types, when the row
+ * is a multiple of 32) or F16. `type` may also be MS_FIXTURE_Q4_K_M: a mix like llama.cpp's
+ * Q4_K_M (Q4_K; output, and attn_v / ffn_down of the layers llama.cpp's use_more_bits() picks,
+ * in Q6_K). */
+#define MS_FIXTURE_Q4_K_M 1015
 int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *path, char *err,
                           size_t errlen);
 /* Writes an HF folder: config.json, model.safetensors (or shards when shard_bytes > 0, with

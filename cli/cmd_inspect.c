@@ -1,0 +1,206 @@
+/* cmd_inspect.c — `moescope inspect MODEL`: opens a GGUF file or Hugging Face folder and prints
+ * what moescope sees: architecture, hyper-parameters, total and active parameter counts,
+ * weight types, files, the tokenizer and the tensor table (--json for machines). A file that
+ * fails validation gives one error line naming the file and exit status 2. */
+#include "cli.h"
+#include "engine.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const ms_command ms_cmd_inspect;
+
+static const char usage[] =
+    "usage: moescope inspect [--json] [--no-tensors] MODEL\n"
+    "\n"
+    "Describes a model: a .gguf file, a Hugging Face folder (config.json + safetensors), or a\n"
+    ".safetensors file inside one. Every tensor the forward pass needs is checked (present,\n"
+    "expected shape, supported type); a bad file gives one error line and exit status 2.\n"
+    "\n"
+    "options:\n"
+    "  --json          one JSON object: the model description (as stored in route stores)\n"
+    "                  plus a \"tensors\" array\n"
+    "  --no-tensors    leave out the tensor table\n"
+    "  -q, -v, -h      quiet, verbose, this help\n";
+
+static void human(char *buf, size_t n, double v, const char *unit) {
+    const char *suffix[] = {"", "K", "M", "G", "T"};
+    int i = 0;
+    while (v >= 1000 && i < 4)
+        v /= 1000, i++;
+    snprintf(buf, n, i ? "%.2f %s%s" : "%.0f %s%s", v, suffix[i], unit);
+}
+
+static void print_tensor_table(const ms_model *m) {
+    int n = ms_model_n_tensors(m);
+    size_t w = 4;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(ms_model_tensor(m, i)->name);
+        if (l > w) w = l;
+    }
+    printf("\ntensors (%d; shapes in ggml order, innermost first):\n", n);
+    printf("  %-*s  %-6s  %-24s  %12s  %s\n", (int)w, "name", "type", "shape", "bytes", "file");
+    for (int i = 0; i < n; i++) {
+        const ms_tensor_info *t = ms_model_tensor(m, i);
+        char shape[64] = "", *p = shape;
+        for (int d = 0; d < t->n_dims; d++)
+            p += snprintf(p, sizeof shape - (size_t)(p - shape), "%s%" PRId64, d ? " x " : "",
+                          t->ne[d]);
+        if (!t->n_dims) snprintf(shape, sizeof shape, "scalar");
+        printf("  %-*s  %-6s  %-24s  %12zu  %d\n", (int)w, t->name,
+               t->type >= 0 ? ms_type_name(t->type) : "other", shape, t->nbytes, t->file);
+    }
+}
+
+static int print_json(const ms_model *m, int tensors) {
+    char *s = ms_model_describe_json(m);
+    cJSON *o = s ? cJSON_Parse(s) : NULL;
+    free(s);
+    if (!o) {
+        ms_error("out of memory");
+        return MS_EXIT_RUNTIME;
+    }
+    if (tensors) {
+        cJSON *a = cJSON_AddArrayToObject(o, "tensors");
+        for (int i = 0; i < ms_model_n_tensors(m); i++) {
+            const ms_tensor_info *t = ms_model_tensor(m, i);
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "name", t->name);
+            cJSON_AddStringToObject(e, "type", t->type >= 0 ? ms_type_name(t->type) : "other");
+            cJSON *ne = cJSON_AddArrayToObject(e, "ne");
+            for (int d = 0; d < t->n_dims; d++)
+                cJSON_AddItemToArray(ne, cJSON_CreateNumber((double)t->ne[d]));
+            cJSON_AddNumberToObject(e, "bytes", (double)t->nbytes);
+            cJSON_AddNumberToObject(e, "offset", (double)t->offset);
+            cJSON_AddNumberToObject(e, "file", t->file);
+            cJSON_AddItemToArray(a, e);
+        }
+    }
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text) {
+        ms_error("out of memory");
+        return MS_EXIT_RUNTIME;
+    }
+    puts(text);
+    free(text);
+    return MS_EXIT_OK;
+}
+
+static void print_text(const ms_model *m, const char *path, int tensors) {
+    const ms_hparams *hp = ms_model_hparams(m);
+    char a[32], b[32];
+    printf("model        %s\n", path);
+    printf("name         %s\n", ms_model_name(m));
+    printf("format       %s\n", hp->format == MS_FORMAT_GGUF ? "GGUF" : "Hugging Face safetensors");
+    printf("architecture %s (%s)\n", hp->arch,
+           hp->format == MS_FORMAT_GGUF ? "GGUF \"llama\" with experts" : "MixtralForCausalLM");
+    printf("vocabulary   %d\n", hp->n_vocab);
+    printf("d_model      %d\n", hp->d_model);
+    printf("layers       %d\n", hp->n_layer);
+    printf("heads        %d (kv heads %d, head size %d)\n", hp->n_head, hp->n_head_kv, hp->d_head);
+    printf("ff           %d per expert\n", hp->d_ff);
+    printf("experts      %d, %d per token, router softmax/top-k/%s", hp->n_expert,
+           hp->n_expert_used, hp->router == MS_ROUTER_SOFTMAX_TOPK_RENORM ? "renorm" : "no-renorm");
+    if (hp->format == MS_FORMAT_GGUF)
+        printf(", %s tensors", ms_model_stacked_experts(m) ? "stacked" : "per-expert");
+    printf("\n");
+    printf("context      %d (sliding window %s", hp->n_ctx_train, hp->sliding_window ? "" : "none");
+    if (hp->sliding_window) printf("%d", hp->sliding_window);
+    printf(")\n");
+    printf("rope         theta %g, %s\n", (double)hp->rope_theta,
+           hp->rope == MS_ROPE_ADJACENT ? "adjacent pairs (GGUF q/k permuted)"
+                                        : "half split (Hugging Face)");
+    printf("norm eps     %g\n", (double)hp->norm_eps);
+    printf("embeddings   %s\n",
+           hp->tied_embeddings ? "tied (lm_head = token embeddings)" : "separate lm_head");
+    int64_t total, active;
+    ms_model_param_counts(m, &total, &active);
+    human(a, sizeof a, (double)total, "");
+    human(b, sizeof b, (double)active, "");
+    printf("parameters   %s total (%" PRId64 "), %s active per token (%" PRId64 ")\n", a, total, b,
+           active);
+
+    /* weight types, in order of first appearance */
+    int n = ms_model_n_tensors(m);
+    printf("weights     ");
+    for (int i = 0; i < n; i++) {
+        int ty = ms_model_tensor(m, i)->type;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = ms_model_tensor(m, j)->type == ty;
+        if (seen) continue;
+        int cnt = 0;
+        double bytes = 0;
+        for (int j = i; j < n; j++)
+            if (ms_model_tensor(m, j)->type == ty)
+                cnt++, bytes += (double)ms_model_tensor(m, j)->nbytes;
+        human(a, sizeof a, bytes, "B");
+        printf(" %s: %d tensors %s;", ty >= 0 ? ms_type_name(ty) : "other", cnt, a);
+    }
+    printf("\n");
+    for (int i = 0; i < ms_model_n_files(m); i++) {
+        uint64_t sz = 0;
+        const char *f = ms_model_file(m, i, &sz);
+        human(a, sizeof a, (double)sz, "B");
+        printf("%s %d: %s (%s)\n", i ? "             file" : "files        file", i, f, a);
+    }
+    const ms_tokenizer *tok = ms_model_tokenizer(m);
+    if (tok) {
+        char *s = ms_tokenizer_describe_json(tok);
+        cJSON *o = s ? cJSON_Parse(s) : NULL;
+        printf("tokenizer   ");
+        for (cJSON *e = o ? o->child : NULL; e; e = e->next) {
+            char *v = cJSON_PrintUnformatted(e);
+            printf(" %s=%s", e->string ? e->string : "?", v ? v : "?");
+            free(v);
+        }
+        printf("\n");
+        cJSON_Delete(o);
+        free(s);
+    } else {
+        printf("tokenizer    none\n");
+    }
+    if (tensors) print_tensor_table(m);
+}
+
+static int run(int argc, char **argv) {
+    const ms_command *cmd = &ms_cmd_inspect;
+    static const struct option longopts[] = {
+        {"json", no_argument, 0, 'j'}, {"no-tensors", no_argument, 0, 'n'}, MS_COMMON_LONG_OPTS};
+    int json = 0, tensors = 1;
+    ms_opt_begin();
+    int c;
+    while ((c = getopt_long(argc, argv, MS_COMMON_SHORT_OPTS, longopts, NULL)) != -1) {
+        int r = ms_opt_common(cmd, c, argv);
+        if (r >= 0) return r;
+        if (r == -1) continue;
+        if (c == 'j')
+            json = 1;
+        else if (c == 'n')
+            tensors = 0;
+        else
+            return ms_usage_error(cmd, "unexpected option");
+    }
+    if (optind != argc - 1) return ms_usage_error(cmd, "expected one MODEL path");
+    const char *path = argv[optind];
+    ms_model_opts mo = {.path = path};
+    ms_model *m = NULL;
+    char err[512] = "";
+    int rc = ms_model_open(&m, &mo, err, sizeof err);
+    if (rc) {
+        ms_error("%s", err);
+        return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+    }
+    if (json)
+        rc = print_json(m, tensors);
+    else
+        print_text(m, path, tensors);
+    ms_model_close(m);
+    return rc;
+}
+
+const ms_command ms_cmd_inspect = {"inspect", "describe a model file (GGUF or Hugging Face folder)",
+                                   usage, run, 20};

@@ -1,0 +1,216 @@
+/* cmd_make_model.c — `moescope make-model`: writes a random-weight Mixtral-architecture model
+ * (deterministic from --seed) as a GGUF file or a Hugging Face folder, for tests, the demo and
+ * benchmarks. Both formats written with the same options hold the same weights. */
+#include "cli.h"
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const ms_command ms_cmd_make_model;
+
+static const char usage[] =
+    "usage: moescope make-model --out PATH [--format gguf|hf] [--type TYPE] [--seed N]\n"
+    "                           [--d-model N] [--layers N] [--heads N] [--kv-heads N] [--ff N]\n"
+    "                           [--experts N] [--k N] [--ctx N] [--sliding-window N]\n"
+    "                           [--rope-theta X] [--norm-eps X] [--weight-scale X] [--tied]\n"
+    "                           [--per-expert-tensors] [--shard-mb N] [--vocab GGUF]\n"
+    "\n"
+    "Writes a random-weight Mixtral-architecture model. Weights depend only on the seed and\n"
+    "the shapes, so a GGUF file and a Hugging Face folder made with the same options describe\n"
+    "the same model (up to the storage type).\n"
+    "\n"
+    "options:\n"
+    "  --out PATH          output: a .gguf file, or a folder for --format hf\n"
+    "  --format F          gguf or hf (default: gguf when PATH ends in .gguf, else hf)\n"
+    "  --type T            gguf: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K\n"
+    "                      Q6_K Q4_K_M (default F32); hf: F32 F16 BF16 (default F32)\n"
+    "  --seed N            random seed (default 1)\n"
+    "  --d-model N         hidden size (default 64)\n"
+    "  --layers N          layers (default 4)\n"
+    "  --heads N           attention heads (default 4)\n"
+    "  --kv-heads N        key/value heads (default 2)\n"
+    "  --ff N              expert intermediate size (default 128)\n"
+    "  --experts N         experts per layer (default 8)\n"
+    "  --k N               experts used per token (default 2)\n"
+    "  --ctx N             context length recorded in the file (default 4096)\n"
+    "  --sliding-window N  attention window recorded in the file (default 0: none)\n"
+    "  --rope-theta X      RoPE base (default 1e6)\n"
+    "  --norm-eps X        RMSNorm epsilon (default 1e-5)\n"
+    "  --weight-scale X    std of the weight matrices (default 1/sqrt(fan-in))\n"
+    "  --tied              no separate output matrix (lm_head = token embeddings)\n"
+    "  --per-expert-tensors  gguf: one tensor per expert (blk.N.ffn_gate.M.weight) instead of\n"
+    "                      stacked ffn_*_exps tensors\n"
+    "  --shard-mb N        hf: split the weights into shards of at most N MiB (+ index.json)\n"
+    "  --vocab GGUF        vocabulary source (default tests/data/vocab/ggml-vocab-llama-spm.gguf\n"
+    "                      of the source tree, 32000 tokens)\n"
+    "  -q, -v, -h          quiet, verbose, this help\n"
+    "\n"
+    "Rows shorter than a K-quant block (256) are stored Q8_0 (or F16). Norms and the router\n"
+    "are always F32 in GGUF files.\n";
+
+static const struct {
+    const char *name;
+    int type;
+} types[] = {{"F32", MS_TYPE_F32},   {"F16", MS_TYPE_F16},         {"BF16", MS_TYPE_BF16},
+             {"Q8_0", MS_TYPE_Q8_0}, {"Q4_0", MS_TYPE_Q4_0},       {"Q4_1", MS_TYPE_Q4_1},
+             {"Q5_0", MS_TYPE_Q5_0}, {"Q5_1", MS_TYPE_Q5_1},       {"Q2_K", MS_TYPE_Q2_K},
+             {"Q3_K", MS_TYPE_Q3_K}, {"Q4_K", MS_TYPE_Q4_K},       {"Q5_K", MS_TYPE_Q5_K},
+             {"Q6_K", MS_TYPE_Q6_K}, {"Q4_K_M", MS_FIXTURE_Q4_K_M}};
+
+static int run(int argc, char **argv) {
+    const ms_command *cmd = &ms_cmd_make_model;
+    static const struct option longopts[] = {{"out", required_argument, 0, 'o'},
+                                             {"format", required_argument, 0, 'f'},
+                                             {"type", required_argument, 0, 't'},
+                                             {"seed", required_argument, 0, 's'},
+                                             {"d-model", required_argument, 0, 1},
+                                             {"layers", required_argument, 0, 2},
+                                             {"heads", required_argument, 0, 3},
+                                             {"kv-heads", required_argument, 0, 4},
+                                             {"ff", required_argument, 0, 5},
+                                             {"experts", required_argument, 0, 6},
+                                             {"k", required_argument, 0, 7},
+                                             {"ctx", required_argument, 0, 8},
+                                             {"sliding-window", required_argument, 0, 9},
+                                             {"rope-theta", required_argument, 0, 10},
+                                             {"norm-eps", required_argument, 0, 11},
+                                             {"weight-scale", required_argument, 0, 12},
+                                             {"tied", no_argument, 0, 13},
+                                             {"per-expert-tensors", no_argument, 0, 14},
+                                             {"shard-mb", required_argument, 0, 15},
+                                             {"vocab", required_argument, 0, 16},
+                                             MS_COMMON_LONG_OPTS};
+    ms_fixture_opts o = {.seed = 1,
+                         .d_model = 64,
+                         .n_layer = 4,
+                         .n_head = 4,
+                         .n_head_kv = 2,
+                         .d_ff = 128,
+                         .n_expert = 8,
+                         .n_expert_used = 2,
+                         .n_ctx = 4096,
+                         .rope_theta = 1e6f,
+                         .norm_eps = 1e-5f,
+                         .vocab_gguf =
+                             MOESCOPE_SOURCE_DIR "/tests/data/vocab/ggml-vocab-llama-spm.gguf"};
+    const char *out = NULL, *format = NULL, *type_s = NULL;
+    long shard_mb = 0;
+    ms_opt_begin();
+    int c;
+    while ((c = getopt_long(argc, argv, MS_COMMON_SHORT_OPTS, longopts, NULL)) != -1) {
+        int r = ms_opt_common(cmd, c, argv);
+        if (r >= 0) return r;
+        if (r == -1) continue;
+        long v = 0;
+        double x = 0;
+        int *field = NULL;
+        long lo = 1, hi = 1L << 20;
+        switch (c) {
+        case 'o':
+            out = optarg;
+            continue;
+        case 'f':
+            format = optarg;
+            continue;
+        case 't':
+            type_s = optarg;
+            continue;
+        case 's': {
+            char *end;
+            o.seed = strtoull(optarg, &end, 10);
+            if (!*optarg || *end || optarg[0] == '-')
+                return ms_usage_error(cmd, "--seed: '%s' is not a whole number", optarg);
+            continue;
+        }
+        case 1:
+            field = &o.d_model, hi = 65536;
+            break;
+        case 2:
+            field = &o.n_layer, hi = 1024;
+            break;
+        case 3:
+            field = &o.n_head, hi = 4096;
+            break;
+        case 4:
+            field = &o.n_head_kv, hi = 4096;
+            break;
+        case 5:
+            field = &o.d_ff;
+            break;
+        case 6:
+            field = &o.n_expert, hi = MS_MAX_EXPERTS;
+            break;
+        case 7:
+            field = &o.n_expert_used, hi = MS_MAX_TOPK;
+            break;
+        case 8:
+            field = &o.n_ctx, hi = 1L << 30;
+            break;
+        case 9:
+            field = &o.sliding_window, lo = 0, hi = 1L << 30;
+            break;
+        case 10:
+            if (ms_parse_double(cmd, "--rope-theta", optarg, 1e-3, 1e12, &x)) return MS_EXIT_USAGE;
+            o.rope_theta = (float)x;
+            continue;
+        case 11:
+            if (ms_parse_double(cmd, "--norm-eps", optarg, 1e-12, 1, &x)) return MS_EXIT_USAGE;
+            o.norm_eps = (float)x;
+            continue;
+        case 12:
+            if (ms_parse_double(cmd, "--weight-scale", optarg, 1e-6, 100, &x)) return MS_EXIT_USAGE;
+            o.weight_scale = (float)x;
+            continue;
+        case 13:
+            o.tied_embeddings = 1;
+            continue;
+        case 14:
+            o.expert_layout = 1;
+            continue;
+        case 15:
+            if (ms_parse_long(cmd, "--shard-mb", optarg, 1, 1L << 20, &shard_mb))
+                return MS_EXIT_USAGE;
+            continue;
+        case 16:
+            o.vocab_gguf = optarg;
+            continue;
+        default:
+            return ms_usage_error(cmd, "unexpected option");
+        }
+        if (ms_parse_long(cmd, longopts[c + 3].name, optarg, lo, hi, &v)) return MS_EXIT_USAGE;
+        *field = (int)v;
+    }
+    if (optind < argc) return ms_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!out) return ms_usage_error(cmd, "--out is required");
+    size_t ol = strlen(out);
+    int gguf = format ? !strcmp(format, "gguf") : ol > 5 && !strcmp(out + ol - 5, ".gguf");
+    if (format && !gguf && strcmp(format, "hf") != 0)
+        return ms_usage_error(cmd, "--format: '%s' is not gguf or hf", format);
+    int type = MS_TYPE_F32;
+    if (type_s) {
+        type = -1;
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            if (!strcmp(types[i].name, type_s)) type = types[i].type;
+        if (type < 0) return ms_usage_error(cmd, "--type: unknown type '%s'", type_s);
+    }
+    if (!gguf && type != MS_TYPE_F32 && type != MS_TYPE_F16 && type != MS_TYPE_BF16)
+        return ms_usage_error(cmd, "--type: hf folders hold F32, F16 or BF16, not %s", type_s);
+    if (gguf && shard_mb) return ms_usage_error(cmd, "--shard-mb applies to --format hf only");
+    if (!gguf && o.expert_layout)
+        return ms_usage_error(cmd, "--per-expert-tensors applies to --format gguf only");
+
+    char err[512] = "";
+    int rc = gguf ? ms_fixture_write_gguf(&o, (ms_type)type, out, err, sizeof err)
+                  : ms_fixture_write_hf(&o, (ms_type)type, out, (uint64_t)shard_mb << 20, err,
+                                        sizeof err);
+    if (rc) {
+        ms_error("%s", err);
+        return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+    }
+    ms_info("wrote %s (%s, %s)", out, gguf ? "gguf" : "hf", type_s ? type_s : "F32");
+    return MS_EXIT_OK;
+}
+
+const ms_command ms_cmd_make_model = {
+    "make-model", "write a random-weight Mixtral-architecture model", usage, run, 60};

@@ -1,0 +1,731 @@
+/* fixture.c — random-weight Mixtral-architecture checkpoints for tests, the demo and
+ * benchmarks, written as GGUF (any supported weight type, stacked or per-expert tensors) or as
+ * a Hugging Face folder (config.json, safetensors F32/F16/BF16, optional shards + index,
+ * tokenizer.json). Both formats describe the SAME model: every tensor is generated from a seed
+ * derived from the fixture seed and the tensor's logical name ("L3.E5.w1"), in Hugging Face
+ * layout; the GGUF side then applies llama.cpp's q/k row permutation (convert_hf_to_gguf.py,
+ * LlamaModel.permute) so that adjacent-pair RoPE on GGUF equals half-split RoPE on HF, and
+ * quantizes. The vocabulary comes from a GGUF with tokenizer metadata (its tokenizer.* keys are
+ * copied; tokenizer.json is written by the tokenizer module).
+ *
+ * Weights: matrices N(0, s^2) with s = weight_scale or 1/sqrt(fan_in) (router logits then
+ * have a spread of about 1: routing is neither uniform nor one-hot); token embeddings N(0, 1);
+ * norm weights 1 + 0.1 N(0, 1) so the norm scale is exercised. */
+#include "engine.h"
+#include "gguf.h"
+#include "safetensors.h"
+#include "tokenizer_int.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---------------------------------------------------------------------------------------
+ * Deterministic random numbers: splitmix64 + Box-Muller.
+ */
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t tensor_seed(uint64_t seed, const char *lname) {
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the logical name */
+    for (const char *p = lname; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    uint64_t s = seed ^ h;
+    return splitmix64(&s);
+}
+
+/* n normal samples with the given mean and std into dst. */
+static void gen_normal(float *dst, int64_t n, uint64_t seed, float mean, float std) {
+    uint64_t s = seed;
+    for (int64_t i = 0; i < n; i += 2) {
+        double u1 = ((double)(splitmix64(&s) >> 11) + 1.0) * 0x1.0p-53; /* (0, 1] */
+        double u2 = (double)(splitmix64(&s) >> 11) * 0x1.0p-53;
+        double r = sqrt(-2.0 * log(u1));
+        dst[i] = mean + std * (float)(r * cos(2.0 * M_PI * u2));
+        if (i + 1 < n) dst[i + 1] = mean + std * (float)(r * sin(2.0 * M_PI * u2));
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * The model's tensors, format-independent.
+ */
+
+typedef enum role {
+    R_EMBD,
+    R_OUT_NORM,
+    R_LM_HEAD,
+    R_ATTN_NORM,
+    R_WQ,
+    R_WK,
+    R_WV,
+    R_WO,
+    R_FFN_NORM,
+    R_ROUTER,
+    R_W1, /* gate */
+    R_W3, /* up */
+    R_W2, /* down */
+} role;
+
+typedef struct ltensor {
+    role r;
+    int layer, expert;
+    int64_t rows, cols; /* HF layout: (out, in) */
+} ltensor;
+
+typedef struct fixture {
+    ms_fixture_opts o;
+    int n_vocab, d_head;
+    ltensor *t; /* [n] in Hugging Face file order */
+    int n;
+    gguf_file *vocab;
+} fixture;
+
+static int is_norm(role r) {
+    return r == R_OUT_NORM || r == R_ATTN_NORM || r == R_FFN_NORM;
+}
+
+static char *path_join_alloc(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static void lname(const ltensor *t, char *buf, size_t n) {
+    static const char *const names[] = {"tok_embd", "out_norm", "lm_head", "attn_norm", "wq",
+                                        "wk",       "wv",       "wo",      "ffn_norm",  "router",
+                                        "w1",       "w3",       "w2"};
+    if (t->r <= R_LM_HEAD)
+        snprintf(buf, n, "%s", names[t->r]);
+    else if (t->r >= R_W1)
+        snprintf(buf, n, "L%d.E%d.%s", t->layer, t->expert, names[t->r]);
+    else
+        snprintf(buf, n, "L%d.%s", t->layer, names[t->r]);
+}
+
+static void hf_name(const ltensor *t, char *buf, size_t n) {
+    switch (t->r) {
+    case R_EMBD:
+        snprintf(buf, n, "model.embed_tokens.weight");
+        break;
+    case R_OUT_NORM:
+        snprintf(buf, n, "model.norm.weight");
+        break;
+    case R_LM_HEAD:
+        snprintf(buf, n, "lm_head.weight");
+        break;
+    case R_ATTN_NORM:
+        snprintf(buf, n, "model.layers.%d.input_layernorm.weight", t->layer);
+        break;
+    case R_WQ:
+        snprintf(buf, n, "model.layers.%d.self_attn.q_proj.weight", t->layer);
+        break;
+    case R_WK:
+        snprintf(buf, n, "model.layers.%d.self_attn.k_proj.weight", t->layer);
+        break;
+    case R_WV:
+        snprintf(buf, n, "model.layers.%d.self_attn.v_proj.weight", t->layer);
+        break;
+    case R_WO:
+        snprintf(buf, n, "model.layers.%d.self_attn.o_proj.weight", t->layer);
+        break;
+    case R_FFN_NORM:
+        snprintf(buf, n, "model.layers.%d.post_attention_layernorm.weight", t->layer);
+        break;
+    case R_ROUTER:
+        snprintf(buf, n, "model.layers.%d.block_sparse_moe.gate.weight", t->layer);
+        break;
+    case R_W1:
+    case R_W3:
+    case R_W2:
+        snprintf(buf, n, "model.layers.%d.block_sparse_moe.experts.%d.%s.weight", t->layer,
+                 t->expert,
+                 t->r == R_W1   ? "w1"
+                 : t->r == R_W3 ? "w3"
+                                : "w2");
+        break;
+    }
+}
+
+/* Generates tensor t (rows*cols floats, HF layout) into dst. */
+static void gen(const fixture *f, const ltensor *t, float *dst) {
+    char ln[64];
+    lname(t, ln, sizeof ln);
+    uint64_t s = tensor_seed(f->o.seed, ln);
+    int64_t n = t->rows * t->cols;
+    if (is_norm(t->r))
+        gen_normal(dst, n, s, 1.0f, 0.1f);
+    else if (t->r == R_EMBD)
+        gen_normal(dst, n, s, 0.0f, 1.0f);
+    else {
+        float std = f->o.weight_scale > 0 ? f->o.weight_scale : 1.0f / sqrtf((float)t->cols);
+        gen_normal(dst, n, s, 0.0f, std);
+    }
+}
+
+static int push(fixture *f, role r, int layer, int expert, int64_t rows, int64_t cols) {
+    ltensor *t = realloc(f->t, sizeof *t * (size_t)(f->n + 1));
+    if (!t) return MS_ERR_RUNTIME;
+    f->t = t;
+    f->t[f->n++] = (ltensor){r, layer, expert, rows, cols};
+    return 0;
+}
+
+static void fixture_free(fixture *f) {
+    free(f->t);
+    if (f->vocab) gguf_close(f->vocab);
+}
+
+static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t errlen) {
+    memset(f, 0, sizeof *f);
+    f->o = *o;
+    ms_fixture_opts *p = &f->o;
+    if (p->rope_theta <= 0) p->rope_theta = 1e6f;
+    if (p->norm_eps <= 0) p->norm_eps = 1e-5f;
+    if (p->n_ctx <= 0) p->n_ctx = 4096;
+    if (p->n_head_kv <= 0) p->n_head_kv = p->n_head;
+    const char *bad = NULL;
+    if (p->d_model <= 0 || p->d_model > (1 << 16))
+        bad = "d_model must be in [1, 65536]";
+    else if (p->n_layer <= 0 || p->n_layer > 1024)
+        bad = "n_layer must be in [1, 1024]";
+    else if (p->n_head <= 0 || p->d_model % p->n_head)
+        bad = "n_head must divide d_model";
+    else if (p->n_head % p->n_head_kv)
+        bad = "n_head_kv must divide n_head";
+    else if ((p->d_model / p->n_head) % 2)
+        bad = "the head size d_model/n_head must be even";
+    else if (p->d_ff <= 0 || p->d_ff > (1 << 20))
+        bad = "d_ff must be in [1, 1048576]";
+    else if (p->n_expert <= 0 || p->n_expert > MS_MAX_EXPERTS)
+        bad = "n_expert must be in [1, 256]";
+    else if (p->n_expert_used <= 0 || p->n_expert_used > p->n_expert ||
+             p->n_expert_used > MS_MAX_TOPK)
+        bad = "n_expert_used must be in [1, min(n_expert, 16)]";
+    else if (p->sliding_window < 0)
+        bad = "sliding_window must be >= 0";
+    else if (!p->vocab_gguf)
+        bad = "no vocabulary GGUF given";
+    if (bad) {
+        st_errf(err, errlen, "fixture: %s", bad);
+        return MS_ERR_INPUT;
+    }
+    f->d_head = p->d_model / p->n_head;
+    int rc = gguf_open(&f->vocab, p->vocab_gguf, err, errlen);
+    if (rc) return rc;
+    gguf_vtype et;
+    uint64_t nv = 0;
+    if (gguf_get_arr(f->vocab, "tokenizer.ggml.tokens", &et, &nv) != 0 || et != GGUF_T_STRING ||
+        nv == 0 || nv > (1u << 22)) {
+        st_errf(err, errlen, "%s: no tokenizer.ggml.tokens string array", p->vocab_gguf);
+        fixture_free(f);
+        return MS_ERR_INPUT;
+    }
+    f->n_vocab = (int)nv;
+
+    const int64_t d = p->d_model, q = (int64_t)p->n_head * f->d_head,
+                  kv = (int64_t)p->n_head_kv * f->d_head, ff = p->d_ff;
+    rc = push(f, R_EMBD, -1, -1, f->n_vocab, d);
+    for (int il = 0; il < p->n_layer && !rc; il++) {
+        rc |= push(f, R_ATTN_NORM, il, -1, 1, d);
+        rc |= push(f, R_WQ, il, -1, q, d);
+        rc |= push(f, R_WK, il, -1, kv, d);
+        rc |= push(f, R_WV, il, -1, kv, d);
+        rc |= push(f, R_WO, il, -1, d, q);
+        rc |= push(f, R_FFN_NORM, il, -1, 1, d);
+        rc |= push(f, R_ROUTER, il, -1, p->n_expert, d);
+        for (int e = 0; e < p->n_expert; e++) {
+            rc |= push(f, R_W1, il, e, ff, d);
+            rc |= push(f, R_W2, il, e, d, ff);
+            rc |= push(f, R_W3, il, e, ff, d);
+        }
+    }
+    rc |= push(f, R_OUT_NORM, -1, -1, 1, d);
+    if (!p->tied_embeddings) rc |= push(f, R_LM_HEAD, -1, -1, f->n_vocab, d);
+    if (rc) {
+        st_errf(err, errlen, "fixture: out of memory");
+        fixture_free(f);
+        return MS_ERR_RUNTIME;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * GGUF.
+ */
+
+/* llama.cpp's LlamaModel.permute: within each head of size dh, GGUF row 2i+s holds HF row
+ * s*dh/2 + i (s in {0, 1}). src and dst are (rows, cols). */
+static void permute_rows(const float *src, float *dst, int64_t rows, int64_t cols, int n_heads) {
+    const int64_t dh = rows / n_heads;
+    for (int h = 0; h < n_heads; h++)
+        for (int64_t i = 0; i < dh / 2; i++)
+            for (int s = 0; s < 2; s++)
+                memcpy(dst + (h * dh + 2 * i + s) * cols, src + (h * dh + s * dh / 2 + i) * cols,
+                       sizeof(float) * (size_t)cols);
+}
+
+/* llama.cpp's use_more_bits (llama-quant.cpp): the layers Q4_K_M keeps at Q6_K. */
+static int use_more_bits(int i, int n) {
+    return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
+/* Storage type of a tensor in a GGUF fixture of base type `type` (see engine.h). */
+static ms_type gguf_type_for(const fixture *f, int type, const ltensor *t) {
+    if (is_norm(t->r) || t->r == R_ROUTER) return MS_TYPE_F32;
+    ms_type want = type == MS_FIXTURE_Q4_K_M ? MS_TYPE_Q4_K : (ms_type)type;
+    if (type == MS_FIXTURE_Q4_K_M && (t->r == R_LM_HEAD || ((t->r == R_WV || t->r == R_W2) &&
+                                                            use_more_bits(t->layer, f->o.n_layer))))
+        want = MS_TYPE_Q6_K;
+    if (t->cols % ms_type_block_elems(want) == 0) return want;
+    /* rows too short for the block: Q8_0 for quantized types (as llama.cpp's fallbacks go to
+     * 32-element blocks), else F16 */
+    if (ms_type_block_elems(want) > 32 && t->cols % 32 == 0) return MS_TYPE_Q8_0;
+    return MS_TYPE_F16;
+}
+
+static int file_type_of(int type) {
+    switch (type) {
+    case MS_TYPE_F32:
+        return 0;
+    case MS_TYPE_F16:
+        return 1;
+    case MS_TYPE_Q4_0:
+        return 2;
+    case MS_TYPE_Q4_1:
+        return 3;
+    case MS_TYPE_Q8_0:
+        return 7;
+    case MS_TYPE_Q5_0:
+        return 8;
+    case MS_TYPE_Q5_1:
+        return 9;
+    case MS_TYPE_Q2_K:
+        return 10;
+    case MS_TYPE_Q3_K:
+        return 12;
+    case MS_TYPE_Q4_K:
+        return 14;
+    case MS_FIXTURE_Q4_K_M:
+        return 15;
+    case MS_TYPE_Q5_K:
+        return 16;
+    case MS_TYPE_Q6_K:
+        return 18;
+    case MS_TYPE_BF16:
+        return 32;
+    default:
+        return -1;
+    }
+}
+
+/* Quantizes rows (rows, cols) of src into dst (rows * row_bytes). */
+static int quantize(ms_type type, const float *src, uint8_t *dst, int64_t rows, int64_t cols) {
+    size_t rb = ms_type_row_bytes(type, cols);
+    for (int64_t r = 0; r < rows; r++) {
+        if (type == MS_TYPE_F32)
+            memcpy(dst + (size_t)r * rb, src + r * cols, rb);
+        else if (ms_quantize_row(type, src + r * cols, dst + (size_t)r * rb, cols))
+            return MS_ERR_INPUT;
+    }
+    return 0;
+}
+
+static const char *gguf_base(role r) {
+    switch (r) {
+    case R_ATTN_NORM:
+        return "attn_norm";
+    case R_WQ:
+        return "attn_q";
+    case R_WK:
+        return "attn_k";
+    case R_WV:
+        return "attn_v";
+    case R_WO:
+        return "attn_output";
+    case R_FFN_NORM:
+        return "ffn_norm";
+    case R_ROUTER:
+        return "ffn_gate_inp";
+    case R_W1:
+        return "ffn_gate";
+    case R_W3:
+        return "ffn_up";
+    case R_W2:
+        return "ffn_down";
+    default:
+        return "";
+    }
+}
+
+int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *path, char *err,
+                          size_t errlen) {
+    if (file_type_of((int)type) < 0 ||
+        ((int)type != MS_FIXTURE_Q4_K_M && !ms_type_supported((int)type))) {
+        st_errf(err, errlen, "%s: fixture weight type %s is not supported", path,
+                ms_type_name((int)type));
+        return MS_ERR_INPUT;
+    }
+    fixture f;
+    int rc = fixture_init(&f, o, err, errlen);
+    if (rc) return rc;
+    const ms_fixture_opts *p = &f.o;
+    gguf_writer *w = gguf_writer_new();
+    float *buf = NULL, *perm = NULL;
+    uint8_t *qbuf = NULL;
+    rc = MS_ERR_RUNTIME;
+    if (!w) goto oom;
+
+    gguf_w_str(w, "general.architecture", "llama");
+    gguf_w_str(w, "general.name", "moescope fixture");
+    gguf_w_u32(w, "general.file_type", (uint32_t)file_type_of((int)type));
+    if (type != MS_TYPE_F32 && type != MS_TYPE_F16 && type != MS_TYPE_BF16)
+        gguf_w_u32(w, "general.quantization_version", 2);
+    gguf_w_u32(w, "llama.vocab_size", (uint32_t)f.n_vocab);
+    gguf_w_u32(w, "llama.context_length", (uint32_t)p->n_ctx);
+    gguf_w_u32(w, "llama.embedding_length", (uint32_t)p->d_model);
+    gguf_w_u32(w, "llama.block_count", (uint32_t)p->n_layer);
+    gguf_w_u32(w, "llama.feed_forward_length", (uint32_t)p->d_ff);
+    gguf_w_u32(w, "llama.rope.dimension_count", (uint32_t)f.d_head);
+    gguf_w_u32(w, "llama.attention.head_count", (uint32_t)p->n_head);
+    gguf_w_u32(w, "llama.attention.head_count_kv", (uint32_t)p->n_head_kv);
+    gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", p->norm_eps);
+    gguf_w_f32(w, "llama.rope.freq_base", p->rope_theta);
+    gguf_w_u32(w, "llama.expert_count", (uint32_t)p->n_expert);
+    gguf_w_u32(w, "llama.expert_used_count", (uint32_t)p->n_expert_used);
+    if (p->sliding_window > 0)
+        gguf_w_u32(w, "llama.attention.sliding_window", (uint32_t)p->sliding_window);
+    for (int64_t i = 0; i < gguf_n_kv(f.vocab); i++) {
+        gguf_str k = gguf_key_name(f.vocab, i);
+        if (k.n > 10 && memcmp(k.p, "tokenizer.", 10) == 0) gguf_w_copy_kv(w, f.vocab, i);
+    }
+
+    /* largest tensor (a stacked expert tensor holds n_expert matrices) */
+    int64_t max_elems = 0;
+    for (int i = 0; i < f.n; i++)
+        if (f.t[i].rows * f.t[i].cols > max_elems) max_elems = f.t[i].rows * f.t[i].cols;
+    buf = malloc(sizeof(float) * (size_t)max_elems);
+    perm = malloc(sizeof(float) * (size_t)max_elems);
+    /* F32 is the widest storage: bytes of E stacked matrices bound everything */
+    qbuf = malloc(sizeof(float) * (size_t)max_elems * (size_t)p->n_expert);
+    if (!buf || !perm || !qbuf) goto oom;
+
+    /* llama.cpp's order: token_embd, output_norm, output, then the blocks */
+    int order[3] = {0, f.n - (p->tied_embeddings ? 1 : 2), p->tied_embeddings ? -1 : f.n - 1};
+    for (int oi = 0; oi < 3; oi++) {
+        if (order[oi] < 0) continue;
+        const ltensor *t = &f.t[order[oi]];
+        ms_type tt = gguf_type_for(&f, (int)type, t);
+        gen(&f, t, buf);
+        if (quantize(tt, buf, qbuf, t->rows, t->cols)) goto noquant;
+        const char *nm = t->r == R_EMBD       ? "token_embd.weight"
+                         : t->r == R_OUT_NORM ? "output_norm.weight"
+                                              : "output.weight";
+        int64_t ne[2] = {t->cols, t->rows};
+        gguf_w_tensor(w, nm, tt, is_norm(t->r) ? 1 : 2, ne, qbuf,
+                      ms_type_row_bytes(tt, t->cols) * (size_t)t->rows);
+    }
+    char nb[96];
+    for (int i = 0; i < f.n; i++) {
+        const ltensor *t = &f.t[i];
+        if (t->layer < 0) continue;
+        ms_type tt = gguf_type_for(&f, (int)type, t);
+        size_t rb = ms_type_row_bytes(tt, t->cols);
+        size_t mat_bytes = rb * (size_t)t->rows;
+        int is_expert = t->r == R_W1 || t->r == R_W2 || t->r == R_W3;
+        if (is_expert && p->expert_layout == 0) {
+            /* stacked: emitted once per (layer, w) when its expert 0 comes by, in the order
+             * gate, down, up of llama.cpp's converter */
+            if (t->expert != 0) continue;
+            for (int e = 0; e < p->n_expert; e++) {
+                ltensor te = *t;
+                te.expert = e;
+                gen(&f, &te, buf);
+                if (quantize(tt, buf, qbuf + (size_t)e * mat_bytes, t->rows, t->cols)) goto noquant;
+            }
+            snprintf(nb, sizeof nb, "blk.%d.%s_exps.weight", t->layer, gguf_base(t->r));
+            int64_t ne[3] = {t->cols, t->rows, p->n_expert};
+            gguf_w_tensor(w, nb, tt, 3, ne, qbuf, mat_bytes * (size_t)p->n_expert);
+            continue;
+        }
+        gen(&f, t, buf);
+        const float *src = buf;
+        if (t->r == R_WQ || t->r == R_WK) {
+            permute_rows(buf, perm, t->rows, t->cols, t->r == R_WQ ? p->n_head : p->n_head_kv);
+            src = perm;
+        }
+        if (quantize(tt, src, qbuf, t->rows, t->cols)) goto noquant;
+        if (is_expert)
+            snprintf(nb, sizeof nb, "blk.%d.%s.%d.weight", t->layer, gguf_base(t->r), t->expert);
+        else
+            snprintf(nb, sizeof nb, "blk.%d.%s.weight", t->layer, gguf_base(t->r));
+        int64_t ne[2] = {t->cols, t->rows};
+        gguf_w_tensor(w, nb, tt, is_norm(t->r) ? 1 : 2, ne, qbuf, mat_bytes);
+    }
+    rc = gguf_writer_write(w, path, err, errlen);
+    goto done;
+noquant:
+    st_errf(err, errlen, "%s: no quantizer for weight type %s", path, ms_type_name((int)type));
+    rc = MS_ERR_INPUT;
+    goto done;
+oom:
+    st_errf(err, errlen, "%s: out of memory", path);
+done:
+    free(buf);
+    free(perm);
+    free(qbuf);
+    gguf_writer_free(w);
+    fixture_free(&f);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Hugging Face folder.
+ */
+
+static int write_all(FILE *fp, const void *p, size_t n) {
+    return fwrite(p, 1, n, fp) == n ? 0 : -1;
+}
+
+/* A float as the shortest decimal that reads back as the same float ("1e-05", not
+ * "9.99999974737875e-06"). */
+static double short_double(float v) {
+    char b[32];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, (double)v);
+        if (strtof(b, NULL) == v) break;
+    }
+    return strtod(b, NULL);
+}
+
+static int write_text(const char *path, const char *text, char *err, size_t errlen) {
+    FILE *fp = fopen(path, "wb");
+    if (!fp || write_all(fp, text, strlen(text)) || fclose(fp)) {
+        st_errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        return MS_ERR_RUNTIME;
+    }
+    return 0;
+}
+
+static int write_config(const fixture *f, ms_type dtype, const char *dir, char *err,
+                        size_t errlen) {
+    const ms_fixture_opts *p = &f->o;
+    cJSON *c = cJSON_CreateObject();
+    cJSON *a = cJSON_AddArrayToObject(c, "architectures");
+    cJSON_AddItemToArray(a, cJSON_CreateString("MixtralForCausalLM"));
+    cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
+    cJSON_AddNumberToObject(c, "bos_token_id", 1);
+    cJSON_AddNumberToObject(c, "eos_token_id", 2);
+    cJSON_AddNumberToObject(c, "head_dim", f->d_head);
+    cJSON_AddStringToObject(c, "hidden_act", "silu");
+    cJSON_AddNumberToObject(c, "hidden_size", p->d_model);
+    cJSON_AddNumberToObject(c, "initializer_range", 0.02);
+    cJSON_AddNumberToObject(c, "intermediate_size", p->d_ff);
+    cJSON_AddNumberToObject(c, "max_position_embeddings", p->n_ctx);
+    cJSON_AddStringToObject(c, "model_type", "mixtral");
+    cJSON_AddNumberToObject(c, "num_attention_heads", p->n_head);
+    cJSON_AddNumberToObject(c, "num_experts_per_tok", p->n_expert_used);
+    cJSON_AddNumberToObject(c, "num_hidden_layers", p->n_layer);
+    cJSON_AddNumberToObject(c, "num_key_value_heads", p->n_head_kv);
+    cJSON_AddNumberToObject(c, "num_local_experts", p->n_expert);
+    cJSON_AddBoolToObject(c, "output_router_logits", 0);
+    cJSON_AddNumberToObject(c, "rms_norm_eps", short_double(p->norm_eps));
+    cJSON_AddNumberToObject(c, "rope_theta", short_double(p->rope_theta));
+    cJSON_AddNumberToObject(c, "router_aux_loss_coef", 0.02);
+    if (p->sliding_window > 0)
+        cJSON_AddNumberToObject(c, "sliding_window", p->sliding_window);
+    else
+        cJSON_AddNullToObject(c, "sliding_window");
+    cJSON_AddBoolToObject(c, "tie_word_embeddings", p->tied_embeddings);
+    cJSON_AddStringToObject(c, "torch_dtype",
+                            dtype == MS_TYPE_BF16  ? "bfloat16"
+                            : dtype == MS_TYPE_F16 ? "float16"
+                                                   : "float32");
+    cJSON_AddStringToObject(c, "transformers_version", "4.46.0");
+    cJSON_AddBoolToObject(c, "use_cache", 1);
+    cJSON_AddNumberToObject(c, "vocab_size", f->n_vocab);
+    char *text = cJSON_Print(c);
+    cJSON_Delete(c);
+    char *path = path_join_alloc(dir, "config.json");
+    int rc = MS_ERR_RUNTIME;
+    if (text && path)
+        rc = write_text(path, text, err, errlen);
+    else
+        st_errf(err, errlen, "%s: out of memory", dir);
+    free(text);
+    free(path);
+    return rc;
+}
+
+/* Writes one safetensors file holding tensors first..last-1 of those with shard_of == s. */
+static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int s,
+                       const char *path, float *buf, uint8_t *obuf, char *err, size_t errlen) {
+    const size_t es = dtype == MS_TYPE_F32 ? 4 : 2;
+    cJSON *h = cJSON_CreateObject();
+    cJSON *meta = cJSON_AddObjectToObject(h, "__metadata__");
+    cJSON_AddStringToObject(meta, "format", "pt");
+    const char *dn = dtype == MS_TYPE_F32 ? "F32" : dtype == MS_TYPE_F16 ? "F16" : "BF16";
+    uint64_t off = 0;
+    char nm[128];
+    for (int i = 0; i < f->n; i++) {
+        if (shard_of[i] != s) continue;
+        const ltensor *t = &f->t[i];
+        hf_name(t, nm, sizeof nm);
+        cJSON *e = cJSON_AddObjectToObject(h, nm);
+        cJSON_AddStringToObject(e, "dtype", dn);
+        cJSON *shape = cJSON_AddArrayToObject(e, "shape");
+        if (!is_norm(t->r)) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->rows));
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->cols));
+        uint64_t nb = (uint64_t)(t->rows * t->cols) * es;
+        cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + nb)));
+        off += nb;
+    }
+    char *text = cJSON_PrintUnformatted(h);
+    cJSON_Delete(h);
+    if (!text) {
+        st_errf(err, errlen, "%s: out of memory", path);
+        return MS_ERR_RUNTIME;
+    }
+    size_t tl = strlen(text), padded = (tl + 7) / 8 * 8; /* data section 8-byte aligned */
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    FILE *fp = fopen(path, "wb");
+    int bad = !fp;
+    if (!bad)
+        bad = write_all(fp, len8, 8) || write_all(fp, text, tl) ||
+              write_all(fp, "        ", padded - tl);
+    free(text);
+    for (int i = 0; i < f->n && !bad; i++) {
+        if (shard_of[i] != s) continue;
+        const ltensor *t = &f->t[i];
+        int64_t n = t->rows * t->cols;
+        gen(f, t, buf);
+        if (dtype == MS_TYPE_F32) {
+            bad = write_all(fp, buf, (size_t)n * 4); /* little-endian host */
+            continue;
+        }
+        uint16_t *o16 = (uint16_t *)obuf;
+        for (int64_t k = 0; k < n; k++)
+            o16[k] = dtype == MS_TYPE_BF16 ? ms_f32_to_bf16(buf[k]) : ms_f32_to_f16(buf[k]);
+        bad = write_all(fp, obuf, (size_t)n * 2);
+    }
+    if (fp && fclose(fp)) bad = 1;
+    if (bad) {
+        st_errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        return MS_ERR_RUNTIME;
+    }
+    return 0;
+}
+
+int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir,
+                        uint64_t shard_bytes, char *err, size_t errlen) {
+    if (dtype != MS_TYPE_F32 && dtype != MS_TYPE_F16 && dtype != MS_TYPE_BF16) {
+        st_errf(err, errlen, "%s: safetensors fixtures are F32, F16 or BF16 (not %s)", dir,
+                ms_type_name((int)dtype));
+        return MS_ERR_INPUT;
+    }
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        st_errf(err, errlen, "%s: cannot create folder: %s", dir, strerror(errno));
+        return MS_ERR_RUNTIME;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        st_errf(err, errlen, "%s: not a folder", dir);
+        return MS_ERR_INPUT;
+    }
+    fixture f;
+    int rc = fixture_init(&f, o, err, errlen);
+    if (rc) return rc;
+    const size_t es = dtype == MS_TYPE_F32 ? 4 : 2;
+    int *shard_of = malloc(sizeof *shard_of * (size_t)f.n);
+    float *buf = NULL;
+    uint8_t *obuf = NULL;
+    char *path = NULL;
+    ms_tokenizer *tok = NULL;
+    cJSON *index = NULL;
+    rc = MS_ERR_RUNTIME;
+    if (!shard_of) goto oom;
+    int64_t max_elems = 0;
+    uint64_t cur = 0, total = 0;
+    int ns = 0;
+    for (int i = 0; i < f.n; i++) {
+        int64_t n = f.t[i].rows * f.t[i].cols;
+        uint64_t nb = (uint64_t)n * es;
+        if (n > max_elems) max_elems = n;
+        if (shard_bytes > 0 && cur > 0 && cur + nb > shard_bytes) {
+            ns++;
+            cur = 0;
+        }
+        shard_of[i] = ns;
+        cur += nb;
+        total += nb;
+    }
+    const int n_shards = ns + 1;
+    buf = malloc(sizeof(float) * (size_t)max_elems);
+    obuf = malloc(2 * (size_t)max_elems);
+    if (!buf || !obuf) goto oom;
+    if (shard_bytes > 0) {
+        index = cJSON_CreateObject();
+        cJSON *meta = cJSON_AddObjectToObject(index, "metadata");
+        cJSON_AddNumberToObject(meta, "total_size", (double)total);
+        cJSON *wm = cJSON_AddObjectToObject(index, "weight_map");
+        char nm[128], fn[64];
+        for (int i = 0; i < f.n; i++) {
+            hf_name(&f.t[i], nm, sizeof nm);
+            snprintf(fn, sizeof fn, "model-%05d-of-%05d.safetensors", shard_of[i] + 1, n_shards);
+            cJSON_AddStringToObject(wm, nm, fn);
+        }
+    }
+    for (int s = 0; s < n_shards; s++) {
+        char fn[64];
+        if (shard_bytes > 0)
+            snprintf(fn, sizeof fn, "model-%05d-of-%05d.safetensors", s + 1, n_shards);
+        else
+            snprintf(fn, sizeof fn, "model.safetensors");
+        free(path);
+        if (!(path = path_join_alloc(dir, fn))) goto oom;
+        if ((rc = write_shard(&f, dtype, shard_of, s, path, buf, obuf, err, errlen))) goto done;
+    }
+    if (index) {
+        char *text = cJSON_Print(index);
+        free(path);
+        path = path_join_alloc(dir, "model.safetensors.index.json");
+        if (!text || !path) {
+            free(text);
+            goto oom;
+        }
+        rc = write_text(path, text, err, errlen);
+        free(text);
+        if (rc) goto done;
+    }
+    if ((rc = write_config(&f, dtype, dir, err, errlen))) goto done;
+    if ((rc = ms_tokenizer_from_gguf(&tok, f.vocab, err, errlen))) goto done;
+    free(path);
+    if (!(path = path_join_alloc(dir, "tokenizer.json"))) goto oom;
+    rc = ms_tokenizer_write_json(tok, path, err, errlen);
+    goto done;
+oom:
+    rc = MS_ERR_RUNTIME;
+    st_errf(err, errlen, "%s: out of memory", dir);
+done:
+    cJSON_Delete(index);
+    ms_tokenizer_free(tok);
+    free(path);
+    free(buf);
+    free(obuf);
+    free(shard_of);
+    fixture_free(&f);
+    return rc;
+}
