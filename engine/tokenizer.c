@@ -1,0 +1,778 @@
+/* tokenizer.c — SentencePiece-style BPE (Llama, Mistral, Mixtral): lookup tables, encoding,
+ * decoding, display text of single tokens, and the standalone ms_tokenizer_open.
+ *
+ * Encoding follows llama.cpp's llm_tokenizer_spm exactly: the text (with "▁" prepended as the
+ * model asks and every ' ' replaced by "▁") is cut into symbols by the UTF-8 lead byte, every
+ * adjacent pair that forms a vocabulary piece goes into a max-heap keyed by (priority, leftmost
+ * position), and the best pair is merged until none is left; symbols that are not pieces are
+ * written as byte-fallback tokens <0xXX>. Pairs are looked up by the two symbol ids in a
+ * precomputed pair table (one hash probe, no string building); only symbols that are not
+ * pieces (characters outside the vocabulary, invalid UTF-8) fall back to a text lookup. One
+ * call allocates a handful of buffers sized from the input, never per token; a 100 KB
+ * document costs O(n log n). Loaders live in tokenizer_load.c. */
+#include "tokenizer_impl.h"
+#include "tokenizer_int.h"
+
+#include <assert.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---------------------------------------------------------------------------------------
+ * Construction helpers.
+ */
+
+static uint64_t hash_bytes(const char *s, size_t n) {
+    /* 64-bit multiply-xorshift over 8-byte words; pieces are short. */
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xC2B2AE3D27D4EB4Full);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+    h ^= h >> 29;
+    h *= 0x94D049BB133111EBull;
+    h ^= h >> 32;
+    return h;
+}
+
+static uint64_t hash_pair(uint64_t key) {
+    key *= 0x9E3779B97F4A7C15ull;
+    key ^= key >> 31;
+    key *= 0xBF58476D1CE4E5B9ull;
+    key ^= key >> 29;
+    return key;
+}
+
+ms_tokenizer *ms_tok_alloc(int n, size_t pool_bytes) {
+    ms_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->n_vocab = n;
+    t->pool = malloc(pool_bytes ? pool_bytes : 1);
+    t->piece_off = calloc((size_t)n + 1, sizeof *t->piece_off);
+    t->piece_len = calloc((size_t)n + 1, sizeof *t->piece_len);
+    t->scores = calloc((size_t)n + 1, sizeof *t->scores);
+    t->types = calloc((size_t)n + 1, 1);
+    t->bos = t->eos = t->unk = t->pad = -1;
+    t->byte_fallback = 1;
+    t->add_space_prefix = 1;
+    if (!t->pool || !t->piece_off || !t->piece_len || !t->scores || !t->types) {
+        ms_tokenizer_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void ms_tokenizer_free(ms_tokenizer *t) {
+    if (!t) return;
+    free(t->pool);
+    free(t->piece_off);
+    free(t->piece_len);
+    free(t->scores);
+    free(t->types);
+    free(t->phash);
+    free(t->pair_key);
+    free(t->pair_id);
+    free(t->pair_prio);
+    free(t->user_ids);
+    free(t);
+}
+
+int ms_tok_is_byte_piece(const char *s, size_t n, int *byte) {
+    if (n != 6 || s[0] != '<' || s[1] != '0' || s[2] != 'x' || s[5] != '>') return 0;
+    int v = 0;
+    for (int i = 3; i < 5; i++) {
+        char c = s[i];
+        int d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else return 0;
+        v = v * 16 + d;
+    }
+    if (byte) *byte = v;
+    return 1;
+}
+
+int32_t ms_tok_lookup(const ms_tokenizer *t, const char *s, size_t n) {
+    if (n > (size_t)t->max_piece_len) return -1;
+    uint64_t i = hash_bytes(s, n) & t->phash_mask;
+    for (;;) {
+        uint32_t v = t->phash[i];
+        if (!v) return -1;
+        int32_t id = (int32_t)(v - 1);
+        if (t->piece_len[id] == n && memcmp(t->pool + t->piece_off[id], s, n) == 0) return id;
+        i = (i + 1) & t->phash_mask;
+    }
+}
+
+static int pair_grow(ms_tokenizer *t) {
+    uint64_t old_cap = t->pair_key ? t->pair_mask + 1 : 0;
+    uint64_t cap = old_cap ? old_cap * 2 : 1024;
+    uint64_t *key = malloc(cap * sizeof *key);
+    int32_t *id = malloc(cap * sizeof *id);
+    float *prio = malloc(cap * sizeof *prio);
+    if (!key || !id || !prio) {
+        free(key);
+        free(id);
+        free(prio);
+        return MS_ERR_RUNTIME;
+    }
+    memset(key, 0xFF, cap * sizeof *key);
+    for (uint64_t j = 0; j < old_cap; j++) {
+        if (t->pair_key[j] == UINT64_MAX) continue;
+        uint64_t i = hash_pair(t->pair_key[j]) & (cap - 1);
+        while (key[i] != UINT64_MAX) i = (i + 1) & (cap - 1);
+        key[i] = t->pair_key[j];
+        id[i] = t->pair_id[j];
+        prio[i] = t->pair_prio[j];
+    }
+    free(t->pair_key);
+    free(t->pair_id);
+    free(t->pair_prio);
+    t->pair_key = key;
+    t->pair_id = id;
+    t->pair_prio = prio;
+    t->pair_mask = cap - 1;
+    return 0;
+}
+
+int ms_tok_add_pair(ms_tokenizer *t, int32_t left, int32_t right, int32_t merged, float prio) {
+    if (!t->pair_key || (uint64_t)(t->n_pairs + 1) * 2 > t->pair_mask + 1) {
+        if (pair_grow(t)) return MS_ERR_RUNTIME;
+    }
+    uint64_t k = ((uint64_t)(uint32_t)left << 32) | (uint32_t)right;
+    uint64_t i = hash_pair(k) & t->pair_mask;
+    while (t->pair_key[i] != UINT64_MAX) {
+        if (t->pair_key[i] == k) return 0; /* first rule wins */
+        i = (i + 1) & t->pair_mask;
+    }
+    t->pair_key[i] = k;
+    t->pair_id[i] = merged;
+    t->pair_prio[i] = prio;
+    t->n_pairs++;
+    return 0;
+}
+
+static inline int pair_find(const ms_tokenizer *t, int32_t left, int32_t right, int32_t *merged,
+                            float *prio) {
+    uint64_t k = ((uint64_t)(uint32_t)left << 32) | (uint32_t)right;
+    uint64_t i = hash_pair(k) & t->pair_mask;
+    for (;;) {
+        uint64_t v = t->pair_key[i];
+        if (v == k) {
+            *merged = t->pair_id[i];
+            *prio = t->pair_prio[i];
+            return 1;
+        }
+        if (v == UINT64_MAX) return 0;
+        i = (i + 1) & t->pair_mask;
+    }
+}
+
+static int cmp_user_tokens(const void *pa, const void *pb, void *arg) {
+    const ms_tokenizer *t = arg;
+    int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
+    if (t->piece_len[a] != t->piece_len[b]) return t->piece_len[a] > t->piece_len[b] ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+int ms_tok_finish(ms_tokenizer *t, int64_t expected_pairs) {
+    int n = t->n_vocab;
+    t->max_piece_len = 0;
+    for (int i = 0; i < n; i++) {
+        if ((int)t->piece_len[i] > t->max_piece_len) t->max_piece_len = (int)t->piece_len[i];
+        /* NaN scores would break the heap's ordering: treat them as the lowest score. */
+        if (isnan(t->scores[i])) t->scores[i] = -INFINITY;
+    }
+    /* Piece hash at load factor <= 1/2; later duplicates win, as in llama.cpp's map. */
+    uint64_t cap = 16;
+    while (cap < (uint64_t)n * 2) cap *= 2;
+    t->phash = calloc(cap, sizeof *t->phash);
+    if (!t->phash) return MS_ERR_RUNTIME;
+    t->phash_mask = cap - 1;
+    for (int id = 0; id < n; id++) {
+        const char *s = ms_tok_piece(t, id);
+        size_t len = t->piece_len[id];
+        uint64_t i = hash_bytes(s, len) & t->phash_mask;
+        for (;;) {
+            uint32_t v = t->phash[i];
+            if (!v) {
+                t->phash[i] = (uint32_t)id + 1;
+                break;
+            }
+            int32_t o = (int32_t)(v - 1);
+            if (t->piece_len[o] == len && memcmp(ms_tok_piece(t, o), s, len) == 0) {
+                t->phash[i] = (uint32_t)id + 1;
+                break;
+            }
+            i = (i + 1) & t->phash_mask;
+        }
+    }
+    for (int b = 0; b < 256; b++) {
+        char s[7];
+        snprintf(s, sizeof s, "<0x%02X>", b);
+        t->byte_id[b] = ms_tok_lookup(t, s, 6);
+        char c = (char)b;
+        t->single_id[b] = ms_tok_lookup(t, &c, 1);
+    }
+    /* User-defined tokens are matched in raw text, longest first (llama.cpp's order). */
+    int n_user = 0;
+    for (int i = 0; i < n; i++) n_user += t->types[i] == MS_TOK_USER_DEFINED && t->piece_len[i];
+    if (n_user) {
+        t->user_ids = malloc((size_t)n_user * sizeof *t->user_ids);
+        if (!t->user_ids) return MS_ERR_RUNTIME;
+        for (int i = 0; i < n; i++)
+            if (t->types[i] == MS_TOK_USER_DEFINED && t->piece_len[i])
+                t->user_ids[t->n_user++] = i;
+        qsort_r(t->user_ids, (size_t)t->n_user, sizeof *t->user_ids, cmp_user_tokens, t);
+    }
+    if (t->merge == MS_MERGE_RANKS) {
+        /* Size the table once for the caller's merges. */
+        while ((uint64_t)(expected_pairs + 1) * 2 > (t->pair_key ? t->pair_mask + 1 : 0))
+            if (pair_grow(t)) return MS_ERR_RUNTIME;
+        return 0;
+    }
+    /* Scores: every split of every piece whose halves are both pieces is a pair; its
+     * priority is the merged piece's score. Byte splits (not only character boundaries)
+     * so that pair lookups agree with llama.cpp's text lookup for any symbol ids. */
+    if (pair_grow(t)) return MS_ERR_RUNTIME;
+    for (int id = 0; id < n; id++) {
+        const char *s = ms_tok_piece(t, id);
+        uint32_t len = t->piece_len[id];
+        if (len < 2 || ms_tok_lookup(t, s, len) != id) continue; /* shadowed duplicate */
+        for (uint32_t k = 1; k < len; k++) {
+            int32_t l = ms_tok_lookup(t, s, k);
+            if (l < 0) continue;
+            int32_t r = ms_tok_lookup(t, s + k, len - k);
+            if (r < 0) continue;
+            if (ms_tok_add_pair(t, l, r, id, t->scores[id])) return MS_ERR_RUNTIME;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Encoding.
+ */
+
+typedef struct tok_sym {
+    int32_t start, len; /* byte range in the escaped buffer; len 0 once merged away */
+    int32_t prev, next; /* neighbours in the live chain, -1 at the ends */
+    int32_t id;         /* piece id of the symbol's text, -1 if it is not a piece */
+} tok_sym;
+
+typedef struct tok_bigram {
+    float prio;
+    int32_t left, right;
+    int32_t size; /* byte length of the merged text when pushed (detects stale entries) */
+    int32_t id;   /* merged piece */
+} tok_bigram;
+
+typedef struct tok_work {
+    const ms_tokenizer *t;
+    char *buf; /* escaped fragment */
+    tok_sym *sym;
+    tok_bigram *heap;
+    int64_t heap_n;
+    int32_t *ids;
+    int64_t n_ids, ids_cap;
+} tok_work;
+
+/* Heap order: higher priority first, then the leftmost pair (llama.cpp's comparator). */
+static inline int bigram_before(const tok_bigram *a, const tok_bigram *b) {
+    return a->prio > b->prio || (a->prio == b->prio && a->left < b->left);
+}
+
+static void heap_push(tok_work *w, const tok_bigram *b) {
+    int64_t i = w->heap_n++;
+    tok_bigram *h = w->heap;
+    while (i > 0) {
+        int64_t p = (i - 1) / 2;
+        if (!bigram_before(b, &h[p])) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = *b;
+}
+
+static tok_bigram heap_pop(tok_work *w) {
+    tok_bigram *h = w->heap;
+    tok_bigram top = h[0];
+    tok_bigram last = h[--w->heap_n];
+    int64_t n = w->heap_n, i = 0;
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && bigram_before(&h[c + 1], &h[c])) c++;
+        if (!bigram_before(&h[c], &last)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (n > 0) h[i] = last;
+    return top;
+}
+
+static inline int is_meta(const char *p) {
+    return (uint8_t)p[0] == 0xE2 && (uint8_t)p[1] == 0x96 && (uint8_t)p[2] == 0x81;
+}
+
+static void try_add_bigram(tok_work *w, int32_t left, int32_t right) {
+    if (left < 0 || right < 0) return;
+    const ms_tokenizer *t = w->t;
+    const tok_sym *l = &w->sym[left], *r = &w->sym[right];
+    int32_t size = l->len + r->len;
+    if (t->split_words && r->len >= 3 && is_meta(w->buf + r->start)) return;
+    tok_bigram b;
+    if (l->id >= 0 && r->id >= 0) {
+        if (!pair_find(t, l->id, r->id, &b.id, &b.prio)) return;
+    } else {
+        /* A symbol outside the vocabulary: llama.cpp looks the joined text up. Hugging Face
+         * BPE has byte-fallback tokens there, which no merge rule joins. */
+        if (t->merge != MS_MERGE_SCORES) return;
+        b.id = ms_tok_lookup(t, w->buf + l->start, (size_t)size);
+        if (b.id < 0) return;
+        b.prio = t->scores[b.id];
+    }
+    b.left = left;
+    b.right = right;
+    b.size = size;
+    heap_push(w, &b);
+}
+
+static inline void emit(tok_work *w, int32_t id) {
+    assert(w->n_ids < w->ids_cap); /* the capacity is an upper bound (see ms_tokenize) */
+    w->ids[w->n_ids++] = id;
+}
+
+/* Tokenizes the escaped text buf[0..n) and appends the ids. */
+static void encode_escaped(tok_work *w, int32_t n) {
+    const ms_tokenizer *t = w->t;
+    tok_sym *sym = w->sym;
+    const char *buf = w->buf;
+    static const uint8_t utf8_len[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+    int32_t ns = 0;
+    for (int32_t off = 0; off < n;) {
+        int32_t len = utf8_len[(uint8_t)buf[off] >> 4];
+        if (len > n - off) len = n - off;
+        tok_sym *s = &sym[ns];
+        s->start = off;
+        s->len = len;
+        s->prev = ns - 1;
+        off += len;
+        s->next = off == n ? -1 : ns + 1;
+        s->id = len == 1 ? t->single_id[(uint8_t)buf[s->start]]
+                         : ms_tok_lookup(t, buf + s->start, (size_t)len);
+        ns++;
+    }
+    if (ns == 0) return;
+    w->heap_n = 0;
+    for (int32_t i = 1; i < ns; i++) try_add_bigram(w, i - 1, i);
+    while (w->heap_n > 0) {
+        tok_bigram b = heap_pop(w);
+        tok_sym *l = &sym[b.left], *r = &sym[b.right];
+        if (l->len == 0 || r->len == 0 || l->len + r->len != b.size) continue;
+        l->len += r->len;
+        l->id = b.id;
+        r->len = 0;
+        l->next = r->next;
+        if (r->next >= 0) sym[r->next].prev = b.left;
+        try_add_bigram(w, l->prev, b.left);
+        try_add_bigram(w, b.left, l->next);
+    }
+    for (int32_t i = 0; i != -1; i = sym[i].next) {
+        const tok_sym *s = &sym[i];
+        if (s->id >= 0) {
+            emit(w, s->id);
+        } else if (t->byte_fallback) {
+            for (int32_t j = 0; j < s->len; j++) {
+                int32_t id = t->byte_id[(uint8_t)buf[s->start + j]];
+                if (id < 0) id = t->unk;
+                if (id >= 0) emit(w, id);
+            }
+        } else if (t->unk >= 0) {
+            emit(w, t->unk);
+        }
+    }
+}
+
+typedef struct tok_frag {
+    int64_t off, len; /* raw text range */
+    int32_t tok;      /* >= 0: a user-defined token; -1: raw text */
+} tok_frag;
+
+/* Splits the text at user-defined tokens as llama.cpp's tokenizer_st_partition does: for
+ * each token, longest first, every raw fragment is cut at each occurrence, left to right. */
+static int partition(const ms_tokenizer *t, const char *text, int64_t len, tok_frag **out,
+                     int64_t *n_out) {
+    int64_t n = len > 0, cap = 1;
+    tok_frag *f = malloc(sizeof *f);
+    if (!f) return MS_ERR_RUNTIME;
+    f[0] = (tok_frag){0, len, -1};
+    for (int u = 0; u < t->n_user && n > 0; u++) {
+        int32_t id = t->user_ids[u];
+        const char *p = ms_tok_piece(t, id);
+        size_t plen = t->piece_len[id];
+        int64_t hits = 0;
+        for (int64_t i = 0; i < n; i++) {
+            if (f[i].tok >= 0) continue;
+            const char *s = text + f[i].off, *end = s + f[i].len, *h;
+            while ((h = memmem(s, (size_t)(end - s), p, plen)) != NULL) {
+                hits++;
+                s = h + plen;
+            }
+        }
+        if (!hits) continue;
+        int64_t gcap = n + 2 * hits, m = 0;
+        tok_frag *g = malloc((size_t)gcap * sizeof *g);
+        if (!g) {
+            free(f);
+            return MS_ERR_RUNTIME;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            if (f[i].tok >= 0) {
+                g[m++] = f[i];
+                continue;
+            }
+            const char *base = text, *s = text + f[i].off, *end = s + f[i].len, *h;
+            while ((h = memmem(s, (size_t)(end - s), p, plen)) != NULL) {
+                if (h > s) g[m++] = (tok_frag){s - base, h - s, -1};
+                g[m++] = (tok_frag){h - base, 0, id};
+                s = h + plen;
+            }
+            if (end > s) g[m++] = (tok_frag){s - base, end - s, -1};
+        }
+        assert(m <= gcap);
+        free(f);
+        f = g;
+        n = m;
+        cap = gcap;
+    }
+    (void)cap;
+    *out = f;
+    *n_out = n;
+    return 0;
+}
+
+int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos, int32_t **ids,
+                int64_t *n_ids) {
+    *ids = NULL;
+    *n_ids = 0;
+    /* Indices are int32 inside one fragment: 3 bytes per input byte plus the prefix. */
+    if (len > (size_t)(INT32_MAX / 4)) return MS_ERR_RUNTIME;
+    tok_frag *frags = NULL;
+    int64_t n_frags = 0;
+    if (partition(t, text, (int64_t)len, &frags, &n_frags)) return MS_ERR_RUNTIME;
+
+    tok_work w = {.t = t};
+    size_t max_frag = 0;
+    for (int64_t i = 0; i < n_frags; i++)
+        if (frags[i].tok < 0 && (size_t)frags[i].len > max_frag) max_frag = (size_t)frags[i].len;
+    size_t buf_cap = max_frag * 3 + 3;
+    /* Every escaped byte yields at most one token; plus BOS, EOS and user tokens. */
+    w.ids_cap = (int64_t)len * 3 + 3 * n_frags + 3;
+    w.buf = malloc(buf_cap);
+    w.sym = malloc(buf_cap * sizeof *w.sym);
+    w.heap = malloc(buf_cap * 3 * sizeof *w.heap);
+    w.ids = malloc((size_t)w.ids_cap * sizeof *w.ids);
+    if (!w.buf || !w.sym || !w.heap || !w.ids) goto oom;
+
+    int specials = add_bos; /* add_bos asks for the model's special tokens (BOS, EOS) */
+    if (specials && t->add_bos && t->bos >= 0) emit(&w, t->bos);
+    for (int64_t i = 0; i < n_frags; i++) {
+        const tok_frag *f = &frags[i];
+        if (f->tok >= 0) {
+            emit(&w, f->tok);
+            continue;
+        }
+        const char *src = text + f->off;
+        int32_t n = 0;
+        int prefix = 0;
+        switch (t->prefix) {
+        case MS_PREFIX_LLAMA:
+            prefix = 1;
+            break;
+        case MS_PREFIX_META_FIRST:
+        case MS_PREFIX_META_ALWAYS:
+            prefix = (t->prefix == MS_PREFIX_META_ALWAYS || f->off == 0) && src[0] != ' ' &&
+                     !(f->len >= 3 && is_meta(src));
+            break;
+        case MS_PREFIX_NONE:
+            break;
+        }
+        if (prefix) {
+            memcpy(w.buf, "\xE2\x96\x81", 3);
+            n = 3;
+        }
+        for (int64_t j = 0; j < f->len; j++) {
+            if (src[j] == ' ') {
+                memcpy(w.buf + n, "\xE2\x96\x81", 3);
+                n += 3;
+            } else {
+                w.buf[n++] = src[j];
+            }
+        }
+        encode_escaped(&w, n);
+    }
+    if (specials && t->add_eos && t->eos >= 0) emit(&w, t->eos);
+    if (w.n_ids < w.ids_cap / 2) { /* give back the worst-case reserve */
+        int32_t *shrunk = realloc(w.ids, (size_t)(w.n_ids ? w.n_ids : 1) * sizeof *w.ids);
+        if (shrunk) w.ids = shrunk;
+    }
+    free(w.buf);
+    free(w.sym);
+    free(w.heap);
+    free(frags);
+    *ids = w.ids;
+    *n_ids = w.n_ids;
+    return 0;
+oom:
+    free(w.buf);
+    free(w.sym);
+    free(w.heap);
+    free(w.ids);
+    free(frags);
+    return MS_ERR_RUNTIME;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Decoding: bytes of tokens through a UTF-8 validator into a bounded buffer.
+ */
+
+typedef struct out_w {
+    char *out;
+    size_t cap, written, total;
+    int full;
+} out_w;
+
+/* Writes one complete character (or a run of them); never cuts a character in two. */
+static void ow_put(out_w *w, const void *s, size_t n) {
+    if (!w->full && w->cap > 0 && w->written + n + 1 <= w->cap) {
+        memcpy(w->out + w->written, s, n);
+        w->written += n;
+    } else {
+        w->full = 1;
+    }
+    w->total += n;
+}
+
+static void ow_end(out_w *w) {
+    if (w->cap > 0) w->out[w->written] = 0;
+}
+
+/* Streaming validator: complete sequences pass, every maximal invalid subpart becomes
+ * U+FFFD (the "replace" policy of Python, WHATWG and ICU). */
+typedef struct utf8_state {
+    uint8_t b[4];
+    int n, need;
+    uint8_t lo, hi; /* allowed range of the next continuation byte */
+} utf8_state;
+
+static void u8_put(utf8_state *s, out_w *w, uint8_t c) {
+    static const char fffd[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
+    for (;;) {
+        if (s->n == 0) {
+            if (c < 0x80) {
+                ow_put(w, &c, 1);
+                return;
+            }
+            s->lo = 0x80;
+            s->hi = 0xBF;
+            if (c >= 0xC2 && c <= 0xDF) s->need = 2;
+            else if (c == 0xE0) s->need = 3, s->lo = 0xA0;
+            else if (c == 0xED) s->need = 3, s->hi = 0x9F;
+            else if (c >= 0xE1 && c <= 0xEF) s->need = 3;
+            else if (c == 0xF0) s->need = 4, s->lo = 0x90;
+            else if (c >= 0xF1 && c <= 0xF3) s->need = 4;
+            else if (c == 0xF4) s->need = 4, s->hi = 0x8F;
+            else {
+                ow_put(w, fffd, 3);
+                return;
+            }
+            s->b[0] = c;
+            s->n = 1;
+            return;
+        }
+        if (c >= s->lo && c <= s->hi) {
+            s->b[s->n++] = c;
+            s->lo = 0x80;
+            s->hi = 0xBF;
+            if (s->n == s->need) {
+                ow_put(w, s->b, (size_t)s->n);
+                s->n = 0;
+            }
+            return;
+        }
+        ow_put(w, fffd, 3);
+        s->n = 0; /* and c starts over */
+    }
+}
+
+static void u8_flush(utf8_state *s, out_w *w) {
+    static const char fffd[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
+    if (s->n) ow_put(w, fffd, 3);
+    s->n = 0;
+}
+
+static void u8_text(utf8_state *s, out_w *w, const char *p, size_t n, int unescape) {
+    for (size_t i = 0; i < n; i++) {
+        if (unescape && i + 3 <= n && is_meta(p + i)) {
+            u8_put(s, w, ' ');
+            i += 2;
+        } else {
+            u8_put(s, w, (uint8_t)p[i]);
+        }
+    }
+}
+
+static int token_byte(const ms_tokenizer *t, int32_t id) {
+    int b = -1;
+    if (!ms_tok_is_byte_piece(ms_tok_piece(t, id), t->piece_len[id], &b)) return -1;
+    return b;
+}
+
+size_t ms_detokenize(const ms_tokenizer *t, const int32_t *ids, int64_t n, char *out, size_t cap) {
+    out_w w = {.out = out, .cap = cap};
+    utf8_state s = {0};
+    int strip = t->add_space_prefix; /* one leading space of the first text, as HF's Strip */
+    for (int64_t i = 0; i < n; i++) {
+        int32_t id = ids[i];
+        if (id < 0 || id >= t->n_vocab) continue;
+        int type = t->types[id];
+        const char *p = ms_tok_piece(t, id);
+        size_t len = t->piece_len[id];
+        if (type == MS_TOK_BYTE) {
+            int b = token_byte(t, id);
+            if (b < 0) continue;
+            if (strip && b == ' ') {
+                strip = 0;
+                continue;
+            }
+            strip = 0;
+            u8_put(&s, &w, (uint8_t)b);
+        } else if (type == MS_TOK_NORMAL || type == MS_TOK_USER_DEFINED) {
+            int unescape = type == MS_TOK_NORMAL;
+            if (len == 0) continue;
+            if (strip) {
+                if (unescape && len >= 3 && is_meta(p)) p += 3, len -= 3;
+                else if (p[0] == ' ') p++, len--;
+                strip = 0;
+            }
+            u8_text(&s, &w, p, len, unescape);
+        }
+        /* control, unknown and unused tokens have no text */
+    }
+    u8_flush(&s, &w);
+    ow_end(&w);
+    return w.total;
+}
+
+size_t ms_token_display(const ms_tokenizer *t, int32_t id, char *out, size_t cap) {
+    out_w w = {.out = out, .cap = cap};
+    utf8_state s = {0};
+    if (id >= 0 && id < t->n_vocab) {
+        const char *p = ms_tok_piece(t, id);
+        size_t len = t->piece_len[id];
+        int b = t->types[id] == MS_TOK_BYTE ? token_byte(t, id) : -1;
+        if (b >= 0 && b < 0x80) {
+            u8_put(&s, &w, (uint8_t)b);
+        } else {
+            u8_text(&s, &w, p, len, t->types[id] == MS_TOK_NORMAL);
+        }
+    }
+    u8_flush(&s, &w);
+    ow_end(&w);
+    return w.total;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Accessors, description, standalone open.
+ */
+
+int ms_tokenizer_n_vocab(const ms_tokenizer *t) {
+    return t->n_vocab;
+}
+int ms_tokenizer_bos(const ms_tokenizer *t) {
+    return t->bos;
+}
+int ms_tokenizer_eos(const ms_tokenizer *t) {
+    return t->eos;
+}
+int ms_tokenizer_adds_bos(const ms_tokenizer *t) {
+    return t->add_bos && t->bos >= 0;
+}
+
+const char *ms_token_piece(const ms_tokenizer *t, int32_t id) {
+    if (id < 0 || id >= t->n_vocab) return NULL;
+    return ms_tok_piece(t, id);
+}
+
+char *ms_tokenizer_describe_json(const ms_tokenizer *t) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "kind", "sentencepiece-bpe");
+    cJSON_AddStringToObject(o, "source", t->source);
+    cJSON_AddStringToObject(o, "merges", t->merge == MS_MERGE_SCORES ? "scores" : "ranks");
+    cJSON_AddNumberToObject(o, "n_vocab", t->n_vocab);
+    cJSON_AddNumberToObject(o, "bos", t->bos);
+    cJSON_AddNumberToObject(o, "eos", t->eos);
+    cJSON_AddNumberToObject(o, "unk", t->unk);
+    cJSON_AddBoolToObject(o, "add_bos", t->add_bos && t->bos >= 0);
+    cJSON_AddBoolToObject(o, "add_eos", t->add_eos && t->eos >= 0);
+    cJSON_AddBoolToObject(o, "add_space_prefix", t->add_space_prefix);
+    cJSON_AddStringToObject(o, "space_prefix_form", t->prefix_form);
+    cJSON_AddBoolToObject(o, "byte_fallback", t->byte_fallback);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static void set_err(char *err, size_t errlen, const char *path, const char *msg) {
+    if (err && errlen) snprintf(err, errlen, "%s: %s", path, msg);
+}
+
+int ms_tokenizer_open(ms_tokenizer **out, const char *path, char *err, size_t errlen) {
+    *out = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        set_err(err, errlen, path, strerror(errno));
+        return MS_ERR_INPUT;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        size_t n = strlen(path) + sizeof "/tokenizer.json";
+        char *p = malloc(n);
+        if (!p) return MS_ERR_RUNTIME;
+        snprintf(p, n, "%s/tokenizer.json", path);
+        int rc = ms_tokenizer_from_json_file(out, p, err, errlen);
+        free(p);
+        return rc;
+    }
+    /* A GGUF file starts with "GGUF"; anything else is read as tokenizer.json. */
+    char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        set_err(err, errlen, path, strerror(errno));
+        return MS_ERR_INPUT;
+    }
+    size_t got = fread(magic, 1, 4, f);
+    fclose(f);
+    if (got == 4 && memcmp(magic, "GGUF", 4) == 0) {
+        gguf_file *g = NULL;
+        int rc = gguf_open(&g, path, err, errlen);
+        if (rc) return rc;
+        rc = ms_tokenizer_from_gguf(out, g, err, errlen);
+        gguf_close(g);
+        return rc;
+    }
+    return ms_tokenizer_from_json_file(out, path, err, errlen);
+}

@@ -1,0 +1,95 @@
+/* tokenizer_impl.h — the inside of ms_tokenizer, shared by the tokenizer's own files only
+ * (tokenizer.c: lookup tables, encode, decode; tokenizer_load.c: GGUF / tokenizer.json
+ * readers and the tokenizer.json writer; tokenizer_togguf.c: GGUF metadata writer).
+ *
+ * One representation for both sources. Pieces live in one pool; a piece hash maps text to
+ * id; a pair table maps two adjacent symbol ids to the id they merge into and the merge's
+ * priority. From GGUF (SentencePiece semantics, as llama.cpp's llm_tokenizer_spm) the
+ * priority of a pair is the score of the merged piece; from tokenizer.json (Hugging Face BPE
+ * semantics) it is minus the rank of the merge rule. Higher priority merges first; ties go to
+ * the leftmost pair in both libraries. */
+#ifndef MS_TOKENIZER_IMPL_H
+#define MS_TOKENIZER_IMPL_H
+
+#include "engine.h"
+
+#include <stdint.h>
+
+/* SentencePiece / llama.cpp token types (tokenizer.ggml.token_type values). */
+enum {
+    MS_TOK_NORMAL = 1,
+    MS_TOK_UNKNOWN = 2,
+    MS_TOK_CONTROL = 3,
+    MS_TOK_USER_DEFINED = 4,
+    MS_TOK_UNUSED = 5,
+    MS_TOK_BYTE = 6,
+};
+
+/* Where merges come from (see the file comment). */
+typedef enum ms_merge_kind { MS_MERGE_SCORES = 0, MS_MERGE_RANKS = 1 } ms_merge_kind;
+
+/* How the space prefix "▁" is added to a run of text (a fragment between user tokens). */
+typedef enum ms_prefix_kind {
+    MS_PREFIX_LLAMA = 0,     /* llama.cpp / HF legacy Prepend: every fragment, unconditionally */
+    MS_PREFIX_META_ALWAYS,   /* HF Metaspace "always": unless it already starts with "▁" */
+    MS_PREFIX_META_FIRST,    /* HF Metaspace "first": only at offset 0, same condition */
+    MS_PREFIX_NONE,          /* add_space_prefix false / prepend_scheme "never" */
+} ms_prefix_kind;
+
+struct ms_tokenizer {
+    int n_vocab;
+    char *pool;          /* all pieces, each NUL-terminated */
+    uint32_t *piece_off; /* (n_vocab) offset of piece i in pool */
+    uint32_t *piece_len; /* (n_vocab) byte length of piece i */
+    float *scores;       /* (n_vocab) GGUF scores, or minus the first merge rank (JSON) */
+    uint8_t *types;      /* (n_vocab) MS_TOK_* */
+    int32_t byte_id[256];   /* id of "<0xXX>", -1 if absent */
+    int32_t single_id[256]; /* id of the one-byte piece "c", -1 if absent */
+    int bos, eos, unk, pad; /* -1 if none */
+    int add_bos, add_eos;
+    int add_space_prefix; /* the "▁" prefix exists (decoding strips it from the first token) */
+    ms_prefix_kind prefix;
+    int split_words;  /* HF Metaspace split=true: no merge across a "▁" word start */
+    int byte_fallback;
+    ms_merge_kind merge;
+    int max_piece_len;
+
+    /* Piece hash: open addressing, slots hold id + 1 (0 = empty). */
+    uint32_t *phash; /* (phash_mask + 1) */
+    uint64_t phash_mask;
+
+    /* Pair table: key (left id << 32 | right id), value merged id and priority. */
+    uint64_t *pair_key; /* (pair_mask + 1), UINT64_MAX = empty */
+    int32_t *pair_id;
+    float *pair_prio;
+    uint64_t pair_mask;
+    int64_t n_pairs;
+
+    /* User-defined tokens (matched in raw text before the BPE), longest first. */
+    int32_t *user_ids;
+    int n_user;
+
+    char source[16]; /* "gguf" or "tokenizer.json" */
+    char prefix_form[24]; /* "prepend", "metaspace-first", ... for describe_json */
+};
+
+/* Builds the hash tables and derived fields once pieces, types, scores and special ids are
+ * set. With MS_MERGE_SCORES the pair table is derived from the vocabulary; with
+ * MS_MERGE_RANKS the caller adds pairs with ms_tok_add_pair afterwards. Returns 0 or
+ * MS_ERR_RUNTIME (out of memory). */
+int ms_tok_finish(ms_tokenizer *t, int64_t expected_pairs);
+/* Piece lookup by text: id or -1. */
+int32_t ms_tok_lookup(const ms_tokenizer *t, const char *s, size_t n);
+/* Adds a merge (left, right) -> merged with priority prio unless the pair exists already
+ * (the first, best ranked, rule wins). Returns 0 or MS_ERR_RUNTIME. */
+int ms_tok_add_pair(ms_tokenizer *t, int32_t left, int32_t right, int32_t merged, float prio);
+/* Allocates an empty tokenizer with room for n pieces of pool_bytes total. */
+ms_tokenizer *ms_tok_alloc(int n, size_t pool_bytes);
+/* 1 if s[0..n) is "<0xXX>" (upper-case hex as SentencePiece writes it); sets *byte. */
+int ms_tok_is_byte_piece(const char *s, size_t n, int *byte);
+
+static inline const char *ms_tok_piece(const ms_tokenizer *t, int32_t id) {
+    return t->pool + t->piece_off[id];
+}
+
+#endif

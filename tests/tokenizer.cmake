@@ -1,0 +1,29 @@
+# Tokenizer (engine/tokenizer*.c): llama.cpp's own SentencePiece vectors from the GGUF
+# vocabulary and from tokenizer.json files of the same vocabulary (Prepend+Replace and
+# Metaspace forms), round trips on multilingual text, code and LaTeX, hand-derived edge cases
+# (invalid UTF-8, byte fallback, display), fuzzing, broken tokenizer.json files, and the
+# `moescope tokenize` command.
+add_executable(test_tokenizer ${CMAKE_CURRENT_SOURCE_DIR}/test_tokenizer.c)
+target_link_libraries(test_tokenizer PRIVATE ms_engine ms_flags)
+target_include_directories(test_tokenizer PRIVATE ${PROJECT_SOURCE_DIR}/engine)
+
+set(TOK_VOCAB ${MS_TEST_DATA}/vocab/ggml-vocab-llama-spm.gguf)
+set(TOK_WORK ${CMAKE_CURRENT_BINARY_DIR}/tokenizer-work)
+file(MAKE_DIRECTORY ${TOK_WORK})
+
+add_test(NAME tokenizer_llama_vectors
+  COMMAND test_tokenizer vectors ${TOK_VOCAB} ${TOK_VOCAB}.inp ${TOK_VOCAB}.out ${TOK_WORK})
+set_tests_properties(tokenizer_llama_vectors PROPERTIES LABELS "golden")
+
+add_test(NAME tokenizer_roundtrip
+  COMMAND test_tokenizer roundtrip ${TOK_VOCAB} ${MS_TEST_DATA}/tokenizer/roundtrip.txt ${TOK_WORK})
+set_tests_properties(tokenizer_roundtrip PROPERTIES LABELS "unit")
+
+add_test(NAME tokenizer_edge COMMAND test_tokenizer edge ${TOK_VOCAB})
+set_tests_properties(tokenizer_edge PROPERTIES LABELS "unit")
+
+add_test(NAME tokenizer_fuzz COMMAND test_tokenizer fuzz ${TOK_VOCAB} ${TOK_WORK})
+set_tests_properties(tokenizer_fuzz PROPERTIES LABELS "fuzz")
+
+add_test(NAME tokenizer_json_errors COMMAND test_tokenizer errors ${TOK_WORK})
+set_tests_properties(tokenizer_json_errors PROPERTIES LABELS "unit")
