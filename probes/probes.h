@@ -15,9 +15,11 @@
  *   /documents/n_tokens int64   [D]
  *   /domains            string  [n_domains]
  * Root attributes: format, format_version, model (JSON), tokenizer (JSON), manifest (JSON),
- * command_line, tool_version, created; /routing attributes n_expert, k.
+ * command_line, tool_version, hdf5_version, created, n_documents (int64, the commit point),
+ * n_tokens (int64); /routing attributes n_expert, k. Every dataset has a "description".
  * Token-major, chunked, shuffle+deflate, extendible; flushed after every batch of documents.
- * Documents are appended whole, so a store always ends at a document boundary.
+ * Documents are appended whole, so a store always ends at a document boundary: rows past the
+ * committed documents (after a crash) are ignored by the reader and cut off by a resume.
  *
  * Errors as in engine.h: 0, MS_ERR_INPUT or MS_ERR_RUNTIME with "<file>: <problem>" in err. */
 #ifndef MS_PROBES_H
@@ -33,22 +35,27 @@
  * caller-visible buffers (sized at init for max_tokens; no allocation per call).
  */
 typedef struct ms_route_collector {
-    int n_layers;        /* stored layers */
-    const int *layers;   /* model layer of each slot (sorted) */
+    int n_layers;      /* stored layers */
+    const int *layers; /* model layer of each slot (sorted) */
     int k, n_expert;
     int64_t max_tokens;
     int want_logits;
-    int64_t n_tokens;    /* tokens of the last window seen */
-    int32_t *ids;        /* (max_tokens, n_layers, k) */
-    float *weights;      /* (max_tokens, n_layers, k) */
-    float *logits;       /* (max_tokens, n_layers, n_expert) when want_logits */
+    int64_t n_tokens;         /* tokens of the last window seen */
+    int32_t *ids;             /* (max_tokens, n_layers, k) */
+    float *weights;           /* (max_tokens, n_layers, k) */
+    float *logits;            /* (max_tokens, n_layers, n_expert) when want_logits */
     uint64_t seen_mask_count; /* layers seen in the current window (checked by the caller) */
+    char err[160];            /* why the hook stopped the forward pass (empty if it did not) */
 } ms_route_collector;
 
 int ms_collector_init(ms_route_collector *c, const int *layers, int n_layers, int n_expert, int k,
                       int64_t max_tokens, int want_logits, char *err, size_t errlen);
 void ms_collector_free(ms_route_collector *c);
-/* The ms_route_hook to pass to ms_forward with user = the collector. */
+/* Call before each window: forgets the previous window (n_tokens, seen_mask_count, err). */
+void ms_collector_begin(ms_route_collector *c);
+/* The ms_route_hook to pass to ms_forward with user = the collector. Layers not in the list
+ * are ignored; a window larger than max_tokens or an event whose E or k differ stops the
+ * forward pass with a message in c->err. */
 int ms_collector_hook(void *user, const ms_route_event *ev);
 
 /* ---------------------------------------------------------------------------------------
@@ -58,13 +65,15 @@ typedef struct ms_store ms_store;
 
 typedef struct ms_store_create_opts {
     const char *path;
-    const int *layers; int n_layers;
+    const int *layers;
+    int n_layers;
     int n_expert, k;
     int with_logits;
-    const char *const *domains; int n_domains;
+    const char *const *domains;
+    int n_domains;
     const char *model_json, *tokenizer_json, *manifest_json, *command_line;
-    int resume;          /* open an existing store and continue after its last document;
-                            the existing store must match (layers, E, k, logits, domains) */
+    int resume; /* open an existing store and continue after its last document;
+                   the existing store must match (layers, E, k, logits, domains) */
 } ms_store_create_opts;
 
 int ms_store_create(ms_store **out, const ms_store_create_opts *o, char *err, size_t errlen);
@@ -89,11 +98,10 @@ typedef struct ms_routes ms_routes;
 typedef struct ms_routes_info {
     int64_t n_tokens, n_documents;
     int n_layers, k, n_expert, n_domains;
-    const int *layers;             /* [n_layers] model layers */
-    const char *const *domains;    /* [n_domains] */
+    const int *layers;          /* [n_layers] model layers */
+    const char *const *domains; /* [n_domains] */
     int has_logits;
-    const char *model_json, *tokenizer_json, *manifest_json, *command_line, *tool_version,
-        *created;
+    const char *model_json, *tokenizer_json, *manifest_json, *command_line, *tool_version, *created;
 } ms_routes_info;
 
 int ms_routes_open(ms_routes **out, const char *path, char *err, size_t errlen);

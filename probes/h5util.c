@@ -1,0 +1,281 @@
+/* h5util.c — small HDF5 helpers for the route store: error text from HDF5's error stack,
+ * string and integer attributes, and string datasets. Strings are written as variable-length
+ * UTF-8 (what h5py reads as str); the readers also accept fixed-length strings, so stores
+ * built by hand with h5py or numpy byte strings open too. */
+#include "h5_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ms_h5_quiet(void) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+void ms_h5_close(hid_t id) {
+    if (id < 0) return;
+    switch (H5Iget_type(id)) {
+    case H5I_FILE:
+        H5Fclose(id);
+        break;
+    case H5I_GROUP:
+        H5Gclose(id);
+        break;
+    case H5I_DATATYPE:
+        H5Tclose(id);
+        break;
+    case H5I_DATASPACE:
+        H5Sclose(id);
+        break;
+    case H5I_DATASET:
+        H5Dclose(id);
+        break;
+    case H5I_ATTR:
+        H5Aclose(id);
+        break;
+    case H5I_GENPROP_LST:
+        H5Pclose(id);
+        break;
+    default:
+        break;
+    }
+}
+
+typedef struct walk_ctx {
+    char msg[256];
+    int found;
+} walk_ctx;
+
+/* Walking upward, the first entry is the innermost failure: the most specific message
+ * (it carries errno and strerror for I/O failures such as a full disk). */
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
+    walk_ctx *w = data;
+    if (!w->found && e->desc && e->desc[0]) {
+        snprintf(w->msg, sizeof w->msg, "%s", e->desc);
+        w->found = 1;
+    }
+    (void)n;
+    return 0;
+}
+
+void ms_h5_error(char *err, size_t errlen, const char *path, const char *what) {
+    walk_ctx w;
+    memset(&w, 0, sizeof w);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, &w);
+    H5Eclear2(H5E_DEFAULT);
+    if (!err || !errlen) return;
+    /* I/O failures carry "..., errno = 28, error message = 'No space left on device', ...":
+     * the system's message is what a user needs; the rest (times, addresses) is noise. */
+    const char *em = strstr(w.msg, "error message = '");
+    if (em) {
+        em += strlen("error message = '");
+        const char *q = strchr(em, '\'');
+        char sys[128];
+        snprintf(sys, sizeof sys, "%.*s", (int)(q ? q - em : (ptrdiff_t)strlen(em)), em);
+        snprintf(err, errlen, "%s: cannot %s: %s", path, what, sys);
+        return;
+    }
+    for (char *c = w.msg; *c; c++)
+        if (*c == '\n') *c = ' ';
+    if (w.found)
+        snprintf(err, errlen, "%s: cannot %s (HDF5: %s)", path, what, w.msg);
+    else
+        snprintf(err, errlen, "%s: cannot %s", path, what);
+}
+
+hid_t ms_h5_vlstr_type(void) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0) return t;
+    if (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
+/* Opens `name` on obj for writing, deleting an existing attribute of another type/shape. */
+static hid_t attr_create(hid_t obj, const char *name, hid_t ftype) {
+    htri_t ex = H5Aexists(obj, name);
+    if (ex < 0) return -1;
+    if (ex > 0 && H5Adelete(obj, name) < 0) return -1;
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (sp < 0) return -1;
+    hid_t a = H5Acreate2(obj, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Sclose(sp);
+    return a;
+}
+
+herr_t ms_h5_attr_str(hid_t obj, const char *name, const char *value) {
+    hid_t t = ms_h5_vlstr_type();
+    if (t < 0) return -1;
+    hid_t a = attr_create(obj, name, t);
+    herr_t r = -1;
+    if (a >= 0) {
+        const char *v = value ? value : "";
+        r = H5Awrite(a, t, &v);
+        H5Aclose(a);
+    }
+    H5Tclose(t);
+    return r;
+}
+
+static herr_t attr_int(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v) {
+    /* Overwrite in place when the attribute exists with the same type: the commit point
+     * (n_documents) is rewritten after every batch and must stay where it is. */
+    htri_t ex = H5Aexists(obj, name);
+    if (ex < 0) return -1;
+    hid_t a = -1;
+    if (ex > 0) {
+        a = H5Aopen(obj, name, H5P_DEFAULT);
+        if (a < 0) return -1;
+        hid_t at = H5Aget_type(a);
+        htri_t same = at >= 0 ? H5Tequal(at, ftype) : -1;
+        if (at >= 0) H5Tclose(at);
+        if (same <= 0) {
+            H5Aclose(a);
+            a = attr_create(obj, name, ftype);
+        }
+    } else {
+        a = attr_create(obj, name, ftype);
+    }
+    if (a < 0) return -1;
+    herr_t r = H5Awrite(a, mtype, v);
+    H5Aclose(a);
+    return r;
+}
+
+herr_t ms_h5_attr_i32(hid_t obj, const char *name, int32_t value) {
+    return attr_int(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT32, &value);
+}
+
+herr_t ms_h5_attr_i64(hid_t obj, const char *name, int64_t value) {
+    return attr_int(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+}
+
+int ms_h5_read_attr_str(hid_t obj, const char *name, char **out) {
+    *out = NULL;
+    htri_t ex = H5Aexists(obj, name);
+    if (ex < 0) return -1;
+    if (ex == 0) return 1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a), mt = -1;
+    int rc = -1;
+    if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_STRING) goto done;
+    if (H5Sget_simple_extent_npoints(sp) != 1) goto done;
+    htri_t vl = H5Tis_variable_str(ft);
+    if (vl < 0) goto done;
+    if (vl) {
+        mt = ms_h5_vlstr_type();
+        char *s = NULL;
+        if (mt < 0 || H5Aread(a, mt, &s) < 0) goto done;
+        *out = strdup(s ? s : "");
+        if (s) H5free_memory(s);
+    } else {
+        size_t n = H5Tget_size(ft);
+        if (n == 0 || n > ((size_t)1 << 30)) goto done;
+        mt = H5Tcopy(H5T_C_S1);
+        if (mt < 0 || H5Tset_size(mt, n + 1) < 0 || H5Tset_strpad(mt, H5T_STR_NULLTERM) < 0)
+            goto done;
+        char *s = calloc(n + 1, 1);
+        if (!s || H5Aread(a, mt, s) < 0) {
+            free(s);
+            goto done;
+        }
+        *out = s;
+    }
+    rc = *out ? 0 : -1;
+done:
+    ms_h5_close(mt);
+    ms_h5_close(ft);
+    ms_h5_close(sp);
+    H5Aclose(a);
+    return rc;
+}
+
+int ms_h5_read_attr_i64(hid_t obj, const char *name, int64_t *out) {
+    htri_t ex = H5Aexists(obj, name);
+    if (ex < 0) return -1;
+    if (ex == 0) return 1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+    int rc = -1;
+    if (ft >= 0 && sp >= 0 && H5Tget_class(ft) == H5T_INTEGER &&
+        H5Sget_simple_extent_npoints(sp) == 1 && H5Aread(a, H5T_NATIVE_INT64, out) >= 0)
+        rc = 0;
+    ms_h5_close(ft);
+    ms_h5_close(sp);
+    H5Aclose(a);
+    return rc;
+}
+
+int ms_h5_dims(hid_t dset, int *rank, int64_t dims[3]) {
+    hid_t sp = H5Dget_space(dset);
+    if (sp < 0) return -1;
+    int r = H5Sget_simple_extent_ndims(sp);
+    hsize_t d[H5S_MAX_RANK];
+    if (r < 0 || r > 3 || H5Sget_simple_extent_dims(sp, d, NULL) < 0) {
+        H5Sclose(sp);
+        return -1;
+    }
+    for (int i = 0; i < 3; i++)
+        dims[i] = i < r ? (int64_t)d[i] : 0;
+    *rank = r;
+    H5Sclose(sp);
+    return 0;
+}
+
+int ms_h5_read_strings(hid_t dset, int64_t r0, int64_t n, char **out) {
+    for (int64_t i = 0; i < n; i++)
+        out[i] = NULL;
+    if (n == 0) return 0;
+    hid_t ft = H5Dget_type(dset), fsp = H5Dget_space(dset), msp = -1, mt = -1;
+    int rc = -1;
+    char *fixed = NULL;
+    char **vl = NULL;
+    if (ft < 0 || fsp < 0 || H5Tget_class(ft) != H5T_STRING) goto done;
+    hsize_t start[1] = {(hsize_t)r0}, count[1] = {(hsize_t)n};
+    if (H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, count, NULL) < 0) goto done;
+    msp = H5Screate_simple(1, count, NULL);
+    if (msp < 0) goto done;
+    htri_t isvl = H5Tis_variable_str(ft);
+    if (isvl < 0) goto done;
+    if (isvl) {
+        mt = ms_h5_vlstr_type();
+        vl = calloc((size_t)n, sizeof *vl);
+        if (mt < 0 || !vl || H5Dread(dset, mt, msp, fsp, H5P_DEFAULT, vl) < 0) goto done;
+        rc = 0;
+        for (int64_t i = 0; i < n; i++) {
+            out[i] = strdup(vl[i] ? vl[i] : "");
+            if (!out[i]) rc = -1;
+        }
+        H5Dvlen_reclaim(mt, msp, H5P_DEFAULT, vl);
+    } else {
+        size_t w = H5Tget_size(ft);
+        if (w == 0 || w > 65536) goto done;
+        mt = H5Tcopy(H5T_C_S1);
+        if (mt < 0 || H5Tset_size(mt, w + 1) < 0 || H5Tset_strpad(mt, H5T_STR_NULLTERM) < 0)
+            goto done;
+        fixed = calloc((size_t)n, w + 1);
+        if (!fixed || H5Dread(dset, mt, msp, fsp, H5P_DEFAULT, fixed) < 0) goto done;
+        rc = 0;
+        for (int64_t i = 0; i < n; i++) {
+            out[i] = strndup(fixed + (size_t)i * (w + 1), w);
+            if (!out[i]) rc = -1;
+        }
+    }
+done:
+    if (rc < 0)
+        for (int64_t i = 0; i < n; i++) {
+            free(out[i]);
+            out[i] = NULL;
+        }
+    free(fixed);
+    free(vl);
+    ms_h5_close(mt);
+    ms_h5_close(msp);
+    ms_h5_close(fsp);
+    ms_h5_close(ft);
+    return rc;
+}
