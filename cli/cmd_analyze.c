@@ -40,11 +40,12 @@ const ms_command ms_cmd_analyze = {
 
 typedef struct progress_ctx {
     ms_progress p;
+    int64_t n_documents;
 } progress_ctx;
 
 static void on_progress(void *user, int64_t done, int64_t total) {
-    (void)total;
-    ms_progress_update(&((progress_ctx *)user)->p, 0, done);
+    progress_ctx *pc = user;
+    ms_progress_update(&pc->p, done == total ? pc->n_documents : 0, done);
 }
 
 static void pct(double v) {
@@ -111,10 +112,12 @@ static void summary(const ms_analysis *a) {
     }
     int sel[6], ns = table_layers(a, sel);
     printf("\nRepetition of consecutive assignments, %% (Mixtral Table 5)\n  %-20s", "domain");
-    for (int i = 0; i < ns; i++)
-        printf("  1st L%-3d", a->layers[sel[i]].layer);
-    for (int i = 0; i < ns; i++)
-        printf("  1/2 L%-3d", a->layers[sel[i]].layer);
+    for (int m = 0; m < 2; m++)
+        for (int i = 0; i < ns; i++) {
+            char h[32];
+            snprintf(h, sizeof h, "%s L%d", m ? "1/2" : "1st", a->layers[sel[i]].layer);
+            printf(" %9s", h);
+        }
     printf("\n");
     for (int d = 0; d <= D; d++) {
         printf("  %-20.20s", d < D ? a->domains[d] : "(all)");
@@ -241,7 +244,8 @@ static int run(int argc, char **argv) {
     }
     o.command_line = cmdline;
     progress_ctx pc;
-    ms_progress_begin(&pc.p, "analyze", 0, info->n_tokens);
+    pc.n_documents = info->n_documents;
+    ms_progress_begin(&pc.p, "analyze", info->n_documents, info->n_tokens);
     o.progress = on_progress, o.progress_user = &pc;
     ms_analysis *a = NULL;
     rc = ms_analysis_run_routes(&a, r, path, &o, err, sizeof err);
