@@ -517,6 +517,7 @@ int ms_analysis_run_routes(ms_analysis **out, ms_routes *r, const char *path,
     a.cur_doc = -1;
     res->top_n = o->top_n > 0 ? o->top_n : DEFAULT_TOP_N;
     int64_t chunk = o->chunk_rows > 0 ? o->chunk_rows : DEFAULT_CHUNK;
+    if (chunk > info->n_tokens) chunk = info->n_tokens > 0 ? info->n_tokens : 1;
 
     /* analysed layers → stored slots */
     a.L = o->layers ? o->n_layers : info->n_layers;
