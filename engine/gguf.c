@@ -455,8 +455,11 @@ static int gguf_parse(gguf_file *g, char *err, size_t errlen) {
         }
         if (rd_u32(&r, &type, "tensor type")) return MS_ERR_INPUT;
         if (!ms_type_supported((int)type)) {
-            set_err(err, errlen, g->path, "tensor %s has weight type %s, which is not supported",
-                    nb, ms_type_name((int)type));
+            if (ms_type_name((int)type)[0] == 't') /* "type N": not a ggml type we know of */
+                set_err(err, errlen, g->path, "tensor %s: unknown weight type id %u", nb, type);
+            else
+                set_err(err, errlen, g->path, "tensor %s: weight type %s (id %u) is not supported",
+                        nb, ms_type_name((int)type), type);
             return MS_ERR_INPUT;
         }
         ti->type = (int)type;
@@ -785,21 +788,25 @@ double gguf_arr_float(const gguf_file *g, const char *key, uint64_t i) {
     const gguf_kv *kv = arr_kv(g, key, i);
     size_t es = vtype_size(kv->arr_type);
     assert(es);
+    const uint8_t *p = kv->val + i * es;
     double v = 0;
-    int rc = scalar_float(kv->arr_type, kv->val + i * es, &v);
-    assert(rc == 0);
-    (void)rc;
+    int64_t iv;
+    if (kv->arr_type == GGUF_T_UINT64) {
+        uint64_t u;
+        memcpy(&u, p, 8);
+        v = (double)u;
+    } else if (scalar_float(kv->arr_type, p, &v) != 0 && scalar_int(kv->arr_type, p, &iv) == 0) {
+        v = (double)iv; /* bool, or an integer beyond 2^53 (rounded) */
+    }
     return v;
 }
 
 int64_t gguf_arr_int(const gguf_file *g, const char *key, uint64_t i) {
     const gguf_kv *kv = arr_kv(g, key, i);
     size_t es = vtype_size(kv->arr_type);
-    assert(es);
-    int64_t v = 0;
-    int rc = scalar_int(kv->arr_type, kv->val + i * es, &v);
-    assert(rc == 0);
-    (void)rc;
+    assert(es && kv->arr_type != GGUF_T_FLOAT32 && kv->arr_type != GGUF_T_FLOAT64);
+    int64_t v = INT64_MAX; /* u64 elements beyond INT64_MAX saturate */
+    scalar_int(kv->arr_type, kv->val + i * es, &v);
     return v;
 }
 

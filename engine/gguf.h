@@ -58,7 +58,10 @@ int gguf_get_int(const gguf_file *g, const char *key, int64_t *v);
 int gguf_get_float(const gguf_file *g, const char *key, double *v);
 int gguf_get_bool(const gguf_file *g, const char *key, int *v);
 int gguf_get_str(const gguf_file *g, const char *key, gguf_str *v);
-/* Arrays: element type and length; elements read by index (bounds-checked, assert). */
+/* Arrays: element type and length; elements read by index (index and element type checked by
+ * assert: callers check gguf_get_arr first). gguf_arr_float converts any numeric element
+ * (integers beyond 2^53 rounded, bool 0/1); gguf_arr_int takes integer and bool elements
+ * (u64 beyond INT64_MAX saturates); gguf_arr_str takes string elements. */
 int gguf_get_arr(const gguf_file *g, const char *key, gguf_vtype *elem_type, uint64_t *n);
 gguf_str gguf_arr_str(const gguf_file *g, const char *key, uint64_t i);
 double gguf_arr_float(const gguf_file *g, const char *key, uint64_t i);
