@@ -106,7 +106,6 @@ void ms_plot_analysis_free(ms_plot_analysis *a) {
     free(a->rep_topk_ci);
     free(a->coact);
     free(a->routes_path);
-    free(a->model_json);
     free(a->command_line);
     free(a->json);
     cJSON_Delete(a->root);
@@ -116,23 +115,6 @@ void ms_plot_analysis_free(ms_plot_analysis *a) {
 int ms_plot_analysis_layers(const ms_plot_analysis *a, const int **layers) {
     *layers = a->layers;
     return a->n_layers;
-}
-
-int ms_plot_analysis_set_source(ms_plot_analysis *a, const char *routes_path,
-                                const char *model_json, const char *command_line) {
-    if (routes_path) {
-        free(a->routes_path);
-        a->routes_path = dup_str(routes_path);
-    }
-    if (model_json) {
-        free(a->model_json);
-        a->model_json = dup_str(model_json);
-    }
-    if (command_line) {
-        free(a->command_line);
-        a->command_line = dup_str(command_line);
-    }
-    return 0;
 }
 
 /* Bounds of the shapes we accept: far above any real model, low enough that products of

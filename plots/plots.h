@@ -38,11 +38,6 @@ int ms_plot_analysis_load(ms_plot_analysis **out, const char *path,
                           size_t errlen);
 /* Layers analysed (model layer indices, owned by a). */
 int ms_plot_analysis_layers(const ms_plot_analysis *a, const int **layers);
-/* Provenance that the analysis JSON does not carry (route store path, model description,
- * command line); any may be NULL. Shown in reports. */
-int ms_plot_analysis_set_source(ms_plot_analysis *a, const char *routes_path,
-                                const char *model_json, const char *command_line);
-
 /* ---------------------------------------------------------------------------------------
  * gnuplot figures.
  */
@@ -98,6 +93,15 @@ typedef struct ms_token_view_opts {
     const ms_tokenizer *tok; /* NULL: tokens are shown as their ids ("#1234") */
 } ms_token_view_opts;
 
+/* The tokenizer for a route store's token text. `model` (may be NULL) is a .gguf file, a
+ * tokenizer.json or a Hugging Face folder; without it, the model files recorded in the
+ * store's "model" attribute are tried (a tokenizer.json first, then a .gguf), as recorded and
+ * then relative to the store's folder. The tokenizer's vocabulary size must match the
+ * store's. On failure *out is NULL and note says why (views then show token ids); returns 0
+ * when found, MS_ERR_INPUT otherwise (also when an explicit `model` cannot be used). */
+int ms_plot_tokenizer_open(ms_tokenizer **out, ms_routes *r, const char *routes_path,
+                           const char *model, char *note, size_t notelen);
+
 /* A self-contained HTML page (inline CSS, no script needed; hover titles give token, id,
  * experts and weights) or, with fragment != 0, a <section> for embedding (the report).
  * *html is malloc'ed. */
@@ -119,6 +123,7 @@ typedef struct ms_report_opts {
     ms_routes *routes;          /* NULL: no coloured-token section */
     ms_token_view_opts tokens;  /* docs/layers of the coloured-token section */
     const char *tokenizer_note; /* shown when tokens are ids only (why), may be NULL */
+    const char *command_line;   /* of the report itself (provenance), may be NULL */
 } ms_report_opts;
 
 /* Writes the figures (ms_plot_figures), DIR/analysis.json and DIR/index.html. Without
