@@ -14,9 +14,11 @@
  *         "pile_set_name": "ArXiv",    // keep only JSONL lines whose meta.pile_set_name
  *                                      // matches (case-insensitive; Github == GitHub)
  *         "docs": 20 } ] }             // documents to sample (default: all)
- * Sampling with "docs" is reservoir sampling seeded by (seed, domain index): one streaming pass
- * over the sources, memory bounded by the sample, same result on every run. Documents keep
- * their order of appearance in the sources.
+ * Sampling with "docs" is seeded reservoir (bottom-k) sampling: each candidate's key depends
+ * only on (seed, domain name, source path as written, line), so the sample is the same on every
+ * run and whatever other domains the manifest lists. One streaming pass over each distinct
+ * source file fills all sampled domains; memory is bounded by the samples. Documents keep
+ * their order of appearance in the sources. Domains without "docs" are streamed.
  *
  * Errors as in engine.h: 0, MS_ERR_INPUT (malformed JSON line, missing text field, invalid
  * UTF-8, empty file, corrupt zstd frame: message names file and line) or MS_ERR_RUNTIME. With
@@ -42,11 +44,11 @@ typedef struct ms_doc {
 typedef struct ms_corpus ms_corpus;
 
 typedef struct ms_corpus_opts {
-    const char *manifest;         /* a manifest file, or NULL to use `files` */
-    const char *const *files;     /* plain sources (one domain per file, named by file stem),
-                                     used when manifest is NULL */
+    const char *manifest;     /* a manifest file, or NULL to use `files` */
+    const char *const *files; /* plain sources (one domain per file, named by file stem),
+                                 used when manifest is NULL */
     int n_files;
-    const char *text_field;       /* for JSONL files given directly (default "text") */
+    const char *text_field; /* for JSONL files given directly (default "text") */
     int skip_bad;
 } ms_corpus_opts;
 
@@ -59,6 +61,12 @@ const char *ms_corpus_manifest_json(const ms_corpus *c);
 /* Next document: returns 1 and fills *d, 0 at the end, or MS_ERR_* (negated: -2 / -1). */
 int ms_corpus_next(ms_corpus *c, ms_doc *d, char *err, size_t errlen);
 int64_t ms_corpus_n_skipped(const ms_corpus *c);
+/* The manifest's max_tokens_per_doc (0: no limit); the capture truncates documents to it
+ * after tokenization, before cutting windows. */
+int64_t ms_corpus_max_tokens_per_doc(const ms_corpus *c);
+/* Total documents the corpus will yield when known in advance (every domain sampled, the
+ * samples were drawn at open), else 0. For progress and ETA. */
+int64_t ms_corpus_n_docs_hint(const ms_corpus *c);
 
 /* UTF-8 validation: returns the byte offset of the first invalid sequence, or len if valid. */
 size_t ms_utf8_valid_prefix(const char *s, size_t len);
