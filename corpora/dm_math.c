@@ -5,7 +5,9 @@
  * exactly with int64 integers and reduced rationals, and numbers are kept small enough that no
  * intermediate can leave int64 (products are overflow-checked by an assert all the same).
  * Randomness is splitmix64 seeded from (seed, document index), integer-only, so document i is
- * the same for any document count and on every platform. */
+ * the same for any document count and on every platform. Each expression draws at most once
+ * from the generator: C leaves the order of operand and argument evaluation unspecified, and
+ * two draws in one expression would make the text depend on the compiler. */
 #include "corpora.h"
 
 #include <assert.h>
@@ -642,7 +644,8 @@ static void mod_is_prime(rng *r, sbuf *b) {
         while (!is_prime(n))
             n++;
     } else {
-        n = rng_int(r, 7, 180) * rng_int(r, 11, 400);
+        int64_t f1 = rng_int(r, 7, 180); /* one draw per statement: operand order is unspecified */
+        n = f1 * rng_int(r, 11, 400);
         if (n % 2 == 0 && rng_pct(r, 70)) n++; /* odd composites are the harder ones */
     }
     int prime = is_prime(n);
@@ -869,9 +872,10 @@ static void number_operand(rng *r, sbuf *b, rat *v) {
     }
     case 1: {
         rat q;
-        do
-            q = rat_make(rng_nz(r, -40, 40), rng_int(r, 2, 13));
-        while (q.d == 1);
+        do {
+            int64_t num = rng_nz(r, -40, 40);
+            q = rat_make(num, rng_int(r, 2, 13));
+        } while (q.d == 1);
         *v = q;
         sb_rat(b, q);
         break;
@@ -941,7 +945,8 @@ static void mod_rounding(rng *r, sbuf *b) {
         int places = rng_pct(r, 50);
         if (places) {
             scale = (int)rng_int(r, 3, 8);
-            mant = rng_nz(r, -99999999, 99999999) / pow10_64((int)rng_int(r, 0, 4));
+            mant = rng_nz(r, -99999999, 99999999);
+            mant /= pow10_64((int)rng_int(r, 0, 4));
             t = -(int)rng_int(r, 1, scale - 1 < 6 ? scale - 1 : 6);
         } else {
             scale = (int)rng_int(r, 0, 2);
