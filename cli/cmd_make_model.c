@@ -14,7 +14,7 @@ static const char usage[] =
     "                           [--d-model N] [--layers N] [--heads N] [--kv-heads N] [--ff N]\n"
     "                           [--experts N] [--k N] [--ctx N] [--sliding-window N]\n"
     "                           [--rope-theta X] [--norm-eps X] [--weight-scale X] [--tied]\n"
-    "                           [--per-expert-tensors] [--shard-mb N] [--vocab GGUF]\n"
+    "                           [--per-expert-tensors] [--shard-mb X] [--vocab GGUF]\n"
     "\n"
     "Writes a random-weight Mixtral-architecture model. Weights depend only on the seed and\n"
     "the shapes, so a GGUF file and a Hugging Face folder made with the same options describe\n"
@@ -41,7 +41,8 @@ static const char usage[] =
     "  --tied              no separate output matrix (lm_head = token embeddings)\n"
     "  --per-expert-tensors  gguf: one tensor per expert (blk.N.ffn_gate.M.weight) instead of\n"
     "                      stacked ffn_*_exps tensors\n"
-    "  --shard-mb N        hf: split the weights into shards of at most N MiB (+ index.json)\n"
+    "  --shard-mb X        hf: split the weights into shards of at most X MiB (a tensor larger\n"
+    "                      than X gets a shard of its own) + model.safetensors.index.json\n"
     "  --vocab GGUF        vocabulary source (default tests/data/vocab/ggml-vocab-llama-spm.gguf\n"
     "                      of the source tree, 32000 tokens)\n"
     "  -q, -v, -h          quiet, verbose, this help\n"
@@ -95,7 +96,7 @@ static int run(int argc, char **argv) {
                          .vocab_gguf =
                              MOESCOPE_SOURCE_DIR "/tests/data/vocab/ggml-vocab-llama-spm.gguf"};
     const char *out = NULL, *format = NULL, *type_s = NULL;
-    long shard_mb = 0;
+    double shard_mb = 0;
     ms_opt_begin();
     int c;
     while ((c = getopt_long(argc, argv, MS_COMMON_SHORT_OPTS, longopts, NULL)) != -1) {
@@ -169,7 +170,7 @@ static int run(int argc, char **argv) {
             o.expert_layout = 1;
             continue;
         case 15:
-            if (ms_parse_long(cmd, "--shard-mb", optarg, 1, 1L << 20, &shard_mb))
+            if (ms_parse_double(cmd, "--shard-mb", optarg, 0.001, 1 << 20, &shard_mb))
                 return MS_EXIT_USAGE;
             continue;
         case 16:
@@ -202,8 +203,8 @@ static int run(int argc, char **argv) {
 
     char err[512] = "";
     int rc = gguf ? ms_fixture_write_gguf(&o, (ms_type)type, out, err, sizeof err)
-                  : ms_fixture_write_hf(&o, (ms_type)type, out, (uint64_t)shard_mb << 20, err,
-                                        sizeof err);
+                  : ms_fixture_write_hf(&o, (ms_type)type, out, (uint64_t)(shard_mb * 1048576.0),
+                                        err, sizeof err);
     if (rc) {
         ms_error("%s", err);
         return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;

@@ -151,6 +151,7 @@ static int bind(ms_model *m, const char *name, int64_t rows, int64_t cols, int n
         return MS_ERR_INPUT;
     }
     const ms_tensor_info *t = &m->tensors[i];
+    const char *file = m->files[t->file]; /* the shard or GGUF file holding it */
     const int64_t want[4] = {cols, rows, n_mats, 1};
     for (int d = 0; d < 4; d++) {
         int64_t have = d < t->n_dims ? t->ne[d] : 1;
@@ -158,20 +159,20 @@ static int bind(ms_model *m, const char *name, int64_t rows, int64_t cols, int n
             char hs[96], ws[96];
             shape_str(hs, sizeof hs, t->ne, t->n_dims);
             shape_str(ws, sizeof ws, want, n_mats > 1 ? 3 : rows > 1 ? 2 : 1);
-            st_errf(err, errlen, "%s: tensor '%s' has shape %s (ggml order), expected %s", m->src,
+            st_errf(err, errlen, "%s: tensor '%s' has shape %s (ggml order), expected %s", file,
                     name, hs, ws);
             return MS_ERR_INPUT;
         }
     }
     if (t->type < 0 || !ms_type_supported(t->type)) {
-        st_errf(err, errlen, "%s: tensor '%s' has unsupported type %s", m->src, name,
+        st_errf(err, errlen, "%s: tensor '%s' has unsupported type %s", file, name,
                 t->type < 0 ? "(non-float dtype)" : ms_type_name(t->type));
         return MS_ERR_INPUT;
     }
     int64_t be = ms_type_block_elems((ms_type)t->type);
     if (be <= 0 || cols % be != 0) {
         st_errf(err, errlen, "%s: tensor '%s': row length %lld is not a multiple of the %s block",
-                m->src, name, (long long)cols, ms_type_name(t->type));
+                file, name, (long long)cols, ms_type_name(t->type));
         return MS_ERR_INPUT;
     }
     size_t rb = ms_type_row_bytes((ms_type)t->type, cols);
@@ -179,7 +180,7 @@ static int bind(ms_model *m, const char *name, int64_t rows, int64_t cols, int n
     uint64_t need;
     if (__builtin_mul_overflow((uint64_t)rows * (uint64_t)n_mats, (uint64_t)rb, &need) ||
         need > t->nbytes) {
-        st_errf(err, errlen, "%s: tensor '%s': %llu bytes stored, %llu needed", m->src, name,
+        st_errf(err, errlen, "%s: tensor '%s': %llu bytes stored, %llu needed", file, name,
                 (unsigned long long)t->nbytes, (unsigned long long)need);
         return MS_ERR_INPUT;
     }
