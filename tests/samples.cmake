@@ -20,3 +20,13 @@ add_test(NAME samples_dm_math_oracle
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_samples_dm.sh ${MOESCOPE_BIN} ${MS_PYTHON}
           ${MS_SAMPLES_DIR} ${MS_SAMPLES_WORK}/dm)
 set_tests_properties(samples_dm_math_oracle PROPERTIES LABELS oracle)
+
+# The manifest read through the corpora library as the capture reads it (needs the manifest
+# reader, corpora/corpus.c).
+if(EXISTS ${PROJECT_SOURCE_DIR}/corpora/corpus.c)
+  add_executable(test_samples_manifest test_samples_manifest.c)
+  target_link_libraries(test_samples_manifest PRIVATE ms_corpora)
+  add_test(NAME samples_manifest_reader
+    COMMAND test_samples_manifest ${MS_SAMPLES_DIR}/manifest.json)
+  set_tests_properties(samples_manifest_reader PROPERTIES LABELS unit)
+endif()
