@@ -5,7 +5,7 @@ with Python's exact Fraction / Decimal arithmetic, brute-force enumeration and a
 polynomial class. Every question must match a known form (an unknown form fails), and every
 answer must be right and written in its canonical form.
 
-usage: samples_dm_check.py FILE.jsonl [--min-per-kind N]   (reads the DM Mathematics lines)
+usage: samples_dm_check.py [--min-per-kind N] [--mutate] FILE.jsonl...  (DM Mathematics lines)
 """
 import itertools
 import json
