@@ -45,3 +45,10 @@ foreach(target safetensors hfconfig)
   endif()
   set_tests_properties(model_fuzz_${target} PROPERTIES LABELS "fuzz;nosan" TIMEOUT 120)
 endforeach()
+
+# numpy + llama.cpp's gguf-py read what make-model writes (safetensors by hand, GGUF through
+# gguf-py; the converter's q/k permutation applied in numpy).
+add_test(NAME model_numpy
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_model_numpy.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_SOURCE_DIR} ${MS_MODEL_WORK}/numpy)
+set_tests_properties(model_numpy PROPERTIES LABELS oracle TIMEOUT 300)
