@@ -53,25 +53,31 @@ static cJSON *str_or_null(const char *s) {
     return s ? cJSON_CreateString(s) : cJSON_CreateNull();
 }
 
-static cJSON *domain_json(const ms_domain_stats *s, const char *name, int E, int k) {
+/* Per-expert intervals: an array of [lo, hi] (null entries where undefined), or null as a
+ * whole when the analysis ran without bootstrap. */
+static cJSON *ci_field(const ms_ci *c, int n, int bootstrap) {
+    return bootstrap > 0 ? ci_array(c, n) : cJSON_CreateNull();
+}
+
+static cJSON *domain_json(const ms_domain_stats *s, const char *name, int E, int k, int boot) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "domain", name);
     cJSON_AddNumberToObject(o, "n_tokens", (double)s->n_tokens);
     cJSON_AddNumberToObject(o, "n_documents", (double)s->n_documents);
     cJSON_AddItemToObject(o, "assign_count", i64_array(s->assign_count, E));
     cJSON_AddItemToObject(o, "share", dbl_array(s->share, E));
-    cJSON_AddItemToObject(o, "share_ci", ci_array(s->share_ci, E));
+    cJSON_AddItemToObject(o, "share_ci", ci_field(s->share_ci, E, boot));
     cJSON_AddItemToObject(o, "first_count", i64_array(s->first_count, E));
     cJSON_AddItemToObject(o, "first_share", dbl_array(s->first_share, E));
-    cJSON_AddItemToObject(o, "first_share_ci", ci_array(s->first_share_ci, E));
+    cJSON_AddItemToObject(o, "first_share_ci", ci_field(s->first_share_ci, E, boot));
     if (k >= 2) {
         cJSON_AddItemToObject(o, "second_count", i64_array(s->second_count, E));
         cJSON_AddItemToObject(o, "second_share", dbl_array(s->second_share, E));
-        cJSON_AddItemToObject(o, "second_share_ci", ci_array(s->second_share_ci, E));
+        cJSON_AddItemToObject(o, "second_share_ci", ci_field(s->second_share_ci, E, boot));
     }
     cJSON_AddItemToObject(o, "contains_count", i64_array(s->contains_count, E));
     cJSON_AddItemToObject(o, "contains_share", dbl_array(s->contains_share, E));
-    cJSON_AddItemToObject(o, "contains_share_ci", ci_array(s->contains_share_ci, E));
+    cJSON_AddItemToObject(o, "contains_share_ci", ci_field(s->contains_share_ci, E, boot));
     cJSON *r = cJSON_AddObjectToObject(o, "repetition");
     cJSON_AddNumberToObject(r, "n_pairs", (double)s->n_pairs);
     cJSON_AddNumberToObject(r, "first_equal", (double)s->first_equal);
@@ -150,8 +156,9 @@ static cJSON *analysis_json(const ms_analysis *a) {
         cJSON_AddNumberToObject(o, "layer", ls->layer);
         cJSON *ds = cJSON_AddArrayToObject(o, "domains");
         for (int d = 0; d < D; d++)
-            cJSON_AddItemToArray(ds, domain_json(&ls->domains[d], a->domains[d], E, a->k));
-        cJSON_AddItemToObject(o, "all", domain_json(&ls->all, "all", E, a->k));
+            cJSON_AddItemToArray(
+                ds, domain_json(&ls->domains[d], a->domains[d], E, a->k, a->bootstrap));
+        cJSON_AddItemToObject(o, "all", domain_json(&ls->all, "all", E, a->k, a->bootstrap));
         cJSON *dv = cJSON_AddObjectToObject(o, "domain_divergence");
         cJSON_AddItemToObject(dv, "js_divergence_bits", matrix_dbl(ls->js_bits, D));
         cJSON *cs = cJSON_AddObjectToObject(dv, "chi_square");
