@@ -52,3 +52,15 @@ add_test(NAME model_numpy
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_model_numpy.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_SOURCE_DIR} ${MS_MODEL_WORK}/numpy)
 set_tests_properties(model_numpy PROPERTIES LABELS oracle TIMEOUT 300)
+
+# llama.cpp (node-llama-cpp's prebuilt CPU binaries) loads and runs our GGUF fixtures and
+# agrees on hparams, vocabulary, parameter count and weight bytes.
+find_program(MS_NODE NAMES node nodejs)
+if(MS_NODE)
+  add_test(NAME model_llama_oracle
+    COMMAND ${MS_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/test_model_oracle.mjs ${MOESCOPE_BIN}
+            ${MS_MODEL_WORK}/oracle)
+else()
+  add_test(NAME model_llama_oracle COMMAND sh -c "echo 'FAIL: node not found' >&2; exit 1")
+endif()
+set_tests_properties(model_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 600)
