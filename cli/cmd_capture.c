@@ -1,0 +1,505 @@
+/* cmd_capture.c — `moescope capture`: runs the model over a corpus and records the router's
+ * decisions into an HDF5 route store (docs/ROUTE_STORE.md). Glue only: corpora/ yields
+ * documents, the engine tokenizes and runs routing-only forward passes window by window, the
+ * collector (probes/) keeps the chosen layers' decisions and the store writes whole documents,
+ * flushed per batch. With --resume the store's committed documents are checked against the
+ * corpus and skipped, and the capture continues where it stopped. */
+#include "cli.h"
+#include "corpora.h"
+#include "engine.h"
+#include "probes.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const ms_command ms_cmd_capture;
+
+static const char usage[] =
+    "usage: moescope capture --model MODEL --corpus (MANIFEST | FILE...) --out ROUTES.h5\n"
+    "                        [--layers all|LIST] [--logits] [--threads N] [--resume]\n"
+    "                        [--window N] [--skip-bad] [--max-docs N] [--text-field F]\n"
+    "                        [--batch N] [--profile] [-q] [-v]\n"
+    "\n"
+    "Runs the model over every document of the corpus and stores, per token and chosen layer,\n"
+    "the router's top-k experts (rank order) and their weights in an HDF5 route store\n"
+    "(format: docs/ROUTE_STORE.md; corpora and manifests: docs/CORPORA.md).\n"
+    "\n"
+    "options:\n"
+    "  --model MODEL    a .gguf file or a Hugging Face folder (or one of its .safetensors)\n"
+    "  --corpus SRC     a manifest (.json) or corpus files: text files, folders (one document\n"
+    "                   per file), .jsonl, .jsonl.zst; more files may follow as arguments.\n"
+    "                   Without a manifest each file (or folder) is one domain named by its stem\n"
+    "  --out FILE       the route store to write (replaced unless --resume)\n"
+    "  --layers L       'all' (default), '0,15,31', '0-3,7', 'first,middle,last'\n"
+    "  --logits         also store the router logits over all experts (T x L x E floats)\n"
+    "  --threads N      worker threads (default: all cores; results do not depend on it)\n"
+    "  --resume         continue an interrupted capture into FILE (same model, corpus and\n"
+    "                   options): its committed documents are kept and skipped\n"
+    "  --window N       tokens per forward pass (default 2048); longer documents are cut into\n"
+    "                   independent windows whose positions restart at 0\n"
+    "  --skip-bad       skip and count bad corpus records instead of stopping\n"
+    "  --max-docs N     stop when the store holds N documents\n"
+    "  --text-field F   JSONL field holding the text, for files given without a manifest\n"
+    "                   (default \"text\")\n"
+    "  --batch N        flush the store every N documents (default: every 16384 tokens,\n"
+    "                   512 documents or 30 seconds, whichever comes first)\n"
+    "  --profile        print time per forward-pass stage at the end\n"
+    "  -q, -v, -h       quiet, verbose, this help\n"
+    "\n"
+    "Each document is tokenized once (BOS first if the model adds it), truncated to the\n"
+    "manifest's max_tokens_per_doc, then cut into windows. Progress (documents, tokens,\n"
+    "tokens/s, ETA) goes to stderr. The store is flushed after every batch of documents; after\n"
+    "a crash or Ctrl-C, run the same command with --resume.\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* The command line as one shell-quoted string (for the store's provenance). */
+static char *join_command(int argc, char **argv) {
+    size_t n = 16;
+    for (int i = 0; i < argc; i++)
+        n += strlen(argv[i]) * 4 + 3;
+    char *s = malloc(n), *p = s;
+    if (!s) return NULL;
+    p += sprintf(p, "moescope");
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int plain = a[0] != '\0';
+        for (const char *c = a; *c && plain; c++)
+            plain =
+                strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+@%",
+                       *c) != NULL;
+        *p++ = ' ';
+        if (plain) {
+            p += sprintf(p, "%s", a);
+            continue;
+        }
+        *p++ = '\'';
+        for (const char *c = a; *c; c++) {
+            if (*c == '\'')
+                p += sprintf(p, "'\\''");
+            else
+                *p++ = *c;
+        }
+        *p++ = '\'';
+    }
+    *p = '\0';
+    return s;
+}
+
+static int is_manifest(const char *path) {
+    size_t n = strlen(path);
+    return n > 5 && strcmp(path + n - 5, ".json") == 0;
+}
+
+/* Per-document buffers, grown as needed: (n) tokens and positions, (n, L, k) ids and
+ * weights, (n, L, E) logits. */
+typedef struct docbuf {
+    int64_t cap;
+    int32_t *pos, *ids;
+    float *w, *lg;
+} docbuf;
+
+static int docbuf_reserve(docbuf *b, int64_t n, int64_t lk, int64_t le, int logits) {
+    if (n <= b->cap) return 0;
+    int64_t cap = b->cap ? b->cap : 4096;
+    while (cap < n)
+        cap *= 2;
+    int32_t *pos = realloc(b->pos, sizeof *pos * (size_t)cap);
+    if (pos) b->pos = pos;
+    int32_t *ids = realloc(b->ids, sizeof *ids * (size_t)(cap * lk));
+    if (ids) b->ids = ids;
+    float *w = realloc(b->w, sizeof *w * (size_t)(cap * lk));
+    if (w) b->w = w;
+    float *lg = logits ? realloc(b->lg, sizeof *lg * (size_t)(cap * le)) : NULL;
+    if (lg) b->lg = lg;
+    if (!pos || !ids || !w || (logits && !lg)) return -1;
+    b->cap = cap;
+    return 0;
+}
+
+/* --resume: the committed documents of the store must be the corpus' first documents. Reads
+ * them from the corpus (skipping them) and compares domain and source. Returns 0 or an exit
+ * status after printing the error; *n_done is the number of documents skipped. */
+static int check_resume(const char *out, ms_corpus *corpus, int64_t *n_done) {
+    char err[512];
+    *n_done = 0;
+    FILE *f = fopen(out, "rb");
+    if (!f) return 0; /* nothing to resume: a new capture */
+    fclose(f);
+    ms_routes *r = NULL;
+    int rc = ms_routes_open(&r, out, err, sizeof err);
+    if (rc) {
+        ms_error("%s (cannot resume it)", err);
+        return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+    }
+    const ms_routes_info *in = ms_routes_info_get(r);
+    int nd = ms_corpus_n_domains(corpus);
+    rc = 0;
+    if (in->n_domains != nd) rc = 1;
+    for (int i = 0; i < nd && !rc; i++)
+        if (strcmp(in->domains[i], ms_corpus_domain(corpus, i)) != 0) rc = 1;
+    if (rc) {
+        ms_error("%s: cannot resume: the store's domains differ from the corpus'", out);
+        ms_routes_close(r);
+        return MS_EXIT_USAGE;
+    }
+    for (int64_t d = 0; d < in->n_documents; d++) {
+        ms_doc doc;
+        int got = ms_corpus_next(corpus, &doc, err, sizeof err);
+        if (got < 0) {
+            ms_error("%s", err);
+            ms_routes_close(r);
+            return got == -MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+        }
+        int dom = -1;
+        const char *src = NULL;
+        ms_routes_document(r, d, &dom, NULL, NULL, &src);
+        if (got == 0 || dom != doc.domain || strcmp(src, doc.source) != 0) {
+            ms_error("%s: cannot resume: stored document %lld (%s) is not the corpus' document "
+                     "%lld (%s); was the corpus or the manifest changed?",
+                     out, (long long)d, src, (long long)d, got ? doc.source : "end of corpus");
+            ms_routes_close(r);
+            return MS_EXIT_USAGE;
+        }
+    }
+    *n_done = in->n_documents;
+    ms_routes_close(r);
+    return 0;
+}
+
+static int run(int argc, char **argv) {
+    const ms_command *cmd = &ms_cmd_capture;
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},      {"corpus", required_argument, 0, 'c'},
+        {"out", required_argument, 0, 'o'},        {"layers", required_argument, 0, 'L'},
+        {"logits", no_argument, 0, 'g'},           {"threads", required_argument, 0, 't'},
+        {"resume", no_argument, 0, 'r'},           {"window", required_argument, 0, 'w'},
+        {"skip-bad", no_argument, 0, 's'},         {"max-docs", required_argument, 0, 'n'},
+        {"text-field", required_argument, 0, 'F'}, {"profile", no_argument, 0, 'p'},
+        {"batch", required_argument, 0, 'B'},      MS_COMMON_LONG_OPTS};
+    const char *model_path = NULL, *out = NULL, *layers_arg = "all", *text_field = NULL;
+    const char **corpus_args = calloc((size_t)argc + 1, sizeof *corpus_args);
+    int n_corpus = 0, logits = 0, resume = 0, skip_bad = 0, profile = 0;
+    long threads = 0, window = 2048, max_docs = 0, batch = 0;
+    if (!corpus_args) return MS_EXIT_RUNTIME;
+    ms_opt_begin();
+    int c;
+    while ((c = getopt_long(argc, argv, MS_COMMON_SHORT_OPTS, longopts, NULL)) != -1) {
+        int r = ms_opt_common(cmd, c, argv);
+        if (r >= 0) {
+            free(corpus_args);
+            return r;
+        }
+        if (r == -1) continue;
+        switch (c) {
+        case 'm':
+            model_path = optarg;
+            break;
+        case 'c':
+            corpus_args[n_corpus++] = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'L':
+            layers_arg = optarg;
+            break;
+        case 'g':
+            logits = 1;
+            break;
+        case 't':
+            r = ms_parse_long(cmd, "--threads", optarg, 1, 1024, &threads);
+            break;
+        case 'r':
+            resume = 1;
+            break;
+        case 'w':
+            r = ms_parse_long(cmd, "--window", optarg, 1, 1 << 20, &window);
+            break;
+        case 's':
+            skip_bad = 1;
+            break;
+        case 'n':
+            r = ms_parse_long(cmd, "--max-docs", optarg, 1, 2000000000L, &max_docs);
+            break;
+        case 'F':
+            text_field = optarg;
+            break;
+        case 'p':
+            profile = 1;
+            break;
+        case 'B':
+            r = ms_parse_long(cmd, "--batch", optarg, 1, 1000000, &batch);
+            break;
+        default:
+            r = ms_usage_error(cmd, "unexpected option");
+        }
+        if (r > 0) {
+            free(corpus_args);
+            return r;
+        }
+    }
+    for (int i = optind; i < argc; i++)
+        corpus_args[n_corpus++] = argv[i];
+    int rc = 0;
+    if (!model_path)
+        rc = ms_usage_error(cmd, "--model MODEL is required");
+    else if (!out)
+        rc = ms_usage_error(cmd, "--out FILE is required");
+    else if (n_corpus == 0)
+        rc = ms_usage_error(cmd, "--corpus MANIFEST or FILE... is required");
+    else if (n_corpus > 1 && is_manifest(corpus_args[0]))
+        rc = ms_usage_error(cmd, "a manifest (%s) is the whole corpus: give no other files",
+                            corpus_args[0]);
+    if (rc) {
+        free(corpus_args);
+        return rc;
+    }
+
+    char err[512];
+    ms_corpus *corpus = NULL;
+    ms_model *m = NULL;
+    ms_engine *e = NULL;
+    ms_store *store = NULL;
+    ms_route_collector col;
+    memset(&col, 0, sizeof col);
+    docbuf db = {0};
+    int *layers = NULL, n_layers = 0;
+    int32_t *ids = NULL;
+    char *cmdline = NULL, *model_json = NULL, *tok_json = NULL;
+    ms_progress prog;
+    int progress_on = 0;
+    char failmsg[1024] = "";
+
+    /* The corpus first: sampling reads the sources once, and bad input is found early. */
+    ms_corpus_opts co = {is_manifest(corpus_args[0]) ? corpus_args[0] : NULL, corpus_args, n_corpus,
+                         text_field, skip_bad};
+    if ((rc = ms_corpus_open(&corpus, &co, err, sizeof err))) {
+        ms_error("%s", err);
+        rc = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+        goto done;
+    }
+    ms_model_opts mo = {model_path};
+    if ((rc = ms_model_open(&m, &mo, err, sizeof err))) {
+        ms_error("%s", err);
+        rc = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+        goto done;
+    }
+    const ms_hparams *hp = ms_model_hparams(m);
+    const ms_tokenizer *tk = ms_model_tokenizer(m);
+    if (!tk) {
+        ms_error("%s: the model has no tokenizer", model_path);
+        rc = MS_EXIT_USAGE;
+        goto done;
+    }
+    if ((rc = ms_parse_layers(cmd, layers_arg, hp->n_layer, &layers, &n_layers))) goto done;
+    const int E = hp->n_expert, k = hp->n_expert_used;
+    const int64_t lk = (int64_t)n_layers * k, le = (int64_t)n_layers * E;
+
+    int64_t done_docs = 0;
+    if (resume && (rc = check_resume(out, corpus, &done_docs))) goto done;
+    if (max_docs > 0 && done_docs >= max_docs) {
+        ms_info("%s already holds %lld documents (--max-docs %ld): nothing to do", out,
+                (long long)done_docs, max_docs);
+        goto done;
+    }
+
+    ms_engine_opts eo = {(int)threads, window, 0};
+    if ((rc = ms_engine_open(&e, m, &eo, err, sizeof err))) {
+        ms_error("%s", err);
+        rc = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+        goto done;
+    }
+    if ((rc = ms_collector_init(&col, layers, n_layers, E, k, window, logits, err, sizeof err))) {
+        ms_error("%s", err);
+        rc = MS_EXIT_RUNTIME;
+        goto done;
+    }
+    cmdline = join_command(argc, argv);
+    model_json = ms_model_describe_json(m);
+    tok_json = ms_tokenizer_describe_json(tk);
+    const char *const *domains_list = NULL;
+    const char **dl = calloc((size_t)ms_corpus_n_domains(corpus), sizeof *dl);
+    for (int i = 0; dl && i < ms_corpus_n_domains(corpus); i++)
+        dl[i] = ms_corpus_domain(corpus, i);
+    domains_list = dl;
+    ms_store_create_opts so = {out,
+                               layers,
+                               n_layers,
+                               E,
+                               k,
+                               logits,
+                               domains_list,
+                               ms_corpus_n_domains(corpus),
+                               model_json,
+                               tok_json,
+                               ms_corpus_manifest_json(corpus),
+                               cmdline,
+                               resume};
+    if (!dl) snprintf(err, sizeof err, "capture: out of memory");
+    rc = dl ? ms_store_create(&store, &so, err, sizeof err) : MS_ERR_RUNTIME;
+    free(dl);
+    if (rc) {
+        ms_error("%s", err);
+        rc = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+        goto done;
+    }
+    if (ms_store_n_documents(store) != done_docs) {
+        ms_error("%s: cannot resume: the store holds %lld documents, expected %lld", out,
+                 (long long)ms_store_n_documents(store), (long long)done_docs);
+        rc = MS_EXIT_RUNTIME;
+        goto done;
+    }
+    if (done_docs > 0)
+        ms_info("resuming %s after %lld documents (%lld tokens)", out, (long long)done_docs,
+                (long long)ms_store_n_tokens(store));
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    int64_t hint = ms_corpus_n_docs_hint(corpus);
+    int64_t total = hint > 0 ? hint - done_docs : 0;
+    if (max_docs > 0 && (total == 0 || total > max_docs - done_docs)) total = max_docs - done_docs;
+    ms_progress_begin(&prog, "capture", total, 0);
+    progress_on = 1;
+    const int64_t max_tok = ms_corpus_max_tokens_per_doc(corpus);
+    int64_t docs = 0, tokens = 0, batch_tokens = 0, batch_docs = 0;
+    double last_flush = ms_now();
+    for (;;) {
+        if (stop_requested) {
+            snprintf(failmsg, sizeof failmsg,
+                     "interrupted: %lld documents are in %s; continue with --resume",
+                     (long long)ms_store_n_documents(store), out);
+            rc = MS_EXIT_RUNTIME;
+            break;
+        }
+        if (max_docs > 0 && ms_store_n_documents(store) >= max_docs) break;
+        ms_doc doc;
+        int got = ms_corpus_next(corpus, &doc, err, sizeof err);
+        if (got == 0) break;
+        if (got < 0) {
+            snprintf(failmsg, sizeof failmsg, "%s", err);
+            rc = got == -MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+            break;
+        }
+        int64_t n = 0;
+        free(ids);
+        ids = NULL;
+        if (ms_tokenize(tk, doc.text, doc.len, 1, &ids, &n) != 0) {
+            snprintf(failmsg, sizeof failmsg, "%s: tokenization failed", doc.source);
+            rc = MS_EXIT_RUNTIME;
+            break;
+        }
+        if (max_tok > 0 && n > max_tok) n = max_tok;
+        if (docbuf_reserve(&db, n > 0 ? n : 1, lk, le, logits)) {
+            snprintf(failmsg, sizeof failmsg, "%s: out of memory for %lld tokens", doc.source,
+                     (long long)n);
+            rc = MS_EXIT_RUNTIME;
+            break;
+        }
+        for (int64_t w0 = 0; w0 < n && rc == 0; w0 += window) {
+            int64_t wn = n - w0 < window ? n - w0 : window;
+            ms_collector_begin(&col);
+            int fr = ms_forward(e, ids + w0, wn, ms_collector_hook, &col, NULL, err, sizeof err);
+            if (fr) {
+                snprintf(failmsg, sizeof failmsg, "%s: %s", doc.source, col.err[0] ? col.err : err);
+                rc = fr == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+                break;
+            }
+            if (col.seen_mask_count != (uint64_t)n_layers || col.n_tokens != wn) {
+                snprintf(failmsg, sizeof failmsg,
+                         "%s: the engine reported %llu of %d layers for %lld of %lld tokens",
+                         doc.source, (unsigned long long)col.seen_mask_count, n_layers,
+                         (long long)col.n_tokens, (long long)wn);
+                rc = MS_EXIT_RUNTIME;
+                break;
+            }
+            for (int64_t i = 0; i < wn; i++)
+                db.pos[w0 + i] = (int32_t)i;
+            memcpy(db.ids + w0 * lk, col.ids, sizeof *db.ids * (size_t)(wn * lk));
+            memcpy(db.w + w0 * lk, col.weights, sizeof *db.w * (size_t)(wn * lk));
+            if (logits) memcpy(db.lg + w0 * le, col.logits, sizeof *db.lg * (size_t)(wn * le));
+        }
+        if (rc) break;
+        int ar = ms_store_append(store, doc.domain, doc.source, ids, db.pos, n, db.ids, db.w,
+                                 logits ? db.lg : NULL, err, sizeof err);
+        if (ar) {
+            snprintf(failmsg, sizeof failmsg, "%s", err);
+            rc = MS_EXIT_RUNTIME;
+            break;
+        }
+        docs++;
+        tokens += n;
+        batch_docs++;
+        batch_tokens += n;
+        /* A batch: enough tokens to fill chunks, or documents, or time since the last flush. */
+        double now = ms_now();
+        if (batch > 0 ? batch_docs >= batch
+                      : (batch_tokens >= 16384 || batch_docs >= 512 || now - last_flush >= 30.0)) {
+            if (ms_store_flush(store, err, sizeof err)) {
+                snprintf(failmsg, sizeof failmsg, "%s", err);
+                rc = MS_EXIT_RUNTIME;
+                break;
+            }
+            batch_docs = batch_tokens = 0;
+            last_flush = now;
+        }
+        ms_progress_update(&prog, docs, tokens);
+    }
+    if (progress_on) ms_progress_end(&prog);
+    progress_on = 0;
+    if (failmsg[0]) ms_error("%s", failmsg); /* after the progress summary: the last line */
+    {
+        int64_t stored = ms_store_n_documents(store);
+        int cr = ms_store_close(store, err, sizeof err);
+        store = NULL;
+        if (cr) {
+            ms_error("%s", err);
+            if (!rc) rc = MS_EXIT_RUNTIME;
+        } else if (rc == 0) {
+            ms_info("%s: %lld documents (%lld new), %lld bad records skipped", out,
+                    (long long)stored, (long long)docs, (long long)ms_corpus_n_skipped(corpus));
+        }
+    }
+    if (profile && e) {
+        ms_profile pr;
+        ms_engine_profile(e, &pr);
+        fprintf(stderr,
+                "profile: attention %.2fs, router %.2fs, experts %.2fs, dequant %.2fs (cpu), "
+                "lm_head %.2fs, other %.2fs, %lld tokens\n",
+                pr.attention, pr.router, pr.experts, pr.dequant, pr.lm_head, pr.other,
+                (long long)pr.tokens);
+    }
+done:
+    if (progress_on) ms_progress_end(&prog);
+    if (store) {
+        char e2[512];
+        if (ms_store_close(store, e2, sizeof e2) && !rc) {
+            ms_error("%s", e2);
+            rc = MS_EXIT_RUNTIME;
+        }
+    }
+    free(ids);
+    free(db.pos);
+    free(db.ids);
+    free(db.w);
+    free(db.lg);
+    ms_collector_free(&col);
+    free(layers);
+    free(cmdline);
+    free(model_json);
+    free(tok_json);
+    ms_engine_close(e);
+    ms_model_close(m);
+    ms_corpus_close(corpus);
+    free(corpus_args);
+    return rc;
+}
+
+const ms_command ms_cmd_capture = {"capture", "run a model over corpora, store routing in HDF5",
+                                   usage, run, 35};
