@@ -63,6 +63,13 @@ static void put_escaped(FILE *f, const char *s) {
     }
 }
 
+static const double *sort_lp; /* the log-probabilities qsort's comparison reads */
+static int by_prob(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    if (sort_lp[x] != sort_lp[y]) return sort_lp[x] > sort_lp[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
 /* log-probabilities of row (n_vocab) into lp (double). */
 static void log_softmax(const float *row, int V, double *lp) {
     double mx = -INFINITY, sum = 0;
@@ -188,6 +195,9 @@ static int run(int argc, char **argv) {
     cJSON *root = json ? cJSON_CreateObject() : NULL, *jnll = NULL;
     if (json) {
         cJSON_AddNumberToObject(root, "n_tokens", (double)n);
+        cJSON *jids = cJSON_AddArrayToObject(root, "ids");
+        for (int64_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(jids, cJSON_CreateNumber(ids[i]));
         if (nll) jnll = cJSON_AddArrayToObject(root, "nll");
     } else {
         printf("# tokens\t%lld\n", (long long)n);
@@ -238,22 +248,19 @@ static int run(int argc, char **argv) {
     log_softmax(last, V, lp);
     cJSON *jtop = json ? cJSON_AddArrayToObject(root, "top") : NULL;
     int ntop = top < V ? (int)top : V;
-    int32_t *order = malloc((size_t)ntop * sizeof *order); /* [ntop] ids, best first */
+    int32_t *order = malloc((size_t)V * sizeof *order); /* [V] ids, best first */
     if (!order) {
         rc = MS_EXIT_RUNTIME;
         cJSON_Delete(root);
         if (nll_out) fclose(nll_out);
         goto done;
     }
-    for (int r = 0; r < ntop; r++) { /* selection; ties: lower id first */
-        int best = -1;
-        for (int i = 0; i < V; i++) {
-            int taken = 0;
-            for (int q = 0; q < r && !taken; q++)
-                taken = order[q] == i;
-            if (!taken && (best < 0 || lp[i] > lp[best])) best = i;
-        }
-        order[r] = best;
+    for (int i = 0; i < V; i++)
+        order[i] = i;
+    sort_lp = lp;
+    qsort(order, (size_t)V, sizeof *order, by_prob); /* ties: lower id first */
+    for (int r = 0; r < ntop; r++) {
+        int best = order[r];
         ms_token_display(tk, best, piece, sizeof piece);
         if (json) {
             cJSON *o = cJSON_CreateObject();

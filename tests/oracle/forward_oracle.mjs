@@ -1,0 +1,62 @@
+// forward_oracle.mjs — llama.cpp (through node-llama-cpp, CPU build) as the reference for
+// moescope's forward pass.
+//
+// usage: node forward_oracle.mjs JOBS.json OUT.json
+//   JOBS.json: [{"model": "path.gguf", "prompts": [[token ids...], ...]}, ...] (moescope's
+//   tokenization, BOS included when the model adds it)
+//   OUT.json: [{"model": ..., "results": [{"n": len, "probs": [V floats]}]}]: the next-token
+//   distribution after each prompt, the softmax of llama.cpp's raw logits (temperature 0
+//   selects a greedy sampler, which leaves the logits untouched; node-llama-cpp's addon then
+//   normalises exp(logit - max)).
+//
+// Settings that make llama.cpp comparable (docs/DESIGN.md): an F32 KV cache (the default is
+// F16), flash attention off, the whole prompt in one batch, CPU only, 2 threads.
+import fs from "node:fs";
+import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+
+const [jobsPath, outPath] = process.argv.slice(2);
+if (!outPath) {
+    console.error("usage: node forward_oracle.mjs JOBS.json OUT.json");
+    process.exit(2);
+}
+const jobs = JSON.parse(fs.readFileSync(jobsPath, "utf8"));
+const llama = await getLlama({
+    gpu: false,
+    build: "never",
+    logLevel: LlamaLogLevel.error,
+    progressLogs: false,
+    maxThreads: 2,
+});
+const out = [];
+for (const job of jobs) {
+    const maxLen = Math.max(...job.prompts.map((p) => p.length));
+    const model = await llama.loadModel({ modelPath: job.model, gpuLayers: 0 });
+    const context = await model.createContext({
+        contextSize: Math.max(256, maxLen + 8),
+        batchSize: Math.max(16, maxLen),
+        flashAttention: false,
+        experimentalKvCacheKeyType: "F32",
+        experimentalKvCacheValueType: "F32",
+        threads: 2,
+    });
+    const seq = context.getSequence();
+    const results = [];
+    for (const p of job.prompts) {
+        await seq.clearHistory();
+        const input = p.map((t, i) =>
+            i === p.length - 1 ? [t, { generateNext: { probabilities: true } }] : t
+        );
+        const res = await seq.controlledEvaluate(input);
+        const probs = res[p.length - 1].next.probabilities; // Map: token -> probability
+        let V = 0;
+        for (const k of probs.keys()) V = Math.max(V, k + 1);
+        const arr = new Array(V).fill(0);
+        for (const [k, v] of probs) arr[k] = v;
+        results.push({ n: p.length, probs: arr });
+    }
+    out.push({ model: job.model, kv_cache: "F32", flash_attention: false, results });
+    await context.dispose();
+    await model.dispose();
+}
+fs.writeFileSync(outPath, JSON.stringify(out));
+await llama.dispose();
