@@ -389,6 +389,8 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
             }
         }
     }
+#undef B
+#undef BE
 
     if (gguf_find_key(g, "tokenizer.ggml.model") >= 0) {
         rc = ms_tokenizer_from_gguf(&m->tok, g, err, errlen);
@@ -634,6 +636,8 @@ static int open_hf(ms_model *m, const char *dir, const char *single, char *err, 
             HE("w2", d, ff, &L->w_down[e]);
         }
     }
+#undef H
+#undef HE
 
     if (exists(tok_path)) {
         if ((rc = ms_tokenizer_from_json_file(&m->tok, tok_path, err, errlen))) goto out;

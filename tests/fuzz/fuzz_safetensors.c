@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int d = 0; d < t->n_dims; d++)
             if (t->shape[d] < 0) abort();
         covered += t->end - t->begin;
-        for (uint64_t b = t->begin; b < t->end; b++) x ^= data[h.data_start + b];
+        for (uint64_t b = t->begin; b < t->end; b++)
+            x ^= data[h.data_start + b];
         if (st_find(&h, t->name) < 0) abort();
     }
     if (covered != h.data_size) abort();
