@@ -126,7 +126,8 @@ static int docbuf_reserve(docbuf *b, int64_t n, int64_t lk, int64_t le, int logi
 /* --resume: the committed documents of the store must be the corpus' first documents. Reads
  * them from the corpus (skipping them) and compares domain and source. Returns 0 or an exit
  * status after printing the error; *n_done is the number of documents skipped. */
-static int check_resume(const char *out, ms_corpus *corpus, int64_t *n_done) {
+static int check_resume(const char *out, ms_corpus *corpus, const char *model_json,
+                        int64_t *n_done) {
     char err[512];
     *n_done = 0;
     FILE *f = fopen(out, "rb");
@@ -139,6 +140,11 @@ static int check_resume(const char *out, ms_corpus *corpus, int64_t *n_done) {
         return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
     }
     const ms_routes_info *in = ms_routes_info_get(r);
+    if (model_json && strcmp(in->model_json, model_json) != 0) {
+        ms_error("%s: cannot resume: the store was made with another model (or model file)", out);
+        ms_routes_close(r);
+        return MS_EXIT_USAGE;
+    }
     int nd = ms_corpus_n_domains(corpus);
     rc = 0;
     if (in->n_domains != nd) rc = 1;
@@ -303,7 +309,8 @@ static int run(int argc, char **argv) {
     const int64_t lk = (int64_t)n_layers * k, le = (int64_t)n_layers * E;
 
     int64_t done_docs = 0;
-    if (resume && (rc = check_resume(out, corpus, &done_docs))) goto done;
+    model_json = ms_model_describe_json(m);
+    if (resume && (rc = check_resume(out, corpus, model_json, &done_docs))) goto done;
     if (max_docs > 0 && done_docs >= max_docs) {
         ms_info("%s already holds %lld documents (--max-docs %ld): nothing to do", out,
                 (long long)done_docs, max_docs);
@@ -322,7 +329,6 @@ static int run(int argc, char **argv) {
         goto done;
     }
     cmdline = join_command(argc, argv);
-    model_json = ms_model_describe_json(m);
     tok_json = ms_tokenizer_describe_json(tk);
     const char *const *domains_list = NULL;
     const char **dl = calloc((size_t)ms_corpus_n_domains(corpus), sizeof *dl);

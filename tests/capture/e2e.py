@@ -261,6 +261,10 @@ def test_resume():
     # A resume with different options or corpus is refused.
     r = run(base[:-1] + ["--out", "killed0.h5", "--resume", "--layers", "0,1"])
     check(r.returncode == 2 and "layers" in r.stderr, "layers mismatch: %s" % r.stderr)
+    r = run(["make-model", "--out", "other.gguf", "--seed", "4", "--layers", "3", "--d-model",
+             "128", "--ff", "256"])
+    r = run(["capture", "--model", "other.gguf"] + base[3:] + ["--out", "killed0.h5", "--resume"])
+    check(r.returncode == 2 and "another model" in r.stderr, "model mismatch: %s" % r.stderr)
     man["seed"] = 3
     with open("resume2.json", "w") as f:
         json.dump(man, f)
