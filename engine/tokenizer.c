@@ -54,6 +54,44 @@ static uint64_t hash_pair(uint64_t key) {
     return key;
 }
 
+static inline int is_meta(const char *p) {
+    return (uint8_t)p[0] == 0xE2 && (uint8_t)p[1] == 0x96 && (uint8_t)p[2] == 0x81;
+}
+
+int ms_tok_utf8_valid(const char *s, size_t n) {
+    const uint8_t *p = (const uint8_t *)s;
+    for (size_t i = 0; i < n;) {
+        uint8_t c = p[i];
+        size_t k;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c < 0x80)
+            k = 1;
+        else if (c >= 0xC2 && c <= 0xDF)
+            k = 2;
+        else if (c == 0xE0)
+            k = 3, lo = 0xA0;
+        else if (c == 0xED)
+            k = 3, hi = 0x9F;
+        else if (c >= 0xE1 && c <= 0xEF)
+            k = 3;
+        else if (c == 0xF0)
+            k = 4, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3)
+            k = 4;
+        else if (c == 0xF4)
+            k = 4, hi = 0x8F;
+        else
+            return 0;
+        if (i + k > n) return 0;
+        for (size_t j = 1; j < k; j++) {
+            uint8_t d = p[i + j];
+            if (d < (j == 1 ? lo : 0x80) || d > (j == 1 ? hi : 0xBF)) return 0;
+        }
+        i += k;
+    }
+    return 1;
+}
+
 ms_tokenizer *ms_tok_alloc(int n, size_t pool_bytes) {
     ms_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return NULL;
@@ -81,9 +119,7 @@ void ms_tokenizer_free(ms_tokenizer *t) {
     free(t->scores);
     free(t->types);
     free(t->phash);
-    free(t->pair_key);
-    free(t->pair_id);
-    free(t->pair_prio);
+    free(t->pairs);
     free(t->user_ids);
     free(t);
 }
@@ -94,10 +130,14 @@ int ms_tok_is_byte_piece(const char *s, size_t n, int *byte) {
     for (int i = 3; i < 5; i++) {
         char c = s[i];
         int d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else return 0;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else
+            return 0;
         v = v * 16 + d;
     }
     if (byte) *byte = v;
@@ -117,49 +157,36 @@ int32_t ms_tok_lookup(const ms_tokenizer *t, const char *s, size_t n) {
 }
 
 static int pair_grow(ms_tokenizer *t) {
-    uint64_t old_cap = t->pair_key ? t->pair_mask + 1 : 0;
+    uint64_t old_cap = t->pairs ? t->pair_mask + 1 : 0;
     uint64_t cap = old_cap ? old_cap * 2 : 1024;
-    uint64_t *key = malloc(cap * sizeof *key);
-    int32_t *id = malloc(cap * sizeof *id);
-    float *prio = malloc(cap * sizeof *prio);
-    if (!key || !id || !prio) {
-        free(key);
-        free(id);
-        free(prio);
-        return MS_ERR_RUNTIME;
-    }
-    memset(key, 0xFF, cap * sizeof *key);
+    struct ms_tok_pair *p = malloc(cap * sizeof *p);
+    if (!p) return MS_ERR_RUNTIME;
+    for (uint64_t i = 0; i < cap; i++)
+        p[i].key = UINT64_MAX;
     for (uint64_t j = 0; j < old_cap; j++) {
-        if (t->pair_key[j] == UINT64_MAX) continue;
-        uint64_t i = hash_pair(t->pair_key[j]) & (cap - 1);
-        while (key[i] != UINT64_MAX) i = (i + 1) & (cap - 1);
-        key[i] = t->pair_key[j];
-        id[i] = t->pair_id[j];
-        prio[i] = t->pair_prio[j];
+        if (t->pairs[j].key == UINT64_MAX) continue;
+        uint64_t i = hash_pair(t->pairs[j].key) & (cap - 1);
+        while (p[i].key != UINT64_MAX)
+            i = (i + 1) & (cap - 1);
+        p[i] = t->pairs[j];
     }
-    free(t->pair_key);
-    free(t->pair_id);
-    free(t->pair_prio);
-    t->pair_key = key;
-    t->pair_id = id;
-    t->pair_prio = prio;
+    free(t->pairs);
+    t->pairs = p;
     t->pair_mask = cap - 1;
     return 0;
 }
 
 int ms_tok_add_pair(ms_tokenizer *t, int32_t left, int32_t right, int32_t merged, float prio) {
-    if (!t->pair_key || (uint64_t)(t->n_pairs + 1) * 2 > t->pair_mask + 1) {
+    if (!t->pairs || (uint64_t)(t->n_pairs + 1) * 2 > t->pair_mask + 1) {
         if (pair_grow(t)) return MS_ERR_RUNTIME;
     }
     uint64_t k = ((uint64_t)(uint32_t)left << 32) | (uint32_t)right;
     uint64_t i = hash_pair(k) & t->pair_mask;
-    while (t->pair_key[i] != UINT64_MAX) {
-        if (t->pair_key[i] == k) return 0; /* first rule wins */
+    while (t->pairs[i].key != UINT64_MAX) {
+        if (t->pairs[i].key == k) return 0; /* first rule wins */
         i = (i + 1) & t->pair_mask;
     }
-    t->pair_key[i] = k;
-    t->pair_id[i] = merged;
-    t->pair_prio[i] = prio;
+    t->pairs[i] = (struct ms_tok_pair){k, merged, prio};
     t->n_pairs++;
     return 0;
 }
@@ -169,13 +196,13 @@ static inline int pair_find(const ms_tokenizer *t, int32_t left, int32_t right, 
     uint64_t k = ((uint64_t)(uint32_t)left << 32) | (uint32_t)right;
     uint64_t i = hash_pair(k) & t->pair_mask;
     for (;;) {
-        uint64_t v = t->pair_key[i];
-        if (v == k) {
-            *merged = t->pair_id[i];
-            *prio = t->pair_prio[i];
+        const struct ms_tok_pair *p = &t->pairs[i];
+        if (p->key == k) {
+            *merged = p->id;
+            *prio = p->prio;
             return 1;
         }
-        if (v == UINT64_MAX) return 0;
+        if (p->key == UINT64_MAX) return 0;
         i = (i + 1) & t->pair_mask;
     }
 }
@@ -197,7 +224,8 @@ int ms_tok_finish(ms_tokenizer *t, int64_t expected_pairs) {
     }
     /* Piece hash at load factor <= 1/2; later duplicates win, as in llama.cpp's map. */
     uint64_t cap = 16;
-    while (cap < (uint64_t)n * 2) cap *= 2;
+    while (cap < (uint64_t)n * 2)
+        cap *= 2;
     t->phash = calloc(cap, sizeof *t->phash);
     if (!t->phash) return MS_ERR_RUNTIME;
     t->phash_mask = cap - 1;
@@ -219,6 +247,24 @@ int ms_tok_finish(ms_tokenizer *t, int64_t expected_pairs) {
             i = (i + 1) & t->phash_mask;
         }
     }
+    /* meta_hard: every piece is valid UTF-8 and has "▁" only at its start or after another
+     * "▁" (then no merge crosses from a character into a following "▁"). */
+    t->meta_hard = 1;
+    for (int id = 0; id < n && t->meta_hard; id++) {
+        const char *s = ms_tok_piece(t, id);
+        uint32_t len = t->piece_len[id];
+        if (!ms_tok_utf8_valid(s, len)) {
+            t->meta_hard = 0;
+            break;
+        }
+        static const uint8_t clen[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+        int prev_meta = 1;
+        for (uint32_t k = 0; k < len; k += clen[(uint8_t)s[k] >> 4]) {
+            int meta = k + 3 <= len && is_meta(s + k);
+            if (meta && !prev_meta) t->meta_hard = 0;
+            prev_meta = meta;
+        }
+    }
     for (int b = 0; b < 256; b++) {
         char s[7];
         snprintf(s, sizeof s, "<0x%02X>", b);
@@ -228,18 +274,18 @@ int ms_tok_finish(ms_tokenizer *t, int64_t expected_pairs) {
     }
     /* User-defined tokens are matched in raw text, longest first (llama.cpp's order). */
     int n_user = 0;
-    for (int i = 0; i < n; i++) n_user += t->types[i] == MS_TOK_USER_DEFINED && t->piece_len[i];
+    for (int i = 0; i < n; i++)
+        n_user += t->types[i] == MS_TOK_USER_DEFINED && t->piece_len[i];
     if (n_user) {
         t->user_ids = malloc((size_t)n_user * sizeof *t->user_ids);
         if (!t->user_ids) return MS_ERR_RUNTIME;
         for (int i = 0; i < n; i++)
-            if (t->types[i] == MS_TOK_USER_DEFINED && t->piece_len[i])
-                t->user_ids[t->n_user++] = i;
+            if (t->types[i] == MS_TOK_USER_DEFINED && t->piece_len[i]) t->user_ids[t->n_user++] = i;
         qsort_r(t->user_ids, (size_t)t->n_user, sizeof *t->user_ids, cmp_user_tokens, t);
     }
     if (t->merge == MS_MERGE_RANKS) {
         /* Size the table once for the caller's merges. */
-        while ((uint64_t)(expected_pairs + 1) * 2 > (t->pair_key ? t->pair_mask + 1 : 0))
+        while ((uint64_t)(expected_pairs + 1) * 2 > (t->pairs ? t->pair_mask + 1 : 0))
             if (pair_grow(t)) return MS_ERR_RUNTIME;
         return 0;
     }
@@ -279,15 +325,30 @@ typedef struct tok_bigram {
     int32_t id;   /* merged piece */
 } tok_bigram;
 
+/* Scratch of one ms_tokenize call; buffers grow geometrically (never per token). */
 typedef struct tok_work {
     const ms_tokenizer *t;
-    char *buf; /* escaped fragment */
-    tok_sym *sym;
-    tok_bigram *heap;
-    int64_t heap_n;
-    int32_t *ids;
+    char *buf;        /* (buf_cap) escaped fragment */
+    tok_sym *sym;     /* (sym_cap) symbols of the fragment */
+    tok_bigram *heap; /* (heap_cap) candidate merges */
+    size_t buf_cap, sym_cap;
+    int64_t heap_n, heap_cap;
+    int32_t *ids; /* (ids_cap) output */
     int64_t n_ids, ids_cap;
+    int oom;
 } tok_work;
+
+static int grow(void **p, int64_t *cap, int64_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    int64_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, (size_t)c * elem);
+    if (!q) return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
 
 /* Heap order: higher priority first, then the leftmost pair (llama.cpp's comparator). */
 static inline int bigram_before(const tok_bigram *a, const tok_bigram *b) {
@@ -295,6 +356,11 @@ static inline int bigram_before(const tok_bigram *a, const tok_bigram *b) {
 }
 
 static void heap_push(tok_work *w, const tok_bigram *b) {
+    if (w->heap_n == w->heap_cap &&
+        grow((void **)&w->heap, &w->heap_cap, w->heap_n + 1, sizeof *w->heap)) {
+        w->oom = 1;
+        return;
+    }
     int64_t i = w->heap_n++;
     tok_bigram *h = w->heap;
     while (i > 0) {
@@ -323,10 +389,6 @@ static tok_bigram heap_pop(tok_work *w) {
     return top;
 }
 
-static inline int is_meta(const char *p) {
-    return (uint8_t)p[0] == 0xE2 && (uint8_t)p[1] == 0x96 && (uint8_t)p[2] == 0x81;
-}
-
 static void try_add_bigram(tok_work *w, int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
     const ms_tokenizer *t = w->t;
@@ -351,52 +413,42 @@ static void try_add_bigram(tok_work *w, int32_t left, int32_t right) {
 }
 
 static inline void emit(tok_work *w, int32_t id) {
-    assert(w->n_ids < w->ids_cap); /* the capacity is an upper bound (see ms_tokenize) */
+    if (w->n_ids == w->ids_cap &&
+        grow((void **)&w->ids, &w->ids_cap, w->n_ids + 1, sizeof *w->ids)) {
+        w->oom = 1;
+        return;
+    }
     w->ids[w->n_ids++] = id;
 }
 
-/* Tokenizes the escaped text buf[0..n) and appends the ids. */
-static void encode_escaped(tok_work *w, int32_t n) {
+/* Merges the symbols [a, b) (a chain of their own) and appends their ids. */
+static void encode_segment(tok_work *w, int32_t a, int32_t b) {
     const ms_tokenizer *t = w->t;
     tok_sym *sym = w->sym;
-    const char *buf = w->buf;
-    static const uint8_t utf8_len[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
-    int32_t ns = 0;
-    for (int32_t off = 0; off < n;) {
-        int32_t len = utf8_len[(uint8_t)buf[off] >> 4];
-        if (len > n - off) len = n - off;
-        tok_sym *s = &sym[ns];
-        s->start = off;
-        s->len = len;
-        s->prev = ns - 1;
-        off += len;
-        s->next = off == n ? -1 : ns + 1;
-        s->id = len == 1 ? t->single_id[(uint8_t)buf[s->start]]
-                         : ms_tok_lookup(t, buf + s->start, (size_t)len);
-        ns++;
-    }
-    if (ns == 0) return;
+    sym[a].prev = -1;
+    sym[b - 1].next = -1;
     w->heap_n = 0;
-    for (int32_t i = 1; i < ns; i++) try_add_bigram(w, i - 1, i);
+    for (int32_t i = a + 1; i < b; i++)
+        try_add_bigram(w, i - 1, i);
     while (w->heap_n > 0) {
-        tok_bigram b = heap_pop(w);
-        tok_sym *l = &sym[b.left], *r = &sym[b.right];
-        if (l->len == 0 || r->len == 0 || l->len + r->len != b.size) continue;
+        tok_bigram g = heap_pop(w);
+        tok_sym *l = &sym[g.left], *r = &sym[g.right];
+        if (l->len == 0 || r->len == 0 || l->len + r->len != g.size) continue;
         l->len += r->len;
-        l->id = b.id;
+        l->id = g.id;
         r->len = 0;
         l->next = r->next;
-        if (r->next >= 0) sym[r->next].prev = b.left;
-        try_add_bigram(w, l->prev, b.left);
-        try_add_bigram(w, b.left, l->next);
+        if (r->next >= 0) sym[r->next].prev = g.left;
+        try_add_bigram(w, l->prev, g.left);
+        try_add_bigram(w, g.left, l->next);
     }
-    for (int32_t i = 0; i != -1; i = sym[i].next) {
+    for (int32_t i = a; i != -1; i = sym[i].next) {
         const tok_sym *s = &sym[i];
         if (s->id >= 0) {
             emit(w, s->id);
         } else if (t->byte_fallback) {
             for (int32_t j = 0; j < s->len; j++) {
-                int32_t id = t->byte_id[(uint8_t)buf[s->start + j]];
+                int32_t id = t->byte_id[(uint8_t)w->buf[s->start + j]];
                 if (id < 0) id = t->unk;
                 if (id >= 0) emit(w, id);
             }
@@ -404,6 +456,52 @@ static void encode_escaped(tok_work *w, int32_t n) {
             emit(w, t->unk);
         }
     }
+}
+
+/* Tokenizes the escaped text buf[0..n) and appends the ids. The symbols are cut as llama.cpp
+ * cuts them (by the UTF-8 lead byte). Where no merge can cross — before a "▁" that follows
+ * something else, when no piece of the vocabulary has a "▁" after another character
+ * (t->meta_hard, true of Llama/Mistral vocabularies), or before every "▁" for Metaspace
+ * split=true — the text is cut into segments merged one by one: the result is the same as
+ * one heap over the whole text (merges in different segments never interact, and each
+ * segment sees its merges in the same order), but the heap stays small and in cache. */
+static void encode_escaped(tok_work *w, int32_t n) {
+    const ms_tokenizer *t = w->t;
+    const char *buf = w->buf;
+    static const uint8_t utf8_len[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+    int cut_meta = t->meta_hard || t->split_words;
+    int32_t ns = 0;    /* symbols of the current segment (w->sym is reused per segment) */
+    int prev_meta = 1; /* no cut before the first symbol */
+    for (int32_t off = 0; off < n;) {
+        int32_t len = utf8_len[(uint8_t)buf[off] >> 4];
+        if (len > n - off) len = n - off;
+        int meta = len == 3 && is_meta(buf + off);
+        if (cut_meta && meta && (!prev_meta || t->split_words) && ns > 0) {
+            encode_segment(w, 0, ns);
+            ns = 0;
+        }
+        prev_meta = meta;
+        if ((size_t)ns == w->sym_cap) {
+            size_t cap = w->sym_cap ? w->sym_cap * 2 : 256;
+            tok_sym *g = realloc(w->sym, cap * sizeof *g);
+            if (!g) {
+                w->oom = 1;
+                return;
+            }
+            w->sym = g;
+            w->sym_cap = cap;
+        }
+        tok_sym *s = &w->sym[ns];
+        s->start = off;
+        s->len = len;
+        s->prev = ns - 1;
+        s->next = ns + 1;
+        s->id =
+            len == 1 ? t->single_id[(uint8_t)buf[off]] : ms_tok_lookup(t, buf + off, (size_t)len);
+        off += len;
+        ns++;
+    }
+    if (ns > 0) encode_segment(w, 0, ns);
 }
 
 typedef struct tok_frag {
@@ -475,17 +573,9 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
     if (partition(t, text, (int64_t)len, &frags, &n_frags)) return MS_ERR_RUNTIME;
 
     tok_work w = {.t = t};
-    size_t max_frag = 0;
-    for (int64_t i = 0; i < n_frags; i++)
-        if (frags[i].tok < 0 && (size_t)frags[i].len > max_frag) max_frag = (size_t)frags[i].len;
-    size_t buf_cap = max_frag * 3 + 3;
-    /* Every escaped byte yields at most one token; plus BOS, EOS and user tokens. */
-    w.ids_cap = (int64_t)len * 3 + 3 * n_frags + 3;
-    w.buf = malloc(buf_cap);
-    w.sym = malloc(buf_cap * sizeof *w.sym);
-    w.heap = malloc(buf_cap * 3 * sizeof *w.heap);
-    w.ids = malloc((size_t)w.ids_cap * sizeof *w.ids);
-    if (!w.buf || !w.sym || !w.heap || !w.ids) goto oom;
+    /* Ids: about one per 3-4 bytes of text; grown if needed, trimmed at the end. */
+    if (grow((void **)&w.ids, &w.ids_cap, (int64_t)len / 3 + 2 * n_frags + 16, sizeof *w.ids))
+        goto oom;
 
     int specials = add_bos; /* add_bos asks for the model's special tokens (BOS, EOS) */
     if (specials && t->add_bos && t->bos >= 0) emit(&w, t->bos);
@@ -498,6 +588,17 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
         const char *src = text + f->off;
         int32_t n = 0;
         int prefix = 0;
+        int64_t spaces = 0;
+        for (int64_t j = 0; j < f->len; j++)
+            spaces += src[j] == ' ';
+        /* Escaped length: prefix + text with each space as 3 bytes. */
+        size_t need = (size_t)(3 + f->len + 2 * spaces);
+        if (need > w.buf_cap) {
+            char *nb = realloc(w.buf, need);
+            if (!nb) goto oom;
+            w.buf = nb;
+            w.buf_cap = need;
+        }
         switch (t->prefix) {
         case MS_PREFIX_LLAMA:
             prefix = 1;
@@ -523,8 +624,10 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
             }
         }
         encode_escaped(&w, n);
+        if (w.oom) goto oom;
     }
     if (specials && t->add_eos && t->eos >= 0) emit(&w, t->eos);
+    if (w.oom) goto oom;
     if (w.n_ids < w.ids_cap / 2) { /* give back the worst-case reserve */
         int32_t *shrunk = realloc(w.ids, (size_t)(w.n_ids ? w.n_ids : 1) * sizeof *w.ids);
         if (shrunk) w.ids = shrunk;
@@ -588,13 +691,20 @@ static void u8_put(utf8_state *s, out_w *w, uint8_t c) {
             }
             s->lo = 0x80;
             s->hi = 0xBF;
-            if (c >= 0xC2 && c <= 0xDF) s->need = 2;
-            else if (c == 0xE0) s->need = 3, s->lo = 0xA0;
-            else if (c == 0xED) s->need = 3, s->hi = 0x9F;
-            else if (c >= 0xE1 && c <= 0xEF) s->need = 3;
-            else if (c == 0xF0) s->need = 4, s->lo = 0x90;
-            else if (c >= 0xF1 && c <= 0xF3) s->need = 4;
-            else if (c == 0xF4) s->need = 4, s->hi = 0x8F;
+            if (c >= 0xC2 && c <= 0xDF)
+                s->need = 2;
+            else if (c == 0xE0)
+                s->need = 3, s->lo = 0xA0;
+            else if (c == 0xED)
+                s->need = 3, s->hi = 0x9F;
+            else if (c >= 0xE1 && c <= 0xEF)
+                s->need = 3;
+            else if (c == 0xF0)
+                s->need = 4, s->lo = 0x90;
+            else if (c >= 0xF1 && c <= 0xF3)
+                s->need = 4;
+            else if (c == 0xF4)
+                s->need = 4, s->hi = 0x8F;
             else {
                 ow_put(w, fffd, 3);
                 return;
@@ -664,8 +774,10 @@ size_t ms_detokenize(const ms_tokenizer *t, const int32_t *ids, int64_t n, char 
             int unescape = type == MS_TOK_NORMAL;
             if (len == 0) continue;
             if (strip) {
-                if (unescape && len >= 3 && is_meta(p)) p += 3, len -= 3;
-                else if (p[0] == ' ') p++, len--;
+                if (unescape && len >= 3 && is_meta(p))
+                    p += 3, len -= 3;
+                else if (p[0] == ' ')
+                    p++, len--;
                 strip = 0;
             }
             u8_text(&s, &w, p, len, unescape);
@@ -757,7 +869,8 @@ int ms_tokenizer_open(ms_tokenizer **out, const char *path, char *err, size_t er
         free(p);
         return rc;
     }
-    /* A GGUF file starts with "GGUF"; anything else is read as tokenizer.json. */
+    /* A GGUF file starts with "GGUF" (or is named .gguf: then the GGUF reader says what is
+     * wrong); a .safetensors file stands for its HF folder; anything else is tokenizer.json. */
     char magic[4] = {0};
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -766,12 +879,25 @@ int ms_tokenizer_open(ms_tokenizer **out, const char *path, char *err, size_t er
     }
     size_t got = fread(magic, 1, 4, f);
     fclose(f);
-    if (got == 4 && memcmp(magic, "GGUF", 4) == 0) {
+    size_t plen = strlen(path);
+    if ((got == 4 && memcmp(magic, "GGUF", 4) == 0) ||
+        (plen >= 5 && strcmp(path + plen - 5, ".gguf") == 0)) {
         gguf_file *g = NULL;
         int rc = gguf_open(&g, path, err, errlen);
         if (rc) return rc;
         rc = ms_tokenizer_from_gguf(out, g, err, errlen);
         gguf_close(g);
+        return rc;
+    }
+    if (plen >= 12 && strcmp(path + plen - 12, ".safetensors") == 0) {
+        const char *slash = strrchr(path, '/');
+        size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
+        char *p = malloc(dlen + sizeof "tokenizer.json");
+        if (!p) return MS_ERR_RUNTIME;
+        memcpy(p, path, dlen);
+        strcpy(p + dlen, "tokenizer.json");
+        int rc = ms_tokenizer_from_json_file(out, p, err, errlen);
+        free(p);
         return rc;
     }
     return ms_tokenizer_from_json_file(out, path, err, errlen);

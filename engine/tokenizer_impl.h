@@ -30,26 +30,27 @@ typedef enum ms_merge_kind { MS_MERGE_SCORES = 0, MS_MERGE_RANKS = 1 } ms_merge_
 
 /* How the space prefix "▁" is added to a run of text (a fragment between user tokens). */
 typedef enum ms_prefix_kind {
-    MS_PREFIX_LLAMA = 0,     /* llama.cpp / HF legacy Prepend: every fragment, unconditionally */
-    MS_PREFIX_META_ALWAYS,   /* HF Metaspace "always": unless it already starts with "▁" */
-    MS_PREFIX_META_FIRST,    /* HF Metaspace "first": only at offset 0, same condition */
-    MS_PREFIX_NONE,          /* add_space_prefix false / prepend_scheme "never" */
+    MS_PREFIX_LLAMA = 0,   /* llama.cpp / HF legacy Prepend: every fragment, unconditionally */
+    MS_PREFIX_META_ALWAYS, /* HF Metaspace "always": unless it already starts with "▁" */
+    MS_PREFIX_META_FIRST,  /* HF Metaspace "first": only at offset 0, same condition */
+    MS_PREFIX_NONE,        /* add_space_prefix false / prepend_scheme "never" */
 } ms_prefix_kind;
 
 struct ms_tokenizer {
     int n_vocab;
-    char *pool;          /* all pieces, each NUL-terminated */
-    uint32_t *piece_off; /* (n_vocab) offset of piece i in pool */
-    uint32_t *piece_len; /* (n_vocab) byte length of piece i */
-    float *scores;       /* (n_vocab) GGUF scores, or minus the first merge rank (JSON) */
-    uint8_t *types;      /* (n_vocab) MS_TOK_* */
+    char *pool;             /* all pieces, each NUL-terminated */
+    uint32_t *piece_off;    /* (n_vocab) offset of piece i in pool */
+    uint32_t *piece_len;    /* (n_vocab) byte length of piece i */
+    float *scores;          /* (n_vocab) GGUF scores, or minus the first merge rank (JSON) */
+    uint8_t *types;         /* (n_vocab) MS_TOK_* */
     int32_t byte_id[256];   /* id of "<0xXX>", -1 if absent */
     int32_t single_id[256]; /* id of the one-byte piece "c", -1 if absent */
     int bos, eos, unk, pad; /* -1 if none */
     int add_bos, add_eos;
     int add_space_prefix; /* the "▁" prefix exists (decoding strips it from the first token) */
     ms_prefix_kind prefix;
-    int split_words;  /* HF Metaspace split=true: no merge across a "▁" word start */
+    int split_words; /* HF Metaspace split=true: no merge across a "▁" word start */
+    int meta_hard;   /* no piece has "▁" after another character (see encode_escaped) */
     int byte_fallback;
     ms_merge_kind merge;
     int max_piece_len;
@@ -58,10 +59,13 @@ struct ms_tokenizer {
     uint32_t *phash; /* (phash_mask + 1) */
     uint64_t phash_mask;
 
-    /* Pair table: key (left id << 32 | right id), value merged id and priority. */
-    uint64_t *pair_key; /* (pair_mask + 1), UINT64_MAX = empty */
-    int32_t *pair_id;
-    float *pair_prio;
+    /* Pair table: key (left id << 32 | right id), value merged id and priority; one 16-byte
+     * slot per entry so a probe touches one cache line. */
+    struct ms_tok_pair {
+        uint64_t key; /* UINT64_MAX = empty */
+        int32_t id;
+        float prio;
+    } * pairs; /* (pair_mask + 1) */
     uint64_t pair_mask;
     int64_t n_pairs;
 
@@ -69,7 +73,7 @@ struct ms_tokenizer {
     int32_t *user_ids;
     int n_user;
 
-    char source[16]; /* "gguf" or "tokenizer.json" */
+    char source[16];      /* "gguf" or "tokenizer.json" */
     char prefix_form[24]; /* "prepend", "metaspace-first", ... for describe_json */
 };
 
@@ -87,6 +91,9 @@ int ms_tok_add_pair(ms_tokenizer *t, int32_t left, int32_t right, int32_t merged
 ms_tokenizer *ms_tok_alloc(int n, size_t pool_bytes);
 /* 1 if s[0..n) is "<0xXX>" (upper-case hex as SentencePiece writes it); sets *byte. */
 int ms_tok_is_byte_piece(const char *s, size_t n, int *byte);
+
+/* 1 if s[0..n) is valid UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
+int ms_tok_utf8_valid(const char *s, size_t n);
 
 static inline const char *ms_tok_piece(const ms_tokenizer *t, int32_t id) {
     return t->pool + t->piece_off[id];

@@ -115,12 +115,14 @@ int ms_tokenizer_from_gguf(ms_tokenizer **out, const gguf_file *g, char *err, si
     }
     /* llama.cpp's defaults for SentencePiece vocabularies. */
     int64_t v;
-    t->bos = special_id(gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) == 0 ? v : 1, t->n_vocab);
-    t->eos = special_id(gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v) == 0 ? v : 2, t->n_vocab);
+    t->bos =
+        special_id(gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) == 0 ? v : 1, t->n_vocab);
+    t->eos =
+        special_id(gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v) == 0 ? v : 2, t->n_vocab);
     t->unk =
         special_id(gguf_get_int(g, "tokenizer.ggml.unknown_token_id", &v) == 0 ? v : 0, t->n_vocab);
-    t->pad =
-        special_id(gguf_get_int(g, "tokenizer.ggml.padding_token_id", &v) == 0 ? v : -1, t->n_vocab);
+    t->pad = special_id(gguf_get_int(g, "tokenizer.ggml.padding_token_id", &v) == 0 ? v : -1,
+                        t->n_vocab);
     int b;
     t->add_bos = gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b) == 0 ? b : 1;
     t->add_eos = gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &b) == 0 ? b : 0;
@@ -129,8 +131,7 @@ int ms_tokenizer_from_gguf(ms_tokenizer **out, const gguf_file *g, char *err, si
     t->merge = MS_MERGE_SCORES;
     t->byte_fallback = 1;
     snprintf(t->source, sizeof t->source, "gguf");
-    snprintf(t->prefix_form, sizeof t->prefix_form, "%s",
-             t->add_space_prefix ? "prepend" : "none");
+    snprintf(t->prefix_form, sizeof t->prefix_form, "%s", t->add_space_prefix ? "prepend" : "none");
     if (ms_tok_finish(t, 0)) {
         ms_tokenizer_free(t);
         errf(err, errlen, "%s: out of memory building the tokenizer", path);
@@ -218,8 +219,8 @@ static const char *config_token(const cJSON *cfg, const char *key) {
 }
 
 /* Reads the normalizer: nothing, Prepend("▁"), Replace(" ", "▁") or a Sequence of them. */
-static int read_normalizer(const cJSON *nz, int *prepend, int *replace, const char *path,
-                           char *err, size_t errlen) {
+static int read_normalizer(const cJSON *nz, int *prepend, int *replace, const char *path, char *err,
+                           size_t errlen) {
     if (!nz || cJSON_IsNull(nz)) return 0;
     if (json_is_type(nz, "Sequence")) {
         const cJSON *it;
@@ -246,7 +247,8 @@ static int read_normalizer(const cJSON *nz, int *prepend, int *replace, const ch
         }
     }
     const cJSON *ty = cJSON_GetObjectItemCaseSensitive(nz, "type");
-    errf(err, errlen, "%s: normalizer '%s' is not supported (SentencePiece-style BPE takes "
+    errf(err, errlen,
+         "%s: normalizer '%s' is not supported (SentencePiece-style BPE takes "
          "Prepend(\"\xE2\x96\x81\") and Replace(\" \", \"\xE2\x96\x81\"))",
          path, cJSON_IsString(ty) ? ty->valuestring : "?");
     return MS_ERR_INPUT;
@@ -276,8 +278,10 @@ static int read_pretok(const cJSON *pt, int *meta, ms_prefix_kind *scheme, int *
         const cJSON *ap = cJSON_GetObjectItemCaseSensitive(pt, "add_prefix_space");
         *scheme = MS_PREFIX_META_ALWAYS;
         if (cJSON_IsString(ps)) {
-            if (strcmp(ps->valuestring, "first") == 0) *scheme = MS_PREFIX_META_FIRST;
-            else if (strcmp(ps->valuestring, "never") == 0) *scheme = MS_PREFIX_NONE;
+            if (strcmp(ps->valuestring, "first") == 0)
+                *scheme = MS_PREFIX_META_FIRST;
+            else if (strcmp(ps->valuestring, "never") == 0)
+                *scheme = MS_PREFIX_NONE;
             else if (strcmp(ps->valuestring, "always") != 0) {
                 errf(err, errlen, "%s: Metaspace prepend_scheme '%s' is not supported", path,
                      ps->valuestring);
@@ -413,8 +417,8 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
         if (json_id(it, &id)) continue; /* checked in pass 1 */
         name[id] = it->string;
         int bv;
-        type[id] = ms_tok_is_byte_piece(it->string, strlen(it->string), &bv) ? MS_TOK_BYTE
-                                                                              : MS_TOK_NORMAL;
+        type[id] =
+            ms_tok_is_byte_piece(it->string, strlen(it->string), &bv) ? MS_TOK_BYTE : MS_TOK_NORMAL;
     }
     cJSON_ArrayForEach(it, added) {
         int64_t id = 0;
@@ -514,7 +518,8 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
     t->add_eos = cJSON_IsBool(cae) ? cJSON_IsTrue(cae) : tmpl_eos;
 
     /* Merges in rank order: priority -rank; a piece's score is its best rank. */
-    for (int64_t i = 0; i < n; i++) t->scores[i] = -1e9f;
+    for (int64_t i = 0; i < n; i++)
+        t->scores[i] = -1e9f;
     int rank = 0;
     cJSON_ArrayForEach(it, merges) {
         const char *a, *b;
@@ -533,9 +538,10 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
         int32_t m = ms_tok_lookup(t, ab, an + bn);
         if (ab != stack) free(ab);
         if (l < 0 || r < 0 || m < 0) {
-            errf(err, errlen, "%s: model.merges[%d] (\"%.*s\", \"%.*s\") uses a piece that is not "
-                 "in the vocabulary", path, rank, (int)(an > 40 ? 40 : an), a,
-                 (int)(bn > 40 ? 40 : bn), b);
+            errf(err, errlen,
+                 "%s: model.merges[%d] (\"%.*s\", \"%.*s\") uses a piece that is not "
+                 "in the vocabulary",
+                 path, rank, (int)(an > 40 ? 40 : an), a, (int)(bn > 40 ? 40 : bn), b);
             rc = MS_ERR_INPUT;
             goto out;
         }
@@ -619,34 +625,10 @@ static int cmp_local(const void *pa, const void *pb) {
     return a->r < b->r ? -1 : a->r > b->r;
 }
 
-static int utf8_valid(const char *s, size_t n) {
-    const uint8_t *p = (const uint8_t *)s;
-    for (size_t i = 0; i < n;) {
-        uint8_t c = p[i];
-        size_t k;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (c < 0x80) k = 1;
-        else if (c >= 0xC2 && c <= 0xDF) k = 2;
-        else if (c == 0xE0) k = 3, lo = 0xA0;
-        else if (c == 0xED) k = 3, hi = 0x9F;
-        else if (c >= 0xE1 && c <= 0xEF) k = 3;
-        else if (c == 0xF0) k = 4, lo = 0x90;
-        else if (c >= 0xF1 && c <= 0xF3) k = 4;
-        else if (c == 0xF4) k = 4, hi = 0x8F;
-        else return 0;
-        if (i + k > n) return 0;
-        for (size_t j = 1; j < k; j++) {
-            uint8_t d = p[i + j];
-            if (d < (j == 1 ? lo : 0x80) || d > (j == 1 ? hi : 0xBF)) return 0;
-        }
-        i += k;
-    }
-    return 1;
-}
-
 static int32_t cp_count(const char *s, size_t n) {
     int32_t c = 0;
-    for (size_t i = 0; i < n; i++) c += ((uint8_t)s[i] & 0xC0) != 0x80;
+    for (size_t i = 0; i < n; i++)
+        c += ((uint8_t)s[i] & 0xC0) != 0x80;
     return c;
 }
 
@@ -677,7 +659,8 @@ static int derive_merges(const ms_tokenizer *t, merge_rec **out, int64_t *n_out)
         }
         qsort(m + first, (size_t)(n - first), sizeof *m, cmp_local);
     }
-    for (int64_t i = 0; i < n; i++) m[i].seq = i;
+    for (int64_t i = 0; i < n; i++)
+        m[i].seq = i;
     qsort(m, (size_t)n, sizeof *m, cmp_merge);
     *out = m;
     *n_out = n;
@@ -742,9 +725,9 @@ static cJSON *replace_json(const char *pattern, const char *content) {
 
 int ms_tokenizer_write_json(const ms_tokenizer *t, const char *path, char *err, size_t errlen) {
     for (int32_t i = 0; i < t->n_vocab; i++) {
-        if (!utf8_valid(ms_tok_piece(t, i), t->piece_len[i])) {
-            errf(err, errlen, "%s: piece %d is not valid UTF-8; it cannot be written to JSON",
-                 path, i);
+        if (!ms_tok_utf8_valid(ms_tok_piece(t, i), t->piece_len[i])) {
+            errf(err, errlen, "%s: piece %d is not valid UTF-8; it cannot be written to JSON", path,
+                 i);
             return MS_ERR_INPUT;
         }
     }
@@ -819,8 +802,10 @@ int ms_tokenizer_write_json(const ms_tokenizer *t, const char *path, char *err, 
     cJSON *model = cJSON_AddObjectToObject(root, "model");
     cJSON_AddStringToObject(model, "type", "BPE");
     cJSON_AddNullToObject(model, "dropout");
-    if (t->unk >= 0) cJSON_AddStringToObject(model, "unk_token", ms_tok_piece(t, t->unk));
-    else cJSON_AddNullToObject(model, "unk_token");
+    if (t->unk >= 0)
+        cJSON_AddStringToObject(model, "unk_token", ms_tok_piece(t, t->unk));
+    else
+        cJSON_AddNullToObject(model, "unk_token");
     cJSON_AddNullToObject(model, "continuing_subword_prefix");
     cJSON_AddNullToObject(model, "end_of_word_suffix");
     cJSON_AddBoolToObject(model, "fuse_unk", 1);

@@ -132,7 +132,8 @@ static idlist *read_expected(const char *path, int *n_out) {
 
 static void print_ids(const char *what, const int32_t *v, int64_t n) {
     fprintf(stderr, "  %s:", what);
-    for (int64_t i = 0; i < n; i++) fprintf(stderr, " %d", v[i]);
+    for (int64_t i = 0; i < n; i++)
+        fprintf(stderr, " %d", v[i]);
     fputc('\n', stderr);
 }
 
@@ -246,7 +247,8 @@ static int cmd_vectors(const char *vocab, const char *inp, const char *out, cons
         return 1;
     }
     ms_tokenizer *g = open_or_die(vocab);
-    for (int i = 0; i < c.n; i++) check_case(g, "gguf", i, c.text[i], c.len[i], exp[i].v, exp[i].n);
+    for (int i = 0; i < c.n; i++)
+        check_case(g, "gguf", i, c.text[i], c.len[i], exp[i].v, exp[i].n);
     printf("gguf: %d cases\n", c.n);
 
     char dir[1024], mdir[1024], sdir[1024];
@@ -255,8 +257,9 @@ static int cmd_vectors(const char *vocab, const char *inp, const char *out, cons
     ms_tokenizer *j = open_or_die(dir);
     for (int i = 0; i < c.n; i++)
         check_case(j, "tokenizer.json", i, c.text[i], c.len[i], exp[i].v, exp[i].n);
-    if (ms_tokenizer_n_vocab(j) != ms_tokenizer_n_vocab(g) || ms_tokenizer_bos(j) != ms_tokenizer_bos(g) ||
-        ms_tokenizer_eos(j) != ms_tokenizer_eos(g) || ms_tokenizer_adds_bos(j) != ms_tokenizer_adds_bos(g))
+    if (ms_tokenizer_n_vocab(j) != ms_tokenizer_n_vocab(g) ||
+        ms_tokenizer_bos(j) != ms_tokenizer_bos(g) || ms_tokenizer_eos(j) != ms_tokenizer_eos(g) ||
+        ms_tokenizer_adds_bos(j) != ms_tokenizer_adds_bos(g))
         fail("tokenizer.json: vocabulary size or special tokens differ from the GGUF");
     for (int32_t id = 0; id < ms_tokenizer_n_vocab(g); id++)
         if (strcmp(ms_token_piece(g, id), ms_token_piece(j, id)) != 0) {
@@ -314,8 +317,10 @@ static int cmd_vectors(const char *vocab, const char *inp, const char *out, cons
     ms_tokenizer_free(m);
     ms_tokenizer_free(j);
     ms_tokenizer_free(g);
-    for (int i = 0; i < c.n; i++) free(c.text[i]);
-    for (int i = 0; i < n_exp; i++) free(exp[i].v);
+    for (int i = 0; i < c.n; i++)
+        free(c.text[i]);
+    for (int i = 0; i < n_exp; i++)
+        free(exp[i].v);
     free(c.text);
     free(c.len);
     free(exp);
@@ -336,8 +341,7 @@ static void roundtrip_one(const ms_tokenizer *t, const char *label, int i, const
         char *back = malloc(need + 1);
         size_t got = ms_detokenize(t, ids, n, back, need + 1);
         if (got != need || need != len || memcmp(back, text, len) != 0) {
-            fail("%s %d (bos=%d): round trip differs (%zu -> %zu bytes)", label, i, bos, len,
-                 need);
+            fail("%s %d (bos=%d): round trip differs (%zu -> %zu bytes)", label, i, bos, len, need);
             fprintf(stderr, "  in : '%.200s'\n  out: '%.200s'\n", text, back);
         }
         /* Truncated output stays NUL-terminated, a prefix, and never cuts a character. */
@@ -378,7 +382,8 @@ static int cmd_roundtrip(const char *vocab, const char *texts, const char *tmp) 
            failures ? "FAILED" : "ok");
     ms_tokenizer_free(j);
     ms_tokenizer_free(g);
-    for (int i = 0; i < c.n; i++) free(c.text[i]);
+    for (int i = 0; i < c.n; i++)
+        free(c.text[i]);
     free(c.text);
     free(c.len);
     return failures != 0;
@@ -407,8 +412,11 @@ static void expect_text(const char *label, const char *got, const char *want) {
 static int utf8_ok(const unsigned char *s, size_t n) {
     for (size_t i = 0; i < n;) {
         unsigned c = s[i];
-        size_t k = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-                                : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        size_t k = c < 0x80                 ? 1
+                   : c >= 0xC2 && c <= 0xDF ? 2
+                   : c >= 0xE0 && c <= 0xEF ? 3
+                   : c >= 0xF0 && c <= 0xF4 ? 4
+                                            : 0;
         if (!k || i + k > n) return 0;
         unsigned cp = k == 1 ? c : k == 2 ? c & 0x1F : k == 3 ? c & 0x0F : c & 0x07;
         for (size_t j = 1; j < k; j++) {
@@ -436,7 +444,10 @@ static int cmd_edge(const char *vocab) {
     const int32_t ff[] = {META, B + 0xFF};
     expect_ids(t, "lone 0xFF", "\xFF", 1, 0, ff, 2);
     const int32_t c3a[] = {META, B + 0xC3, B + 'A', 29890 /* "b" */};
-    expect_ids(t, "0xC3 swallows the next byte", "\xC3" "Ab", 3, 0, c3a, 4);
+    expect_ids(t, "0xC3 swallows the next byte",
+               "\xC3"
+               "Ab",
+               3, 0, c3a, 4);
     const int32_t cont[] = {META, B + 0x80, B + 0x80};
     expect_ids(t, "stray continuation bytes", "\x80\x80", 2, 0, cont, 3);
     const int32_t trunc[] = {META, B + 0xE2, B + 0x82};
@@ -454,9 +465,16 @@ static int cmd_edge(const char *vocab) {
     /* Invalid input comes back as U+FFFD per maximal invalid subpart. */
     int32_t *ids;
     int64_t n;
-    ms_tokenize(t, "a\xFF" "b\xE2\x82" "c", 6, 1, &ids, &n);
+    ms_tokenize(t,
+                "a\xFF"
+                "b\xE2\x82"
+                "c",
+                6, 1, &ids, &n);
     ms_detokenize(t, ids, n, buf, sizeof buf);
-    expect_text("invalid input detokenized", buf, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c");
+    expect_text("invalid input detokenized", buf,
+                "a\xEF\xBF\xBD"
+                "b\xEF\xBF\xBD"
+                "c");
     free(ids);
     /* Display of single tokens. */
     ms_token_display(t, B + 0xF0, buf, sizeof buf);
@@ -524,7 +542,8 @@ static int cmd_fuzz(const char *vocab, const char *tmp) {
                 uint64_t r = rnd();
                 if (r % 5 == 0) {
                     size_t k = 1 + (r >> 8) % (mode == 2 ? 40 : 3);
-                    while (k-- && len < 60000) text[len++] = (r >> 16) % 7 ? ' ' : '\n';
+                    while (k-- && len < 60000)
+                        text[len++] = (r >> 16) % 7 ? ' ' : '\n';
                     continue;
                 }
                 int32_t id = (int32_t)((r >> 8) % (uint64_t)nv);
@@ -587,13 +606,14 @@ static void expect_json_error(const char *tmp, const char *name, const char *jso
     ms_tokenizer *t = NULL;
     int rc = ms_tokenizer_open(&t, path, err, sizeof err);
     if (rc != MS_ERR_INPUT || t != NULL || !strstr(err, fragment) || !strstr(err, path))
-        fail("bad tokenizer.json '%s': rc %d, message '%s' (want '%s')", name, rc, err,
-             fragment);
+        fail("bad tokenizer.json '%s': rc %d, message '%s' (want '%s')", name, rc, err, fragment);
     ms_tokenizer_free(t);
 }
 
 static int cmd_errors(const char *tmp) {
-#define META_NZ "\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\xE2\x96\x81\"},"
+#define META_NZ                                                                                    \
+    "\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" "                             \
+    "\"},\"content\":\"\xE2\x96\x81\"},"
     expect_json_error(tmp, "notjson", "{\"model\": ", "not valid JSON");
     expect_json_error(tmp, "nomodel", "{}", "no \"model\"");
     expect_json_error(tmp, "unigram", "{\"model\":{\"type\":\"Unigram\"}}", "Unigram");
@@ -617,8 +637,7 @@ static int cmd_errors(const char *tmp) {
                       "not a SentencePiece-style");
     ms_tokenizer *t = NULL;
     char err[512];
-    if (ms_tokenizer_open(&t, "/nonexistent/tokenizer.json", err, sizeof err) != MS_ERR_INPUT ||
-        t)
+    if (ms_tokenizer_open(&t, "/nonexistent/tokenizer.json", err, sizeof err) != MS_ERR_INPUT || t)
         fail("missing file must be MS_ERR_INPUT");
     /* A minimal valid file: pieces a, b, ab; merge a b; BOS from the template. */
     expect_json_error(tmp, "dummy", "{", "not valid JSON");
@@ -633,7 +652,8 @@ static int cmd_errors(const char *tmp) {
           "\"content\":\"\xE2\x96\x81\"}]},\"post_processor\":{\"type\":\"TemplateProcessing\","
           "\"single\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}},{\"Sequence\":{\"id\":"
           "\"A\",\"type_id\":0}}]},\"model\":{\"type\":\"BPE\",\"byte_fallback\":true,\"vocab\":"
-          "{\"<s>\":0,\"\xE2\x96\x81\":1,\"a\":2,\"b\":3,\"ab\":4,\"\xE2\x96\x81" "ab\":5},"
+          "{\"<s>\":0,\"\xE2\x96\x81\":1,\"a\":2,\"b\":3,\"ab\":4,\"\xE2\x96\x81"
+          "ab\":5},"
           "\"merges\":[\"a b\",\"\xE2\x96\x81 ab\"]}}",
           f);
     fclose(f);

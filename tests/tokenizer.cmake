@@ -27,3 +27,21 @@ set_tests_properties(tokenizer_fuzz PROPERTIES LABELS "fuzz")
 
 add_test(NAME tokenizer_json_errors COMMAND test_tokenizer errors ${TOK_WORK})
 set_tests_properties(tokenizer_json_errors PROPERTIES LABELS "unit")
+
+# llama.cpp itself (node-llama-cpp, vocabulary only) on ~430 generated texts: vocabulary-piece
+# soups, many scripts, emoji, whitespace runs, documents of 20-60 KB. Its ids go through the
+# same three tokenizers as the vectors above.
+find_program(MS_NODE node)
+add_test(NAME tokenizer_llamacpp_oracle
+  COMMAND sh -c "cd \"$1\" && \"$2\" tokenize_oracle.mjs \"$3\" \"$4\" \"$5/gen\" 400 7 && \"$6\" vectors \"$3\" \"$5/gen.inp\" \"$5/gen.out\" \"$5\""
+          sh ${CMAKE_CURRENT_SOURCE_DIR}/oracle ${MS_NODE} ${TOK_VOCAB}
+          ${MS_TEST_DATA}/tokenizer/roundtrip.txt ${TOK_WORK}/oracle $<TARGET_FILE:test_tokenizer>)
+set_tests_properties(tokenizer_llamacpp_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 300)
+file(MAKE_DIRECTORY ${TOK_WORK}/oracle)
+
+# The command: ids, pieces, BOS handling, files and stdin, HF folders, usage errors.
+add_test(NAME tokenizer_cli
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_tokenizer_cli.sh ${MOESCOPE_BIN} ${TOK_VOCAB}
+          ${TOK_WORK}/hf-prepend ${TOK_WORK}/cli)
+set_tests_properties(tokenizer_cli PROPERTIES LABELS "unit" FIXTURES_REQUIRED tok_hf)
+set_tests_properties(tokenizer_llama_vectors PROPERTIES FIXTURES_SETUP tok_hf)
