@@ -78,13 +78,13 @@ def ours(model, text):
 
 
 def oracle(jobs):
-    """Runs llama.cpp once over [(model, prompts)]; returns [[probs per prompt] per job]."""
+    """Runs llama.cpp once over [(model, prompts, all_positions)]; returns the results."""
     jobs_json, out_json = os.path.join(WORK, "jobs.json"), os.path.join(WORK, "oracle.json")
     with open(jobs_json, "w") as f:
-        json.dump([{"model": m, "prompts": p} for m, p in jobs], f)
+        json.dump([{"model": m, "prompts": p, "all_positions": a} for m, p, a in jobs], f)
     run(["node", os.path.join(ORACLE, "forward_oracle.mjs"), jobs_json, out_json], cwd=ORACLE)
     with open(out_json) as f:
-        return [[np.array(r["probs"]) for r in j["results"]] for j in json.load(f)]
+        return json.load(f)
 
 
 def dequantized_copy(src, dst):
@@ -139,17 +139,36 @@ def main():
         if typ != "F32":
             f32 = os.path.join(WORK, name + ".dequant-f32.gguf")
             dequantized_copy(model, f32)
-            jobs.append((f32, prompts))
+            jobs.append((f32, prompts, False))
             checks.append((name + " vs dequant", mine, len(jobs) - 1, True))
-        jobs.append((model, prompts))
+        jobs.append((model, prompts, False))
         checks.append((name + (" direct" if typ != "F32" else ""), mine, len(jobs) - 1,
                        typ == "F32"))
+    # per-position log-likelihood (`eval --nll`) on the first F32 fixture
+    nll_model = os.path.join(WORK, FIXTURES[0][0] + ".gguf")
+    path = os.path.join(WORK, "nll.txt")
+    with open(path, "w") as f:
+        f.write(PROMPTS[2] + " " + PROMPTS[3])
+    nll = json.loads(run([MOESCOPE, "eval", "--model", nll_model, "--file", path, "--json",
+                          "--nll", "--top", "1"]))
+    jobs.append((nll_model, [nll["ids"]], True))
     refs = oracle(jobs)
     failures = 0
     for tag, mine, j, exact in checks:
-        for (ids, p), q in zip(mine, refs[j]):
-            if not compare(tag, ids, p, q, exact):
+        for (ids, p), r in zip(mine, refs[j]["results"]):
+            if not compare(tag, ids, p, np.array(r["probs"]), exact):
                 failures += 1
+    ref_lp = np.log(np.array(refs[-1]["results"][0]["next_probs"]))
+    our_lp = np.array([e["logprob"] for e in nll["nll"]])
+    pos_ok = [e["pos"] for e in nll["nll"]] == list(range(1, len(nll["ids"])))
+    dnll = np.abs(our_lp - ref_lp).max() if len(our_lp) == len(ref_lp) else float("inf")
+    tot_ok = abs(nll["total_nll"] + our_lp.sum()) < 1e-6 * max(1.0, abs(nll["total_nll"]))
+    ppl_ok = abs(nll["perplexity"] - math.exp(nll["mean_nll"])) < 1e-6 * nll["perplexity"]
+    print("eval --nll vs llama.cpp: %d positions, max |dlogp| %.2e, total %.4f" %
+          (len(our_lp), dnll, nll["total_nll"]))
+    if not (pos_ok and dnll <= 5e-4 and tot_ok and ppl_ok):
+        print("   FAIL (positions %s, totals %s, perplexity %s)" % (pos_ok, tot_ok, ppl_ok))
+        failures += 1
     if failures:
         print("%d comparison(s) failed" % failures)
         return 1
