@@ -19,3 +19,9 @@ add_test(NAME forward_llama_oracle
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_forward_oracle.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/forward-work/oracle)
 set_tests_properties(forward_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900)
+
+# `moescope eval` / `moescope route`: output formats, JSON vs text, windows, threads, errors.
+add_test(NAME forward_cli
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_forward_cli.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_BINARY_DIR}/forward-work/cli)
+set_tests_properties(forward_cli PROPERTIES LABELS unit)
