@@ -30,7 +30,8 @@ int ms_usage_error(const ms_command *cmd, const char *fmt, ...) {
     va_start(ap, fmt);
     fprintf(stderr, "moescope: error: %s: ", cmd ? cmd->name : "moescope");
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see 'moescope %s--help')\n", cmd ? cmd->name : "");
+    if (cmd) fprintf(stderr, " (see 'moescope %s --help')\n", cmd->name);
+    else fprintf(stderr, " (see 'moescope --help')\n");
     va_end(ap);
     return MS_EXIT_USAGE;
 }
