@@ -44,7 +44,7 @@ WORDS = ("the of a model expert routing token layer matrix proof theorem lemma f
          "int while for gene protein cell patient 17 42 3.14 + = ( ) { } é ü 漢字 naïve").split()
 
 
-def make_fixture(n_docs=60, model_args=(), name="m.gguf", seed=5):
+def make_fixture(n_docs=40, model_args=(), name="m.gguf", seed=5):
     if not os.path.exists(name):
         r = run(["make-model", "--out", name, "--seed", "3", "--layers", "3"] + list(model_args))
         assert r.returncode == 0, r.stderr

@@ -284,7 +284,7 @@ static void crash_child(const char *path, int fd, int resume) {
 static int cmd_crash(const char *dir) {
     /* Kill after 1..N committed batches plus a varying delay (0..~3 ms) so the kill lands in
      * different phases: buffering, writing rows, between the flushes, writing the commit. */
-    for (int trial = 0; trial < 8; trial++) {
+    for (int trial = 0; trial < 6; trial++) {
         char path[512];
         snprintf(path, sizeof path, "%s/crash%d.h5", dir, trial);
         unlink(path);
