@@ -184,9 +184,12 @@ int ms_tokenizer_n_vocab(const ms_tokenizer *t);
 int ms_tokenizer_bos(const ms_tokenizer *t); /* -1 if none */
 int ms_tokenizer_eos(const ms_tokenizer *t);
 int ms_tokenizer_adds_bos(const ms_tokenizer *t);
-/* Encodes len bytes of text (need not be NUL-terminated). With add_bos, BOS first when the
- * model adds it. Invalid UTF-8 bytes are encoded as their byte-fallback tokens <0xXX>
- * (documented in docs/TOKENIZER.md). *ids is malloc'ed. Returns 0 or MS_ERR_RUNTIME. */
+/* Encodes len bytes of text (need not be NUL-terminated) exactly as llama.cpp does (GGUF) or
+ * as Hugging Face tokenizers do (tokenizer.json); special-token text such as "<s>" in the
+ * input is plain text. With add_bos, the model's special tokens: BOS first when the model
+ * adds it (and EOS last when it adds EOS). Empty text gives BOS only. Invalid UTF-8 is
+ * encoded as byte-fallback tokens <0xXX>, llama.cpp's way (docs/TOKENIZER.md). *ids is
+ * malloc'ed. Returns 0 or MS_ERR_RUNTIME (out of memory, text over 512 MiB). */
 int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos, int32_t **ids,
                 int64_t *n_ids);
 /* The token's piece as stored in the vocabulary ("▁the", "<0x0A>"); NULL if out of range. */
@@ -196,6 +199,14 @@ const char *ms_token_piece(const ms_tokenizer *t, int32_t id);
  * space prefix added. A character split across byte tokens is assembled; bytes that never
  * form valid UTF-8 become U+FFFD, so the output is always valid UTF-8. */
 size_t ms_detokenize(const ms_tokenizer *t, const int32_t *ids, int64_t n, char *out, size_t cap);
+/* Text of ids[0..n) for views that colour each token (valid UTF-8, NUL-terminated,
+ * malloc'ed; NULL if out of memory), and offs[0..n] (caller-allocated, n + 1 entries): token
+ * i's text is [offs[i], offs[i+1]). A character split across byte tokens belongs to the token
+ * that completes it (the others get empty text); a sequence that never forms a character
+ * becomes U+FFFD on the token where that shows. strip_prefix: drop the one leading space that
+ * the space prefix added (as ms_detokenize does). */
+char *ms_detokenize_spans(const ms_tokenizer *t, const int32_t *ids, int64_t n, int strip_prefix,
+                          int64_t *offs);
 /* Text of one token for display (byte tokens that are not valid UTF-8 alone are shown as
  * "<0xXX>"). Writes at most cap bytes, NUL-terminated; returns length. */
 size_t ms_token_display(const ms_tokenizer *t, int32_t id, char *out, size_t cap);

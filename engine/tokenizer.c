@@ -751,11 +751,15 @@ static int token_byte(const ms_tokenizer *t, int32_t id) {
     return b;
 }
 
-size_t ms_detokenize(const ms_tokenizer *t, const int32_t *ids, int64_t n, char *out, size_t cap) {
-    out_w w = {.out = out, .cap = cap};
+/* Text of ids[0..n) into w; offs (n + 1 entries, may be NULL) gets the output offset where
+ * each token's text starts. Bytes of a character split across byte tokens are written by
+ * the token that completes it; a U+FFFD by the token at which the sequence proves invalid
+ * (the last token for a sequence cut short at the end). */
+static void detok_core(const ms_tokenizer *t, const int32_t *ids, int64_t n, int strip, out_w *w,
+                       int64_t *offs) {
     utf8_state s = {0};
-    int strip = t->add_space_prefix; /* one leading space of the first text, as HF's Strip */
     for (int64_t i = 0; i < n; i++) {
+        if (offs) offs[i] = (int64_t)w->total;
         int32_t id = ids[i];
         if (id < 0 || id >= t->n_vocab) continue;
         int type = t->types[id];
@@ -769,7 +773,7 @@ size_t ms_detokenize(const ms_tokenizer *t, const int32_t *ids, int64_t n, char 
                 continue;
             }
             strip = 0;
-            u8_put(&s, &w, (uint8_t)b);
+            u8_put(&s, w, (uint8_t)b);
         } else if (type == MS_TOK_NORMAL || type == MS_TOK_USER_DEFINED) {
             int unescape = type == MS_TOK_NORMAL;
             if (len == 0) continue;
@@ -780,13 +784,32 @@ size_t ms_detokenize(const ms_tokenizer *t, const int32_t *ids, int64_t n, char 
                     p++, len--;
                 strip = 0;
             }
-            u8_text(&s, &w, p, len, unescape);
+            u8_text(&s, w, p, len, unescape);
         }
         /* control, unknown and unused tokens have no text */
     }
-    u8_flush(&s, &w);
+    u8_flush(&s, w);
+    if (offs) offs[n] = (int64_t)w->total;
+}
+
+size_t ms_detokenize(const ms_tokenizer *t, const int32_t *ids, int64_t n, char *out, size_t cap) {
+    out_w w = {.out = out, .cap = cap};
+    /* one leading space of the first text is the prefix (HF's Strip decoder, llama.cpp) */
+    detok_core(t, ids, n, t->add_space_prefix, &w, NULL);
     ow_end(&w);
     return w.total;
+}
+
+char *ms_detokenize_spans(const ms_tokenizer *t, const int32_t *ids, int64_t n, int strip_prefix,
+                          int64_t *offs) {
+    out_w w = {0};
+    detok_core(t, ids, n, strip_prefix && t->add_space_prefix, &w, NULL);
+    char *text = malloc(w.total + 1);
+    if (!text) return NULL;
+    w = (out_w){.out = text, .cap = w.total + 1};
+    detok_core(t, ids, n, strip_prefix && t->add_space_prefix, &w, offs);
+    ow_end(&w);
+    return text;
 }
 
 size_t ms_token_display(const ms_tokenizer *t, int32_t id, char *out, size_t cap) {

@@ -268,6 +268,28 @@ static int cmd_vectors(const char *vocab, const char *inp, const char *out, cons
         }
     printf("tokenizer.json (Prepend+Replace): %d cases\n", c.n);
 
+    /* GGUF written back (ms_tokenizer_to_gguf): from the GGUF tokenizer (scores as read) and
+     * from the tokenizer.json one (scores derived from merge ranks): same ids again. */
+    for (int src = 0; src < 2; src++) {
+        char gpath[1100], err[512];
+        snprintf(gpath, sizeof gpath, "%s/vocab-from-%s.gguf", tmp, src ? "json" : "gguf");
+        gguf_writer *w = gguf_writer_new();
+        gguf_w_str(w, "general.architecture", "llama");
+        ms_tokenizer_to_gguf(src ? j : g, w);
+        if (gguf_writer_write(w, gpath, err, sizeof err)) {
+            fail("gguf write: %s", err);
+            gguf_writer_free(w);
+            continue;
+        }
+        gguf_writer_free(w);
+        ms_tokenizer *r = open_or_die(gpath);
+        for (int i = 0; i < c.n; i++)
+            check_case(r, src ? "gguf-from-json" : "gguf-from-gguf", i, c.text[i], c.len[i],
+                       exp[i].v, exp[i].n);
+        ms_tokenizer_free(r);
+    }
+    printf("GGUF metadata written back (from GGUF, from tokenizer.json): %d cases\n", c.n);
+
     /* Metaspace, prepend_scheme "first", split false: a case that starts with a space is
      * tokenized as the SentencePiece form tokenizes the text without that space (when that
      * text is not empty: then it is the lone "▁"). */
@@ -476,6 +498,23 @@ static int cmd_edge(const char *vocab) {
                 "b\xEF\xBF\xBD"
                 "c");
     free(ids);
+    /* Spans for coloured views: the split character belongs to the token completing it. */
+    const int32_t mixed[] = {1, 15043, META, B + 0xF0, B + 0x9D, B + 0x84, B + 0x9E, B + 0xFF};
+    int64_t offs[9];
+    char *sp = ms_detokenize_spans(t, mixed, 8, 1, offs);
+    const int64_t want_offs[9] = {0, 0, 5, 6, 6, 6, 6, 10, 13};
+    if (!sp || strcmp(sp, "Hello \xF0\x9D\x84\x9E\xEF\xBF\xBD") != 0 ||
+        memcmp(offs, want_offs, sizeof offs) != 0) {
+        fail("ms_detokenize_spans: '%s'", sp ? sp : "(null)");
+        for (int i = 0; i < 9; i++)
+            fprintf(stderr, " %lld", (long long)offs[i]);
+        fputc('\n', stderr);
+    }
+    free(sp);
+    sp = ms_detokenize_spans(t, mixed + 1, 1, 0, offs);
+    if (!sp || strcmp(sp, " Hello") != 0 || offs[0] != 0 || offs[1] != 6)
+        fail("ms_detokenize_spans without strip");
+    free(sp);
     /* Display of single tokens. */
     ms_token_display(t, B + 0xF0, buf, sizeof buf);
     expect_text("display <0xF0>", buf, "<0xF0>");
@@ -662,6 +701,92 @@ static int cmd_errors(const char *tmp) {
     } else {
         const int32_t want[] = {0, 5, 1, 2, 2}; /* <s> ▁ab ▁ a a */
         expect_ids(t, "tiny: merges by rank", "ab aa", 5, 1, want, 5);
+        ms_tokenizer_free(t);
+    }
+    /* Byte mutations of the tiny file: any outcome but a crash or a half-made tokenizer. */
+    size_t tlen;
+    char *tiny = read_file(path, &tlen);
+    char *mut = malloc(tlen + 1);
+    int n_ok = 0;
+    for (int iter = 0; iter < 1500; iter++) {
+        memcpy(mut, tiny, tlen + 1);
+        int k = 1 + (int)(rnd() % 4);
+        for (int q = 0; q < k; q++) {
+            uint64_t r = rnd();
+            mut[r % tlen] = "\"{}[],: 0a\\\xE2\xFF"[(r >> 32) % 14];
+        }
+        snprintf(path, sizeof path, "%s/mut.json", dir);
+        f = fopen(path, "wb");
+        fwrite(mut, 1, tlen, f);
+        fclose(f);
+        int rc = ms_tokenizer_open(&t, path, err, sizeof err);
+        if (rc == 0) {
+            int32_t *ids;
+            int64_t n;
+            n_ok++;
+            if (ms_tokenize(t, "ab aa \xFF", 7, 1, &ids, &n))
+                fail("mutated: tokenize failed");
+            else
+                free(ids);
+            ms_tokenizer_free(t);
+        } else if ((rc != MS_ERR_INPUT && rc != MS_ERR_RUNTIME) || t != NULL || !err[0]) {
+            fail("mutated tokenizer.json: rc %d without a clean failure", rc);
+        }
+    }
+    free(mut);
+    free(tiny);
+    printf("mutated tokenizer.json: 1500 files, %d still valid\n", n_ok);
+
+    /* Hand-made GGUF vocabularies. */
+    static const char *const pieces[] = {"<unk>",
+                                         "<s>",
+                                         "</s>",
+                                         "\xE2\x96\x81",
+                                         "a",
+                                         "b",
+                                         "\xE2\x96\x81"
+                                         "a",
+                                         "ab",
+                                         "\xE2\x96\x81"
+                                         "ab"};
+    const float scores[] = {0, 0, 0, -1, -2, -3, -5, -4, -6};
+    const int32_t types[] = {2, 3, 3, 1, 1, 1, 1, 1, 1};
+    for (int variant = 0; variant < 7; variant++) {
+        gguf_writer *w = gguf_writer_new();
+        gguf_w_str(w, "general.architecture", "llama");
+        if (variant != 0) gguf_w_str(w, "tokenizer.ggml.model", variant == 1 ? "gpt2" : "llama");
+        if (variant == 2)
+            gguf_w_arr_i32(w, "tokenizer.ggml.tokens", types, 9);
+        else
+            gguf_w_arr_str(w, "tokenizer.ggml.tokens", pieces, 9);
+        gguf_w_arr_f32(w, "tokenizer.ggml.scores", scores, variant == 3 ? 8 : 9);
+        if (variant == 4)
+            gguf_w_arr_f32(w, "tokenizer.ggml.token_type", scores, 9);
+        else
+            gguf_w_arr_i32(w, "tokenizer.ggml.token_type", types, 9);
+        if (variant == 6) gguf_w_u32(w, "tokenizer.ggml.bos_token_id", 99);
+        snprintf(path, sizeof path, "%s/v%d.gguf", dir, variant);
+        if (gguf_writer_write(w, path, err, sizeof err)) fail("gguf writer: %s", err);
+        gguf_writer_free(w);
+        static const char *const want_err[] = {"no tokenizer.ggml.model", "only SentencePiece",
+                                               "not an array of strings", "scores must be",
+                                               "token_type must be"};
+        int rc = ms_tokenizer_open(&t, path, err, sizeof err);
+        if (variant < 5) {
+            if (rc != MS_ERR_INPUT || t || !strstr(err, want_err[variant]) || !strstr(err, path))
+                fail("gguf variant %d: rc %d, '%s'", variant, rc, err);
+            ms_tokenizer_free(t);
+            continue;
+        }
+        if (rc) {
+            fail("gguf variant %d: %s", variant, err);
+            continue;
+        }
+        /* "ab a": ▁ab (score -6) loses to ab (-4)? pairs of "▁ a b ▁ a": ▁a (-5), ab (-4)
+         * -> ab first, then ▁+ab = ▁ab (-6); then ▁ a -> ▁a. */
+        const int32_t want_bos[] = {1, 8, 6};
+        expect_ids(t, variant == 6 ? "gguf: BOS id out of range -> no BOS" : "tiny gguf", "ab a", 4,
+                   1, variant == 6 ? want_bos + 1 : want_bos, variant == 6 ? 2 : 3);
         ms_tokenizer_free(t);
     }
     printf("error cases: %s\n", failures ? "FAILED" : "ok");
