@@ -90,7 +90,11 @@ static int run(int argc, char **argv) {
     if (layers_s) {
         const int *al;
         int nal = ms_plot_analysis_layers(a, &al);
-        if ((rc = ms_parse_layers(cmd, layers_s, al[nal - 1] + 1, &layers, &n_layers))) {
+        if (!strcmp(layers_s, "all")) { /* every analysed layer */
+            if ((layers = malloc(sizeof *layers * (size_t)nal)))
+                memcpy(layers, al, sizeof *layers * (size_t)nal);
+            n_layers = layers ? nal : 0;
+        } else if ((rc = ms_parse_layers(cmd, layers_s, al[nal - 1] + 1, &layers, &n_layers))) {
             ms_plot_analysis_free(a);
             return rc;
         }

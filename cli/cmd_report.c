@@ -189,7 +189,15 @@ static int run(int argc, char **argv) {
     }
     const int *al;
     int nal = ms_plot_analysis_layers(a, &al);
-    if (layers_s && (status = ms_parse_layers(cmd, layers_s, al[nal - 1] + 1, &layers, &n_layers)))
+    if (layers_s && !strcmp(layers_s, "all")) { /* every analysed layer */
+        if (!(layers = malloc(sizeof *layers * (size_t)nal))) {
+            status = MS_EXIT_RUNTIME;
+            goto done;
+        }
+        memcpy(layers, al, sizeof *layers * (size_t)nal);
+        n_layers = nal;
+    } else if (layers_s &&
+               (status = ms_parse_layers(cmd, layers_s, al[nal - 1] + 1, &layers, &n_layers)))
         goto done;
     if (is_store) {
         if ((rc = ms_routes_open(&r, path, err, sizeof err))) {

@@ -125,8 +125,17 @@ static int run(int argc, char **argv) {
     ms_tokenizer *tok = NULL;
     char *out = NULL;
     if (docs_s && (status = parse_docs(cmd, docs_s, &docs, &n_docs))) goto done;
-    if (layers_s && (status = ms_parse_layers(cmd, layers_s, in->layers[in->n_layers - 1] + 1,
-                                              &layers, &n_layers)))
+    if (layers_s && !strcmp(layers_s, "all")) { /* all stored layers, not 0..n-1 */
+        layers = malloc(sizeof *layers * (size_t)in->n_layers);
+        if (!layers) {
+            status = MS_EXIT_RUNTIME;
+            goto done;
+        }
+        memcpy(layers, in->layers, sizeof *layers * (size_t)in->n_layers);
+        n_layers = in->n_layers;
+    } else if (layers_s &&
+               (status = ms_parse_layers(cmd, layers_s, in->layers[in->n_layers - 1] + 1, &layers,
+                                         &n_layers)))
         goto done;
     char note[1024] = "";
     if (ms_plot_tokenizer_open(&tok, r, path, model, note, sizeof note)) {

@@ -346,8 +346,13 @@ int pl_panel_slots(const ms_plot_analysis *a, const int *layers, int n_layers, i
             int sl = pl_slot(a, layers[i]);
             if (sl < 0) {
                 free(s);
-                pl_err(err, errlen, "layer %d: not in the analysis (analysed layers: %d..%d)",
-                       layers[i], a->layers[0], a->layers[a->n_layers - 1]);
+                char list[256] = "";
+                size_t used = 0;
+                for (int j = 0; j < a->n_layers && used + 16 < sizeof list; j++)
+                    used += (size_t)snprintf(list + used, sizeof list - used, "%s%d", j ? ", " : "",
+                                             a->layers[j]);
+                pl_err(err, errlen, "layer %d: not in the analysis (analysed layers: %s)",
+                       layers[i], list);
                 return MS_ERR_INPUT;
             }
             s[n++] = sl;

@@ -166,7 +166,7 @@ static void gp_bar_style(pl_buf *b, const ms_plot_analysis *a, double yr) {
     pl_printf(b,
               "set style data histogram\n"
               "set style histogram clustered gap 1.4\n"
-              "set style fill solid 0.92 border rgb \"#303030\"\n"
+              "set style fill solid 1.0 border rgb \"#303030\"\n"
               "set boxwidth 0.92\n"
               "set xrange [-0.6:E-0.4]\n"
               "set yrange [0:%.6g]\n"
@@ -436,11 +436,11 @@ static int heat_share(fig_ctx *c) {
             pl_puts(&dat, "\n"); /* scan lines separated by blank lines (image grid) */
         }
     }
-    /* Pixel layout: panels pw x ph, 80 left, 60 between columns, 170 right (colour bar),
+    /* Pixel layout: panels pw x ph, 80 left, 60 between columns, 210 right (colour bar),
      * 90 top, 130 between rows, 75 bottom. */
     int D = a->n_domains, cols = D < 4 ? D : 4, rows = (D + cols - 1) / cols;
     int pw = a->n_expert <= 16 ? 300 : 520, ph = a->n_layers <= 8 ? 240 : 440;
-    int w = 80 + cols * pw + (cols - 1) * 60 + 170, h = 90 + rows * ph + (rows - 1) * 130 + 75;
+    int w = 80 + cols * pw + (cols - 1) * 60 + 210, h = 90 + rows * ph + (rows - 1) * 130 + 75;
     gp_begin(c, &gp, name, "expert share heatmaps (layer x expert) per domain", w, h);
     pl_printf(&gp, "ND = %d\n", D);
     gp_array_str(&gp, "dom", a->domains, D);
@@ -455,14 +455,14 @@ static int heat_share(fig_ctx *c) {
               "set xlabel \"expert\"\n"
               "set grid noytics\nset border 15\nset tics scale 0\n"
               "set xtics %d\n",
-              vmin < vmax ? vmin : 0, vmax > vmin ? vmax : 1, 1.0 - 150.0 / w, 75.0 / h, 22.0 / w,
+              vmin < vmax ? vmin : 0, vmax > vmin ? vmax : 1, 1.0 - 185.0 / w, 75.0 / h, 22.0 / w,
               1.0 - 165.0 / h, a->base_share, a->n_expert - 1, a->n_layers - 1,
               expert_tic_step(a->n_expert));
     gp_layer_tics(&gp, a, "y");
     pl_printf(&gp,
               "set multiplot layout %d,%d margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f "
               "title \"Expert share per layer and domain\" font \"" FONT ",18\"\n",
-              rows, cols, 80.0 / w, 1.0 - 170.0 / w, 75.0 / h, 1.0 - 90.0 / h, 60.0 / w, 130.0 / h);
+              rows, cols, 80.0 / w, 1.0 - 210.0 / w, 75.0 / h, 1.0 - 90.0 / h, 60.0 / w, 130.0 / h);
     pl_printf(&gp,
               "do for [d=1:ND] {\n"
               "  set title dom[d] font \"" FONT ",16\"\n"

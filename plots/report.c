@@ -304,7 +304,7 @@ static const char *CSS =
     "figcaption .files{font-size:.85em;color:#555}\n"
     "table{border-collapse:collapse;margin:.6em 0}\nth,td{padding:.25em .6em;"
     "border-bottom:1px solid #e2e2e2;text-align:left}\n"
-    "table.num td{text-align:right;font-variant-numeric:tabular-nums}\n"
+    "table.num td{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
     "thead th{background:#f3f6f8;border-bottom:2px solid #c9d3db}\n"
     ".paper{background:#f1f1f1;color:#555}\ntr.base{font-style:italic}\n"
     "table.kv th{white-space:nowrap;vertical-align:top}\ntable.kv td{font-family:"

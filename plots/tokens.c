@@ -78,8 +78,13 @@ static int view_slots(const ms_routes_info *in, const ms_token_view_opts *o, int
             for (int j = 0; j < in->n_layers; j++)
                 if (in->layers[j] == o->layers[i]) s = j;
             if (s < 0) {
-                pl_err(err, errlen, "layer %d: not stored in the route store (stored: %d..%d)",
-                       o->layers[i], in->layers[0], in->layers[in->n_layers - 1]);
+                char list[256] = "";
+                size_t used = 0;
+                for (int j = 0; j < in->n_layers && used + 16 < sizeof list; j++)
+                    used += (size_t)snprintf(list + used, sizeof list - used, "%s%d", j ? ", " : "",
+                                             in->layers[j]);
+                pl_err(err, errlen, "layer %d: not stored in the route store (stored: %s)",
+                       o->layers[i], list);
                 return MS_ERR_INPUT;
             }
             slots[(*n)++] = s;
