@@ -748,22 +748,23 @@ static int cmd_errors(const char *tmp) {
                                          "a",
                                          "ab",
                                          "\xE2\x96\x81"
-                                         "ab"};
-    const float scores[] = {0, 0, 0, -1, -2, -3, -5, -4, -6};
-    const int32_t types[] = {2, 3, 3, 1, 1, 1, 1, 1, 1};
+                                         "ab",
+                                         "<x>"};
+    const float scores[] = {0, 0, 0, -1, -2, -3, -5, -4, -6, 0};
+    const int32_t types[] = {2, 3, 3, 1, 1, 1, 1, 1, 1, 4}; /* <x>: user-defined */
     for (int variant = 0; variant < 7; variant++) {
         gguf_writer *w = gguf_writer_new();
         gguf_w_str(w, "general.architecture", "llama");
         if (variant != 0) gguf_w_str(w, "tokenizer.ggml.model", variant == 1 ? "gpt2" : "llama");
         if (variant == 2)
-            gguf_w_arr_i32(w, "tokenizer.ggml.tokens", types, 9);
+            gguf_w_arr_i32(w, "tokenizer.ggml.tokens", types, 10);
         else
-            gguf_w_arr_str(w, "tokenizer.ggml.tokens", pieces, 9);
-        gguf_w_arr_f32(w, "tokenizer.ggml.scores", scores, variant == 3 ? 8 : 9);
+            gguf_w_arr_str(w, "tokenizer.ggml.tokens", pieces, 10);
+        gguf_w_arr_f32(w, "tokenizer.ggml.scores", scores, variant == 3 ? 9 : 10);
         if (variant == 4)
-            gguf_w_arr_f32(w, "tokenizer.ggml.token_type", scores, 9);
+            gguf_w_arr_f32(w, "tokenizer.ggml.token_type", scores, 10);
         else
-            gguf_w_arr_i32(w, "tokenizer.ggml.token_type", types, 9);
+            gguf_w_arr_i32(w, "tokenizer.ggml.token_type", types, 10);
         if (variant == 6) gguf_w_u32(w, "tokenizer.ggml.bos_token_id", 99);
         snprintf(path, sizeof path, "%s/v%d.gguf", dir, variant);
         if (gguf_writer_write(w, path, err, sizeof err)) fail("gguf writer: %s", err);
@@ -787,6 +788,19 @@ static int cmd_errors(const char *tmp) {
         const int32_t want_bos[] = {1, 8, 6};
         expect_ids(t, variant == 6 ? "gguf: BOS id out of range -> no BOS" : "tiny gguf", "ab a", 4,
                    1, variant == 6 ? want_bos + 1 : want_bos, variant == 6 ? 2 : 3);
+        if (variant == 5) {
+            /* A user-defined token is cut out first; each text fragment gets its "▁" (as
+             * llama.cpp after a token fragment, and as HF's Prepend per split). */
+            const int32_t want_user[] = {1, 6, 9, 3, 5}; /* <s> ▁a <x> ▁ b */
+            expect_ids(t, "user-defined token", "a<x>b", 5, 1, want_user, 5);
+            char jdir[1100];
+            snprintf(jdir, sizeof jdir, "%s/tiny-user", dir);
+            write_json_or_die(t, jdir);
+            ms_tokenizer *tj = open_or_die(jdir);
+            expect_ids(tj, "user-defined token (tokenizer.json)", "a<x>b", 5, 1, want_user, 5);
+            expect_ids(tj, "tiny (tokenizer.json)", "ab a", 4, 1, want_bos, 3);
+            ms_tokenizer_free(tj);
+        }
         ms_tokenizer_free(t);
     }
     printf("error cases: %s\n", failures ? "FAILED" : "ok");
