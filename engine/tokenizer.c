@@ -394,7 +394,6 @@ static void try_add_bigram(tok_work *w, int32_t left, int32_t right) {
     const ms_tokenizer *t = w->t;
     const tok_sym *l = &w->sym[left], *r = &w->sym[right];
     int32_t size = l->len + r->len;
-    if (t->split_words && r->len >= 3 && is_meta(w->buf + r->start)) return;
     tok_bigram b;
     if (l->id >= 0 && r->id >= 0) {
         if (!pair_find(t, l->id, r->id, &b.id, &b.prio)) return;
@@ -461,10 +460,11 @@ static void encode_segment(tok_work *w, int32_t a, int32_t b) {
 /* Tokenizes the escaped text buf[0..n) and appends the ids. The symbols are cut as llama.cpp
  * cuts them (by the UTF-8 lead byte). Where no merge can cross — before a "▁" that follows
  * something else, when no piece of the vocabulary has a "▁" after another character
- * (t->meta_hard, true of Llama/Mistral vocabularies), or before every "▁" for Metaspace
- * split=true — the text is cut into segments merged one by one: the result is the same as
- * one heap over the whole text (merges in different segments never interact, and each
- * segment sees its merges in the same order), but the heap stays small and in cache. */
+ * (t->meta_hard, true of Llama/Mistral vocabularies; and always for HF's Metaspace split=true,
+ * whose MergedWithNext split cuts exactly there) — the text is cut into segments merged one by one:
+ * the result is the same as one heap over the whole text (merges in different segments never
+ * interact, and each segment sees its merges in the same order), but the heap stays small and in
+ * cache. */
 static void encode_escaped(tok_work *w, int32_t n) {
     const ms_tokenizer *t = w->t;
     const char *buf = w->buf;
@@ -476,7 +476,7 @@ static void encode_escaped(tok_work *w, int32_t n) {
         int32_t len = utf8_len[(uint8_t)buf[off] >> 4];
         if (len > n - off) len = n - off;
         int meta = len == 3 && is_meta(buf + off);
-        if (cut_meta && meta && (!prev_meta || t->split_words) && ns > 0) {
+        if (cut_meta && meta && !prev_meta && ns > 0) {
             encode_segment(w, 0, ns);
             ns = 0;
         }
