@@ -347,7 +347,8 @@ static int run(int argc, char **argv) {
                                tok_json,
                                ms_corpus_manifest_json(corpus),
                                cmdline,
-                               resume};
+                               resume,
+                               window};
     if (!dl) snprintf(err, sizeof err, "capture: out of memory");
     rc = dl ? ms_store_create(&store, &so, err, sizeof err) : MS_ERR_RUNTIME;
     free(dl);

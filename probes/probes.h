@@ -15,7 +15,8 @@
  *   /documents/n_tokens int64   [D]
  *   /domains            string  [n_domains]
  * Root attributes: format, format_version, model (JSON), tokenizer (JSON), manifest (JSON),
- * command_line, tool_version, hdf5_version, created, n_documents (int64, the commit point),
+ * command_line, tool_version, hdf5_version, created, window (int64, when known),
+ * n_documents (int64, the commit point),
  * n_tokens (int64); /routing attributes n_expert, k. Every dataset has a "description".
  * Token-major, chunked, shuffle+deflate, extendible; flushed after every batch of documents.
  * Documents are appended whole, so a store always ends at a document boundary: rows past the
@@ -72,8 +73,10 @@ typedef struct ms_store_create_opts {
     const char *const *domains;
     int n_domains;
     const char *model_json, *tokenizer_json, *manifest_json, *command_line;
-    int resume; /* open an existing store and continue after its last document;
-                   the existing store must match (layers, E, k, logits, domains) */
+    int resume;     /* open an existing store and continue after its last document;
+                       the existing store must match (layers, E, k, logits, domains,
+                       window) */
+    int64_t window; /* tokens per forward pass: root attribute "window" (0: not written) */
 } ms_store_create_opts;
 
 int ms_store_create(ms_store **out, const ms_store_create_opts *o, char *err, size_t errlen);

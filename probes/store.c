@@ -230,6 +230,8 @@ static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, siz
              "write attribute tool_version");
     H5_CHECK(ms_h5_attr_str(s->file, "hdf5_version", h5v), "write attribute hdf5_version");
     H5_CHECK(ms_h5_attr_str(s->file, "created", created), "write attribute created");
+    if (o->window > 0)
+        H5_CHECK(ms_h5_attr_i64(s->file, "window", o->window), "write attribute window");
     H5_CHECK(ms_h5_attr_i64(s->file, "n_tokens", 0), "write attribute n_tokens");
     H5_CHECK(ms_h5_attr_i64(s->file, "n_documents", 0), "write attribute n_documents");
 
@@ -314,6 +316,11 @@ static int open_resume(ms_store *s, const ms_store_create_opts *o, char *err, si
     if (ms_h5_read_attr_i64(s->file, "format_version", &v) != 0 || v != MS_ROUTES_VERSION) {
         snprintf(err, errlen, "%s: unsupported route store version", path);
         rc = MS_ERR_INPUT;
+        goto fail;
+    }
+    int64_t w = 0;
+    if (o->window > 0 && ms_h5_read_attr_i64(s->file, "window", &w) == 0 && w != o->window) {
+        rc = mismatch(err, errlen, path, "--window");
         goto fail;
     }
     H5_CHECK(grout = H5Gopen2(s->file, "/routing", H5P_DEFAULT), "open /routing");

@@ -107,6 +107,7 @@ def test_route():
         check("capture" in f.attrs["command_line"] and "--logits" in f.attrs["command_line"],
               "command_line attr")
         check(isinstance(model, dict), "model attr")
+        check(int(f.attrs["window"]) == window, "window attr")
         doms = list(f["domains"].asstr()[()])
         check(doms == ["ArXiv", "GitHub", "PubMed Abstracts", "Wiki"], "domains %r" % doms)
         E, k = int(f["routing"].attrs["n_expert"]), int(f["routing"].attrs["k"])
@@ -261,6 +262,8 @@ def test_resume():
     # A resume with different options or corpus is refused.
     r = run(base[:-1] + ["--out", "killed0.h5", "--resume", "--layers", "0,1"])
     check(r.returncode == 2 and "layers" in r.stderr, "layers mismatch: %s" % r.stderr)
+    r = run(base[:-1] + ["--out", "killed0.h5", "--resume", "--window", "50"])
+    check(r.returncode == 2 and "--window" in r.stderr, "window mismatch: %s" % r.stderr)
     r = run(["make-model", "--out", "other.gguf", "--seed", "4", "--layers", "3", "--d-model",
              "128", "--ff", "256"])
     r = run(["capture", "--model", "other.gguf"] + base[3:] + ["--out", "killed0.h5", "--resume"])
