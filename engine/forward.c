@@ -158,7 +158,7 @@ static void mm_task(void *ctx, int64_t t, int th) {
             if (w->type == MS_TYPE_F32)
                 memcpy(dst, src, (size_t)w->cols * sizeof(float));
             else
-                ms_dequantize_row(w->type, src, dst, w->cols);
+                ms_fwd_dequant_row(w->type, src, dst, w->cols);
         }
         e->t_dequant[th * THREAD_PAD] += now_s() - t0;
         b = tile;
@@ -347,7 +347,7 @@ static void vec_to_f32(const ms_mat *w, float *dst) {
     if (w->type == MS_TYPE_F32)
         memcpy(dst, w->data, (size_t)w->cols * sizeof(float));
     else
-        ms_dequantize_row(w->type, w->data, dst, w->cols);
+        ms_fwd_dequant_row(w->type, w->data, dst, w->cols);
 }
 
 static size_t tile_need(const ms_mat *w) {
@@ -574,7 +574,7 @@ int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hoo
         if (emb->type == MS_TYPE_F32)
             memcpy(e->x + t * d, src, (size_t)d * sizeof(float));
         else
-            ms_dequantize_row(emb->type, src, e->x + t * d, d);
+            ms_fwd_dequant_row(emb->type, src, e->x + t * d, d);
     }
     t1 = now_s();
     e->prof.other += t1 - t0;

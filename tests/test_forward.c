@@ -456,6 +456,48 @@ static void test_router(void) {
     CHECK(w[0] == 0.6f && w[1] == 0.2f, "no renorm");
 }
 
+/* The forward pass's own dequantization equals ms_dequantize_row bit for bit, for every
+ * type the engine reads: rows quantized from random floats (several magnitudes, zeros) and
+ * rows of random bytes with finite f16 scales. */
+static void test_dequant(void) {
+    static const ms_type types[] = {MS_TYPE_F32,  MS_TYPE_F16,  MS_TYPE_BF16, MS_TYPE_Q4_0,
+                                    MS_TYPE_Q4_1, MS_TYPE_Q5_0, MS_TYPE_Q5_1, MS_TYPE_Q8_0,
+                                    MS_TYPE_Q2_K, MS_TYPE_Q3_K, MS_TYPE_Q4_K, MS_TYPE_Q5_K,
+                                    MS_TYPE_Q6_K};
+    enum { N = 1024 };
+    float src[N], a[N], b[N];
+    uint8_t q[N * 4 + 64];
+    rng_state = 77;
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        ms_type t = types[ti];
+        size_t rb = ms_type_row_bytes(t, N);
+        int bad = 0;
+        for (int rep = 0; rep < 40; rep++) {
+            if (rep < 20) {
+                float mag = rep % 4 == 0 ? 1e-3f : rep % 4 == 1 ? 1.0f : 50.0f;
+                for (int i = 0; i < N; i++)
+                    src[i] = rep % 5 == 4 && i % 3 ? 0.0f : mag * nrand();
+                if (ms_quantize_row(t, src, q, N) != 0) continue;
+            } else {
+                for (size_t i = 0; i < rb; i++)
+                    q[i] = (uint8_t)(urand() * 256);
+                /* keep f16 scale fields finite: clear the top exponent bit of every byte pair
+                 * that could be a scale (harmless for the quant payload) */
+                if (t != MS_TYPE_F32 && t != MS_TYPE_BF16)
+                    for (size_t i = 1; i < rb; i += 2)
+                        q[i] &= 0xBF;
+                if (t == MS_TYPE_F32 || t == MS_TYPE_BF16)
+                    for (size_t i = 3; i < rb; i += 4)
+                        q[i] &= 0xBF;
+            }
+            ms_dequantize_row(t, q, a, N);
+            ms_fwd_dequant_row(t, q, b, N);
+            if (memcmp(a, b, sizeof a) != 0) bad++;
+        }
+        CHECK(bad == 0, "fast dequantization of %s differs in %d rows", ms_type_name(t), bad);
+    }
+}
+
 static tcfg base_cfg(void) {
     tcfg c = {32,         3, 4, 2, 8, 48, 8, 2, 96, 0, MS_ROPE_HALF, MS_ROUTER_SOFTMAX_TOPK_RENORM,
               MS_TYPE_F32};
@@ -484,6 +526,7 @@ static void permute_rows(tmodel *m, ms_mat *w, int n_heads, int dh) {
 
 int main(void) {
     test_router();
+    test_dequant();
     int32_t tok[64];
 
     /* against the reference */
