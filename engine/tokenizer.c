@@ -335,6 +335,7 @@ typedef struct tok_work {
     int64_t heap_n, heap_cap;
     int32_t *ids; /* (ids_cap) output */
     int64_t n_ids, ids_cap;
+    int unk_run; /* the last id came from a symbol outside the vocabulary (fuse_unk) */
     int oom;
 } tok_work;
 
@@ -452,8 +453,12 @@ static void encode_segment(tok_work *w, int32_t a, int32_t b) {
                 if (id >= 0) emit(w, id);
             }
         } else if (t->unk >= 0) {
-            emit(w, t->unk);
+            /* Hugging Face with byte_fallback off: <unk>, runs fused when fuse_unk */
+            if (!(t->fuse_unk && w->unk_run)) emit(w, t->unk);
+            w->unk_run = 1;
+            continue;
         }
+        w->unk_run = 0;
     }
 }
 
@@ -623,6 +628,7 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
                 w.buf[n++] = src[j];
             }
         }
+        w.unk_run = 0;
         encode_escaped(&w, n);
         if (w.oom) goto oom;
     }

@@ -49,9 +49,10 @@ struct ms_tokenizer {
     int add_bos, add_eos;
     int add_space_prefix; /* the "▁" prefix exists (decoding strips it from the first token) */
     ms_prefix_kind prefix;
-    int split_words; /* HF Metaspace split=true: no merge across a "▁" word start */
-    int meta_hard;   /* no piece has "▁" after another character (see encode_escaped) */
-    int byte_fallback;
+    int split_words;   /* HF Metaspace split=true: no merge across a "▁" word start */
+    int meta_hard;     /* no piece has "▁" after another character (see encode_escaped) */
+    int byte_fallback; /* else symbols outside the vocabulary give <unk> (HF) */
+    int fuse_unk;      /* consecutive such symbols give one <unk> (HF fuse_unk) */
     ms_merge_kind merge;
     int max_piece_len;
 

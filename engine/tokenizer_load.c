@@ -489,6 +489,7 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
     t->split_words = meta && split;
     const cJSON *bf = cJSON_GetObjectItemCaseSensitive(model, "byte_fallback");
     t->byte_fallback = cJSON_IsTrue(bf);
+    t->fuse_unk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "fuse_unk"));
     t->merge = MS_MERGE_RANKS;
     snprintf(t->source, sizeof t->source, "tokenizer.json");
 

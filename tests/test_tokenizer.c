@@ -240,6 +240,60 @@ static void write_metaspace_form(const char *dir, const char *outdir, const char
     free(raw);
 }
 
+/* Variants of DIR/tokenizer.json for the Hugging Face oracle, in OUTDIR: kind 0 shuffles
+ * a fifth of the merge rules and drops every seventh (merge ranks no longer follow scores:
+ * only rank semantics gives Hugging Face's ids); kind 1 turns byte_fallback off (unknown
+ * characters become <unk>, fused). */
+static void write_variant(const char *dir, const char *outdir, int kind) {
+    char path[1024];
+    size_t len;
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    char *raw = read_file(path, &len);
+    cJSON *j = cJSON_Parse(raw);
+    free(raw);
+    cJSON *model = cJSON_GetObjectItem(j, "model");
+    if (kind == 0) {
+        cJSON *merges = cJSON_GetObjectItem(model, "merges");
+        int n = cJSON_GetArraySize(merges);
+        char **m = malloc((size_t)n * sizeof *m);
+        for (int i = 0; i < n; i++)
+            m[i] = strdup(cJSON_GetArrayItem(merges, i)->valuestring);
+        uint64_t x = 0x9E3779B97F4A7C15ull;
+        for (int k = 0; k < n / 10; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            int a = (int)(x % (uint64_t)n), b = (int)((x >> 32) % (uint64_t)n);
+            char *tmp = m[a];
+            m[a] = m[b];
+            m[b] = tmp;
+        }
+        cJSON *out = cJSON_CreateArray();
+        for (int i = 0; i < n; i++) {
+            if (i % 7 != 3) cJSON_AddItemToArray(out, cJSON_CreateString(m[i]));
+            free(m[i]);
+        }
+        free(m);
+        cJSON_ReplaceItemInObject(model, "merges", out);
+    } else {
+        cJSON_ReplaceItemInObject(model, "byte_fallback", cJSON_CreateFalse());
+        cJSON_ReplaceItemInObject(model, "fuse_unk", cJSON_CreateTrue());
+    }
+    mkdir(outdir, 0755);
+    char *text = cJSON_PrintUnformatted(j);
+    snprintf(path, sizeof path, "%s/tokenizer.json", outdir);
+    FILE *f = fopen(path, "wb");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    raw = read_file(path, &len);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", outdir);
+    f = fopen(path, "wb");
+    fwrite(raw, 1, len, f);
+    fclose(f);
+    free(raw);
+}
+
 static int cmd_vectors(const char *vocab, const char *inp, const char *out, const char *tmp) {
     cases c = read_cases(inp);
     int n_exp;
@@ -292,6 +346,12 @@ static int cmd_vectors(const char *vocab, const char *inp, const char *out, cons
         ms_tokenizer_free(r);
     }
     printf("GGUF metadata written back (from GGUF, from tokenizer.json): %d cases\n", c.n);
+
+    /* Variants checked only against Hugging Face (tokenizer_hf_oracle). */
+    snprintf(mdir, sizeof mdir, "%s/hf-shuffled", tmp);
+    write_variant(dir, mdir, 0);
+    snprintf(mdir, sizeof mdir, "%s/hf-nofallback", tmp);
+    write_variant(dir, mdir, 1);
 
     /* Metaspace, prepend_scheme "first", split false: a case that starts with a space is
      * tokenized as the SentencePiece form tokenizes the text without that space (when that

@@ -40,11 +40,12 @@ set_tests_properties(tokenizer_llamacpp_oracle PROPERTIES LABELS "oracle;nosan" 
 file(MAKE_DIRECTORY ${TOK_WORK}/oracle)
 
 # Hugging Face's own tokenizer.json implementation (tokenizers.js, npm @huggingface/tokenizers)
-# on the three tokenizer.json forms written by the vectors test (Prepend+Replace; Metaspace
-# "first" without split; Metaspace "always" with split) and ~600 texts. Skipped (77) when the
+# on the tokenizer.json files written by the vectors test (Prepend+Replace; Metaspace "first"
+# without split; Metaspace "always" with split; merges shuffled and thinned; byte_fallback off)
+# and ~630 texts. Skipped (77) when the
 # npm package is not installed in tests/oracle.
 add_test(NAME tokenizer_hf_oracle
-  COMMAND sh -c "cd \"$1\" && \"$2\" \"$3/tokenize_hf_oracle.mjs\" \"$4\" 600 11 hf-prepend hf-metaspace hf-metaspace-split || exit $?; for d in hf-prepend hf-metaspace hf-metaspace-split; do \"$5\" json $d $d/hf.inp $d/hf.out || exit 1; done"
+  COMMAND sh -c "cd \"$1\" && \"$2\" \"$3/tokenize_hf_oracle.mjs\" \"$4\" 600 11 hf-prepend hf-metaspace hf-metaspace-split hf-shuffled hf-nofallback || exit $?; for d in hf-prepend hf-metaspace hf-metaspace-split hf-shuffled hf-nofallback; do \"$5\" json $d $d/hf.inp $d/hf.out || exit 1; done"
           sh ${TOK_WORK} ${MS_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/oracle
           ${MS_TEST_DATA}/tokenizer/roundtrip.txt $<TARGET_FILE:test_tokenizer>)
 set_tests_properties(tokenizer_hf_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 300
