@@ -17,12 +17,16 @@ typedef struct doc_rows {
     int64_t doc, first, n, n_total; /* n shown of n_total */
     int domain;
     const char *source;
-    int32_t *tok; /* [n] */
-    int32_t *ids; /* (n, L, k) */
-    float *w;     /* (n, L, k) */
+    int32_t *tok;  /* [n] */
+    char *text;    /* detokenized text of the n tokens (NULL without a tokenizer) */
+    int64_t *offs; /* [n + 1] token t is text[offs[t], offs[t+1]) */
+    int32_t *ids;  /* (n, L, k) */
+    float *w;      /* (n, L, k) */
 } doc_rows;
 
 static void doc_free(doc_rows *d) {
+    free(d->text);
+    free(d->offs);
     free(d->tok);
     free(d->ids);
     free(d->w);
@@ -68,6 +72,22 @@ static int doc_read(ms_routes *r, int64_t doc, int64_t max_tokens, doc_rows *d, 
     return 0;
 }
 
+/* Token texts from the tokenizer: a character split over byte tokens belongs to the token
+ * that completes it. Ids outside the vocabulary are shown as "#id" (token_text). */
+static int doc_spans(const ms_token_view_opts *o, doc_rows *d, char *err, size_t errlen) {
+    if (!o->tok) return 0;
+    int nv = ms_tokenizer_n_vocab(o->tok);
+    for (int64_t t = 0; t < d->n; t++)
+        if (d->tok[t] < 0 || d->tok[t] >= nv) return 0; /* wrong vocabulary: ids only */
+    d->offs = malloc(((size_t)d->n + 1) * sizeof *d->offs);
+    if (d->offs) d->text = ms_detokenize_spans(o->tok, d->tok, d->n, 1, d->offs);
+    if (!d->offs || !d->text) {
+        pl_err(err, errlen, "document %lld: out of memory", (long long)d->doc);
+        return MS_ERR_RUNTIME;
+    }
+    return 0;
+}
+
 /* Slots of the requested model layers (default: first, middle, last stored). */
 static int view_slots(const ms_routes_info *in, const ms_token_view_opts *o, int *slots, int cap,
                       int *n, char *err, size_t errlen) {
@@ -97,13 +117,31 @@ static int view_slots(const ms_routes_info *in, const ms_token_view_opts *o, int
     return 0;
 }
 
-/* Display text of a token: the tokenizer's, else "#id". */
-static void token_text(const ms_token_view_opts *o, int32_t id, char *out, size_t cap) {
+/* Display text of token t: its span of the document's text; a control token with no text
+ * (BOS) shows its piece ("<s>"), a byte token that only starts a character shows as empty;
+ * without a tokenizer, "#id". */
+static void token_text(const ms_token_view_opts *o, const doc_rows *d, int64_t t, char *out,
+                       size_t cap) {
     out[0] = 0;
-    if (o->tok && id >= 0 && id < ms_tokenizer_n_vocab(o->tok))
-        ms_token_display(o->tok, id, out, cap);
-    else
-        snprintf(out, cap, "#%d", (int)id);
+    if (!d->text) {
+        snprintf(out, cap, "#%d", (int)d->tok[t]);
+        return;
+    }
+    int64_t a = d->offs[t], b = d->offs[t + 1];
+    if (b > a) {
+        size_t n = (size_t)(b - a) < cap - 1 ? (size_t)(b - a) : cap - 1;
+        while (n > 0 && n < (size_t)(b - a) &&
+               ((unsigned char)d->text[a + (int64_t)n] & 0xC0) == 0x80)
+            n--; /* never cut a character */
+        memcpy(out, d->text + a, n);
+        out[n] = 0;
+        return;
+    }
+    int32_t id = d->tok[t];
+    if (id == ms_tokenizer_bos(o->tok) || id == ms_tokenizer_eos(o->tok)) {
+        const char *p = ms_token_piece(o->tok, id);
+        snprintf(out, cap, "%s", p ? p : "");
+    }
 }
 
 static void css_color(pl_buf *b, uint32_t c) {
@@ -151,7 +189,7 @@ static void html_layer(pl_buf *b, const ms_routes_info *in, const ms_token_view_
     for (int64_t t = 0; t < d->n; t++) {
         size_t base = ((size_t)t * (size_t)L + (size_t)slot) * (size_t)k;
         int32_t e0 = d->ids[base];
-        token_text(o, d->tok[t], text, sizeof text);
+        token_text(o, d, t, text, sizeof text);
         pl_printf(b, "<span class=\"x%d\" title=\"", e0 >= 0 && e0 < E ? e0 : 0);
         pl_puts(b, "token ");
         char quoted[300];
@@ -209,7 +247,9 @@ int ms_token_view_html(ms_routes *r, const ms_token_view_opts *o, int fragment, 
     pl_puts(&b, "<section class=\"mstokens\">\n");
     for (int i = 0; i < n_docs; i++) {
         doc_rows d;
-        if ((rc = doc_read(r, docs[i], max_tokens, &d, err, errlen))) {
+        if ((rc = doc_read(r, docs[i], max_tokens, &d, err, errlen)) ||
+            (rc = doc_spans(o, &d, err, errlen))) {
+            doc_free(&d);
             pl_buf_free(&b);
             return rc;
         }
@@ -253,6 +293,10 @@ int ms_token_view_ansi(ms_routes *r, const ms_token_view_opts *o, int color, cha
     int64_t doc = o->docs && o->n_docs > 0 ? o->docs[0] : 0;
     if ((rc = doc_read(r, doc, o->max_tokens > 0 ? o->max_tokens : 2000, &d, err, errlen)))
         return rc;
+    if ((rc = doc_spans(o, &d, err, errlen))) {
+        doc_free(&d);
+        return rc;
+    }
     int k = in->k, L = in->n_layers, E = in->n_expert;
     pl_buf b = {0};
     const char *dom = d.domain >= 0 && d.domain < in->n_domains ? in->domains[d.domain] : "?";
@@ -273,7 +317,7 @@ int ms_token_view_ansi(ms_routes *r, const ms_token_view_opts *o, int color, cha
     for (int64_t t = 0; t < d.n; t++) {
         size_t base = ((size_t)t * (size_t)L + (size_t)slot) * (size_t)k;
         int32_t e0 = d.ids[base];
-        token_text(o, d.tok[t], tt, sizeof tt);
+        token_text(o, &d, t, tt, sizeof tt);
         /* Colour never spans a line break: terminals would paint the rest of the line. */
         char *p = tt;
         for (;;) {

@@ -5,7 +5,8 @@
 # numbers with numpy, independently of moescope.
 set(MS_PLOTS_TEST ${CMAKE_CURRENT_SOURCE_DIR}/plots/test_plots.py)
 set(MS_PLOTS_WORK ${CMAKE_CURRENT_BINARY_DIR}/plots)
-foreach(case figures report no_gnuplot bad_input store_views store_report chromium)
+foreach(case figures report no_gnuplot bad_input store_views store_report capture_report
+             chromium)
   add_test(NAME plots_${case}
            COMMAND ${MS_PYTHON} ${MS_PLOTS_TEST} ${case} ${MOESCOPE_BIN} ${MS_TEST_DATA}
                    ${MS_PLOTS_WORK})

@@ -277,8 +277,11 @@ class Page(HTMLParser):
             self._row = []
         if tag in ("td", "th") and self._row is not None:
             self._cell = ""
-        if tag == "span" and re.fullmatch(r"x\d+", a.get("class", "")) and a.get("title", "").startswith("token "):
+        if tag == "span" and self._span is not None:
+            self._depth += 1  # the faint newline mark inside a token
+        elif tag == "span" and re.fullmatch(r"x\d+", a.get("class", "")) and a.get("title", "").startswith("token "):
             self._span = [a["class"], a["title"], ""]
+            self._depth = 0
 
     def handle_endtag(self, tag):
         if tag in ("td", "th") and self._cell is not None and self._row is not None:
@@ -291,8 +294,11 @@ class Page(HTMLParser):
             self.tables.append(self._table)
             self._table = None
         if tag == "span" and self._span is not None:
-            self.spans.append(tuple(self._span))
-            self._span = None
+            if self._depth > 0:
+                self._depth -= 1
+            else:
+                self.spans.append(tuple(self._span))
+                self._span = None
 
     def handle_data(self, data):
         if self._cell is not None:
@@ -578,6 +584,53 @@ def case_store_report():
     check("make_store.py (test fixture)" in body, "provenance: capture command missing")
 
 
+def case_capture_report():
+    """The whole chain on the sample corpus: make-model, capture, report."""
+    import numpy as np
+    d = fresh("capture")
+    model = os.path.join(d, "model.gguf")
+    store = os.path.join(d, "routes.h5")
+    manifest = os.path.join(os.path.dirname(DATA.rstrip("/")), "..", "corpora", "samples",
+                            "manifest.json")
+    manifest = os.path.normpath(manifest)
+    run(["make-model", "--out", model, "--vocab", VOCAB, "--layers", "4", "-q"])
+    run(["capture", "--model", model, "--corpus", manifest, "--out", store, "-q"])
+    out = os.path.join(d, "report")
+    run(["report", store, "--out", out, "--bootstrap", "20", "--max-tokens", "300"])
+    analysis = json.load(open(os.path.join(out, "analysis.json")))
+    A = store_arrays(store)
+    layers = [int(x) for x in A["routing/layers"]]
+    check_figures(out, analysis, ("png", "svg"), [layers[0], layers[len(layers) // 2], layers[-1]],
+                  decode=["fig7_expert_share"])
+    page = check_report(out, analysis)
+    t5 = [t for t in page.tables if t["after"] == "table5"][0]
+    rows = {r[0].split(" (paper")[0]: r[1:] for r in t5["rows"][2:]}
+    panel = [layers[0], layers[len(layers) // 2], layers[-1]]
+    for di, dom in enumerate(analysis["domains"]):
+        for i, l in enumerate(panel):
+            f, k = repetition_numpy(A, di, layers.index(l))
+            c = rows[dom]
+            check(c[2 * i].split()[0] == "%.1f" % (100 * f), "capture Table 5 %s L%d first" % (dom, l))
+            check(c[2 * (len(panel) + i)].split()[0] == "%.1f" % (100 * k), "capture Table 5 %s L%d top-k" % (dom, l))
+    # All 8 Pile subsets of the sample match a row of the paper's table.
+    body = open(os.path.join(out, "index.html"), encoding="utf-8").read()
+    check("paper: Gutenberg" in body or "Gutenberg" in rows, "Gutenberg row")
+    # Fig. 8 text: the first document's tokens, joined, are its corpus text.
+    import h5py
+    with h5py.File(store, "r") as f:
+        src = f["documents/source"].asstr()[0]
+    line_no = int(src.rsplit(":", 1)[1])
+    sample = os.path.join(os.path.dirname(manifest), "pile_sample.jsonl")
+    text = json.loads(open(sample, encoding="utf-8").read().split("\n")[line_no - 1])["text"]
+    n0 = int(A["documents/n_tokens"][0])
+    joined = "".join(t for _, _, t in page.spans[:min(n0, 300)])
+    joined = joined.replace("\u21b5", "")
+    if joined.startswith("<s>"):
+        joined = joined[3:]
+    check(len(joined) > 100 and text.startswith(joined),
+          "Fig. 8 tokens do not spell the document: %r... vs %r..." % (joined[:80], text[:80]))
+
+
 def case_chromium():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not check(chromium is not None, "chromium not installed (apt-get install chromium)"):
@@ -604,7 +657,8 @@ def case_chromium():
 
 CASES = {"figures": case_figures, "report": case_report, "no_gnuplot": case_no_gnuplot,
          "bad_input": case_bad_input, "store_views": case_store_views,
-         "store_report": case_store_report, "chromium": case_chromium}
+         "store_report": case_store_report, "capture_report": case_capture_report,
+         "chromium": case_chromium}
 os.makedirs(WORK, exist_ok=True)
 CASES[CASE]()
 if failures:
