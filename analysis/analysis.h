@@ -34,7 +34,17 @@ typedef struct ms_analysis_opts {
     /* Optional progress callback, called after each chunk (rows done, rows total). */
     void (*progress)(void *user, int64_t rows_done, int64_t rows_total);
     void *progress_user;
+    /* Distributed runs (cli/dist.h, mpirun): with n_parts > 1 this call reads only part `part`
+     * of n_parts contiguous, token-balanced document ranges, then `reduce` sums every count
+     * over the parts (in place over n elements of kind MS_REDUCE_*, returns 0 or MS_ERR_*)
+     * and each part builds the same result as one pass over the whole store. */
+    int part, n_parts;
+    int (*reduce)(void *user, void *buf, int64_t n, int kind);
+    void *reduce_user;
 } ms_analysis_opts;
+
+/* Element kinds of ms_analysis_opts.reduce (same values as cli/dist.h's MS_DIST_*). */
+enum { MS_REDUCE_SUM_I64 = 1, MS_REDUCE_SUM_F64, MS_REDUCE_SUM_U32, MS_REDUCE_MAX_I64 };
 
 /* Sets the defaults above (all layers, 200 replicates, seed 1, top 10, vocabulary on). */
 void ms_analysis_opts_default(ms_analysis_opts *o);

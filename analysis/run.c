@@ -219,6 +219,40 @@ static int acc_rows(acc *a, int64_t n, const int32_t *tok, const int32_t *doc, c
     return 0;
 }
 
+/* Sums the parts' accumulators (ms_analysis_opts.reduce). Every sum is of integers (the
+ * replicate sums too: integer weights times integer counts, exact in double), so the result
+ * does not depend on how the documents were split. Vocabulary tables first agree on the
+ * largest capacity (every part grows along the same 1024 * 2^j sequence). */
+static int reduce_parts(acc *a, const ms_analysis_opts *o, const char *path, char *err,
+                        size_t errlen) {
+    const int64_t L = a->L, D = a->n_dom, E = a->E, nq = NQ(a->E);
+    void *u = o->reduce_user;
+    int rc = 0;
+    rc = rc ? rc : o->reduce(u, a->cnt, L * D * nq, MS_REDUCE_SUM_I64);
+    rc = rc ? rc : o->reduce(u, a->dom_tokens, D, MS_REDUCE_SUM_I64);
+    rc = rc ? rc : o->reduce(u, a->dom_docs, D, MS_REDUCE_SUM_I64);
+    rc = rc ? rc : o->reduce(u, a->co_pair, L * E * E, MS_REDUCE_SUM_I64);
+    rc = rc ? rc : o->reduce(u, a->co_tokens, L * E, MS_REDUCE_SUM_I64);
+    rc = rc ? rc : o->reduce(u, a->rep, (int64_t)a->B * D * L * nq, MS_REDUCE_SUM_F64);
+    rc = rc ? rc : o->reduce(u, a->rep_tokens, (int64_t)a->B * D, MS_REDUCE_SUM_F64);
+    if (!rc && a->vocab_on) {
+        int64_t cap = a->vcap;
+        rc = o->reduce(u, &cap, 1, MS_REDUCE_MAX_I64);
+        if (!rc && cap > a->vcap) rc = vocab_grow(a, cap - 1, err, errlen, path);
+        if (rc) return rc;
+        if (a->vcap != cap) {
+            snprintf(err, errlen, "%s: vocabulary tables of the parts differ (%lld, %lld)", path,
+                     (long long)a->vcap, (long long)cap);
+            return MS_ERR_RUNTIME;
+        }
+        for (int64_t l = 0; l < L && !rc && cap > 0; l++)
+            rc = o->reduce(u, a->vocab[l], cap * E, MS_REDUCE_SUM_U32);
+        if (!rc && cap > 0) rc = o->reduce(u, a->occ, cap, MS_REDUCE_SUM_I64);
+    }
+    if (rc) snprintf(err, errlen, "%s: cannot combine the counts of the parts", path);
+    return rc;
+}
+
 /* ---------------------------------------------------------------------------------------
  * Results.
  */
@@ -565,6 +599,30 @@ int ms_analysis_run_routes(ms_analysis **out, ms_routes *r, const char *path,
         snprintf(err, errlen, "%s: out of memory for the analysis state (bootstrap %d)", path, a.B);
         goto fail;
     }
+    /* This part's documents [d_lo, d_hi) and rows [t_lo, t_hi): part p starts at the first
+     * document whose first row r has r * n_parts >= p * n_tokens (whole store when serial). */
+    const int parts = o->n_parts > 1 ? o->n_parts : 1, part = parts > 1 ? o->part : 0;
+    if (part < 0 || part >= parts || (parts > 1 && !o->reduce)) {
+        snprintf(err, errlen, "%s: part %d of %d without a reduction", path, part, parts);
+        rc = MS_ERR_INPUT;
+        goto fail;
+    }
+    int64_t d_lo = parts > 1 ? -1 : 0, d_hi = parts > 1 ? -1 : info->n_documents;
+    int64_t t_lo = 0, t_hi = info->n_tokens;
+    for (int64_t d = 0; d <= info->n_documents; d++) {
+        int64_t f = info->n_tokens;
+        if (d < info->n_documents && ms_routes_document(r, d, NULL, &f, NULL, NULL)) f = -1;
+        if (d_lo < 0 && (d == info->n_documents || f * parts >= (int64_t)part * info->n_tokens))
+            d_lo = d, t_lo = f;
+        if (d_hi < 0 && (d == info->n_documents ||
+                         (part + 1 < parts && f * parts >= (int64_t)(part + 1) * info->n_tokens)))
+            d_hi = d, t_hi = f;
+    }
+    if (t_lo < 0 || t_hi < t_lo || d_hi < d_lo) {
+        snprintf(err, errlen, "%s: cannot read the document table", path);
+        rc = MS_ERR_RUNTIME;
+        goto fail;
+    }
     for (int64_t d = 0; d < info->n_documents; d++) {
         int dom;
         int64_t first, nt;
@@ -581,18 +639,28 @@ int ms_analysis_run_routes(ms_analysis **out, ms_routes *r, const char *path,
             goto fail;
         }
         a.doc_domain[d] = dom;
-        a.dom_docs[dom]++;
+        if (d >= d_lo && d < d_hi) a.dom_docs[dom]++;
     }
-    for (int64_t t0 = 0; t0 < info->n_tokens; t0 += chunk) {
-        int64_t n = info->n_tokens - t0 < chunk ? info->n_tokens - t0 : chunk;
+    for (int64_t t0 = t_lo; t0 < t_hi; t0 += chunk) {
+        int64_t n = t_hi - t0 < chunk ? t_hi - t0 : chunk;
         rc = ms_routes_read(r, t0, n, tok, doc, pos, ids, NULL, NULL, err, errlen);
-        if (rc) goto fail;
+        if (rc) break;
         a.row0 = t0;
         rc = acc_rows(&a, n, tok, doc, pos, ids, o->seed, path, err, errlen);
-        if (rc) goto fail;
-        if (o->progress) o->progress(o->progress_user, t0 + n, info->n_tokens);
+        if (rc) break;
+        if (o->progress) o->progress(o->progress_user, t0 + n - t_lo, t_hi - t_lo);
     }
+    if (parts > 1) { /* every part reaches this point: agree on failure before reducing */
+        int64_t worst = rc;
+        if (o->reduce(o->reduce_user, &worst, 1, MS_REDUCE_MAX_I64)) worst = MS_ERR_RUNTIME;
+        if (worst && !rc) {
+            snprintf(err, errlen, "%s: another part of the distributed analysis failed", path);
+            rc = (int)worst;
+        }
+    }
+    if (rc) goto fail;
     flush_doc(&a, o->seed);
+    if (parts > 1 && (rc = reduce_parts(&a, o, path, err, errlen))) goto fail;
 
     res->n_expert = E, res->k = a.k, res->n_domains = D, res->n_layers = L;
     res->n_tokens = info->n_tokens, res->n_documents = info->n_documents;

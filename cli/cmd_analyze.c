@@ -3,6 +3,7 @@
  * Table-5-style repetition table. */
 #include "analysis.h"
 #include "cli.h"
+#include "dist.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -144,6 +145,12 @@ static void summary(const ms_analysis *a) {
            a->k);
 }
 
+/* Under mpirun every rank reads its slice of the store; the counts are summed here. */
+static int dist_reduce(void *user, void *buf, int64_t n, int kind) {
+    (void)user;
+    return ms_dist_allreduce(buf, n, kind);
+}
+
 static char *join_args(int argc, char **argv) {
     size_t n = strlen("moescope") + 1;
     for (int i = 0; i < argc; i++)
@@ -222,8 +229,18 @@ static int run(int argc, char **argv) {
     }
     const char *path = argv[optind];
     char err[1024];
+    if (ms_dist_begin() > 1) {
+        o.part = ms_dist_rank(), o.n_parts = ms_dist_size();
+        o.reduce = dist_reduce;
+    }
     ms_routes *r = NULL;
-    if ((rc = ms_routes_open(&r, path, err, sizeof err))) {
+    rc = ms_routes_open(&r, path, err, sizeof err);
+    if (ms_dist_max_int(rc) && !rc) { /* all ranks stop together */
+        ms_routes_close(r);
+        free(cmdline);
+        return MS_EXIT_RUNTIME;
+    }
+    if (rc) {
         free(cmdline);
         ms_error("%s", err);
         return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
@@ -258,6 +275,10 @@ static int run(int argc, char **argv) {
         return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
     }
     int status = MS_EXIT_OK;
+    if (ms_dist_rank() != 0) { /* rank 0 writes the result */
+        ms_analysis_free(a);
+        return status;
+    }
     if (json && (rc = ms_analysis_write_json(a, json, err, sizeof err))) {
         ms_error("%s", err);
         status = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;

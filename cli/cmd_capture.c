@@ -6,6 +6,7 @@
  * corpus and skipped, and the capture continues where it stopped. */
 #include "cli.h"
 #include "corpora.h"
+#include "dist.h"
 #include "engine.h"
 #include "probes.h"
 
@@ -179,6 +180,76 @@ static int check_resume(const char *out, ms_corpus *corpus, const char *model_js
     return 0;
 }
 
+/* Under mpirun (docs/SCALING.md): every rank reads the corpus once (up to max_docs documents),
+ * tokenizes every n-th document to learn its length, the lengths are summed over the ranks,
+ * and the documents are cut into contiguous token-balanced ranges; this rank gets
+ * [*first, *end). Deterministic, so a --resume run finds the same ranges. Returns an exit
+ * status (errors printed). */
+static int plan_ranks(ms_corpus *corpus, const ms_tokenizer *tk, int64_t max_tok, long max_docs,
+                      int64_t *first, int64_t *end) {
+    const int rank = ms_dist_rank(), size = ms_dist_size();
+    char err[512];
+    int64_t n = 0, cap = 0, *cost = NULL, *bounds = NULL;
+    int rc = 0;
+    for (;;) {
+        if (max_docs > 0 && n >= max_docs) break;
+        ms_doc doc;
+        int got = ms_corpus_next(corpus, &doc, err, sizeof err);
+        if (got == 0) break;
+        if (got < 0) {
+            ms_error("%s", err);
+            rc = got == -MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 4096;
+            int64_t *c = realloc(cost, sizeof *c * (size_t)cap);
+            if (!c) {
+                ms_error("capture: out of memory planning %lld documents", (long long)cap);
+                rc = MS_EXIT_RUNTIME;
+                break;
+            }
+            cost = c;
+        }
+        cost[n] = 0;
+        if (n % size == rank) {
+            int32_t *ids = NULL;
+            int64_t nt = 0;
+            if (ms_tokenize(tk, doc.text, doc.len, 1, &ids, &nt) != 0) {
+                ms_error("%s: tokenization failed", doc.source);
+                rc = MS_EXIT_RUNTIME;
+                free(ids);
+                break;
+            }
+            free(ids);
+            cost[n] = max_tok > 0 && nt > max_tok ? max_tok : nt;
+        }
+        n++;
+    }
+    /* Every rank read the same corpus: same document count, else the files differ. */
+    int64_t agree[2] = {n, -n};
+    if (ms_dist_allreduce(agree, 2, MS_DIST_MAX_I64) || agree[0] != -agree[1]) {
+        if (!rc)
+            ms_error("capture: the ranks see different corpora (%lld to %lld documents)",
+                     (long long)-agree[1], (long long)agree[0]);
+        rc = rc ? rc : MS_EXIT_RUNTIME;
+    }
+    if (!rc && ms_dist_allreduce(cost, n, MS_DIST_SUM_I64)) rc = MS_EXIT_RUNTIME;
+    bounds = rc ? NULL : malloc(sizeof *bounds * (size_t)(size + 1));
+    if (!rc && !bounds) rc = MS_EXIT_RUNTIME;
+    if (!rc) {
+        ms_dist_partition(cost, n, size, bounds);
+        *first = bounds[rank], *end = bounds[rank + 1];
+        int64_t tok = 0;
+        for (int64_t i = *first; i < *end; i++)
+            tok += cost[i];
+        ms_debug("rank %d of %d: documents %lld..%lld (%lld tokens)", rank, size, (long long)*first,
+                 (long long)*end, (long long)tok);
+    }
+    free(cost), free(bounds);
+    return rc;
+}
+
 static int run(int argc, char **argv) {
     const ms_command *cmd = &ms_cmd_capture;
     static const struct option longopts[] = {
@@ -267,6 +338,12 @@ static int run(int argc, char **argv) {
         free(corpus_args);
         return rc;
     }
+    /* Under mpirun this rank captures its document range into OUT.rank-R-of-N (a serial
+     * store, resumable on its own); at the end rank 0 merges the ranks' stores into OUT. */
+    const int n_ranks = ms_dist_begin();
+    const char *final_out = out;
+    char *rank_out = n_ranks > 1 ? ms_dist_rank_path(out, ms_dist_rank(), n_ranks) : NULL;
+    if (n_ranks > 1) out = rank_out;
 
     char err[512];
     ms_corpus *corpus = NULL;
@@ -305,6 +382,31 @@ static int run(int argc, char **argv) {
         goto done;
     }
     if ((rc = ms_parse_layers(cmd, layers_arg, hp->n_layer, &layers, &n_layers))) goto done;
+    if (n_ranks > 1) { /* plan, read the corpus again from the start, skip to this range */
+        int64_t first = 0, end = 0;
+        if (!out) {
+            ms_error("capture: out of memory");
+            rc = MS_EXIT_RUNTIME;
+            goto done;
+        }
+        rc = plan_ranks(corpus, tk, ms_corpus_max_tokens_per_doc(corpus), max_docs, &first, &end);
+        ms_corpus_close(corpus);
+        corpus = NULL;
+        if (!rc && (rc = ms_corpus_open(&corpus, &co, err, sizeof err))) {
+            ms_error("%s", err);
+            rc = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+        }
+        for (int64_t i = 0; i < first && !rc; i++) {
+            ms_doc doc;
+            int got = ms_corpus_next(corpus, &doc, err, sizeof err);
+            if (got <= 0) {
+                ms_error("%s", got ? err : "capture: the corpus ended early");
+                rc = got == -MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+            }
+        }
+        if (rc) goto done;
+        max_docs = (long)(end - first); /* this rank's stores holds its range only */
+    }
     const int E = hp->n_expert, k = hp->n_expert_used;
     const int64_t lk = (int64_t)n_layers * k, le = (int64_t)n_layers * E;
 
@@ -385,7 +487,7 @@ static int run(int argc, char **argv) {
             rc = MS_EXIT_RUNTIME;
             break;
         }
-        if (max_docs > 0 && ms_store_n_documents(store) >= max_docs) break;
+        if ((max_docs > 0 || n_ranks > 1) && ms_store_n_documents(store) >= max_docs) break;
         ms_doc doc;
         int got = ms_corpus_next(corpus, &doc, err, sizeof err);
         if (got == 0) break;
@@ -504,6 +606,32 @@ done:
     ms_engine_close(e);
     ms_model_close(m);
     ms_corpus_close(corpus);
+    if (n_ranks > 1) {
+        /* A failed rank stops them all; the ranks' stores keep their committed documents. */
+        if (rc) ms_dist_abort(rc);
+        ms_dist_barrier();
+        if (ms_dist_rank() == 0) {
+            char **parts = calloc((size_t)n_ranks, sizeof *parts);
+            cmdline = join_command(argc, argv);
+            for (int r = 0; parts && r < n_ranks; r++)
+                parts[r] = ms_dist_rank_path(final_out, r, n_ranks);
+            double t0 = ms_now();
+            rc = parts && cmdline ? ms_merge_stores(final_out, (const char *const *)parts, n_ranks,
+                                                    cmdline, window)
+                                  : MS_EXIT_RUNTIME;
+            if (!rc)
+                ms_info("merged %d rank stores into %s in %.2f s", n_ranks, final_out,
+                        ms_now() - t0);
+            for (int r = 0; parts && r < n_ranks; r++) {
+                if (!rc) remove(parts[r]);
+                free(parts[r]);
+            }
+            free(parts);
+            free(cmdline);
+        }
+        rc = ms_dist_max_int(rc);
+    }
+    free(rank_out);
     free(corpus_args);
     return rc;
 }
