@@ -567,6 +567,10 @@ int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hoo
     int64_t kvd = (int64_t)hp->n_head_kv * hp->d_head;
     int E = hp->n_expert, K = hp->n_expert_used;
     double t0 = now_s(), t1;
+    /* OpenBLAS's thread count is process-wide: someone may have raised it since open. With
+     * more than one, its results change with the count (measured on 0.3.21: thousands of
+     * elements differ between 1 and 2 threads) and our tasks would oversubscribe. */
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
 
     const ms_mat *emb = e->m.tok_embd;
     for (int64_t t = 0; t < n; t++) {
