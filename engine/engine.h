@@ -176,7 +176,10 @@ typedef struct ms_tokenizer ms_tokenizer;
 
 /* The model's tokenizer (owned by the model; NULL only if the model has none). */
 const ms_tokenizer *ms_model_tokenizer(const ms_model *m);
-/* Standalone: a .gguf file (metadata only is used) or a tokenizer.json. */
+/* Standalone: a .gguf file (metadata only is used), a tokenizer.json (with the
+ * tokenizer_config.json beside it, when present), an HF folder (its tokenizer.json) or a
+ * .safetensors file of one. A tokenizer is immutable once open: several threads may tokenize
+ * with it at once. */
 int ms_tokenizer_open(ms_tokenizer **out, const char *path, char *err, size_t errlen);
 void ms_tokenizer_free(ms_tokenizer *t);
 
