@@ -122,7 +122,7 @@ static int emit(fig_ctx *c, const char *name, pl_buf *dat, pl_buf *gp, const cha
 
 /* xtic label for expert e: every expert up to 16, then every 4th / 8th. */
 static int expert_tic_step(int E) {
-    return E <= 16 ? 1 : E <= 64 ? 4 : 8;
+    return E <= 16 ? 1 : E <= 32 ? 4 : E <= 64 ? 8 : 16;
 }
 
 /* A clustered bar chart panel body: experts on x, one bar per domain, dashed uniform line.
@@ -149,13 +149,48 @@ static int key_px(const ms_plot_analysis *a) {
     return 90 + (int)(11.5 * (double)longest);
 }
 
-/* Legend at the top right, outside the panels, in the key_px() columns on the right. */
-static void gp_key(pl_buf *b, int w, int h, int keyw, int top_px) {
-    pl_printf(b,
-              "set key at screen %.4f, screen %.4f left top vertical Left reverse "
-              "samplen 1.6 spacing 1.2 font \"" FONT ",14\" box lc rgb \"#bbbbbb\" "
-              "width -1 maxrows 40\n",
-              1.0 - (double)(keyw - 15) / w, 1.0 - (double)top_px / h);
+/* Legend in the key_px() columns on the right, drawn as screen-positioned objects and labels
+ * (gnuplot's own key wraps into columns when it thinks the panel is too short). Entries:
+ * one per domain (a bar swatch, or a line sample when `lines`), then a dashed line for
+ * `extra` (the uniform share or random baseline). Call before the first panel's plot and
+ * gp_legend_clear() after it. */
+enum { LEGEND_ROW = 26 };
+static int legend_px(const ms_plot_analysis *a) {
+    return (a->n_domains + 1) * LEGEND_ROW + 20;
+}
+static void gp_legend(pl_buf *b, const ms_plot_analysis *a, int w, int h, int keyw, int top_px,
+                      int lines, const char *extra) {
+    double x0 = 1.0 - (double)(keyw - 20) / w, sw = 26.0 / w, tx = x0 + 36.0 / w;
+    pl_puts(b, "unset key\n");
+    for (int i = 0; i <= a->n_domains; i++) {
+        double y = 1.0 - (top_px + 14.0 + (double)i * LEGEND_ROW) / h;
+        int tag = 100 + i;
+        if (i == a->n_domains)
+            pl_printf(b,
+                      "set arrow %d from screen %.5f, screen %.5f to screen %.5f, screen %.5f "
+                      "nohead dt (8,6) lw 1.5 lc rgb \"#333333\" front\n",
+                      tag, x0, y, x0 + sw, y);
+        else if (lines)
+            pl_printf(b,
+                      "set arrow %d from screen %.5f, screen %.5f to screen %.5f, screen %.5f "
+                      "nohead lw 2.5 lc rgb col[%d] front\n",
+                      tag, x0, y, x0 + sw, y, i + 1);
+        else
+            pl_printf(b,
+                      "set object %d rectangle from screen %.5f, screen %.5f to screen %.5f, "
+                      "screen %.5f fc rgb col[%d] fs solid 1.0 border lc rgb \"#303030\" "
+                      "front\n",
+                      tag, x0, y - 8.0 / h, x0 + sw * 0.8, y + 8.0 / h, i + 1);
+        pl_printf(b, "set label %d ", tag);
+        if (i == a->n_domains)
+            pl_gpstr(b, extra);
+        else
+            pl_printf(b, "dom[%d]", i + 1);
+        pl_printf(b, " at screen %.5f, screen %.5f left font \"" FONT ",14\" front\n", tx, y);
+    }
+}
+static void gp_legend_clear(pl_buf *b) {
+    pl_puts(b, "unset object\nunset label\nunset arrow\n");
 }
 
 /* Bars: experts on x, one bar per domain. yr is the common y maximum of all panels. */
@@ -166,13 +201,13 @@ static void gp_bar_style(pl_buf *b, const ms_plot_analysis *a, double yr) {
     pl_printf(b,
               "set style data histogram\n"
               "set style histogram clustered gap 1.4\n"
-              "set style fill solid 1.0 border rgb \"#303030\"\n"
+              "set style fill solid 1.0 %s\n"
               "set boxwidth 0.92\n"
               "set xrange [-0.6:E-0.4]\n"
               "set yrange [0:%.6g]\n"
               "set ytics format \"%%.2f\"\n"
               "set xtics scale 0\n",
-              yr);
+              a->n_expert * a->n_domains <= 160 ? "border rgb \"#303030\"" : "noborder", yr);
 }
 
 /* A y maximum that leaves headroom above the tallest bar of the panels drawn. */
@@ -219,10 +254,10 @@ static int fig7(fig_ctx *c) {
      * bottom. */
     int n = c->n_slots, keyw = key_px(a), pw = 1250, w = 110 + pw + 20 + keyw;
     int h = 100 + 300 * n + 100 * (n - 1) + 75;
+    if (h < 100 + legend_px(a)) h = 100 + legend_px(a);
     const double *src[1] = {a->either};
     gp_begin(c, &gp, name, "Mixtral Fig. 7: expert share per domain", w, h);
     gp_bar_style(&gp, a, bars_ymax(c, 1, src));
-    gp_key(&gp, w, h, keyw, 100);
     pl_printf(&gp,
               "set multiplot layout %d,1 margins %.4f,%.4f,%.4f,%.4f spacing 0,%.4f "
               "title \"Proportion of tokens assigned to each expert (either choice)\" "
@@ -232,7 +267,8 @@ static int fig7(fig_ctx *c) {
         pl_printf(&gp, "set title \"Layer %d\" font \"" FONT ",16\"\n", a->layers[c->slots[i]]);
         pl_printf(&gp, "set ylabel \"share\"\n");
         if (i == n - 1) pl_puts(&gp, "set xlabel \"expert\"\n");
-        if (i == 1) pl_puts(&gp, "unset key\n");
+        if (i == 0) gp_legend(&gp, a, w, h, keyw, 100, 0, "uniform 1/E");
+        if (i == 1) gp_legend_clear(&gp);
         gp_bars(&gp, name, i, a->n_expert);
     }
     pl_puts(&gp, "unset multiplot\n");
@@ -285,10 +321,10 @@ static int fig9(fig_ctx *c) {
      * 80 px between, 80 top, 75 bottom. One y range, labelled on the left column only. */
     int n = c->n_slots, keyw = key_px(a), cw = 520, pw = nc * cw + (nc - 1) * 30;
     int w = 110 + pw + 20 + keyw, h = 100 + 280 * n + 100 * (n - 1) + 75;
+    if (h < 100 + legend_px(a)) h = 100 + legend_px(a);
     const double *src[3] = {a->either, a->first, a->second};
     gp_begin(c, &gp, name, "Mixtral Fig. 9: either / first / second choice", w, h);
     gp_bar_style(&gp, a, bars_ymax(c, 3, src));
-    gp_key(&gp, w, h, keyw, 100);
     pl_printf(&gp,
               "set multiplot layout %d,%d margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f "
               "title \"Proportion of tokens per expert by choice rank\" font \"" FONT ",18\"\n",
@@ -302,7 +338,8 @@ static int fig9(fig_ctx *c) {
             else
                 pl_puts(&gp, "unset ylabel\nset ytics format \"\"\n");
             if (i == n - 1) pl_puts(&gp, "set xlabel \"expert\"\n");
-            if (i == 0 && j == 1) pl_puts(&gp, "unset key\n");
+            if (i == 0 && j == 0) gp_legend(&gp, a, w, h, keyw, 100, 0, "uniform 1/E");
+            if (i == 0 && j == 1) gp_legend_clear(&gp);
             gp_bars(&gp, name, i * nc + j, a->n_expert);
         }
     }
@@ -347,13 +384,13 @@ static int fig10(fig_ctx *c) {
         }
     }
     int keyw = key_px(a), cw = 640, w = 110 + 2 * cw + 80 + 20 + keyw, h = 660;
+    if (h < 110 + legend_px(a)) h = 110 + legend_px(a);
     gp_begin(c, &gp, name, "Mixtral Fig. 10: repetition per layer", w, h);
     pl_printf(&gp, "ND = %d\n", a->n_domains);
     gp_array_str(&gp, "dom", a->domains, a->n_domains);
     gp_domain_colors(&gp, a->n_domains);
     pl_printf(&gp, "base1 = %.8g; basek = %.8g\n", 100 * a->base_first, 100 * a->base_topk);
     int lmax = a->layers[a->n_layers - 1], lmin = a->layers[0];
-    gp_key(&gp, w, h, keyw, 110);
     pl_printf(&gp,
               "set xrange [%g:%g]\n"
               "set xlabel \"layer\"\n"
@@ -372,7 +409,11 @@ static int fig10(fig_ctx *c) {
                   p == 0      ? panel[0]
                   : a->k == 2 ? panel[1]
                               : "Top-k sets intersect");
-        if (p == 1) pl_puts(&gp, "unset key\nunset ylabel\n");
+        if (p == 0) gp_legend(&gp, a, w, h, keyw, 110, 1, "random baseline");
+        if (p == 1) {
+            gp_legend_clear(&gp);
+            pl_puts(&gp, "unset ylabel\n");
+        }
         pl_puts(&gp, "plot ");
         if (has_ci)
             pl_printf(&gp,
