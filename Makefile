@@ -2,6 +2,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+MPI_BUILD ?= build-mpi
 
 .PHONY: all deps test-deps build demo test format clean
 
@@ -30,9 +31,12 @@ test: test-deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMOESCOPE_SANITIZE=ON -DMOESCOPE_WERROR=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS) -LE nosan $(CTEST_ARGS)
+	cmake -S . -B $(MPI_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOESCOPE_MPI=ON -DMOESCOPE_WERROR=ON >/dev/null
+	cmake --build $(MPI_BUILD) -j $(JOBS) --target moescope
+	cd $(MPI_BUILD) && ctest --output-on-failure --no-tests=error -L mpi $(CTEST_ARGS)
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(MPI_BUILD)
