@@ -191,12 +191,19 @@ static void summary(pl_buf *b, const ms_plot_analysis *a, const int *slots, int 
         const cJSON *res = cJSON_GetArrayItem(jget(a->root, "results"), s);
         const cJSON *dv = jget(res, "domain_divergence");
         const cJSON *chi = jget(dv, "chi_square");
-        if (chi)
+        if (chi) {
+            double pv = jnum(chi, "p_value");
+            char pbuf[32];
+            if (pv == 0)
+                snprintf(pbuf, sizeof pbuf, "&lt; 1e-300"); /* underflows a double */
+            else
+                snprintf(pbuf, sizeof pbuf, "= %.3g", pv);
             pl_printf(b,
                       "<p class=\"note\">Domains &times; experts independence of the first "
-                      "choice: &chi;<sup>2</sup> = %.1f, %.0f degrees of freedom, p = "
-                      "%.3g (tokens treated as independent, so p is optimistic).",
-                      jnum(chi, "statistic"), jnum(chi, "dof"), jnum(chi, "p_value"));
+                      "choice: &chi;<sup>2</sup> = %.1f, %.0f degrees of freedom, p %s "
+                      "(tokens treated as independent, so p is optimistic).",
+                      jnum(chi, "statistic"), jnum(chi, "dof"), pbuf);
+        }
         const cJSON *js = jget(dv, "js_divergence_bits");
         double jmax = 0;
         int ja = -1, jb = -1;
