@@ -30,8 +30,10 @@ int ms_usage_error(const ms_command *cmd, const char *fmt, ...) {
     va_start(ap, fmt);
     fprintf(stderr, "moescope: error: %s: ", cmd ? cmd->name : "moescope");
     vfprintf(stderr, fmt, ap);
-    if (cmd) fprintf(stderr, " (see 'moescope %s --help')\n", cmd->name);
-    else fprintf(stderr, " (see 'moescope --help')\n");
+    if (cmd)
+        fprintf(stderr, " (see 'moescope %s --help')\n", cmd->name);
+    else
+        fprintf(stderr, " (see 'moescope --help')\n");
     va_end(ap);
     return MS_EXIT_USAGE;
 }
@@ -91,8 +93,8 @@ int ms_parse_long(const ms_command *cmd, const char *what, const char *s, long m
     return 0;
 }
 
-int ms_parse_double(const ms_command *cmd, const char *what, const char *s, double min,
-                    double max, double *out) {
+int ms_parse_double(const ms_command *cmd, const char *what, const char *s, double min, double max,
+                    double *out) {
     char *end = NULL;
     errno = 0;
     double v = strtod(s, &end);
@@ -115,7 +117,8 @@ int ms_parse_layers(const ms_command *cmd, const char *s, int n_layer, int **out
     if (!v) return ms_usage_error(cmd, "out of memory");
     int n = 0;
     if (strcmp(s, "all") == 0) {
-        for (int i = 0; i < n_layer; i++) v[n++] = i;
+        for (int i = 0; i < n_layer; i++)
+            v[n++] = i;
     } else {
         char *copy = strdup(s);
         if (!copy) {
@@ -128,35 +131,48 @@ int ms_parse_layers(const ms_command *cmd, const char *s, int n_layer, int **out
              tok = strtok_r(NULL, ",", &save)) {
             long a, b;
             char *end;
-            if (strcmp(tok, "first") == 0) a = b = 0;
-            else if (strcmp(tok, "middle") == 0) a = b = n_layer / 2;
-            else if (strcmp(tok, "last") == 0) a = b = n_layer - 1;
+            if (strcmp(tok, "first") == 0)
+                a = b = 0;
+            else if (strcmp(tok, "middle") == 0)
+                a = b = n_layer / 2;
+            else if (strcmp(tok, "last") == 0)
+                a = b = n_layer - 1;
             else {
-                if (!isdigit((unsigned char)tok[0])) { bad = 1; break; }
+                if (!isdigit((unsigned char)tok[0])) {
+                    bad = 1;
+                    break;
+                }
                 a = strtol(tok, &end, 10);
                 b = a;
                 if (*end == '-') {
-                    if (!isdigit((unsigned char)end[1])) { bad = 1; break; }
+                    if (!isdigit((unsigned char)end[1])) {
+                        bad = 1;
+                        break;
+                    }
                     b = strtol(end + 1, &end, 10);
                 }
-                if (*end || b < a) { bad = 1; break; }
+                if (*end || b < a) {
+                    bad = 1;
+                    break;
+                }
             }
             if (a < 0 || b >= n_layer) {
-                free(copy);
+                ms_usage_error(cmd, "--layers: '%s' is outside 0..%d", tok, n_layer - 1);
+                free(copy); /* tok points into copy */
                 free(v);
-                return ms_usage_error(cmd, "--layers: '%s' is outside 0..%d", tok, n_layer - 1);
+                return MS_EXIT_USAGE;
             }
             for (long i = a; i <= b; i++) {
                 int seen = 0;
-                for (int j = 0; j < n; j++) seen |= v[j] == i;
+                for (int j = 0; j < n; j++)
+                    seen |= v[j] == i;
                 if (!seen) v[n++] = (int)i;
             }
         }
         free(copy);
         if (bad || n == 0) {
             free(v);
-            return ms_usage_error(cmd,
-                                  "--layers: '%s' is not 'all' or a list like 0,15,31 or 0-3",
+            return ms_usage_error(cmd, "--layers: '%s' is not 'all' or a list like 0,15,31 or 0-3",
                                   s);
         }
     }
@@ -211,8 +227,7 @@ double ms_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void ms_progress_begin(ms_progress *p, const char *what, int64_t total_docs,
-                       int64_t total_tokens) {
+void ms_progress_begin(ms_progress *p, const char *what, int64_t total_docs, int64_t total_tokens) {
     memset(p, 0, sizeof *p);
     p->what = what;
     p->total_docs = total_docs;
@@ -222,10 +237,14 @@ void ms_progress_begin(ms_progress *p, const char *what, int64_t total_docs,
 }
 
 static void fmt_secs(char *buf, size_t n, double s) {
-    if (s < 0 || !isfinite(s)) snprintf(buf, n, "?");
-    else if (s < 60) snprintf(buf, n, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+    if (s < 0 || !isfinite(s))
+        snprintf(buf, n, "?");
+    else if (s < 60)
+        snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else
+        snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
 void ms_progress_update(ms_progress *p, int64_t docs, int64_t tokens) {

@@ -27,8 +27,8 @@ static const char usage[] =
     "  -q, -v          quieter, more detail\n";
 
 static int run(int argc, char **argv);
-const ms_command ms_cmd_demo = {"demo", "run the whole pipeline on the built-in sample (no download)",
-                                usage, run, 90};
+const ms_command ms_cmd_demo = {
+    "demo", "run the whole pipeline on the built-in sample (no download)", usage, run, 90};
 
 /* Demo model: the Mixtral layer count (so layers 0, 15 and 31 exist as in the paper's
  * figures) at a width that captures the samples in well under a minute on two cores. */
@@ -91,19 +91,26 @@ static int run(int argc, char **argv) {
         if (r >= 0) return r;
         if (r == -1) continue;
         switch (c) {
-        case 'o': out = optarg; break;
-        case 's': samples = optarg; break;
+        case 'o':
+            out = optarg;
+            break;
+        case 's':
+            samples = optarg;
+            break;
         case 't':
             threads = optarg;
-            if (ms_parse_long(&ms_cmd_demo, "--threads", optarg, 1, 1024, &nt)) return MS_EXIT_USAGE;
+            if (ms_parse_long(&ms_cmd_demo, "--threads", optarg, 1, 1024, &nt))
+                return MS_EXIT_USAGE;
             break;
         }
     }
-    if (optind < argc) return ms_usage_error(&ms_cmd_demo, "unexpected argument '%s'", argv[optind]);
+    if (optind < argc)
+        return ms_usage_error(&ms_cmd_demo, "unexpected argument '%s'", argv[optind]);
 
     char manifest[4096], vocab[4096], model_dir[4096], model[4096], routes[4096], report[4096];
     if (join(manifest, sizeof manifest, samples, "/manifest.json") ||
-        join(vocab, sizeof vocab, MOESCOPE_SOURCE_DIR, "/tests/data/vocab/ggml-vocab-llama-spm.gguf") ||
+        join(vocab, sizeof vocab, MOESCOPE_SOURCE_DIR,
+             "/tests/data/vocab/ggml-vocab-llama-spm.gguf") ||
         join(model_dir, sizeof model_dir, out, "/model") ||
         join(model, sizeof model, model_dir, "/demo-mixtral-32x8.gguf") ||
         join(routes, sizeof routes, out, "/routes.h5") ||

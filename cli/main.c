@@ -30,7 +30,8 @@ static void print_help(FILE *f) {
     if (sorted) {
         memcpy(sorted, commands, sizeof *sorted * n);
         qsort(sorted, n, sizeof *sorted, by_order);
-        for (size_t i = 0; i < n; i++) fprintf(f, "  %-12s %s\n", sorted[i]->name, sorted[i]->summary);
+        for (size_t i = 0; i < n; i++)
+            fprintf(f, "  %-12s %s\n", sorted[i]->name, sorted[i]->summary);
         free(sorted);
     }
     fputs("\n'moescope <command> --help' describes a command; docs/ has the manual.\n"
