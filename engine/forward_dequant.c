@@ -1,5 +1,5 @@
 /* forward_dequant.c — dequantization of weight rows into the forward pass's f32 tiles, with
- * AVX2 paths for the common types (Q8_0, Q4_K, Q6_K) and ms_dequantize_row (engine/quant.c,
+ * AVX2 paths for the common types (BF16, Q8_0, Q4_K, Q6_K) and ms_dequantize_row (engine/quant.c,
  * ggml's reference) for everything else.
  *
  * The fast paths are bit-identical to the reference: the same float operations in the same
@@ -25,6 +25,21 @@ static float rd_f16(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
     return ms_f16_to_f32(h);
+}
+
+/* BF16: the upper half of an f32 (Hugging Face checkpoints). */
+static void deq_bf16(const uint8_t *b, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(b + 2 * i));
+        __m256i w = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+        _mm256_storeu_ps(y + i, _mm256_castsi256_ps(w));
+    }
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, b + 2 * i, 2);
+        y[i] = ms_bf16_to_f32(h);
+    }
 }
 
 /* Q8_0 block (34 bytes): f16 d, 32 int8. y = q * d. */
@@ -116,6 +131,9 @@ static void deq_q6_k(const uint8_t *b, float *y, int64_t nb) {
 void ms_fwd_dequant_row(ms_type t, const uint8_t *src, float *dst, int64_t n) {
 #if defined(__AVX2__)
     switch (t) {
+    case MS_TYPE_BF16:
+        deq_bf16(src, dst, n);
+        return;
     case MS_TYPE_Q8_0:
         deq_q8_0(src, dst, n / 32);
         return;

@@ -34,7 +34,7 @@ void ms_router_topk(const float *probs, int n_expert, int k, int32_t *ids, float
 void ms_router_weights(ms_router_kind kind, const float *p, int k, float *weights);
 
 /* Dequantizes n elements of a row like ms_dequantize_row (bit-identical), with AVX2 paths for
- * Q8_0, Q4_K and Q6_K (forward_dequant.c). */
+ * BF16, Q8_0, Q4_K and Q6_K (forward_dequant.c). */
 void ms_fwd_dequant_row(ms_type t, const uint8_t *src, float *dst, int64_t n);
 
 /* A fixed pool of worker threads. ms_pool_run calls fn(ctx, task, thread) for every task in
