@@ -489,6 +489,23 @@ oom:
  * The pass.
  */
 
+/* gate = silu(gate) * up, elementwise over (cnt, d_ff), in chunks of SWIGLU_CHUNK. */
+#define SWIGLU_CHUNK 16384
+typedef struct swiglu_ctx {
+    float *gate;
+    const float *up;
+    int64_t n;
+} swiglu_ctx;
+
+static void swiglu_task(void *ctx, int64_t t, int th) {
+    swiglu_ctx *c = ctx;
+    int64_t i0 = t * SWIGLU_CHUNK, i1 = i0 + SWIGLU_CHUNK < c->n ? i0 + SWIGLU_CHUNK : c->n;
+    for (int64_t i = i0; i < i1; i++) {
+        float g = c->gate[i];
+        c->gate[i] = g / (1.0f + expf(-g)) * c->up[i];
+    }
+}
+
 /* Experts of one layer over the grouped tokens; adds the weighted sum to the residual. */
 static void moe_ffn(ms_engine *e, const ms_layer *ly, int64_t n) {
     const ms_hparams *hp = &e->hp;
@@ -521,10 +538,8 @@ static void moe_ffn(ms_engine *e, const ms_layer *ly, int64_t n) {
         mm_add(&s, &ly->w_gate[x], e->xe, d, cnt, e->gate, F);
         mm_add(&s, &ly->w_up[x], e->xe, d, cnt, e->up, F);
         mm_run(e, &s);
-        for (int64_t i = 0; i < cnt * F; i++) {
-            float g = e->gate[i];
-            e->gate[i] = g / (1.0f + expf(-g)) * e->up[i];
-        }
+        swiglu_ctx sc = {e->gate, e->up, cnt * F};
+        ms_pool_run(e->pool, swiglu_task, &sc, (cnt * F + SWIGLU_CHUNK - 1) / SWIGLU_CHUNK);
         matmul(e, &ly->w_down[x], e->gate, cnt, e->ye + r0 * d);
     }
 
