@@ -7,6 +7,7 @@ add_test(NAME forward_unit COMMAND test_forward)
 set_tests_properties(forward_unit PROPERTIES LABELS unit)
 
 # The same weights as F32 GGUF and F32 HF folder agree; thread counts and probes change nothing.
+file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/forward-work/formats)
 add_executable(test_forward_formats ${CMAKE_CURRENT_SOURCE_DIR}/test_forward_formats.c)
 target_link_libraries(test_forward_formats PRIVATE ms_engine m)
 add_test(NAME forward_formats
