@@ -2,12 +2,12 @@
 # forward_bench.sh — prompt processing: moescope's forward pass vs llama.cpp (node-llama-cpp
 # CPU build) on the same tokens of a generated Mixtral-architecture model.
 #
-# usage: bench/forward_bench.sh MOESCOPE [TYPE] [THREADS] [WORK_DIR]
+# usage: bench/forward_bench.sh BUILD_DIR/moescope [TYPE] [THREADS] [WORK_DIR]
 #   TYPE: GGUF weight type of the model (default Q4_K); THREADS default 2.
 # The model (d_model 1024, 8 layers, 8 experts k=2, d_ff 3584, 16 heads, 4 kv heads) is made
 # once per type under WORK_DIR (default /tmp/moescope-bench). Prints, for each engine, the
-# best of 3 runs: wall seconds, CPU seconds and tokens/s (one JSON line each), and moescope's
-# per-stage profile. Wall times depend on the machine's load: compare CPU seconds with
+# best of 3 passes in one process: wall seconds, CPU seconds and tokens/s, one JSON line each
+# (moescope also routing-only, and its per-stage profile). Wall times depend on the machine's load: compare CPU seconds with
 # THREADS=1 on a busy machine, wall seconds on an idle one.
 set -eu
 BIN=$1
@@ -34,21 +34,11 @@ PY
 "$BIN" eval --model "$MODEL" --file "$TEXT" --json --top 1 |
     /usr/bin/python3 -c "import json,sys; json.dump(json.load(sys.stdin)['ids'], open(sys.argv[1],'w'))" "$WORK/ids.json"
 N=$(/usr/bin/python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$WORK/ids.json")
-# best of 3: wall seconds and CPU seconds (user + system, whole process incl. model open)
-: >"$WORK/times.txt"
-for i in 1 2 3; do
-    /usr/bin/time -a -o "$WORK/times.txt" -f "%e %U %S" "$BIN" eval --model "$MODEL" \
-        --file "$TEXT" --threads "$THREADS" --top 1 -v -v >/dev/null 2>"$WORK/profile.txt"
-done
-/usr/bin/python3 - "$WORK/times.txt" "$N" "$TYPE" "$THREADS" <<'PY'
-import sys
-rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
-wall = min(r[0] for r in rows)
-cpu = min(r[1] + r[2] for r in rows)
-n = int(sys.argv[2])
-print('{"engine":"moescope","type":"%s","tokens":%d,"threads":%s,"best_seconds":%.3f,'
-      '"best_cpu_seconds":%.3f,"tokens_per_second":%.1f}' % (sys.argv[3], n, sys.argv[4],
-                                                             wall, cpu, n / wall))
-PY
-sed 's/^moescope: /  /' "$WORK/profile.txt"
+# moescope inside one process (bench/forward_bench.c, built against the build tree's engine
+# library), like llama.cpp below: model opened once, best of 3 passes.
+BUILD=$(dirname "$BIN")
+cc -O2 -march=native -o "$WORK/forward_bench" "$HERE/bench/forward_bench.c" -I"$HERE/engine" \
+    "$BUILD/engine/libms_engine.a" $(pkg-config --cflags --libs openblas libcjson) -lm -lpthread
+"$WORK/forward_bench" "$MODEL" "$WORK/ids.json" "$THREADS" 3
+"$WORK/forward_bench" "$MODEL" "$WORK/ids.json" "$THREADS" 3 routing
 node "$HERE/tests/oracle/forward_bench.mjs" "$MODEL" "$WORK/ids.json" "$THREADS" 3
