@@ -87,8 +87,8 @@ int main(int argc, char **argv) {
            "\"best_seconds\":%.3f,\"best_cpu_seconds\":%.3f,\"tokens_per_second\":%.1f,"
            "\"profile_all_passes\":{\"attention\":%.3f,\"router\":%.3f,\"experts\":%.3f,"
            "\"lm_head\":%.3f,\"other\":%.3f,\"dequant_cpu\":%.3f}}\n",
-           (long long)n, threads, routing ? "routing" : "logits", best, best_cpu,
-           (double)n / best, p.attention, p.router, p.experts, p.lm_head, p.other, p.dequant);
+           (long long)n, threads, routing ? "routing" : "logits", best, best_cpu, (double)n / best,
+           p.attention, p.router, p.experts, p.lm_head, p.other, p.dequant);
     free(logits);
     free(ids);
     ms_engine_close(e);
