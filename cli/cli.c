@@ -221,6 +221,23 @@ int ms_read_file(const char *path, char **out, size_t *len) {
     return 0;
 }
 
+int ms_input_text(const ms_command *cmd, const char *file, int argc, char **argv, char **text,
+                  size_t *len) {
+    *text = NULL;
+    *len = 0;
+    if (file && optind < argc) return ms_usage_error(cmd, "give --file F or TEXT, not both");
+    if (!file && optind >= argc) return ms_usage_error(cmd, "missing TEXT (or --file F)");
+    if (optind + 1 < argc) return ms_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (file) return ms_read_file(file, text, len);
+    *text = strdup(argv[optind]);
+    if (!*text) {
+        ms_error("out of memory");
+        return MS_EXIT_RUNTIME;
+    }
+    *len = strlen(*text);
+    return 0;
+}
+
 double ms_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

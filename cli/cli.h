@@ -62,6 +62,12 @@ int ms_parse_layers(const ms_command *cmd, const char *s, int n_layer, int **out
  * failure (message printed names the file). */
 int ms_read_file(const char *path, char **out, size_t *len);
 
+/* The text of commands that take `--file F | TEXT`: reads F, or copies the one positional
+ * argument at argv[optind]. Usage errors (both, neither, extra arguments) return 2; *text is
+ * malloc'ed and NUL-terminated. */
+int ms_input_text(const ms_command *cmd, const char *file, int argc, char **argv, char **text,
+                  size_t *len);
+
 /* Progress line on stderr, redrawn at most ~5 times a second, shown only when stderr is a
  * terminal and verbosity >= 1. Totals may be 0 when unknown (then no ETA). */
 typedef struct ms_progress {

@@ -116,20 +116,10 @@ static int run(int argc, char **argv) {
         }
     }
     if (!model_path) return ms_usage_error(cmd, "--model MODEL is required");
-    if (file && optind < argc) return ms_usage_error(cmd, "give --file F or TEXT, not both");
-    if (!file && optind >= argc) return ms_usage_error(cmd, "missing TEXT (or --file F)");
-    if (optind + 1 < argc) return ms_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-
     char *text = NULL;
     size_t len = 0;
-    if (file) {
-        int r = ms_read_file(file, &text, &len);
-        if (r) return r;
-    } else {
-        text = strdup(argv[optind]);
-        if (!text) return MS_EXIT_RUNTIME;
-        len = strlen(text);
-    }
+    int rin = ms_input_text(cmd, file, argc, argv, &text, &len);
+    if (rin) return rin;
 
     char err[512];
     ms_model *m = NULL;
