@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const ms_command ms_cmd_capture;
 
@@ -186,7 +187,7 @@ static int check_resume(const char *out, ms_corpus *corpus, const char *model_js
  * [*first, *end). Deterministic, so a --resume run finds the same ranges. Returns an exit
  * status (errors printed). */
 static int plan_ranks(ms_corpus *corpus, const ms_tokenizer *tk, int64_t max_tok, long max_docs,
-                      int64_t *first, int64_t *end) {
+                      int64_t *first, int64_t *end, int64_t *total) {
     const int rank = ms_dist_rank(), size = ms_dist_size();
     char err[512];
     int64_t n = 0, cap = 0, *cost = NULL, *bounds = NULL;
@@ -239,7 +240,7 @@ static int plan_ranks(ms_corpus *corpus, const ms_tokenizer *tk, int64_t max_tok
     if (!rc && !bounds) rc = MS_EXIT_RUNTIME;
     if (!rc) {
         ms_dist_partition(cost, n, size, bounds);
-        *first = bounds[rank], *end = bounds[rank + 1];
+        *first = bounds[rank], *end = bounds[rank + 1], *total = n;
         int64_t tok = 0;
         for (int64_t i = *first; i < *end; i++)
             tok += cost[i];
@@ -341,6 +342,7 @@ static int run(int argc, char **argv) {
     /* Under mpirun this rank captures its document range into OUT.rank-R-of-N (a serial
      * store, resumable on its own); at the end rank 0 merges the ranks' stores into OUT. */
     const int n_ranks = ms_dist_begin();
+    int all_done = 0; /* under mpirun: --resume found OUT complete */
     const char *final_out = out;
     char *rank_out = n_ranks > 1 ? ms_dist_rank_path(out, ms_dist_rank(), n_ranks) : NULL;
     if (n_ranks > 1) out = rank_out;
@@ -383,13 +385,35 @@ static int run(int argc, char **argv) {
     }
     if ((rc = ms_parse_layers(cmd, layers_arg, hp->n_layer, &layers, &n_layers))) goto done;
     if (n_ranks > 1) { /* plan, read the corpus again from the start, skip to this range */
-        int64_t first = 0, end = 0;
+        int64_t first = 0, end = 0, total = 0;
         if (!out) {
             ms_error("capture: out of memory");
             rc = MS_EXIT_RUNTIME;
             goto done;
         }
-        rc = plan_ranks(corpus, tk, ms_corpus_max_tokens_per_doc(corpus), max_docs, &first, &end);
+        rc = plan_ranks(corpus, tk, ms_corpus_max_tokens_per_doc(corpus), max_docs, &first, &end,
+                        &total);
+        if (!rc && resume) {
+            /* --resume after a finished run: the rank stores were merged and removed; OUT holds
+             * every planned document of this model. Then there is nothing to do (all agree). */
+            int complete = 0;
+            if (access(out, F_OK) != 0 && access(final_out, F_OK) == 0) {
+                ms_routes *fr = NULL;
+                char *mj = ms_model_describe_json(m);
+                if (mj && ms_routes_open(&fr, final_out, err, sizeof err) == 0) {
+                    const ms_routes_info *fi = ms_routes_info_get(fr);
+                    complete = fi->n_documents == total && strcmp(fi->model_json, mj) == 0;
+                    ms_routes_close(fr);
+                }
+                free(mj);
+            }
+            if (ms_dist_max_int(!complete) == 0) {
+                ms_info("%s already holds all %lld documents: nothing to do", final_out,
+                        (long long)total);
+                all_done = 1;
+                goto done;
+            }
+        }
         ms_corpus_close(corpus);
         corpus = NULL;
         if (!rc && (rc = ms_corpus_open(&corpus, &co, err, sizeof err))) {
@@ -419,6 +443,10 @@ static int run(int argc, char **argv) {
         goto done;
     }
 
+    if (threads == 0 && n_ranks > 1) { /* ranks on one node share its cores */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN), local = ms_dist_local_size();
+        threads = cores / local > 1 ? cores / local : 1;
+    }
     ms_engine_opts eo = {(int)threads, window, 0};
     if ((rc = ms_engine_open(&e, m, &eo, err, sizeof err))) {
         ms_error("%s", err);
@@ -606,7 +634,7 @@ done:
     ms_engine_close(e);
     ms_model_close(m);
     ms_corpus_close(corpus);
-    if (n_ranks > 1) {
+    if (n_ranks > 1 && !all_done) {
         /* A failed rank stops them all; the ranks' stores keep their committed documents. */
         if (rc) ms_dist_abort(rc);
         ms_dist_barrier();

@@ -62,6 +62,21 @@ int ms_dist_size(void) {
     return g_size;
 }
 
+int ms_dist_local_size(void) {
+    int n = 1;
+#ifdef MOESCOPE_MPI
+    if (g_size > 1) {
+        MPI_Comm node;
+        if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) !=
+            MPI_SUCCESS)
+            return 1;
+        MPI_Comm_size(node, &n);
+        MPI_Comm_free(&node);
+    }
+#endif
+    return n > 0 ? n : 1;
+}
+
 int ms_dist_allreduce(void *buf, int64_t n, int kind) {
     if (g_size <= 1 || n <= 0) return 0;
 #ifdef MOESCOPE_MPI

@@ -17,6 +17,8 @@
 int ms_dist_begin(void);
 int ms_dist_rank(void);
 int ms_dist_size(void);
+/* Ranks running on this node (sharing its cores and memory); 1 when not distributed. */
+int ms_dist_local_size(void);
 
 /* Reductions in place over all ranks (MPI_Allreduce); n elements, any n >= 0. */
 enum { MS_DIST_SUM_I64 = 1, MS_DIST_SUM_F64, MS_DIST_SUM_U32, MS_DIST_MAX_I64 };

@@ -10,7 +10,8 @@
                                                 analysis: the JSON equal except command lines
   mpi_e2e.py MOESCOPE SAMPLES WORKDIR resume    kill -9 one rank of `mpirun -n 2 capture`, then
                                                 --resume: each rank continues its own store and
-                                                the result equals the serial store
+                                                the result equals the serial store; --resume of
+                                                a finished run does nothing
 
 The reference is always the serial moescope run; h5py/numpy/json do the comparing, and the
 documents' order and token counts are also checked against the serial store's own tables."""
@@ -259,6 +260,15 @@ def test_resume():
         d = store_diff("serial_slow.h5", "res.h5")
         check(d is None, "resumed store (rank %d killed) differs from the serial one: %s"
               % (victim, d))
+    # --resume of a finished run (rank stores merged and removed): nothing to do, store kept.
+    mtime = os.path.getmtime("res.h5")
+    r = run(base + ["--resume", "-v"], n=2)
+    check(r.returncode == 0 and "nothing to do" in r.stderr, "resume of a finished run: %s"
+          % r.stderr)
+    check(os.path.getmtime("res.h5") == mtime and store_diff("serial_slow.h5", "res.h5") is None,
+          "resume of a finished run changed the store")
+    check(not [p for p in os.listdir(".") if ".rank-" in p], "resume of a finished run left "
+          "rank stores")
 
 
 {"capture": test_capture, "analyze": test_analyze, "resume": test_resume}[MODE]()
