@@ -152,14 +152,20 @@ void ms_dist_partition(const int64_t *cost, int64_t n, int parts, int64_t *bound
     int64_t total = 0;
     for (int64_t i = 0; i < n; i++)
         total += cost[i] > 0 ? cost[i] : 0;
-    /* bounds[p] = first document i whose preceding tokens c satisfy c * parts >= p * total;
-     * tokens are far below 2^63 / parts, so the products cannot overflow. */
+    /* bounds[p] = the document boundary whose preceding tokens are nearest to p/parts of the
+     * total (the earlier one on a tie), compared as tokens * parts against p * total; token
+     * counts are far below 2^63 / parts, so the products cannot overflow. */
     int64_t before = 0, i = 0;
     bounds[0] = 0;
     for (int p = 1; p < parts; p++) {
-        while (i < n && before * parts < (int64_t)p * total) {
+        const int64_t target = (int64_t)p * total;
+        while (i < n && (before + (cost[i] > 0 ? cost[i] : 0)) * parts <= target) {
             before += cost[i] > 0 ? cost[i] : 0;
             i++;
+        }
+        if (i < n) { /* the next boundary overshoots the target: take it if it is nearer */
+            int64_t next = before + (cost[i] > 0 ? cost[i] : 0);
+            if (next * parts - target < target - before * parts) before = next, i++;
         }
         bounds[p] = i;
     }

@@ -33,8 +33,9 @@ void ms_dist_abort(int code);
 
 /* Contiguous token-balanced partition of n documents (cost[i] tokens each) into parts:
  * part p gets documents [bounds[p], bounds[p+1]); bounds has parts+1 entries, bounds[0] = 0,
- * bounds[parts] = n. Part p starts at the first document whose preceding tokens reach
- * p/parts of the total, so parts differ by at most one document's tokens. */
+ * bounds[parts] = n. Part p starts at the document boundary whose preceding tokens are
+ * nearest to p/parts of the total (the earlier one on a tie), so every boundary is within
+ * half a document of its ideal place. */
 void ms_dist_partition(const int64_t *cost, int64_t n, int parts, int64_t *bounds);
 
 /* The per-rank store of rank r of n next to out: "<out>.rank-<r>-of-<n>" (malloc'ed). */
