@@ -429,7 +429,7 @@ static int run(int argc, char **argv) {
             }
         }
         if (rc) goto done;
-        max_docs = (long)(end - first); /* this rank's stores holds its range only */
+        max_docs = (long)(end - first); /* this rank's store holds its range only */
     }
     const int E = hp->n_expert, k = hp->n_expert_used;
     const int64_t lk = (int64_t)n_layers * k, le = (int64_t)n_layers * E;
