@@ -27,8 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Target size of one dequantized tile (f32), and the row counts that bound it. */
-#define TILE_BYTES    (512 * 1024)
+/* Target size of one dequantized tile (f32), and the row counts that bound it. OpenBLAS packs
+ * the activations again for every tile, so taller tiles pack them less often: 1 MiB (256 rows
+ * of d_model 1024) measured 5-8% less CPU than 512 KiB on the 0.8B bench model (bench/run.sh,
+ * docs/PERFORMANCE.md); 2 MiB was no better. */
+#define TILE_BYTES    (1024 * 1024)
 #define TILE_MIN_ROWS 64
 #define TILE_F32_ROWS 256 /* tile height for F32 weights multiplied in place */
 #define ATT_QCHUNK    64  /* queries per attention task */
