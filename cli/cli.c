@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 int ms_verbosity = 1;
+const char *ms_program = "moescope";
 
 static void vmsg(const char *prefix, const char *fmt, va_list ap) {
     fprintf(stderr, "moescope: %s", prefix);

@@ -23,6 +23,9 @@ typedef struct ms_command {
     int order;           /* position in `moescope --help` (lower first) */
 } ms_command;
 
+/* How the user invoked moescope (argv[0] of main), for hints such as "try: ./build/moescope". */
+extern const char *ms_program;
+
 /* 0 quiet (-q), 1 normal, 2 verbose (-v, repeatable). */
 extern int ms_verbosity;
 

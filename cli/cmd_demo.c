@@ -164,7 +164,7 @@ static int run(int argc, char **argv) {
 
     printf("moescope demo: report written to %s/index.html\n"
            "  open it in a browser (no server needed); the route store is %s\n"
-           "  try: moescope show %s --doc 0 --layer 15\n",
-           report, routes, routes);
+           "  try: %s show %s --doc 0 --layer 15\n",
+           report, routes, ms_program, routes);
     return MS_EXIT_OK;
 }

@@ -41,6 +41,7 @@ static void print_help(FILE *f) {
 
 int main(int argc, char **argv) {
     int i = 1;
+    if (argc > 0 && argv[0] && argv[0][0]) ms_program = argv[0];
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
