@@ -20,7 +20,7 @@ typedef struct ms_command {
     const char *summary; /* one line for `moescope --help` */
     const char *usage;   /* full text for `moescope <name> --help` (starts with "usage:") */
     int (*run)(int argc, char **argv); /* argv[0] is the command name; returns an exit status */
-    int order;           /* position in `moescope --help` (lower first) */
+    int order;                         /* position in `moescope --help` (lower first) */
 } ms_command;
 
 /* How the user invoked moescope (argv[0] of main), for hints such as "try: ./build/moescope". */
@@ -45,9 +45,11 @@ void ms_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * which handles -h/--help (prints usage, returns 0), -q, -v, and unknown options or missing
  * arguments (one-line error, returns 2). It returns -2 for options it does not own. */
 #define MS_COMMON_SHORT_OPTS ":hqv"
-#define MS_COMMON_LONG_OPTS                                                                    \
-    {"help", no_argument, 0, 'h'}, {"quiet", no_argument, 0, 'q'},                             \
-        {"verbose", no_argument, 0, 'v'}, { 0, 0, 0, 0 }
+#define MS_COMMON_LONG_OPTS                                                                        \
+    {"help", no_argument, 0, 'h'}, {"quiet", no_argument, 0, 'q'},                                 \
+        {"verbose", no_argument, 0, 'v'}, {                                                        \
+        0, 0, 0, 0                                                                                 \
+    }
 void ms_opt_begin(void);
 int ms_opt_common(const ms_command *cmd, int c, char **argv);
 
@@ -55,8 +57,8 @@ int ms_opt_common(const ms_command *cmd, int c, char **argv);
  * [min, max]. Return 0 on success, else print a usage error naming `what` and return 2. */
 int ms_parse_long(const ms_command *cmd, const char *what, const char *s, long min, long max,
                   long *out);
-int ms_parse_double(const ms_command *cmd, const char *what, const char *s, double min,
-                    double max, double *out);
+int ms_parse_double(const ms_command *cmd, const char *what, const char *s, double min, double max,
+                    double *out);
 /* Layer lists: "all", "0,15,31", "0-3,7", "first,middle,last" (resolved against n_layer).
  * *out is malloc'ed, sorted, without duplicates. Returns 0, or 2 after a usage error. */
 int ms_parse_layers(const ms_command *cmd, const char *s, int n_layer, int **out, int *n_out);
@@ -80,8 +82,7 @@ typedef struct ms_progress {
     double t_start, t_last;
     int enabled, drawn;
 } ms_progress;
-void ms_progress_begin(ms_progress *p, const char *what, int64_t total_docs,
-                       int64_t total_tokens);
+void ms_progress_begin(ms_progress *p, const char *what, int64_t total_docs, int64_t total_tokens);
 void ms_progress_update(ms_progress *p, int64_t docs, int64_t tokens);
 /* Clears the line; prints a summary line (docs, tokens, seconds, tokens/s) when verbosity>=1. */
 void ms_progress_end(ms_progress *p);

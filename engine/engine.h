@@ -96,41 +96,41 @@ typedef enum ms_format { MS_FORMAT_GGUF = 0, MS_FORMAT_SAFETENSORS = 1 } ms_form
 #define MS_MAX_TOPK    16
 
 typedef struct ms_hparams {
-    char arch[32];       /* "mixtral" for the Mixtral family (GGUF general.architecture "llama") */
+    char arch[32]; /* "mixtral" for the Mixtral family (GGUF general.architecture "llama") */
     ms_format format;
     int n_vocab;
-    int d_model;         /* hidden size */
+    int d_model; /* hidden size */
     int n_layer;
     int n_head, n_head_kv, d_head;
-    int d_ff;            /* expert intermediate size */
+    int d_ff;                    /* expert intermediate size */
     int n_expert, n_expert_used; /* E and k */
-    int n_ctx_train;     /* 0 if unknown */
-    int sliding_window;  /* 0: none */
+    int n_ctx_train;             /* 0 if unknown */
+    int sliding_window;          /* 0: none */
     float rope_theta;
-    float norm_eps;      /* RMSNorm epsilon */
+    float norm_eps; /* RMSNorm epsilon */
     ms_rope_kind rope;
     ms_router_kind router;
     int tied_embeddings; /* lm_head shares tok_embd */
 } ms_hparams;
 
 typedef struct ms_layer {
-    ms_mat attn_norm;             /* (1, d_model) F32 */
-    ms_mat wq;                    /* (n_head*d_head, d_model) */
-    ms_mat wk, wv;                /* (n_head_kv*d_head, d_model) */
-    ms_mat wo;                    /* (d_model, n_head*d_head) */
-    ms_mat ffn_norm;              /* (1, d_model) */
-    ms_mat router;                /* (n_expert, d_model) */
-    ms_mat *w_gate, *w_up;        /* [n_expert] each (d_ff, d_model): w1, w3 */
-    ms_mat *w_down;               /* [n_expert] each (d_model, d_ff): w2 */
+    ms_mat attn_norm;      /* (1, d_model) F32 */
+    ms_mat wq;             /* (n_head*d_head, d_model) */
+    ms_mat wk, wv;         /* (n_head_kv*d_head, d_model) */
+    ms_mat wo;             /* (d_model, n_head*d_head) */
+    ms_mat ffn_norm;       /* (1, d_model) */
+    ms_mat router;         /* (n_expert, d_model) */
+    ms_mat *w_gate, *w_up; /* [n_expert] each (d_ff, d_model): w1, w3 */
+    ms_mat *w_down;        /* [n_expert] each (d_model, d_ff): w2 */
 } ms_layer;
 
 typedef struct ms_model ms_model;
 
 typedef struct ms_tensor_info {
     const char *name;
-    int type;        /* ggml type id (or the safetensors dtype mapped to one) */
+    int type; /* ggml type id (or the safetensors dtype mapped to one) */
     int n_dims;
-    int64_t ne[4];   /* ggml order: ne[0] is the innermost (contiguous) dimension */
+    int64_t ne[4]; /* ggml order: ne[0] is the innermost (contiguous) dimension */
     size_t nbytes;
     uint64_t offset; /* byte offset in its file */
     int file;        /* index into ms_model_files() (shards) */
@@ -223,9 +223,9 @@ char *ms_tokenizer_describe_json(const ms_tokenizer *t);
 /* What the engine hands to a probe after each layer's router, for the whole window.
  * All arrays are token-major and owned by the engine (valid only during the call). */
 typedef struct ms_route_event {
-    int layer;            /* model layer index */
-    int64_t n_tokens;     /* tokens in this window */
-    int64_t pos0;         /* position of the first token in the window */
+    int layer;        /* model layer index */
+    int64_t n_tokens; /* tokens in this window */
+    int64_t pos0;     /* position of the first token in the window */
     int n_expert, k;
     const float *logits;  /* (n_tokens, n_expert) router logits */
     const int32_t *ids;   /* (n_tokens, k) expert ids, rank order (first choice first) */
@@ -240,11 +240,11 @@ typedef int (*ms_route_hook)(void *user, const ms_route_event *ev);
 typedef struct ms_engine ms_engine;
 
 typedef struct ms_engine_opts {
-    int n_threads;     /* 0: all cores. Results are bit-identical whatever the count. */
+    int n_threads;      /* 0: all cores. Results are bit-identical whatever the count. */
     int64_t max_tokens; /* window capacity (scratch is sized for it); 0: 2048 */
-    int want_logits;   /* MS_LOGITS_ALL (1): lm_head logits for every position of the
-                          window; MS_LOGITS_LAST (2): only the last position's (n_vocab floats,
-                          lm_head runs for that row only); 0: none */
+    int want_logits;    /* MS_LOGITS_ALL (1): lm_head logits for every position of the
+                           window; MS_LOGITS_LAST (2): only the last position's (n_vocab floats,
+                           lm_head runs for that row only); 0: none */
     /* Routing-only: when ms_forward gets no logits buffer the engine skips lm_head and the
      * last layer's expert FFN (routing of the last layer is still computed). */
 } ms_engine_opts;
@@ -286,13 +286,13 @@ void ms_engine_profile(const ms_engine *e, ms_profile *p);
 typedef struct ms_fixture_opts {
     uint64_t seed;
     int d_model, n_layer, n_head, n_head_kv, d_ff, n_expert, n_expert_used;
-    int n_ctx;             /* context length recorded in the file */
-    int sliding_window;    /* 0: none */
+    int n_ctx;          /* context length recorded in the file */
+    int sliding_window; /* 0: none */
     float rope_theta, norm_eps;
-    float weight_scale;    /* std of the random weights (0: 1/sqrt(fan_in)) */
+    float weight_scale;     /* std of the random weights (0: 1/sqrt(fan_in)) */
     const char *vocab_gguf; /* vocabulary source: a GGUF with tokenizer metadata */
-    int expert_layout;     /* 0: stacked ffn_*_exps (current llama.cpp), 1: per-expert tensors */
-    int tied_embeddings;   /* 1: no output.weight / lm_head.weight (lm_head = tok_embd) */
+    int expert_layout;      /* 0: stacked ffn_*_exps (current llama.cpp), 1: per-expert tensors */
+    int tied_embeddings;    /* 1: no output.weight / lm_head.weight (lm_head = tok_embd) */
 } ms_fixture_opts;
 
 /* Writes a GGUF file with all weights of type `type` (norms and router stay F32). A tensor whose

@@ -12,33 +12,29 @@
 
 /* Symbols ggml-quants.c references from the rest of ggml (only its IQ paths use them). */
 void ggml_abort(const char *file, int line, const char *fmt, ...);
-void ggml_abort(const char *file, int line, const char *fmt, ...)
-{
+void ggml_abort(const char *file, int line, const char *fmt, ...) {
     (void)fmt;
     fprintf(stderr, "ggml_abort %s:%d\n", file, line);
     abort();
 }
 size_t ggml_row_size(int type, int64_t ne);
-size_t ggml_row_size(int type, int64_t ne)
-{
+size_t ggml_row_size(int type, int64_t ne) {
     (void)type, (void)ne;
     abort();
 }
 const char *ggml_type_name(int type);
-const char *ggml_type_name(int type)
-{
+const char *ggml_type_name(int type) {
     (void)type;
     return "?";
 }
 size_t ggml_type_size(int type);
-size_t ggml_type_size(int type)
-{
+size_t ggml_type_size(int type) {
     (void)type;
     abort();
 }
 
-#define DECL(n)                                                                                \
-    void quantize_row_##n##_ref(const float *, void *, int64_t);                               \
+#define DECL(n)                                                                                    \
+    void quantize_row_##n##_ref(const float *, void *, int64_t);                                   \
     void dequantize_row_##n(const void *, float *, int64_t);
 DECL(q4_0)
 DECL(q4_1)
@@ -70,8 +66,7 @@ static const struct {
     {"Q6_K", 256, 210, quantize_row_q6_K_ref, dequantize_row_q6_K},
 };
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc != 5) return 2;
     int k = -1;
     for (int i = 0; i < (int)(sizeof types / sizeof types[0]); i++)

@@ -20,8 +20,7 @@ static const ms_type all_types[] = {MS_TYPE_F32,  MS_TYPE_F16,  MS_TYPE_BF16, MS
                                     MS_TYPE_Q6_K};
 #define N_TYPES (int)(sizeof all_types / sizeof all_types[0])
 
-static int type_by_name(const char *s, ms_type *t)
-{
+static int type_by_name(const char *s, ms_type *t) {
     for (int i = 0; i < N_TYPES; i++)
         if (strcmp(ms_type_name((int)all_types[i]), s) == 0) {
             *t = all_types[i];
@@ -30,8 +29,7 @@ static int type_by_name(const char *s, ms_type *t)
     return -1;
 }
 
-static void *read_all(const char *path, size_t *n)
-{
+static void *read_all(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
@@ -47,16 +45,14 @@ static void *read_all(const char *path, size_t *n)
     return p;
 }
 
-static int write_all(const char *path, const void *p, size_t n)
-{
+static int write_all(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
     int ok = fwrite(p, 1, n, f) == n;
     return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-static int cmd_deq(const char *tn, const char *in, const char *out)
-{
+static int cmd_deq(const char *tn, const char *in, const char *out) {
     ms_type t;
     size_t n;
     if (type_by_name(tn, &t)) return fprintf(stderr, "unknown type %s\n", tn), 2;
@@ -73,8 +69,7 @@ static int cmd_deq(const char *tn, const char *in, const char *out)
     return rc ? 1 : 0;
 }
 
-static int cmd_quant(const char *tn, const char *in, const char *out)
-{
+static int cmd_quant(const char *tn, const char *in, const char *out) {
     ms_type t;
     size_t n;
     if (type_by_name(tn, &t)) return fprintf(stderr, "unknown type %s\n", tn), 2;
@@ -92,27 +87,25 @@ static int cmd_quant(const char *tn, const char *in, const char *out)
 }
 
 static int fails;
-#define CHECK(c, ...)                                                                          \
-    do {                                                                                       \
-        if (!(c)) {                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                               \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fprintf(stderr, "\n");                                                             \
-            fails++;                                                                           \
-        }                                                                                      \
+#define CHECK(c, ...)                                                                              \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, "\n");                                                                 \
+            fails++;                                                                               \
+        }                                                                                          \
     } while (0)
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static double urand(void)
-{
+static double urand(void) {
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return (double)(rng >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static int cmd_self(void)
-{
+static int cmd_self(void) {
     /* Block geometry from ggml's block structs (ggml-common.h), by hand. */
     static const struct {
         ms_type t;
@@ -146,9 +139,10 @@ static int cmd_self(void)
     static const struct {
         uint16_t h;
         float f;
-    } hv[] = {{0x0000, 0.0f},    {0x8000, -0.0f},   {0x3C00, 1.0f},           {0xC000, -2.0f},
-              {0x7BFF, 65504.f}, {0x0001, 0x1p-24f}, {0x0400, 0x1p-14f},       {0x3555, 0.333251953125f},
-              {0x7C00, INFINITY}, {0xFC00, -INFINITY}, {0x03FF, 0x1.ff8p-15f}};
+    } hv[] = {{0x0000, 0.0f},      {0x8000, -0.0f},           {0x3C00, 1.0f},
+              {0xC000, -2.0f},     {0x7BFF, 65504.f},         {0x0001, 0x1p-24f},
+              {0x0400, 0x1p-14f},  {0x3555, 0.333251953125f}, {0x7C00, INFINITY},
+              {0xFC00, -INFINITY}, {0x03FF, 0x1.ff8p-15f}};
     for (size_t i = 0; i < sizeof hv / sizeof hv[0]; i++) {
         float f = ms_f16_to_f32(hv[i].h);
         CHECK(memcmp(&f, &hv[i].f, 4) == 0, "f16 %04x -> %g", hv[i].h, (double)f);
@@ -177,10 +171,10 @@ static int cmd_self(void)
     static const struct {
         ms_type t;
         double max_rel_rms;
-    } rt[] = {{MS_TYPE_F32, 0},       {MS_TYPE_F16, 1e-3},   {MS_TYPE_BF16, 5e-3},
-              {MS_TYPE_Q8_0, 0.01},   {MS_TYPE_Q5_0, 0.05},  {MS_TYPE_Q5_1, 0.05},
-              {MS_TYPE_Q4_0, 0.12},   {MS_TYPE_Q4_1, 0.1},   {MS_TYPE_Q6_K, 0.03},
-              {MS_TYPE_Q5_K, 0.05},   {MS_TYPE_Q4_K, 0.1},   {MS_TYPE_Q3_K, 0.2},
+    } rt[] = {{MS_TYPE_F32, 0},     {MS_TYPE_F16, 1e-3},  {MS_TYPE_BF16, 5e-3},
+              {MS_TYPE_Q8_0, 0.01}, {MS_TYPE_Q5_0, 0.05}, {MS_TYPE_Q5_1, 0.05},
+              {MS_TYPE_Q4_0, 0.12}, {MS_TYPE_Q4_1, 0.1},  {MS_TYPE_Q6_K, 0.03},
+              {MS_TYPE_Q5_K, 0.05}, {MS_TYPE_Q4_K, 0.1},  {MS_TYPE_Q3_K, 0.2},
               {MS_TYPE_Q2_K, 0.4}};
     for (int i = 0; i < N; i++)
         x[i] = (float)(sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand()));
@@ -195,8 +189,8 @@ static int cmd_self(void)
         }
         double rel = sqrt(se / sx);
         printf("%-5s round-trip relative RMS error %.5f\n", ms_type_name(rt[k].t), rel);
-        CHECK(rel <= rt[k].max_rel_rms, "%s round trip error %g > %g", ms_type_name(rt[k].t),
-              rel, rt[k].max_rel_rms);
+        CHECK(rel <= rt[k].max_rel_rms, "%s round trip error %g > %g", ms_type_name(rt[k].t), rel,
+              rt[k].max_rel_rms);
         /* All-zero input gives all-zero output. */
         float z[256] = {0}, zy[256];
         ms_quantize_row(rt[k].t, z, q, 256);
@@ -211,8 +205,7 @@ static int cmd_self(void)
     return fails ? 1 : 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc == 5 && strcmp(argv[1], "deq") == 0) return cmd_deq(argv[2], argv[3], argv[4]);
     if (argc == 5 && strcmp(argv[1], "quant") == 0) return cmd_quant(argv[2], argv[3], argv[4]);
     if (argc == 2 && strcmp(argv[1], "self") == 0) return cmd_self();
