@@ -136,8 +136,8 @@ int main(int argc, char **argv) {
            "\"hook\":%d,\"seconds\":%.3f,\"cpu_seconds\":%.3f,"
            "\"profile\":{\"attention\":%.3f,\"router\":%.3f,\"experts\":%.3f,"
            "\"lm_head\":%.3f,\"other\":%.3f,\"dequant_cpu\":%.3f}}\n",
-           (long long)w.n, (long long)w.n_win, threads, use_hook, wall, cpu, p.attention,
-           p.router, p.experts, p.lm_head, p.other, p.dequant);
+           (long long)w.n, (long long)w.n_win, threads, use_hook, wall, cpu, p.attention, p.router,
+           p.experts, p.lm_head, p.other, p.dequant);
     free(s.ids);
     free(s.w);
     free(w.ids);

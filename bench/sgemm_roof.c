@@ -42,8 +42,8 @@ static double gflops(int m, int n, int k, int n_par, int reps) {
     job jobs[2];
     pthread_t th[2];
     for (int i = 0; i < n_par; i++)
-        jobs[i] = (job){m, n, k, reps, fill((size_t)m * k), fill((size_t)n * k),
-                        fill((size_t)m * n)};
+        jobs[i] =
+            (job){m, n, k, reps, fill((size_t)m * k), fill((size_t)n * k), fill((size_t)m * n)};
     double best = 0.0;
     for (int trial = 0; trial < 3; trial++) {
         double t0 = now_s();
