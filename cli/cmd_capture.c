@@ -46,7 +46,8 @@ static const char usage[] =
     "                   (default \"text\")\n"
     "  --batch N        flush the store every N documents (default: every 16384 tokens,\n"
     "                   512 documents or 30 seconds, whichever comes first)\n"
-    "  --profile        print time per forward-pass stage at the end\n"
+    "  --profile        print time per stage at the end (forward-pass stages, corpus\n"
+    "                   reading, tokenization, HDF5 writing)\n"
     "  -q, -v, -h       quiet, verbose, this help\n"
     "\n"
     "Each document is tokenized once (BOS first if the model adds it), truncated to the\n"
@@ -264,6 +265,7 @@ static int run(int argc, char **argv) {
     const char *model_path = NULL, *out = NULL, *layers_arg = "all", *text_field = NULL;
     const char **corpus_args = calloc((size_t)argc + 1, sizeof *corpus_args);
     int n_corpus = 0, logits = 0, resume = 0, skip_bad = 0, profile = 0;
+    double t_read = 0, t_tok = 0, t_store = 0; /* --profile: seconds outside the engine */
     long threads = 0, window = 2048, max_docs = 0, batch = 0;
     if (!corpus_args) return MS_EXIT_RUNTIME;
     ms_opt_begin();
@@ -517,7 +519,10 @@ static int run(int argc, char **argv) {
         }
         if ((max_docs > 0 || n_ranks > 1) && ms_store_n_documents(store) >= max_docs) break;
         ms_doc doc;
+        double t0 = ms_now();
         int got = ms_corpus_next(corpus, &doc, err, sizeof err);
+        double t1 = ms_now();
+        t_read += t1 - t0;
         if (got == 0) break;
         if (got < 0) {
             snprintf(failmsg, sizeof failmsg, "%s", err);
@@ -532,6 +537,7 @@ static int run(int argc, char **argv) {
             rc = MS_EXIT_RUNTIME;
             break;
         }
+        t_tok += ms_now() - t1;
         if (max_tok > 0 && n > max_tok) n = max_tok;
         if (docbuf_reserve(&db, n > 0 ? n : 1, lk, le, logits)) {
             snprintf(failmsg, sizeof failmsg, "%s: out of memory for %lld tokens", doc.source,
@@ -563,6 +569,7 @@ static int run(int argc, char **argv) {
             if (logits) memcpy(db.lg + w0 * le, col.logits, sizeof *db.lg * (size_t)(wn * le));
         }
         if (rc) break;
+        double t2 = ms_now();
         int ar = ms_store_append(store, doc.domain, doc.source, ids, db.pos, n, db.ids, db.w,
                                  logits ? db.lg : NULL, err, sizeof err);
         if (ar) {
@@ -586,6 +593,7 @@ static int run(int argc, char **argv) {
             batch_docs = batch_tokens = 0;
             last_flush = now;
         }
+        t_store += ms_now() - t2;
         ms_progress_update(&prog, docs, tokens);
     }
     if (progress_on) ms_progress_end(&prog);
@@ -593,7 +601,9 @@ static int run(int argc, char **argv) {
     if (failmsg[0]) ms_error("%s", failmsg); /* after the progress summary: the last line */
     {
         int64_t stored = ms_store_n_documents(store);
+        double t3 = ms_now();
         int cr = ms_store_close(store, err, sizeof err);
+        t_store += ms_now() - t3;
         store = NULL;
         if (cr) {
             ms_error("%s", err);
@@ -608,9 +618,10 @@ static int run(int argc, char **argv) {
         ms_engine_profile(e, &pr);
         fprintf(stderr,
                 "profile: attention %.2fs, router %.2fs, experts %.2fs, dequant %.2fs (cpu), "
-                "lm_head %.2fs, other %.2fs, %lld tokens\n",
+                "lm_head %.2fs, other %.2fs, %lld tokens; corpus reading %.2fs, "
+                "tokenization %.2fs, route store (HDF5) %.2fs\n",
                 pr.attention, pr.router, pr.experts, pr.dequant, pr.lm_head, pr.other,
-                (long long)pr.tokens);
+                (long long)pr.tokens, t_read, t_tok, t_store);
     }
 done:
     if (progress_on) ms_progress_end(&prog);

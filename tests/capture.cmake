@@ -11,3 +11,7 @@ endforeach()
 set_tests_properties(capture_route PROPERTIES LABELS "oracle")
 set_tests_properties(capture_errors PROPERTIES LABELS "unit")
 set_tests_properties(capture_resume PROPERTIES LABELS "slow")
+add_test(NAME capture_profile
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/capture/profile.sh ${MOESCOPE_BIN} ${MS_PYTHON}
+    ${PROJECT_SOURCE_DIR}/corpora/samples)
+set_tests_properties(capture_profile PROPERTIES LABELS "unit")
