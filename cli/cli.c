@@ -105,6 +105,40 @@ int ms_parse_double(const ms_command *cmd, const char *what, const char *s, doub
     return 0;
 }
 
+int ms_parse_index_list(const ms_command *cmd, const char *what, const char *s, int64_t **out,
+                        int *n) {
+    int cap = 1;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    int64_t *v = malloc((size_t)cap * sizeof *v);
+    char *dup = strdup(s), *save = NULL;
+    *out = NULL;
+    *n = 0;
+    if (!v || !dup) {
+        free(v);
+        free(dup);
+        ms_error("out of memory");
+        return MS_EXIT_RUNTIME;
+    }
+    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        long x;
+        if (ms_parse_long(cmd, what, tok, 0, 2000000000L, &x)) {
+            free(dup);
+            free(v);
+            *n = 0;
+            return MS_EXIT_USAGE;
+        }
+        v[(*n)++] = x;
+    }
+    free(dup);
+    if (*n == 0) {
+        free(v);
+        return ms_usage_error(cmd, "%s: empty list", what);
+    }
+    *out = v;
+    return 0;
+}
+
 static int cmp_int(const void *a, const void *b) {
     int x = *(const int *)a, y = *(const int *)b;
     return (x > y) - (x < y);

@@ -59,6 +59,10 @@ int ms_parse_long(const ms_command *cmd, const char *what, const char *s, long m
                   long *out);
 int ms_parse_double(const ms_command *cmd, const char *what, const char *s, double min, double max,
                     double *out);
+/* Lists of non-negative indices such as "3,5,9" (documents). *out is malloc'ed. Returns 0,
+ * or 2 after a usage error naming `what`, or 1 when out of memory. */
+int ms_parse_index_list(const ms_command *cmd, const char *what, const char *s, int64_t **out,
+                        int *n);
 /* Layer lists: "all", "0,15,31", "0-3,7", "first,middle,last" (resolved against n_layer).
  * *out is malloc'ed, sorted, without duplicates. Returns 0, or 2 after a usage error. */
 int ms_parse_layers(const ms_command *cmd, const char *s, int n_layer, int **out, int *n_out);

@@ -39,36 +39,6 @@ const ms_command ms_cmd_report = {
     "  -h, --help            this text\n",
     run, 64};
 
-static int parse_docs(const ms_command *cmd, const char *s, int64_t **out, int *n) {
-    int cap = 1;
-    for (const char *p = s; *p; p++)
-        cap += *p == ',';
-    int64_t *v = malloc((size_t)cap * sizeof *v);
-    char *dup = strdup(s), *save = NULL;
-    if (!v || !dup) {
-        free(v);
-        free(dup);
-        return MS_EXIT_RUNTIME;
-    }
-    *n = 0;
-    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        long x;
-        if (ms_parse_long(cmd, "--doc", tok, 0, 2000000000L, &x)) {
-            free(dup);
-            free(v);
-            return MS_EXIT_USAGE;
-        }
-        v[(*n)++] = x;
-    }
-    free(dup);
-    if (*n == 0) {
-        free(v);
-        return ms_usage_error(cmd, "--doc: empty list");
-    }
-    *out = v;
-    return 0;
-}
-
 /* The first non-empty document of each domain, up to `max` (scans at most 1e6 rows). */
 static int default_docs(ms_routes *r, int max, int64_t **out, int *n) {
     const ms_routes_info *in = ms_routes_info_get(r);
@@ -206,7 +176,7 @@ static int run(int argc, char **argv) {
             goto done;
         }
         if (docs_s)
-            status = parse_docs(cmd, docs_s, &docs, &n_docs);
+            status = ms_parse_index_list(cmd, "--doc", docs_s, &docs, &n_docs);
         else
             status = default_docs(r, 6, &docs, &n_docs);
         if (status) goto done;

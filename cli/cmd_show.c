@@ -33,33 +33,6 @@ const ms_command ms_cmd_show = {
     "  -h, --help            this text\n",
     run, 62};
 
-/* "3,5,9" -> int64 list. */
-static int parse_docs(const ms_command *cmd, const char *s, int64_t **out, int *n) {
-    int cap = 1;
-    for (const char *p = s; *p; p++)
-        cap += *p == ',';
-    int64_t *v = malloc((size_t)cap * sizeof *v);
-    if (!v) return MS_EXIT_RUNTIME;
-    *n = 0;
-    char *dup = strdup(s), *save = NULL;
-    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        long x;
-        if (ms_parse_long(cmd, "--doc", tok, 0, 2000000000L, &x)) {
-            free(dup);
-            free(v);
-            return MS_EXIT_USAGE;
-        }
-        v[(*n)++] = x;
-    }
-    free(dup);
-    if (*n == 0) {
-        free(v);
-        return ms_usage_error(cmd, "--doc: empty list");
-    }
-    *out = v;
-    return 0;
-}
-
 static int run(int argc, char **argv) {
     const ms_command *cmd = &ms_cmd_show;
     static const struct option lo[] = {
@@ -124,7 +97,7 @@ static int run(int argc, char **argv) {
     int n_docs = 0, *layers = NULL, n_layers = 0, status = MS_EXIT_OK;
     ms_tokenizer *tok = NULL;
     char *out = NULL;
-    if (docs_s && (status = parse_docs(cmd, docs_s, &docs, &n_docs))) goto done;
+    if (docs_s && (status = ms_parse_index_list(cmd, "--doc", docs_s, &docs, &n_docs))) goto done;
     if (layers_s && !strcmp(layers_s, "all")) { /* all stored layers, not 0..n-1 */
         layers = malloc(sizeof *layers * (size_t)in->n_layers);
         if (!layers) {
