@@ -24,7 +24,8 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  -o, --out FILE   the store to write (replaced)\n"
-    "  --window N       record N as the store's window attribute (the captures' --window)\n"
+    "  --window N       record N as the store's window attribute (the captures' --window;\n"
+    "                   default: the first store's)\n"
     "  -q, -v, -h       quiet, verbose, this help\n";
 
 static int same_str(const char *a, const char *b) {
@@ -95,7 +96,7 @@ int ms_merge_stores(const char *out, const char *const *in, int n_in, const char
                                .tokenizer_json = i0->tokenizer_json,
                                .manifest_json = i0->manifest_json,
                                .command_line = command_line ? command_line : i0->command_line,
-                               .window = window};
+                               .window = window > 0 ? window : i0->window};
     remove(tmp);
     int crc = ms_store_create(&s, &so, err, sizeof err);
     if (crc) {

@@ -104,6 +104,7 @@ typedef struct ms_routes_info {
     const int *layers;          /* [n_layers] model layers */
     const char *const *domains; /* [n_domains] */
     int has_logits;
+    int64_t window; /* tokens per forward pass of the capture (attribute "window"; 0: unknown) */
     const char *model_json, *tokenizer_json, *manifest_json, *command_line, *tool_version, *created;
 } ms_routes_info;
 

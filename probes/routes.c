@@ -269,6 +269,13 @@ int ms_routes_open(ms_routes **out, const char *path, char *err, size_t errlen) 
     /* Token datasets: present, right rank and inner shape, at least t rows. */
     htri_t hl = H5Lexists(r->file, "/routing/logits", H5P_DEFAULT);
     in->has_logits = hl > 0;
+    int64_t win = 0;
+    int qw = ms_h5_read_attr_i64(r->file, "window", &win);
+    if (qw < 0 || (qw == 0 && win < 0)) {
+        rc = bad(err, errlen, path, "root attribute window invalid");
+        goto fail;
+    }
+    in->window = qw == 0 ? win : 0;
     for (int i = 0; i < N_TOKDS; i++) {
         if (i == R_LOGITS && !in->has_logits) continue;
         H5_CHECK(dapl = H5Pcreate(H5P_DATASET_ACCESS), "create a dataset access list");

@@ -22,3 +22,7 @@ set_tests_properties(store_collector PROPERTIES LABELS "unit")
 add_test(NAME store_handmade
   COMMAND sh -c "${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/store/handmade.py ${MS_STORE_TMP} && $<TARGET_FILE:test_store> handmade ${MS_STORE_TMP}")
 set_tests_properties(store_handmade PROPERTIES LABELS "unit;oracle")
+add_test(NAME store_merge_window
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/store/merge_window.sh ${MOESCOPE_BIN} ${MS_PYTHON}
+    ${PROJECT_SOURCE_DIR}/corpora/samples)
+set_tests_properties(store_merge_window PROPERTIES LABELS "unit")
