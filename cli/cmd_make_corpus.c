@@ -6,6 +6,7 @@
  * and appends generated DM Mathematics documents. */
 #include "cli.h"
 #include "corpora.h"
+#include "msutil.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -43,35 +44,10 @@ static const char usage[] =
 
 /* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF) and no NUL. */
 static size_t utf8_bad_offset(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t k;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c == 0) return i;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            k = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            k = 2;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            k = 3;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        } else
-            return i;
-        if (n - i <= k) return i;
-        if (s[i + 1] < lo || s[i + 1] > hi) return i;
-        for (size_t j = 2; j <= k; j++)
-            if ((s[i + j] & 0xC0) != 0x80) return i;
-        i += k + 1;
-    }
-    return n;
+    const char *nul = memchr(s, 0, n);
+    size_t lim = nul ? (size_t)(nul - (const char *)s) : n;
+    size_t ok = ms_utf8_valid_prefix((const char *)s, lim);
+    return ok < lim ? ok : nul ? lim : n;
 }
 
 /* One JSONL line; returns 0 or MS_EXIT_RUNTIME after printing the error. */

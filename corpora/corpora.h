@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msutil.h" /* ms_utf8_valid_prefix */
+
 #ifndef MS_ERR_INPUT
 #define MS_ERR_INPUT   2
 #define MS_ERR_RUNTIME 1
@@ -67,9 +69,6 @@ int64_t ms_corpus_max_tokens_per_doc(const ms_corpus *c);
 /* Total documents the corpus will yield when known in advance (every domain sampled, the
  * samples were drawn at open), else 0. For progress and ETA. */
 int64_t ms_corpus_n_docs_hint(const ms_corpus *c);
-
-/* UTF-8 validation: returns the byte offset of the first invalid sequence, or len if valid. */
-size_t ms_utf8_valid_prefix(const char *s, size_t len);
 
 /* ---- DM Mathematics generator (corpora/dm_math.c; section owned by the sample corpora) ----
  * Documents in the style of DeepMind's mathematics dataset as The Pile holds it: each document

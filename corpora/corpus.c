@@ -13,6 +13,7 @@
  * Bad input (malformed JSON line, missing text field, invalid UTF-8, empty file, corrupt zstd
  * frame) stops with "<file>:<line>: <problem>", or with skip_bad is skipped and counted. */
 #include "corpora.h"
+#include "msutil.h"
 #include "corpora_int.h"
 
 #include <cjson/cJSON.h>

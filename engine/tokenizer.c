@@ -58,40 +58,6 @@ static inline int is_meta(const char *p) {
     return (uint8_t)p[0] == 0xE2 && (uint8_t)p[1] == 0x96 && (uint8_t)p[2] == 0x81;
 }
 
-int ms_tok_utf8_valid(const char *s, size_t n) {
-    const uint8_t *p = (const uint8_t *)s;
-    for (size_t i = 0; i < n;) {
-        uint8_t c = p[i];
-        size_t k;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (c < 0x80)
-            k = 1;
-        else if (c >= 0xC2 && c <= 0xDF)
-            k = 2;
-        else if (c == 0xE0)
-            k = 3, lo = 0xA0;
-        else if (c == 0xED)
-            k = 3, hi = 0x9F;
-        else if (c >= 0xE1 && c <= 0xEF)
-            k = 3;
-        else if (c == 0xF0)
-            k = 4, lo = 0x90;
-        else if (c >= 0xF1 && c <= 0xF3)
-            k = 4;
-        else if (c == 0xF4)
-            k = 4, hi = 0x8F;
-        else
-            return 0;
-        if (i + k > n) return 0;
-        for (size_t j = 1; j < k; j++) {
-            uint8_t d = p[i + j];
-            if (d < (j == 1 ? lo : 0x80) || d > (j == 1 ? hi : 0xBF)) return 0;
-        }
-        i += k;
-    }
-    return 1;
-}
-
 ms_tokenizer *ms_tok_alloc(int n, size_t pool_bytes) {
     ms_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return NULL;
@@ -253,7 +219,7 @@ int ms_tok_finish(ms_tokenizer *t, int64_t expected_pairs) {
     for (int id = 0; id < n && t->meta_hard; id++) {
         const char *s = ms_tok_piece(t, id);
         uint32_t len = t->piece_len[id];
-        if (!ms_tok_utf8_valid(s, len)) {
+        if (ms_utf8_valid_prefix(s, len) != len) {
             t->meta_hard = 0;
             break;
         }

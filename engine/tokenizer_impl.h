@@ -93,8 +93,8 @@ ms_tokenizer *ms_tok_alloc(int n, size_t pool_bytes);
 /* 1 if s[0..n) is "<0xXX>" (upper-case hex as SentencePiece writes it); sets *byte. */
 int ms_tok_is_byte_piece(const char *s, size_t n, int *byte);
 
-/* 1 if s[0..n) is valid UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
-int ms_tok_utf8_valid(const char *s, size_t n);
+/* UTF-8 validation: ms_utf8_valid_prefix() of util/msutil.h. */
+#include "msutil.h"
 
 static inline const char *ms_tok_piece(const ms_tokenizer *t, int32_t id) {
     return t->pool + t->piece_off[id];

@@ -726,7 +726,7 @@ static cJSON *replace_json(const char *pattern, const char *content) {
 
 int ms_tokenizer_write_json(const ms_tokenizer *t, const char *path, char *err, size_t errlen) {
     for (int32_t i = 0; i < t->n_vocab; i++) {
-        if (!ms_tok_utf8_valid(ms_tok_piece(t, i), t->piece_len[i])) {
+        if (ms_utf8_valid_prefix(ms_tok_piece(t, i), t->piece_len[i]) != t->piece_len[i]) {
             errf(err, errlen, "%s: piece %d is not valid UTF-8; it cannot be written to JSON", path,
                  i);
             return MS_ERR_INPUT;

@@ -9,14 +9,14 @@ set_tests_properties(corpora_readers PROPERTIES LABELS "unit")
 # like tests/gguf.cmake's; without clang the test exists and fails.
 find_program(MS_CLANG NAMES clang clang-19 clang-18 clang-17 clang-16 clang-15 clang-14)
 set(MS_FUZZ_CORPORA_SRCS ${PROJECT_SOURCE_DIR}/corpora/corpus.c ${PROJECT_SOURCE_DIR}/corpora/lines.c
-    ${PROJECT_SOURCE_DIR}/corpora/utf8.c ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_corpora.c)
+    ${MS_UTIL_SRCS} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_corpora.c)
 set(MS_CORPORA_WORK ${CMAKE_CURRENT_BINARY_DIR}/corpora_fuzz)
 if(MS_CLANG)
   set(MS_FUZZ_CORPORA ${CMAKE_CURRENT_BINARY_DIR}/fuzz_corpora)
   add_custom_command(OUTPUT ${MS_FUZZ_CORPORA}
     COMMAND ${MS_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-            -I${PROJECT_SOURCE_DIR}/corpora ${MS_FUZZ_CORPORA_SRCS} -lcjson -lzstd -lm
+            -I${PROJECT_SOURCE_DIR}/corpora ${MS_UTIL_INC} ${MS_FUZZ_CORPORA_SRCS} -lcjson -lzstd -lm
             -o ${MS_FUZZ_CORPORA}
     DEPENDS ${MS_FUZZ_CORPORA_SRCS} ${PROJECT_SOURCE_DIR}/corpora/corpora.h
             ${PROJECT_SOURCE_DIR}/corpora/corpora_int.h

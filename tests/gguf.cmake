@@ -15,14 +15,14 @@ set_tests_properties(gguf_oracle PROPERTIES LABELS "oracle" TIMEOUT 300)
 # project's compiler is; without clang the test exists and fails (it must never pass
 # silently): .ci/install-deps --test installs clang.
 find_program(MS_CLANG NAMES clang clang-19 clang-18 clang-17 clang-16 clang-15 clang-14)
-set(MS_FUZZ_SRCS ${PROJECT_SOURCE_DIR}/engine/gguf.c ${PROJECT_SOURCE_DIR}/engine/quant.c
+set(MS_FUZZ_SRCS ${PROJECT_SOURCE_DIR}/engine/gguf.c ${PROJECT_SOURCE_DIR}/engine/quant.c ${MS_UTIL_SRCS}
                  ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_gguf.c)
 if(MS_CLANG)
   set(MS_FUZZ_GGUF ${CMAKE_CURRENT_BINARY_DIR}/fuzz_gguf)
   add_custom_command(OUTPUT ${MS_FUZZ_GGUF}
     COMMAND ${MS_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-            -I${PROJECT_SOURCE_DIR}/engine ${MS_FUZZ_SRCS} -lm -o ${MS_FUZZ_GGUF}
+            -I${PROJECT_SOURCE_DIR}/engine ${MS_UTIL_INC} ${MS_FUZZ_SRCS} -lm -o ${MS_FUZZ_GGUF}
     DEPENDS ${MS_FUZZ_SRCS} ${PROJECT_SOURCE_DIR}/engine/gguf.h
             ${PROJECT_SOURCE_DIR}/engine/engine.h
     COMMENT "Building libFuzzer target fuzz_gguf with ${MS_CLANG}")
