@@ -13,8 +13,8 @@
  * Bad input (malformed JSON line, missing text field, invalid UTF-8, empty file, corrupt zstd
  * frame) stops with "<file>:<line>: <problem>", or with skip_bad is skipped and counted. */
 #include "corpora.h"
-#include "msutil.h"
 #include "corpora_int.h"
+#include "msutil.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -25,6 +25,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+
+/* U+10FFFF in UTF-8: what a "\u0000" escape of a JSONL line is read as (parse_record). */
+#define NUL_MARK "\xF4\x8F\xBF\xBF"
 
 typedef struct src_file {
     char *path; /* as opened (relative to the working directory) */
@@ -163,6 +166,20 @@ static int add_file(domain *d, const char *path, const char *rel) {
     return 0;
 }
 
+/* What an errno from stat/open says: the path is unusable as given (2) or the system failed
+ * (1), as ms_open_regular decides. */
+static int io_status(int e) {
+    return e == ENOMEM || e == EMFILE || e == ENFILE || e == EIO ? MS_ERR_RUNTIME : MS_ERR_INPUT;
+}
+
+static const char *kind_name(mode_t m) {
+    return S_ISFIFO(m)   ? "a named pipe (FIFO)"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "an unknown kind of file";
+}
+
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -171,10 +188,19 @@ static int add_source(domain *d, const char *path, const char *rel, int depth, c
                       size_t errlen) {
     struct stat st;
     if (stat(path, &st) != 0) {
-        snprintf(err, errlen, "%s: %s (a source of domain \"%s\")", path, strerror(errno), d->name);
-        return MS_ERR_INPUT;
+        int e = errno;
+        snprintf(err, errlen, "%s: %s (a source of domain \"%s\")", path, strerror(e), d->name);
+        return io_status(e);
     }
     if (!S_ISDIR(st.st_mode)) {
+        /* A FIFO would block the capture forever (and a device be read without end); inside a
+         * folder it is refused too, by name, rather than skipped: the user asked for the whole
+         * folder and would not know that something was left out. */
+        if (!S_ISREG(st.st_mode)) {
+            snprintf(err, errlen, "%s: is %s, not a regular file (a source of domain \"%s\")", path,
+                     kind_name(st.st_mode), d->name);
+            return MS_ERR_INPUT;
+        }
         if (add_file(d, path, rel)) goto oom;
         return 0;
     }
@@ -184,14 +210,24 @@ static int add_source(domain *d, const char *path, const char *rel, int depth, c
     }
     DIR *dir = opendir(path);
     if (!dir) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return MS_ERR_INPUT;
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        return io_status(e);
     }
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
     int rc = 0;
-    while ((e = readdir(dir))) {
+    for (;;) {
+        errno = 0;
+        if (!(e = readdir(dir))) {
+            if (errno) {
+                int en = errno;
+                snprintf(err, errlen, "%s: cannot list the folder: %s", path, strerror(en));
+                rc = MS_ERR_RUNTIME;
+            }
+            break;
+        }
         if (e->d_name[0] == '.') continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
@@ -250,8 +286,8 @@ static int bad_input(ms_corpus *c, char *err, size_t errlen, const char *fmt, ..
 
 /* What a JSON record means for a domain. Returns 1 (document: *text, *len), 0 (not this
  * domain's: pile_set_name differs), or -1 (bad: reason in why). */
-static int record_text(const domain *d, const cJSON *obj, const char **text, size_t *len, char *why,
-                       size_t whylen) {
+static int record_text(const domain *d, const cJSON *obj, int nul_marked, const char **text,
+                       size_t *len, char *why, size_t whylen) {
     if (d->n_pile > 0) {
         const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "meta");
         const cJSON *set =
@@ -290,7 +326,85 @@ static int record_text(const domain *d, const cJSON *obj, const char **text, siz
         snprintf(why, whylen, "invalid UTF-8 at byte %zu of field \"%s\"", ok, d->text_field);
         return -1;
     }
+    if (nul_marked) {
+        const char *m = memmem(*text, *len, NUL_MARK, sizeof NUL_MARK - 1);
+        if (m) {
+            snprintf(why, whylen,
+                     "field \"%s\" holds \\u0000 (U+0000) at byte %zu; a document cannot "
+                     "hold NUL",
+                     d->text_field, (size_t)(m - *text));
+            return -1;
+        }
+    }
     return 1;
+}
+
+/* One JSONL record. cJSON ends strings at NUL, so text after a "\u0000" escape would be
+ * silently lost: each such escape is first rewritten as U+10FFFF ("\uDBFF\uDFFF", a
+ * noncharacter) and record_text() refuses a text holding it (*nul_marked says the line needed
+ * it; a line that also holds a genuine U+10FFFF is then refused too, conservatively). The
+ * line must hold exactly one JSON object: a second value after it (two objects on one line,
+ * or records separated by a lone "\r", which is not a line end in JSONL) is an error, never
+ * silently dropped. Returns the object, or NULL with the reason in why. */
+static cJSON *parse_record(const char *line, size_t n, int *nul_marked, char *why, size_t whylen) {
+    *nul_marked = 0;
+    const char *z = memchr(line, '\0', n);
+    if (z) {
+        snprintf(why, whylen, "malformed JSON line (a NUL byte at byte %zu)", (size_t)(z - line));
+        return NULL;
+    }
+    size_t nesc = 0;
+    for (size_t i = 0; i + 5 < n; i++)
+        if (line[i] == '\\') {
+            if (line[i + 1] == 'u' && !memcmp(line + i + 2, "0000", 4)) nesc++;
+            i++; /* the escaped character is never the start of an escape */
+        }
+    char *copy = NULL;
+    if (nesc) {
+        copy = malloc(n + nesc * 6 + 1);
+        if (!copy) {
+            snprintf(why, whylen, "out of memory");
+            return NULL;
+        }
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (line[i] == '\\' && i + 5 < n && line[i + 1] == 'u' &&
+                !memcmp(line + i + 2, "0000", 4)) {
+                memcpy(copy + o, "\\uDBFF\\uDFFF", 12);
+                o += 12;
+                i += 5;
+                continue;
+            }
+            copy[o++] = line[i];
+            if (line[i] == '\\' && i + 1 < n) copy[o++] = line[++i];
+        }
+        copy[o] = '\0';
+        line = copy;
+        n = o;
+        *nul_marked = 1;
+    }
+    const char *end = NULL;
+    cJSON *obj = cJSON_ParseWithLengthOpts(line, n, &end, 0);
+    if (obj && cJSON_IsObject(obj)) {
+        const char *p = end, *e = line + n;
+        while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+            p++;
+        if (p < e) {
+            int cr = memchr(end, '\r', (size_t)(p - end)) != NULL;
+            /* (The offset is in the rewritten line when it held "\u0000": approximate.) */
+            snprintf(why, whylen, "two JSON values on one line (the second at byte %zu%s)",
+                     (size_t)(p - line),
+                     cr ? "; a lone \\r does not end a JSONL line, only \\n or \\r\\n do" : "");
+            cJSON_Delete(obj);
+            obj = NULL;
+        }
+    } else {
+        snprintf(why, whylen, "malformed JSON line");
+        cJSON_Delete(obj);
+        obj = NULL;
+    }
+    free(copy);
+    return obj;
 }
 
 /* Reads a whole text file (one document). Returns 1 with *text (malloc'ed), 0 after a bad
@@ -298,11 +412,9 @@ static int record_text(const domain *d, const cJSON *obj, const char **text, siz
 static int read_text_file(ms_corpus *c, const src_file *f, char **text, size_t *len, char *err,
                           size_t errlen) {
     *text = NULL;
-    FILE *fp = fopen(f->path, "rb");
-    if (!fp) {
-        snprintf(err, errlen, "%s: cannot open: %s", f->path, strerror(errno));
-        return -MS_ERR_INPUT;
-    }
+    int st = 0;
+    FILE *fp = ms_fopen_regular(f->path, &st, err, errlen);
+    if (!fp) return -st;
     size_t cap = 1 << 16, n = 0;
     char *b = malloc(cap);
     while (b) {
@@ -342,6 +454,18 @@ static int read_text_file(ms_corpus *c, const src_file *f, char **text, size_t *
         free(b);
         int r = bad_input(c, err, errlen, "%s:%lld: invalid UTF-8 at byte %zu", f->path,
                           (long long)line, ok);
+        return -r;
+    }
+    const char *z = memchr(b, '\0', n);
+    if (z) { /* documents are NUL-terminated strings: the rest would be silently lost */
+        int64_t line = 1;
+        for (const char *p = b; p < z; p++)
+            line += *p == '\n';
+        size_t at = (size_t)(z - b);
+        free(b);
+        int r =
+            bad_input(c, err, errlen, "%s:%lld: a NUL byte at byte %zu; a document cannot hold NUL",
+                      f->path, (long long)line, at);
         return -r;
     }
     *text = b;
@@ -470,11 +594,12 @@ static int sample_file(ms_corpus *c, const src_file *f, char *err, size_t errlen
         }
         if (n == 0 || strspn(line, " \t") == n) continue;
         records++;
-        cJSON *obj = cJSON_ParseWithLength(line, n);
-        if (!cJSON_IsObject(obj)) {
-            cJSON_Delete(obj);
-            if ((rc = bad_input(c, err, errlen, "%s:%lld: malformed JSON line", f->path,
-                                (long long)lr.line_no)))
+        int nul_marked;
+        char pwhy[192];
+        cJSON *obj = parse_record(line, n, &nul_marked, pwhy, sizeof pwhy);
+        if (!obj) {
+            if ((rc = bad_input(c, err, errlen, "%s:%lld: %s", f->path, (long long)lr.line_no,
+                                pwhy)))
                 break;
             continue;
         }
@@ -484,7 +609,7 @@ static int sample_file(ms_corpus *c, const src_file *f, char *err, size_t errlen
             const char *text;
             size_t len;
             char why[192];
-            int m = record_text(&c->dom[i], obj, &text, &len, why, sizeof why);
+            int m = record_text(&c->dom[i], obj, nul_marked, &text, &len, why, sizeof why);
             if (m < 0) {
                 if (!was_bad)
                     rc = bad_input(c, err, errlen, "%s:%lld: %s", f->path, (long long)lr.line_no,
@@ -590,11 +715,9 @@ static int check_keys(const cJSON *obj, const char *const *allowed, const char *
 }
 
 static int parse_manifest(ms_corpus *c, const char *path, char *err, size_t errlen) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return MS_ERR_INPUT;
-    }
+    int st = 0;
+    FILE *fp = ms_fopen_regular(path, &st, err, errlen);
+    if (!fp) return st;
     char *txt = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
@@ -613,19 +736,51 @@ static int parse_manifest(ms_corpus *c, const char *path, char *err, size_t errl
         n += got;
         if (got == 0) break;
     }
+    int rerr = ferror(fp);
     fclose(fp);
+    if (rerr) {
+        free(txt);
+        snprintf(err, errlen, "%s: read error", path);
+        return MS_ERR_RUNTIME;
+    }
     txt[n] = '\0';
+    /* Exactly one JSON value, no NUL byte and no "\u0000" (cJSON would cut a name there). */
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(txt, &end, 0);
-    if (!root) {
+    cJSON *root = cJSON_ParseWithLengthOpts(txt, n, &end, 0);
+    const char *bad = NULL;
+    if (root) {
+        const char *p = end;
+        while (p < txt + n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+            p++;
+        if (p < txt + n) bad = p;
+    }
+    const char *zero = memchr(txt, '\0', n);
+    if (!root || bad || zero) {
+        const char *at = zero ? zero : bad ? bad : end;
         int64_t line = 1;
-        for (const char *p = txt; end && p < end && *p; p++)
+        for (const char *p = txt; at && p < at && p < txt + n; p++)
             line += *p == '\n';
         free(txt);
-        snprintf(err, errlen, "%s:%lld: malformed JSON", path, (long long)line);
+        cJSON_Delete(root);
+        snprintf(err, errlen, "%s:%lld: malformed JSON%s", path, (long long)line,
+                 zero  ? " (a NUL byte)"
+                 : bad ? " (something follows the manifest's object)"
+                       : "");
         return MS_ERR_INPUT;
     }
+    int nul_esc = 0;
+    for (size_t i = 0; i + 5 < n && !nul_esc; i++)
+        if (txt[i] == '\\') {
+            nul_esc = txt[i + 1] == 'u' && !memcmp(txt + i + 2, "0000", 4);
+            i++;
+        }
     free(txt);
+    if (nul_esc) {
+        cJSON_Delete(root);
+        snprintf(err, errlen, "%s: a string holds \\u0000 (U+0000), which no name or path can hold",
+                 path);
+        return MS_ERR_INPUT;
+    }
     int rc = 0;
     char *dir = strdup(path);
     if (!dir) {
@@ -837,6 +992,17 @@ static char *normalised_json(const ms_corpus *c) {
     return out;
 }
 
+/* Error lines carry paths and domain names from files: control characters and invalid UTF-8
+ * are escaped (ms_text_safe) so that the line stays one printable, valid UTF-8 line. */
+static int safe_err(int rc, char *err, size_t errlen) {
+    if (rc && err && errlen > 0) {
+        char tmp[1024];
+        snprintf(tmp, sizeof tmp, "%s", err);
+        ms_text_safe(tmp, err, errlen);
+    }
+    return rc;
+}
+
 int ms_corpus_open(ms_corpus **out, const ms_corpus_opts *o, char *err, size_t errlen) {
     *out = NULL;
     ms_corpus *c = calloc(1, sizeof *c);
@@ -854,7 +1020,7 @@ int ms_corpus_open(ms_corpus **out, const ms_corpus_opts *o, char *err, size_t e
     }
     if (rc) {
         ms_corpus_close(c);
-        return rc;
+        return safe_err(rc, err, errlen);
     }
     *out = c;
     return 0;
@@ -952,18 +1118,19 @@ static int stream_next(ms_corpus *c, ms_doc *doc, char *err, size_t errlen) {
         }
         if (n == 0 || strspn(line, " \t") == n) continue;
         c->lr_records++;
-        cJSON *obj = cJSON_ParseWithLength(line, n);
-        if (!cJSON_IsObject(obj)) {
-            cJSON_Delete(obj);
-            if ((r = bad_input(c, err, errlen, "%s:%lld: malformed JSON line", f->path,
-                               (long long)c->lr.line_no)))
+        int nul_marked;
+        char pwhy[192];
+        cJSON *obj = parse_record(line, n, &nul_marked, pwhy, sizeof pwhy);
+        if (!obj) {
+            if ((r = bad_input(c, err, errlen, "%s:%lld: %s", f->path, (long long)c->lr.line_no,
+                               pwhy)))
                 return -r;
             continue;
         }
         const char *text;
         size_t len;
         char why[192];
-        int m = record_text(d, obj, &text, &len, why, sizeof why);
+        int m = record_text(d, obj, nul_marked, &text, &len, why, sizeof why);
         if (m == 1)
             r = emit(c, doc, c->cur_dom, text, len, f, c->lr.line_no, err, errlen);
         else if (m < 0)
@@ -990,6 +1157,7 @@ int ms_corpus_next(ms_corpus *c, ms_doc *d, char *err, size_t errlen) {
             }
         } else {
             int r = stream_next(c, d, err, errlen);
+            if (r < 0) return -safe_err(-r, err, errlen);
             if (r != 0) return r;
         }
         c->cur_dom++;

@@ -11,11 +11,19 @@
 
 #define MAX_LINE ((size_t)1 << 30) /* a JSONL line longer than 1 GiB is refused */
 
+/* The zstd frame magic (0xFD2FB528) or a skippable frame's (0x184D2A50..0x184D2A5F, little
+ * endian): pzstd's output starts with a skippable frame holding the frame sizes. */
+static int zstd_magic(const unsigned char *m) {
+    return (m[0] == 0x28 && m[1] == 0xB5 && m[2] == 0x2F && m[3] == 0xFD) ||
+           ((m[0] & 0xF0) == 0x50 && m[1] == 0x2A && m[2] == 0x4D && m[3] == 0x18);
+}
+
 int ms_is_zstd_file(const char *path) {
-    FILE *f = fopen(path, "rb");
+    char err[64];
+    FILE *f = ms_fopen_regular(path, NULL, err, sizeof err); /* never blocks on a FIFO */
     if (!f) return 0;
     unsigned char m[4];
-    int z = fread(m, 1, 4, f) == 4 && m[0] == 0x28 && m[1] == 0xB5 && m[2] == 0x2F && m[3] == 0xFD;
+    int z = fread(m, 1, 4, f) == 4 && zstd_magic(m);
     fclose(f);
     return z;
 }
@@ -23,11 +31,24 @@ int ms_is_zstd_file(const char *path) {
 int ms_lines_open(ms_lines *r, const char *path, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     r->path = path;
-    r->zstd = ms_is_zstd_file(path);
-    r->f = fopen(path, "rb");
-    if (!r->f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return MS_ERR_INPUT;
+    int st = 0;
+    r->f = ms_fopen_regular(path, &st, err, errlen);
+    if (!r->f) return st;
+    /* Detected on the stream itself, so the file checked is the file read. */
+    unsigned char m[4];
+    size_t got = fread(m, 1, 4, r->f);
+    if (got < 4 && ferror(r->f)) {
+        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+        fclose(r->f);
+        r->f = NULL;
+        return MS_ERR_RUNTIME;
+    }
+    r->zstd = got == 4 && zstd_magic(m);
+    if (fseek(r->f, 0, SEEK_SET) != 0) {
+        snprintf(err, errlen, "%s: cannot seek: %s", path, strerror(errno));
+        fclose(r->f);
+        r->f = NULL;
+        return MS_ERR_RUNTIME;
     }
     r->cap = (size_t)1 << 17;
     r->buf = malloc(r->cap);
