@@ -417,9 +417,11 @@ static int read_text_file(ms_corpus *c, const src_file *f, char **text, size_t *
     if (!fp) return -st;
     size_t cap = 1 << 16, n = 0;
     char *b = malloc(cap);
+    int too_big = 0, rerrno = 0;
     while (b) {
         if (cap - n < 2) {
-            char *nb = cap < ((size_t)1 << 31) ? realloc(b, cap * 2) : NULL;
+            too_big = cap >= ((size_t)1 << 31);
+            char *nb = too_big ? NULL : realloc(b, cap * 2);
             if (!nb) {
                 free(b);
                 b = NULL;
@@ -428,15 +430,27 @@ static int read_text_file(ms_corpus *c, const src_file *f, char **text, size_t *
             b = nb;
             cap *= 2;
         }
+        errno = 0;
         size_t got = fread(b + n, 1, cap - n - 1, fp);
         n += got;
-        if (got == 0) break;
+        if (got == 0) {
+            rerrno = errno;
+            break;
+        }
     }
     int rerr = ferror(fp);
     fclose(fp);
-    if (!b || rerr) {
+    if (too_big) {
+        snprintf(err, errlen, "%s: larger than 2 GiB, too large for one document", f->path);
+        return -MS_ERR_INPUT;
+    }
+    if (!b) {
+        snprintf(err, errlen, "%s: out of memory", f->path);
+        return -MS_ERR_RUNTIME;
+    }
+    if (rerr) {
         free(b);
-        snprintf(err, errlen, "%s: %s", f->path, b ? "read error" : "out of memory");
+        snprintf(err, errlen, "%s: read error: %s", f->path, strerror(rerrno ? rerrno : EIO));
         return -MS_ERR_RUNTIME;
     }
     b[n] = '\0';
@@ -720,6 +734,7 @@ static int parse_manifest(ms_corpus *c, const char *path, char *err, size_t errl
     if (!fp) return st;
     char *txt = NULL;
     size_t n = 0, cap = 0;
+    int rerrno = 0;
     for (;;) {
         if (cap - n < 4096) {
             cap = cap ? cap * 2 : 8192;
@@ -732,15 +747,19 @@ static int parse_manifest(ms_corpus *c, const char *path, char *err, size_t errl
             }
             txt = t;
         }
+        errno = 0;
         size_t got = fread(txt + n, 1, cap - n - 1, fp);
         n += got;
-        if (got == 0) break;
+        if (got == 0) {
+            rerrno = errno;
+            break;
+        }
     }
     int rerr = ferror(fp);
     fclose(fp);
     if (rerr) {
         free(txt);
-        snprintf(err, errlen, "%s: read error", path);
+        snprintf(err, errlen, "%s: read error: %s", path, strerror(rerrno ? rerrno : EIO));
         return MS_ERR_RUNTIME;
     }
     txt[n] = '\0';

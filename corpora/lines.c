@@ -36,6 +36,7 @@ int ms_lines_open(ms_lines *r, const char *path, char *err, size_t errlen) {
     if (!r->f) return st;
     /* Detected on the stream itself, so the file checked is the file read. */
     unsigned char m[4];
+    errno = 0;
     size_t got = fread(m, 1, 4, r->f);
     if (got < 4 && ferror(r->f)) {
         snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
@@ -77,6 +78,7 @@ void ms_lines_close(ms_lines *r) {
 static int64_t fill(ms_lines *r, char *err, size_t errlen) {
     size_t room = r->cap - r->len;
     if (!r->zstd) {
+        errno = 0;
         size_t got = fread(r->buf + r->len, 1, room, r->f);
         if (got == 0 && ferror(r->f)) {
             snprintf(err, errlen, "%s: read error after line %lld: %s", r->path,
@@ -89,6 +91,7 @@ static int64_t fill(ms_lines *r, char *err, size_t errlen) {
     }
     for (;;) {
         if (r->zin.pos == r->zin.size) {
+            errno = 0;
             size_t got = fread(r->in, 1, r->in_cap, r->f);
             if (got == 0) {
                 if (ferror(r->f)) {

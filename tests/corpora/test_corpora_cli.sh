@@ -49,6 +49,10 @@ for f in two cr nul; do
     printf '{"domains": [{"name": "%s", "sources": "%s.jsonl", "docs": 5}]}' $f $f >"$W/m_$f.json"
 done
 
+ln -s /proc/self/mem "$W/mem.jsonl" || exit 1
+printf '{"domains": [{"name": "m", "sources": "mem.jsonl", "docs": 5}]}' >"$W/m_mem.json"
+
+expect read_error 1 'mem.jsonl: read error.*Input/output error' -- --corpus "$W/m_mem.json"
 expect fifo_jsonl 2 'p.jsonl: is a named pipe (FIFO)' -- --corpus "$W/p.jsonl"
 expect fifo_txt 2 'p.txt: is a named pipe (FIFO)' -- --corpus "$W/p.txt"
 expect fifo_zst 2 'p.jsonl.zst: is a named pipe (FIFO)' -- --corpus "$W/p.jsonl.zst"

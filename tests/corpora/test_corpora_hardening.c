@@ -182,6 +182,32 @@ static void test_fifos(void) {
           "missing manifest: %s", g.err);
 }
 
+/* ---- d) read errors are runtime failures (1), not bad input (2) ----
+ * /proc/self/mem is a regular file whose first page is unmapped: read() fails with EIO. */
+static void test_read_errors(void) {
+    got g;
+    static const char *const names[] = {"mem.txt", "mem.jsonl", "mem.jsonl.zst"};
+    for (int i = 0; i < 3; i++) {
+        unlink(pth(names[i]));
+        if (symlink("/proc/self/mem", pth(names[i])) != 0) exit(1);
+        read_one(&g, names[i], 0);
+        CHECK(g.rc == MS_ERR_RUNTIME && strstr(g.err, names[i]) &&
+                  strstr(g.err, "Input/output error"),
+              "%s: rc %d: %s", names[i], g.rc, g.err);
+        read_one(&g, names[i], 1); /* skip_bad skips bad records, not failing disks */
+        CHECK(g.rc == MS_ERR_RUNTIME, "%s skip: rc %d: %s", names[i], g.rc, g.err);
+    }
+    unlink(pth("mem.json"));
+    if (symlink("/proc/self/mem", pth("mem.json")) != 0) exit(1);
+    read_all(&g, pth("mem.json"), NULL, 0, 0);
+    CHECK(g.rc == MS_ERR_RUNTIME && strstr(g.err, "mem.json: read error"), "manifest: rc %d: %s",
+          g.rc, g.err);
+    puts_("m_mem.json", "{\"domains\": [{\"name\": \"m\", \"sources\": \"mem.jsonl\", "
+                        "\"docs\": 2}]}");
+    read_all(&g, pth("m_mem.json"), NULL, 0, 1);
+    CHECK(g.rc == MS_ERR_RUNTIME && strstr(g.err, "mem.jsonl"), "sampled: rc %d: %s", g.rc, g.err);
+}
+
 /* ---- b) JSONL lines ---- */
 
 static void test_jsonl_lines(void) {
@@ -366,6 +392,7 @@ int main(int argc, char **argv) {
     signal(SIGALRM, on_alarm);
     test_fifos();
     test_jsonl_lines();
+    test_read_errors();
     test_skippable();
     if (fails) {
         fprintf(stderr, "%d check(s) failed\n", fails);
