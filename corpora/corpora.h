@@ -20,9 +20,16 @@
  * source file fills all sampled domains; memory is bounded by the samples. Documents keep
  * their order of appearance in the sources. Domains without "docs" are streamed.
  *
- * Errors as in engine.h: 0, MS_ERR_INPUT (malformed JSON line, missing text field, invalid
- * UTF-8, empty file, corrupt zstd frame: message names file and line) or MS_ERR_RUNTIME. With
- * skip_bad, bad documents are skipped and counted instead. */
+ * Sources must be regular files or folders: a FIFO, device or socket (also inside a folder) is
+ * refused at open, never read. JSONL lines end in "\n" or "\r\n" and hold exactly one object;
+ * zstd files may hold several frames and skippable frames (pzstd). A document cannot hold
+ * U+0000 ("\u0000" in the text field, a NUL byte): an error, never a cut document.
+ *
+ * Errors as in engine.h: 0, MS_ERR_INPUT (not a regular file, malformed JSON line, two values
+ * on a line, missing text field, invalid UTF-8, U+0000, empty file, corrupt or truncated zstd
+ * frame: message names file and line) or MS_ERR_RUNTIME (read error, out of memory). Messages
+ * are one line, made terminal-safe (ms_text_safe). With skip_bad, bad documents are skipped
+ * and counted instead (never unreadable sources or read errors). docs/CORPORA.md. */
 #ifndef MS_CORPORA_H
 #define MS_CORPORA_H
 

@@ -10,8 +10,12 @@
  * share one val.jsonl.zst), and memory is bounded by the samples. Domains without "docs" are
  * streamed when their turn comes.
  *
- * Bad input (malformed JSON line, missing text field, invalid UTF-8, empty file, corrupt zstd
- * frame) stops with "<file>:<line>: <problem>", or with skip_bad is skipped and counted. */
+ * Bad input (malformed JSON line, two values on one line, missing text field, invalid UTF-8,
+ * U+0000 in a text, empty file, corrupt zstd frame) stops with "<file>:<line>: <problem>", or
+ * with skip_bad is skipped and counted. A source that is not a regular file (a FIFO would block
+ * forever, /dev/zero be read without end) is refused when the corpus opens, also inside a
+ * folder (by name: a folder means every file in it); read errors are MS_ERR_RUNTIME and never
+ * skipped. Error lines pass through ms_text_safe (paths and domain names are data). */
 #include "corpora.h"
 #include "corpora_int.h"
 #include "msutil.h"

@@ -1,7 +1,9 @@
 /* lines.c — line-by-line reading of plain and zstd-compressed files (The Pile's
  * *.jsonl.zst), streamed with ZSTD_decompressStream so that a multi-gigabyte file never sits in
- * memory: only the longest line does. Corrupt or truncated frames are reported with the file
- * and the line they follow. */
+ * memory: only the longest line does. Skippable frames (pzstd writes one before each frame)
+ * are skipped by ZSTD_decompressStream itself; a file starting with one is zstd too. Corrupt
+ * or truncated frames are reported with the file and the line they follow. Files are opened
+ * with ms_fopen_regular: a FIFO would block the reader forever. */
 #include "corpora.h"
 #include "corpora_int.h"
 
