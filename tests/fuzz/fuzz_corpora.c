@@ -1,7 +1,9 @@
 /* fuzz_corpora.c — libFuzzer target for the corpus readers: the input's first byte picks what
  * the rest is (a JSONL/zstd source read through a Pile-filtering sampled manifest, the same
  * source streamed, a manifest, or a text file); every document is read to the end, with and
- * without skip_bad. Any crash, leak or sanitizer report is a bug; errors are expected. */
+ * without skip_bad. Any crash, leak or sanitizer report is a bug; errors are expected. Seeds
+ * (seeds_corpora/) include two values on a line, lone-CR lines, \u0000 and NUL bytes, zstd
+ * with skippable frames (pzstd's output, truncated ones) and manifests with trailing data. */
 #include "corpora.h"
 
 #include <stdio.h>
@@ -29,8 +31,9 @@ static void drain(const char *manifest, const char *file, int skip) {
     if (ms_corpus_open(&c, &o, err, sizeof err)) return;
     ms_doc d;
     int n = 0;
+    /* Every document is whole (no NUL cuts it: U+0000 is refused) and valid UTF-8. */
     while (ms_corpus_next(c, &d, err, sizeof err) == 1 && n++ < 100000)
-        if (strlen(d.text) > d.len) abort();
+        if (strlen(d.text) != d.len || ms_utf8_valid_prefix(d.text, d.len) != d.len) abort();
     ms_corpus_close(c);
 }
 
