@@ -302,6 +302,18 @@ static void test_jsonl_lines(void) {
     read_all(&g, pth("m_nul.json"), NULL, 0, 0);
     CHECK(g.rc == MS_ERR_INPUT && strstr(g.err, "m_nul.json:") && strstr(g.err, "U+0000"),
           "m_nul: %s", g.err);
+    /* A key given twice (cJSON would take the first, Python's json the last). */
+    puts_("m_dup.json", "{\"domains\": [{\"name\": \"x\", \"sources\": \"doc.jsonl\", "
+                        "\"docs\": 1, \"docs\": 0}]}");
+    read_all(&g, pth("m_dup.json"), NULL, 0, 0);
+    CHECK(g.rc == MS_ERR_INPUT &&
+              strstr(g.err, "m_dup.json: domains[0]: key \"docs\" appears twice"),
+          "m_dup: %s", g.err);
+    puts_("m_dup2.json", "{\"seed\": 1, \"domains\": [{\"name\": \"x\", \"sources\": "
+                         "\"doc.jsonl\"}], \"seed\": 2}");
+    read_all(&g, pth("m_dup2.json"), NULL, 0, 0);
+    CHECK(g.rc == MS_ERR_INPUT && strstr(g.err, "m_dup2.json: key \"seed\" appears twice"),
+          "m_dup2: %s", g.err);
     /* A control character in a domain name stays out of the error line. */
     puts_("m_ctl.json", "{\"domains\": [{\"name\": \"x\\u001b[2Jy\\n\", \"sources\": \"nope\"}]}");
     read_all(&g, pth("m_ctl.json"), NULL, 0, 0);
