@@ -194,8 +194,38 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int add_source(domain *d, const char *path, const char *rel, int depth, char *err,
-                      size_t errlen) {
+/* The folders one source has walked (device, inode): a symbolic link back to an ancestor is
+ * named as a loop (not "nested too deep" 32 levels down), two links to one folder would
+ * repeat its documents, and layers of folders each linking twice to the next would make the
+ * walk exponential. */
+typedef struct dirset {
+    dev_t *dev;
+    ino_t *ino;
+    size_t n, cap;
+} dirset;
+
+/* 1: added; 0: already there; -1: out of memory. */
+static int dirset_add(dirset *v, const struct stat *st) {
+    for (size_t i = 0; i < v->n; i++)
+        if (v->dev[i] == st->st_dev && v->ino[i] == st->st_ino) return 0;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        dev_t *nd = realloc(v->dev, sizeof *nd * cap);
+        if (!nd) return -1;
+        v->dev = nd;
+        ino_t *ni = realloc(v->ino, sizeof *ni * cap);
+        if (!ni) return -1;
+        v->ino = ni;
+        v->cap = cap;
+    }
+    v->dev[v->n] = st->st_dev;
+    v->ino[v->n] = st->st_ino;
+    v->n++;
+    return 1;
+}
+
+static int add_source(domain *d, const char *path, const char *rel, int depth, dirset *seen,
+                      char *err, size_t errlen) {
     struct stat st;
     if (stat(path, &st) != 0) {
         int e = errno;
@@ -216,6 +246,15 @@ static int add_source(domain *d, const char *path, const char *rel, int depth, c
     }
     if (depth > 32) {
         snprintf(err, errlen, "%s: folders nested too deep", path);
+        return MS_ERR_INPUT;
+    }
+    int fresh = dirset_add(seen, &st);
+    if (fresh < 0) goto oom;
+    if (!fresh) {
+        snprintf(err, errlen,
+                 "%s: a folder reached twice inside one source (a symbolic link loop, or two "
+                 "links to one folder; a source of domain \"%s\")",
+                 path, d->name);
         return MS_ERR_INPUT;
     }
     DIR *dir = opendir(path);
@@ -261,7 +300,7 @@ static int add_source(domain *d, const char *path, const char *rel, int depth, c
         if (!p || !r)
             rc = -1;
         else
-            rc = add_source(d, p, r, depth + 1, err, errlen);
+            rc = add_source(d, p, r, depth + 1, seen, err, errlen);
         free(p);
         free(r);
     }
@@ -273,6 +312,15 @@ static int add_source(domain *d, const char *path, const char *rel, int depth, c
 oom:
     snprintf(err, errlen, "%s: out of memory", path);
     return MS_ERR_RUNTIME;
+}
+
+/* A source as the manifest or command line names it: a file, or a folder walked once. */
+static int add_source_top(domain *d, const char *path, const char *rel, char *err, size_t errlen) {
+    dirset seen = {0};
+    int rc = add_source(d, path, rel, 0, &seen, err, errlen);
+    free(seen.dev);
+    free(seen.ino);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -981,7 +1029,7 @@ static int parse_manifest(ms_corpus *c, const char *path, char *err, size_t errl
             if (!p)
                 rc = MS_ERR_RUNTIME;
             else
-                rc = add_source(d, p, d->sources[j], 0, err, errlen);
+                rc = add_source_top(d, p, d->sources[j], err, errlen);
             free(p);
         }
         if (rc) goto out;
@@ -1041,7 +1089,7 @@ static int from_files(ms_corpus *c, const ms_corpus_opts *o, char *err, size_t e
         }
         d->sources = s;
         d->n_sources++;
-        int rc = add_source(d, p, p, 0, err, errlen);
+        int rc = add_source_top(d, p, p, err, errlen);
         if (rc) return rc;
     }
     return 0;

@@ -58,6 +58,14 @@ static void mkfifo_(const char *name) {
     }
 }
 
+static void symlink_(const char *target, const char *name) {
+    unlink(pth(name));
+    if (symlink(target, pth(name)) != 0) {
+        fprintf(stderr, "symlink %s: %s\n", pth(name), strerror(errno));
+        exit(1);
+    }
+}
+
 /* zstd frame of data (level 3) appended to buf at *n (capacity checked by the caller). */
 static size_t zframe(unsigned char *out, size_t cap, const char *data) {
     size_t z = ZSTD_compress(out, cap, data, strlen(data), 3);
@@ -167,6 +175,29 @@ static void test_fifos(void) {
     read_one(&g, "fold", 0);
     CHECK(g.rc == 0 && g.n == 2 && !strcmp(g.text[0], "alpha") && !strcmp(g.text[1], "gamma"),
           "folder hidden fifo: rc %d n %d: %s", g.rc, g.n, g.err);
+    /* Symbolic links: a loop (two links to ".": 2^32 paths before the depth limit) and two
+     * links to one folder are refused at once; links to a file and to an outside folder are
+     * followed. */
+    mkdir(pth("loop"), 0700);
+    puts_("loop/x.txt", "x");
+    symlink_(".", "loop/a");
+    symlink_(".", "loop/b");
+    read_one(&g, "loop", 0);
+    CHECK(g.rc == MS_ERR_INPUT && strstr(g.err, "loop/a: a folder reached twice"), "loop: %s",
+          g.err);
+    mkdir(pth("twice"), 0700);
+    mkdir(pth("twice/sub"), 0700);
+    puts_("twice/sub/y.txt", "y");
+    symlink_("sub", "twice/link");
+    read_one(&g, "twice", 0);
+    CHECK(g.rc == MS_ERR_INPUT && strstr(g.err, "twice/sub: a folder reached twice"), "twice: %s",
+          g.err);
+    mkdir(pth("links"), 0700);
+    symlink_("../fold/a.txt", "links/f.txt");
+    symlink_("../twice/sub", "links/d");
+    read_one(&g, "links", 0);
+    CHECK(g.rc == 0 && g.n == 2 && !strcmp(g.text[0], "y") && !strcmp(g.text[1], "alpha"),
+          "links: rc %d n %d: %s", g.rc, g.n, g.err);
     /* Devices: /dev/zero would be read without end, /dev/null is not a document either. */
     const char *dev[2] = {"/dev/zero", "/dev/null"};
     for (int i = 0; i < 2; i++) {
@@ -188,8 +219,7 @@ static void test_read_errors(void) {
     got g;
     static const char *const names[] = {"mem.txt", "mem.jsonl", "mem.jsonl.zst"};
     for (int i = 0; i < 3; i++) {
-        unlink(pth(names[i]));
-        if (symlink("/proc/self/mem", pth(names[i])) != 0) exit(1);
+        symlink_("/proc/self/mem", names[i]);
         read_one(&g, names[i], 0);
         CHECK(g.rc == MS_ERR_RUNTIME && strstr(g.err, names[i]) &&
                   strstr(g.err, "Input/output error"),
@@ -197,8 +227,7 @@ static void test_read_errors(void) {
         read_one(&g, names[i], 1); /* skip_bad skips bad records, not failing disks */
         CHECK(g.rc == MS_ERR_RUNTIME, "%s skip: rc %d: %s", names[i], g.rc, g.err);
     }
-    unlink(pth("mem.json"));
-    if (symlink("/proc/self/mem", pth("mem.json")) != 0) exit(1);
+    symlink_("/proc/self/mem", "mem.json");
     read_all(&g, pth("mem.json"), NULL, 0, 0);
     CHECK(g.rc == MS_ERR_RUNTIME && strstr(g.err, "mem.json: read error"), "manifest: rc %d: %s",
           g.rc, g.err);
