@@ -450,7 +450,9 @@ static cJSON *parse_record(const char *line, size_t n, int *nul_marked, char *wh
         if (p < e) {
             int cr = memchr(end, '\r', (size_t)(p - end)) != NULL;
             /* (The offset is in the rewritten line when it held "\u0000": approximate.) */
-            snprintf(why, whylen, "two JSON values on one line (the second at byte %zu%s)",
+            int value = strchr("{[\"-0123456789tfn", *p) != NULL;
+            snprintf(why, whylen, "%s (at byte %zu%s)",
+                     value ? "two JSON values on one line" : "text after the JSON object",
                      (size_t)(p - line),
                      cr ? "; a lone \\r does not end a JSONL line, only \\n or \\r\\n do" : "");
             cJSON_Delete(obj);

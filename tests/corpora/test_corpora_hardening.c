@@ -255,6 +255,11 @@ static void test_jsonl_lines(void) {
     read_one(&g, "trail.jsonl", 0);
     CHECK(g.rc == MS_ERR_INPUT && strstr(g.err, "trail.jsonl:1: two JSON values"), "trail: %s",
           g.err);
+    puts_("comma.jsonl", "{\"text\": \"one\"}, {\"text\": \"two\"}\n");
+    read_one(&g, "comma.jsonl", 0);
+    CHECK(g.rc == MS_ERR_INPUT &&
+              strstr(g.err, "comma.jsonl:1: text after the JSON object (at byte 15)"),
+          "comma: %s", g.err);
     /* Trailing blanks are fine. */
     puts_("blanks.jsonl", "{\"text\": \"one\"}  \t \n  {\"text\": \"two\"}\n");
     read_one(&g, "blanks.jsonl", 0);
