@@ -77,6 +77,15 @@ int64_t ms_corpus_max_tokens_per_doc(const ms_corpus *c);
  * samples were drawn at open), else 0. For progress and ETA. */
 int64_t ms_corpus_n_docs_hint(const ms_corpus *c);
 
+/* The files the corpus reads (every domain's, in order; a file two domains share appears
+ * twice) and the manifest, for a command to check its outputs against: i in [0, n). */
+int ms_corpus_n_files(const ms_corpus *c);
+const char *ms_corpus_file(const ms_corpus *c, int i);
+/* Refuses an output path that is one of the corpus' files or its manifest (same device and
+ * inode, whatever the spelling): MS_ERR_INPUT with "<out>: is the same file as the corpus file
+ * <file>; refusing to overwrite it", else 0 (also when out does not exist or is "-"). */
+int ms_corpus_check_output(const ms_corpus *c, const char *out, char *err, size_t errlen);
+
 /* ---- DM Mathematics generator (corpora/dm_math.c; section owned by the sample corpora) ----
  * Documents in the style of DeepMind's mathematics dataset as The Pile holds it: each document
  * is one module's question/answer pairs, "question\nanswer\n" repeated (docs/SAMPLES.md).

@@ -65,6 +65,7 @@ typedef struct domain {
 
 struct ms_corpus {
     char *name;
+    char *manifest_path; /* as given (NULL without a manifest) */
     uint64_t seed;
     int64_t max_tokens;
     int skip_bad;
@@ -145,6 +146,7 @@ void ms_corpus_close(ms_corpus *c) {
     free(c->dom);
     if (c->lr_open) ms_lines_close(&c->lr);
     free(c->name);
+    free(c->manifest_path);
     free(c->manifest_json);
     free(c->text);
     free(c->source);
@@ -1146,6 +1148,11 @@ int ms_corpus_open(ms_corpus **out, const ms_corpus_opts *o, char *err, size_t e
         return MS_ERR_RUNTIME;
     }
     c->skip_bad = o->skip_bad;
+    if (o->manifest && !(c->manifest_path = strdup(o->manifest))) {
+        free(c);
+        snprintf(err, errlen, "corpus: out of memory");
+        return MS_ERR_RUNTIME;
+    }
     int rc =
         o->manifest ? parse_manifest(c, o->manifest, err, errlen) : from_files(c, o, err, errlen);
     if (!rc) rc = sample_all(c, err, errlen);
@@ -1171,6 +1178,42 @@ const char *ms_corpus_domain(const ms_corpus *c, int i) {
 
 const char *ms_corpus_manifest_json(const ms_corpus *c) {
     return c->manifest_json;
+}
+
+int ms_corpus_n_files(const ms_corpus *c) {
+    int n = c->manifest_path ? 1 : 0;
+    for (int i = 0; i < c->n_dom; i++)
+        n += c->dom[i].n_files;
+    return n;
+}
+
+const char *ms_corpus_file(const ms_corpus *c, int i) {
+    if (i < 0) return NULL;
+    if (c->manifest_path) {
+        if (i == 0) return c->manifest_path;
+        i--;
+    }
+    for (int d = 0; d < c->n_dom; d++) {
+        if (i < c->dom[d].n_files) return c->dom[d].files[i].path;
+        i -= c->dom[d].n_files;
+    }
+    return NULL;
+}
+
+int ms_corpus_check_output(const ms_corpus *c, const char *out, char *err, size_t errlen) {
+    struct stat so, sf;
+    if (!out || !strcmp(out, "-") || stat(out, &so) != 0) return 0;
+    int n = ms_corpus_n_files(c);
+    for (int i = 0; i < n; i++) {
+        const char *f = ms_corpus_file(c, i);
+        if (stat(f, &sf) == 0 && sf.st_dev == so.st_dev && sf.st_ino == so.st_ino) {
+            snprintf(err, errlen,
+                     "%s: is the same file as the corpus file %s; refusing to overwrite it", out,
+                     f);
+            return safe_err(MS_ERR_INPUT, err, errlen);
+        }
+    }
+    return 0;
 }
 
 int64_t ms_corpus_n_skipped(const ms_corpus *c) {

@@ -428,6 +428,41 @@ static void test_skippable(void) {
     }
 }
 
+/* ---- outputs checked against the corpus' files (for capture --out) ---- */
+
+static void test_check_output(void) {
+    char err[512];
+    mkdir(pth("co"), 0700);
+    puts_("co/a.jsonl", "{\"text\": \"a\"}\n");
+    puts_("co/b.txt", "b");
+    puts_("co/m.json", "{\"domains\": [{\"name\": \"x\", \"sources\": \"a.jsonl\"}, {\"name\": "
+                       "\"y\", \"sources\": [\"b.txt\", \"a.jsonl\"], \"docs\": 1}]}");
+    puts_("co/other.h5", "not a corpus file");
+    unlink(pth("co/hard.jsonl"));
+    if (link(pth("co/a.jsonl"), pth("co/hard.jsonl")) != 0) exit(1);
+    ms_corpus_opts o = {pth("co/m.json"), NULL, 0, "text", 0};
+    ms_corpus *c = NULL;
+    int rc = ms_corpus_open(&c, &o, err, sizeof err);
+    CHECK(rc == 0, "open: %s", err);
+    if (rc) return;
+    CHECK(ms_corpus_n_files(c) == 4 && !strcmp(ms_corpus_file(c, 0), pth("co/m.json")) &&
+              strstr(ms_corpus_file(c, 2), "co/b.txt") && ms_corpus_file(c, 4) == NULL &&
+              ms_corpus_file(c, -1) == NULL,
+          "file list: %d", ms_corpus_n_files(c));
+    static const char *const same[] = {"co/m.json", "co/./a.jsonl", "co/../co/b.txt",
+                                       "co/hard.jsonl"};
+    for (int i = 0; i < 4; i++) {
+        err[0] = '\0';
+        rc = ms_corpus_check_output(c, pth(same[i]), err, sizeof err);
+        CHECK(rc == MS_ERR_INPUT && strstr(err, same[i]) && strstr(err, "refusing to overwrite"),
+              "same %s: rc %d: %s", same[i], rc, err);
+    }
+    CHECK(ms_corpus_check_output(c, pth("co/other.h5"), err, sizeof err) == 0, "other: %s", err);
+    CHECK(ms_corpus_check_output(c, pth("co/none.h5"), err, sizeof err) == 0, "none: %s", err);
+    CHECK(ms_corpus_check_output(c, "-", err, sizeof err) == 0, "stdout: %s", err);
+    ms_corpus_close(c);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -440,6 +475,7 @@ int main(int argc, char **argv) {
     test_jsonl_lines();
     test_read_errors();
     test_skippable();
+    test_check_output();
     if (fails) {
         fprintf(stderr, "%d check(s) failed\n", fails);
         return 1;
