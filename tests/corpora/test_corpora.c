@@ -415,7 +415,8 @@ static void test_manifest_errors(void) {
     }
     got g;
     read_all(&g, pth("missing-manifest.json"), NULL, 0, NULL, 0);
-    CHECK(g.rc == MS_ERR_INPUT && strstr(g.err, "missing-manifest.json: No such file or directory"), "%s", g.err);
+    CHECK(g.rc == MS_ERR_INPUT && strstr(g.err, "missing-manifest.json: No such file or directory"),
+          "%s", g.err);
 }
 
 int main(int argc, char **argv) {
