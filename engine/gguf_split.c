@@ -271,12 +271,17 @@ int gguf_set_open(gguf_set *s, const char *path, char *err, size_t errlen) {
         int64_t c = 0, k = 0;
         int hc = split_key(g, "split.count", 0, SPLIT_MAX_PARTS, &c, err, errlen);
         if (hc < 0) goto input;
-        if (hc == 0 || c != count) {
+        if (hc == 0) {
             st_errf(err, errlen,
-                    "%s: split.count is %s%lld, but %s says %lld: parts of different "
-                    "split sets",
-                    gguf_path(g), hc ? "" : "missing, not ", hc ? (long long)c : 0LL, path,
-                    (long long)count);
+                    "%s: split.count is missing, but %s says %lld: not a part of the same split "
+                    "set",
+                    gguf_path(g), path, (long long)count);
+            goto input;
+        }
+        if (c != count) {
+            st_errf(err, errlen,
+                    "%s: split.count is %lld, but %s says %lld: parts of different split sets",
+                    gguf_path(g), (long long)c, path, (long long)count);
             goto input;
         }
         int hk = split_key(g, "split.no", 0, SPLIT_MAX_PARTS, &k, err, errlen);
