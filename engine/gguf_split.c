@@ -253,9 +253,17 @@ int gguf_set_open(gguf_set *s, const char *path, char *err, size_t errlen) {
             goto fail;
         }
         struct stat st;
-        if (stat(pp, &st) != 0 && errno == ENOENT) {
+        int sr = stat(pp, &st);
+        if (sr != 0 && errno == ENOENT) {
             st_errf(err, errlen, "%s: missing part %d of %d of the split model %s", pp, i + 1,
                     s->n_parts, path);
+            free(pp);
+            rc = MS_ERR_INPUT;
+            goto fail;
+        }
+        if (sr == 0 && !S_ISREG(st.st_mode)) { /* a FIFO would block the open */
+            st_errf(err, errlen, "%s: part %d of %d of the split model is not a regular file", pp,
+                    i + 1, s->n_parts);
             free(pp);
             rc = MS_ERR_INPUT;
             goto fail;

@@ -31,9 +31,9 @@ def check(cond, msg):
         print("FAIL: " + msg, file=sys.stderr)
 
 
-def run(*args):
+def run(*args, timeout=300):
     return subprocess.run([MS, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=300)
+                          timeout=timeout)
 
 
 def ok(*args):
@@ -210,6 +210,14 @@ cases.append(("part with the wrong split.no", p[0], p[2], "split.no is 1, expect
 p = fresh("no_split_keys")
 rewrite(p[1], no_split_keys=True)
 cases.append(("part without split keys", p[0], p[1], "split.count is missing"))
+p = fresh("fifo")
+os.remove(p[1])
+os.mkfifo(p[1])
+cases.append(("part is a FIFO", p[0], p[1], "not a regular file"))
+p = fresh("dir")
+os.remove(p[2])
+os.mkdir(p[2])
+cases.append(("part is a folder", p[1], p[2], "not a regular file"))
 p = fresh("renamed")
 shutil.copyfile(p[0], w("bad", "renamed", "model.gguf"))
 cases.append(("first part renamed", w("bad", "renamed", "model.gguf"),
@@ -220,7 +228,11 @@ cases.append(("split.no beyond split.count", p[0], p[0], "'split.no' is not an i
 
 for what, model, culprit, text in cases:
     for cmd in (["inspect", model], ["route", "--model", model, "hello"]):
-        r = run(*cmd)
+        try:
+            r = run(*cmd, timeout=60)  # a FIFO part must not block the open
+        except subprocess.TimeoutExpired:
+            check(False, "%s (%s): hangs" % (what, cmd[0]))
+            continue
         err = r.stderr.decode(errors="replace")
         lines = err.splitlines()
         check(r.returncode == 2, "%s (%s): exit %d, expected 2: %s" % (what, cmd[0], r.returncode, err))
