@@ -145,7 +145,12 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
         uint64_t sz = 0;
         const char *f = ms_model_file(m, i, &sz);
         human(a, sizeof a, (double)sz, "B");
-        printf("%s %d: %s (%s)\n", i ? "             file" : "files        file", i, f, a);
+        int np = ms_model_split_parts(m);
+        if (i < np && np > 1)
+            printf("%s %d: %s (%s, part %d of %d)\n", i ? "             file" : "files        file",
+                   i, f, a, i + 1, np);
+        else
+            printf("%s %d: %s (%s)\n", i ? "             file" : "files        file", i, f, a);
     }
     const ms_tokenizer *tok = ms_model_tokenizer(m);
     if (tok) {

@@ -154,6 +154,13 @@ const ms_tensor_info *ms_model_tensor(const ms_model *m, int i);
 /* Files the model was read from (GGUF file, or safetensors shards + config.json) and sizes. */
 int ms_model_n_files(const ms_model *m);
 const char *ms_model_file(const ms_model *m, int i, uint64_t *size);
+/* GGUF split by llama.cpp's gguf-split: the number of parts (files 0..n-1 are parts 1..n in
+ * order); 1 for a single GGUF file, 0 for safetensors. */
+int ms_model_split_parts(const ms_model *m);
+/* Refuses an output path that is any file the model was read from (every part of a split set,
+ * every shard, config.json, tokenizer.json), by device and inode: MS_ERR_INPUT with
+ * "<out>: is the same file as the input <file>; refusing to overwrite it", else 0. */
+int ms_model_check_output(const ms_model *m, const char *out, char *err, size_t errlen);
 /* Parameter counts: total, and active per token (attention + router + k of E experts). */
 void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active);
 /* The same counts from hyper-parameters alone (Mixtral 8x7B: 46,702,792,704 and

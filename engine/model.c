@@ -6,6 +6,8 @@
  * tensor/file tables and the JSON description (`inspect`, route store provenance). */
 #include "engine.h"
 #include "gguf.h"
+#include "gguf_split.h"
+#include "msutil.h"
 #include "safetensors.h"
 #include "tokenizer_int.h"
 
@@ -37,7 +39,8 @@ struct ms_model {
     uint64_t *file_sizes; /* [n_files] */
     int n_files;
 
-    gguf_file *gguf;  /* GGUF source, or NULL */
+    gguf_file *gguf;  /* GGUF source (the first part of a split set), or NULL */
+    gguf_set gset;    /* all GGUF parts (gset.parts[0] == gguf) */
     st_file **shards; /* [n_shards] safetensors sources */
     int n_shards;
     ms_tokenizer *tok;
@@ -232,11 +235,14 @@ static int gg_float(const gguf_file *g, const char *key, float *out, char *err, 
 }
 
 static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
-    int rc = gguf_open(&m->gguf, path, err, errlen);
+    int rc = gguf_set_open(&m->gset, path, err, errlen);
     if (rc) return rc;
+    m->gguf = m->gset.parts[0]; /* the metadata; tensors are in all parts */
     const gguf_file *g = m->gguf;
     m->src = gguf_path(g);
-    if (add_file(m, path, gguf_file_size(g))) return MS_ERR_RUNTIME;
+    for (int p = 0; p < m->gset.n_parts; p++)
+        if (add_file(m, gguf_path(m->gset.parts[p]), gguf_file_size(m->gset.parts[p])))
+            return MS_ERR_RUNTIME;
 
     gguf_str arch = {0};
     if (gguf_get_str(g, "general.architecture", &arch) != 0) {
@@ -301,8 +307,10 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
     hp->rope = MS_ROPE_ADJACENT;
     if (alloc_layers(m)) return MS_ERR_RUNTIME;
 
-    /* tensor table */
-    int64_t nt = gguf_n_tensors(g);
+    /* tensor table, over the parts (split.tensors.count and duplicates were checked) */
+    int64_t nt = 0;
+    for (int p = 0; p < m->gset.n_parts; p++)
+        nt += gguf_n_tensors(m->gset.parts[p]);
     if (nt > 1000000) {
         st_errf(err, errlen, "%s: too many tensors (%lld)", path, (long long)nt);
         return MS_ERR_INPUT;
@@ -311,11 +319,12 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
     m->tensors = calloc((size_t)(nt ? nt : 1), sizeof *m->tensors);
     m->tdata = calloc((size_t)(nt ? nt : 1), sizeof *m->tdata);
     if (!m->tensors || !m->tdata) return MS_ERR_RUNTIME;
-    for (int64_t i = 0; i < nt; i++) {
-        m->tensors[i] = *gguf_tensor_info(g, i);
-        m->tensors[i].file = 0;
-        m->tdata[i] = gguf_tensor_data(g, i);
-    }
+    for (int p = 0, i = 0; p < m->gset.n_parts; p++)
+        for (int64_t j = 0; j < gguf_n_tensors(m->gset.parts[p]); j++, i++) {
+            m->tensors[i] = *gguf_tensor_info(m->gset.parts[p], j);
+            m->tensors[i].file = p;
+            m->tdata[i] = gguf_tensor_data(m->gset.parts[p], j);
+        }
     if (build_index(m)) return MS_ERR_RUNTIME;
 
     /* vocabulary size: the tokenizer's, else llama.vocab_size, else the embedding's rows */
@@ -736,7 +745,7 @@ void ms_model_close(ms_model *m) {
         free(m->files[i]);
     free(m->files);
     free(m->file_sizes);
-    if (m->gguf) gguf_close(m->gguf);
+    gguf_set_close(&m->gset); /* closes m->gguf */
     for (int i = 0; i < m->n_shards; i++)
         st_close(m->shards[i]);
     free(m->shards);
@@ -772,6 +781,12 @@ const char *ms_model_file(const ms_model *m, int i, uint64_t *size) {
     if (i < 0 || i >= m->n_files) return NULL;
     if (size) *size = m->file_sizes[i];
     return m->files[i];
+}
+int ms_model_split_parts(const ms_model *m) {
+    return m->gset.n_parts;
+}
+int ms_model_check_output(const ms_model *m, const char *out, char *err, size_t errlen) {
+    return ms_check_output(out, (const char *const *)m->files, m->n_files, err, errlen);
 }
 const ms_tokenizer *ms_model_tokenizer(const ms_model *m) {
     return m->tok;
@@ -870,11 +885,13 @@ char *ms_model_describe_json(const ms_model *m) {
         cJSON_SetNumberValue(nt, nt->valuedouble + 1);
         cJSON_SetNumberValue(nb, nb->valuedouble + (double)t->nbytes);
     }
+    if (hp->format == MS_FORMAT_GGUF) cJSON_AddNumberToObject(o, "split_parts", m->gset.n_parts);
     cJSON *fa = cJSON_AddArrayToObject(o, "files");
     for (int i = 0; i < m->n_files; i++) {
         cJSON *f = cJSON_CreateObject();
         cJSON_AddStringToObject(f, "path", m->files[i]);
         cJSON_AddNumberToObject(f, "size", (double)m->file_sizes[i]);
+        if (i < m->gset.n_parts && m->gset.n_parts > 1) cJSON_AddNumberToObject(f, "part", i + 1);
         cJSON_AddItemToArray(fa, f);
     }
     cJSON *tj = NULL;

@@ -10,6 +10,7 @@
  * pieces (characters outside the vocabulary, invalid UTF-8) fall back to a text lookup. One
  * call allocates a handful of buffers sized from the input, never per token; a 100 KB
  * document costs O(n log n). Loaders live in tokenizer_load.c. */
+#include "gguf_split.h"
 #include "tokenizer_impl.h"
 #include "tokenizer_int.h"
 
@@ -877,11 +878,11 @@ int ms_tokenizer_open(ms_tokenizer **out, const char *path, char *err, size_t er
     size_t plen = strlen(path);
     if ((got == 4 && memcmp(magic, "GGUF", 4) == 0) ||
         (plen >= 5 && strcmp(path + plen - 5, ".gguf") == 0)) {
-        gguf_file *g = NULL;
-        int rc = gguf_open(&g, path, err, errlen);
+        gguf_set set; /* any part of a split model: the vocabulary is in the first part */
+        int rc = gguf_set_open(&set, path, err, errlen);
         if (rc) return rc;
-        rc = ms_tokenizer_from_gguf(out, g, err, errlen);
-        gguf_close(g);
+        rc = ms_tokenizer_from_gguf(out, set.parts[0], err, errlen);
+        gguf_set_close(&set);
         return rc;
     }
     if (plen >= 12 && strcmp(path + plen - 12, ".safetensors") == 0) {
