@@ -13,8 +13,8 @@
  * Bad input (malformed JSON line, missing text field, invalid UTF-8, empty file, corrupt zstd
  * frame) stops with "<file>:<line>: <problem>", or with skip_bad is skipped and counted. */
 #include "corpora.h"
-#include "msutil.h"
 #include "corpora_int.h"
+#include "msutil.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -832,7 +832,7 @@ static char *normalised_json(const ms_corpus *c) {
         cJSON_AddNumberToObject(o, "docs", (double)d->docs);
         cJSON_AddNumberToObject(o, "files", d->n_files);
     }
-    char *out = cJSON_PrintUnformatted(r);
+    char *out = ms_utf8_fix_take(cJSON_PrintUnformatted(r)); /* names from files */
     cJSON_Delete(r);
     return out;
 }

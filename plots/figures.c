@@ -4,7 +4,10 @@
  * co-activation heatmaps. For each figure NAME it writes NAME.dat (commented columns) and
  * NAME.gp (a script that redraws every requested format from the .dat), then runs gnuplot in
  * the output directory. Styling: DejaVu Sans, Okabe–Ito bars, viridis heatmaps, `noenhanced`
- * text so domain names print verbatim. */
+ * text so domain names print verbatim. Names from files reach the scripts only through
+ * pl_gpstr (single-quoted literals gnuplot never evaluates) and the .dat comments only through
+ * pl_safe (one line); the scripts name their files with fixed relative names, run in the
+ * output directory, so no path from the user is ever in a script. */
 #include "plots_int.h"
 
 #include <math.h>
@@ -237,8 +240,10 @@ static int fig7(fig_ctx *c) {
               "# Mixtral Fig. 7: proportion of assignments (either choice) to each expert, per "
               "domain.\n# One block per layer (gnuplot index 0, 1, ...). Columns: expert, then "
               "one per domain:\n#");
-    for (int d = 0; d < a->n_domains; d++)
-        pl_printf(&dat, " [%d] %s", d + 2, a->domains[d]);
+    for (int d = 0; d < a->n_domains; d++) {
+        pl_printf(&dat, " [%d] ", d + 2);
+        pl_safe(&dat, a->domains[d]);
+    }
     pl_puts(&dat, "\n");
     for (int i = 0; i < c->n_slots; i++) {
         int l = c->slots[i];
@@ -300,8 +305,10 @@ static int fig9(fig_ctx *c) {
               "(share of k*N assignments),\n# 1 first choice, 2 second choice (shares of N "
               "tokens). Columns: expert, then one per domain:\n#",
               nc);
-    for (int d = 0; d < a->n_domains; d++)
-        pl_printf(&dat, " [%d] %s", d + 2, a->domains[d]);
+    for (int d = 0; d < a->n_domains; d++) {
+        pl_printf(&dat, " [%d] ", d + 2);
+        pl_safe(&dat, a->domains[d]);
+    }
     pl_puts(&dat, "\n");
     int blk = 0;
     for (int i = 0; i < c->n_slots; i++) {
@@ -370,7 +377,9 @@ static int fig10(fig_ctx *c) {
                   "Columns: [1] layer, [2] first choice repeated,\n# [3,4] its 95% interval, "
                   "[5] top-k sets intersect, [6,7] its 95% interval (NaN: none).\n");
     for (int d = 0; d < a->n_domains; d++) {
-        pl_printf(&dat, "%s# %s\n", d ? "\n\n" : "", a->domains[d]);
+        pl_printf(&dat, "%s# ", d ? "\n\n" : "");
+        pl_safe(&dat, a->domains[d]);
+        pl_puts(&dat, "\n");
         for (int l = 0; l < a->n_layers; l++) {
             size_t i = pl_dl(a, d, l);
             pl_printf(&dat, "%d", a->layers[l]);
@@ -464,7 +473,9 @@ static int heat_share(fig_ctx *c) {
                   "domain (gnuplot index = domain order).\n# Columns: [1] expert, [2] layer "
                   "slot (row of the heatmap), [3] model layer, [4] share.\n");
     for (int d = 0; d < a->n_domains; d++) {
-        pl_printf(&dat, "%s# %s\n", d ? "\n\n" : "", a->domains[d]);
+        pl_printf(&dat, "%s# ", d ? "\n\n" : "");
+        pl_safe(&dat, a->domains[d]);
+        pl_puts(&dat, "\n");
         for (int l = 0; l < a->n_layers; l++) {
             for (int e = 0; e < a->n_expert; e++) {
                 double v = a->either[pl_dle(a, d, l, e)];

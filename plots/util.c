@@ -1,6 +1,7 @@
 /* util.c — the small machinery under the renderers: a string buffer, HTML and gnuplot
  * escaping, file writing, colour palettes (Okabe–Ito, Paul Tol, viridis) and running gnuplot
  * as a child process with its stderr captured into a log next to the script. */
+#include "msutil.h"
 #include "plots_int.h"
 
 #include <errno.h>
@@ -76,7 +77,18 @@ void pl_printf(pl_buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
+/* Invalid UTF-8 (a name or token text from a file) is shown as U+FFFD, so pages are valid
+ * UTF-8 whatever the store holds. */
 void pl_html(pl_buf *b, const char *s) {
+    size_t n = strlen(s);
+    char *fixed = NULL;
+    if (ms_utf8_valid_prefix(s, n) != n) {
+        if (!(fixed = ms_utf8_fix(s, n))) {
+            b->oom = 1;
+            return;
+        }
+        s = fixed;
+    }
     for (; *s; s++) {
         switch (*s) {
         case '&':
@@ -98,22 +110,50 @@ void pl_html(pl_buf *b, const char *s) {
             pl_putn(b, s, 1);
         }
     }
+    free(fixed);
 }
 
-/* Double-quoted gnuplot strings interpret backslash escapes; control characters are dropped
- * (labels are one line). Terminals run `noenhanced`, so ^ _ { } @ & need no escaping. */
-void pl_gpstr(pl_buf *b, const char *s) {
-    pl_putn(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            pl_putn(b, "\\", 1);
-            pl_putn(b, s, 1);
-        } else if (c >= 0x20) {
-            pl_putn(b, s, 1);
-        }
+/* Names as they are shown in figures and in the comment lines of .dat files: ms_text_safe
+ * (control characters, DEL, C1 controls and invalid UTF-8 shown as \xNN), so a newline or
+ * tab in a domain name cannot end a comment line or a gnuplot command, and cairo/pango only
+ * ever see valid UTF-8. The name itself stays intact in JSON, CSV and HDF5. */
+void pl_safe(pl_buf *b, const char *s) {
+    size_t n = strlen(s);
+    if (n > (SIZE_MAX - 8) / 4) {
+        b->oom = 1;
+        return;
     }
-    pl_putn(b, "\"", 1);
+    size_t cap = 4 * n + 8; /* every byte at most "\xNN" */
+    char *t = malloc(cap);
+    if (!t) {
+        b->oom = 1;
+        return;
+    }
+    pl_puts(b, ms_text_safe(s, t, cap));
+    free(t);
+}
+
+/* Strings from files reach gnuplot only as single-quoted literals. gnuplot 5.4 (checked with
+ * Debian's 5.4.4) runs back-quoted text as a shell command and expands @macros on the command
+ * line and inside double-quoted strings, and interprets backslash escapes there; inside
+ * single quotes it does none of these: the only special character is the quote itself,
+ * written twice. A line break would end the command, so the text is pl_safe() first (one
+ * line, valid UTF-8). Terminals run `noenhanced`, so ^ _ { } @ & need no escaping either. */
+void pl_gpstr(pl_buf *b, const char *s) {
+    pl_buf t = {0};
+    pl_safe(&t, s);
+    if (t.oom) {
+        b->oom = 1;
+        pl_buf_free(&t);
+        return;
+    }
+    pl_putn(b, "'", 1);
+    for (const char *p = t.s ? t.s : ""; *p; p++) {
+        if (*p == '\'') pl_putn(b, "'", 1);
+        pl_putn(b, p, 1);
+    }
+    pl_putn(b, "'", 1);
+    pl_buf_free(&t);
 }
 
 int pl_mkdir_p(const char *dir, char *err, size_t errlen) {
