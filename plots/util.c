@@ -136,9 +136,13 @@ void pl_safe(pl_buf *b, const char *s) {
 /* Strings from files reach gnuplot only as single-quoted literals. gnuplot 5.4 (checked with
  * Debian's 5.4.4) runs back-quoted text as a shell command and expands @macros on the command
  * line and inside double-quoted strings, and interprets backslash escapes there; inside
- * single quotes it does none of these: the only special character is the quote itself,
- * written twice. A line break would end the command, so the text is pl_safe() first (one
- * line, valid UTF-8). Terminals run `noenhanced`, so ^ _ { } @ & need no escaping either. */
+ * single quotes it does none of these. A quote would be written twice inside single quotes,
+ * but 5.4's scanner misreads that next to another quote (a name starting with a quote, or
+ * holding two in a row, is a syntax error), so a quote is never inside a literal: the text is
+ * split at quotes and joined with gnuplot's string concatenation, 'it'."'".'s' (a
+ * double-quoted "'" holds nothing to evaluate). A line break would end the command, so the
+ * text is pl_safe() first (one line, valid UTF-8). Terminals run `noenhanced`, so ^ _ { } @ &
+ * need no escaping either. The empty string is "". */
 void pl_gpstr(pl_buf *b, const char *s) {
     pl_buf t = {0};
     pl_safe(&t, s);
@@ -147,12 +151,21 @@ void pl_gpstr(pl_buf *b, const char *s) {
         pl_buf_free(&t);
         return;
     }
-    pl_putn(b, "'", 1);
-    for (const char *p = t.s ? t.s : ""; *p; p++) {
-        if (*p == '\'') pl_putn(b, "'", 1);
-        pl_putn(b, p, 1);
+    const char *p = t.s ? t.s : "";
+    if (!*p) pl_puts(b, "\"\"");
+    for (int first = 1; *p; first = 0) {
+        if (!first) pl_putn(b, ".", 1);
+        if (*p == '\'') {
+            pl_puts(b, "\"'\"");
+            p++;
+            continue;
+        }
+        size_t n = strcspn(p, "'");
+        pl_putn(b, "'", 1);
+        pl_putn(b, p, n);
+        pl_putn(b, "'", 1);
+        p += n;
     }
-    pl_putn(b, "'", 1);
     pl_buf_free(&t);
 }
 
