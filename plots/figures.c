@@ -143,9 +143,12 @@ static void gp_bars(pl_buf *b, const char *name, int index, int E) {
 static int key_px(const ms_plot_analysis *a) {
     size_t longest = 16; /* "uniform 1/E", "random baseline" */
     for (int d = 0; d < a->n_domains; d++) {
+        pl_buf shown = {0}; /* as the legend shows it: control bytes as \xNN */
+        pl_safe(&shown, a->domains[d]);
         size_t n = 0;
-        for (const char *p = a->domains[d]; *p; p++)
+        for (const char *p = shown.s ? shown.s : ""; *p; p++)
             if (((unsigned char)*p & 0xC0) != 0x80) n++;
+        pl_buf_free(&shown);
         if (n > longest) longest = n;
     }
     if (longest > 60) longest = 60;
