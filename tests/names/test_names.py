@@ -163,6 +163,7 @@ EVIL = [
     b"line1\nline2\ttab \x1b[2J end",
     b"bad \xff\xfe utf8 \xe2\x82",
 ]
+ESC_TEXT = "clear \x1b[2J screen\rback \x9b31m red\x1b]0;title\x07 end " * 3
 FIGS = ["fig7_expert_share", "fig9_choice_breakdown", "fig10_repetition", "heatmap_share",
         "heatmap_coactivation"]
 
@@ -175,8 +176,10 @@ def write_manifest(d):
         with open(os.path.join(d, fn), "w", encoding="utf-8") as f:
             for l in [l for l in lines if l][i * 3:i * 3 + 3]:
                 f.write(l + "\n")
+            if i == 3:  # text with an escape sequence, CR and a C1 control for `show`
+                f.write(json.dumps({"text": ESC_TEXT}) + "\n")
         # json.dumps cannot carry raw invalid bytes: a placeholder replaced below
-        doms.append({"name": "@@NAME%d@@" % i, "sources": [fn], "docs": 3})
+        doms.append({"name": "@@NAME%d@@" % i, "sources": [fn], "docs": 4 if i == 3 else 3})
     text = json.dumps({"name": "names", "domains": doms}).encode()
     for i, n in enumerate(EVIL):
         lit = json.dumps(n.decode("utf-8", "surrogateescape"), ensure_ascii=False)[1:-1]
@@ -260,6 +263,20 @@ def case_gnuplot():
     check(shown(EVIL[3])[:20].encode() in p.stdout, "analyze table lacks the newline name")
     a = json.loads(open(os.path.join(d, "a.json"), "rb").read().decode("utf-8"))
     check(a["domains"] == want, "analyze --json domains %r" % a["domains"])
+    # show: the terminal view (plain and coloured) carries no control character of a file.
+    import h5py
+    with h5py.File(os.path.join(d, "r.h5"), "r") as f:
+        n_docs = int(f["documents/domain"].shape[0])
+        doms = [int(x) for x in f["documents/domain"][...]]
+    check(n_docs == 3 * len(EVIL) + 1, "store has %d documents" % n_docs)
+    for doc in range(n_docs):
+        for color in ("never", "always"):
+            p = run(["show", "r.h5", "--doc", str(doc), "--color", color, "-q"], cwd=d)
+            out = re.sub(rb"\x1b\[[0-9;]*m", b"", p.stdout) if color == "always" else p.stdout
+            check(terminal_safe(out) is None, "show --doc %d --color %s: %s" %
+                  (doc, color, terminal_safe(out)))
+            check(shown(EVIL[doms[doc]]).encode() in p.stdout.split(b"\n")[0],
+                  "show --doc %d: header lacks the domain: %r" % (doc, p.stdout[:200]))
     # plot of the analysis JSON (names from a JSON file given to `plot`).
     run(["plot", "a.json", "--out", "figs2"], cwd=d)
     check_figures(os.path.join(d, "figs2"), "plot of analysis.json")
