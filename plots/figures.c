@@ -5,9 +5,9 @@
  * NAME.gp (a script that redraws every requested format from the .dat), then runs gnuplot in
  * the output directory. Styling: DejaVu Sans, Okabe–Ito bars, viridis heatmaps, `noenhanced`
  * text so domain names print verbatim. Names from files reach the scripts only through
- * pl_gpstr (single-quoted literals gnuplot never evaluates) and the .dat comments only through
- * pl_safe (one line); the scripts name their files with fixed relative names, run in the
- * output directory, so no path from the user is ever in a script. */
+ * pl_gpstr (literals with every character gnuplot could evaluate octal-escaped) and the .dat
+ * comments only through pl_safe (one line); the scripts name their files with fixed relative names,
+ * run in the output directory, so no path from the user is ever in a script. */
 #include "plots_int.h"
 
 #include <math.h>

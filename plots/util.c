@@ -133,16 +133,18 @@ void pl_safe(pl_buf *b, const char *s) {
     free(t);
 }
 
-/* Strings from files reach gnuplot only as single-quoted literals. gnuplot 5.4 (checked with
- * Debian's 5.4.4) runs back-quoted text as a shell command and expands @macros on the command
- * line and inside double-quoted strings, and interprets backslash escapes there; inside
- * single quotes it does none of these. A quote would be written twice inside single quotes,
- * but 5.4's scanner misreads that next to another quote (a name starting with a quote, or
- * holding two in a row, is a syntax error), so a quote is never inside a literal: the text is
- * split at quotes and joined with gnuplot's string concatenation, 'it'."'".'s' (a
- * double-quoted "'" holds nothing to evaluate). A line break would end the command, so the
- * text is pl_safe() first (one line, valid UTF-8). Terminals run `noenhanced`, so ^ _ { } @ &
- * need no escaping either. The empty string is "". */
+/* Strings from files reach gnuplot scripts as double-quoted literals in which every ASCII byte
+ * that any of gnuplot's passes over a command line looks at is an octal escape: ` @ ' " \ #
+ * $ ; { } and control characters (so "a`b" is written "a\140b"). Checked with Debian's
+ * gnuplot 5.4.4: back-quoted text is run as a shell command on the command line and inside
+ * double-quoted strings; @name macros are expanded by a pass that only guesses where strings
+ * are (it flips its "inside quotes" state at every ' and at every " independently, so a quote
+ * in a name can expose the rest of the line); a doubled quote inside single quotes is
+ * misparsed next to another quote. Those passes run on the raw line, where the escaped name
+ * holds none of these characters; gnuplot decodes \ooo only when it evaluates the constant,
+ * and the result is text, never read again as commands (terminals run `noenhanced`). The text
+ * is pl_safe() first (one line, valid UTF-8); UTF-8 bytes >= 0x80 are kept as they are (no
+ * ASCII byte is ever part of a multi-byte character). */
 void pl_gpstr(pl_buf *b, const char *s) {
     pl_buf t = {0};
     pl_safe(&t, s);
@@ -151,21 +153,15 @@ void pl_gpstr(pl_buf *b, const char *s) {
         pl_buf_free(&t);
         return;
     }
-    const char *p = t.s ? t.s : "";
-    if (!*p) pl_puts(b, "\"\"");
-    for (int first = 1; *p; first = 0) {
-        if (!first) pl_putn(b, ".", 1);
-        if (*p == '\'') {
-            pl_puts(b, "\"'\"");
-            p++;
-            continue;
-        }
-        size_t n = strcspn(p, "'");
-        pl_putn(b, "'", 1);
-        pl_putn(b, p, n);
-        pl_putn(b, "'", 1);
-        p += n;
+    pl_putn(b, "\"", 1);
+    for (const char *p = t.s ? t.s : ""; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7F || strchr("`@'\"\\#$;{}", c))
+            pl_printf(b, "\\%03o", c);
+        else
+            pl_putn(b, p, 1);
     }
+    pl_putn(b, "\"", 1);
     pl_buf_free(&t);
 }
 

@@ -9,3 +9,9 @@ foreach(case gnuplot inspect error_line)
                    ${MS_NAMES_WORK})
   set_tests_properties(names_${case} PROPERTIES LABELS unit TIMEOUT 300)
 endforeach()
+# pl_gpstr against gnuplot itself: hand-picked and random names print back as shown, no
+# command runs; and ms_utf8_fix_take. Exit 77 (skipped) without gnuplot.
+add_executable(test_gpstr ${CMAKE_CURRENT_SOURCE_DIR}/names/test_gpstr.c)
+target_link_libraries(test_gpstr PRIVATE ms_plots ms_util)
+add_test(NAME names_gpstr COMMAND test_gpstr ${CMAKE_CURRENT_BINARY_DIR}/names_gpstr)
+set_tests_properties(names_gpstr PROPERTIES LABELS unit TIMEOUT 60 SKIP_RETURN_CODE 77)

@@ -7,7 +7,7 @@ sequences and invalid UTF-8) and checks, independently of moescope's code:
 
   gnuplot     capture -> plot / report / plot of the analysis JSON: no command in a name runs
               (no PWNED file anywhere), every figure is drawn, the .gp scripts hold the names
-              only as single-quoted literals, the .dat files still parse, the SVG legends show
+              only as double-quoted literals with ` @ ' octal-escaped, the .dat files still parse, the SVG legends show
               the names, analysis.json keeps them intact (strict UTF-8 JSON), the report is
               valid UTF-8, the analyze table carries no control characters.
   inspect     a GGUF whose general.name holds ESC[2J, a newline and invalid UTF-8: `inspect`
@@ -104,12 +104,16 @@ def fixed(name_bytes):
 
 
 def gp_literal(text):
-    """The gnuplot expression for a label: runs without quotes in single-quoted literals, each
-    quote as "'" (gnuplot 5.4 misparses a doubled quote next to another quote), joined by '.'."""
-    if not text:
-        return '""'
-    return ".".join("\"'\"" if part == "'" else "'" + part + "'"
-                    for part in re.split(r"(')", text) if part)
+    """The gnuplot literal of a label: double-quoted, every ASCII byte that gnuplot's line
+    passes (back-quote substitution, @macros, quote and comment tracking) or the scanner look
+    at written as an octal escape."""
+    out = []
+    for c in text.encode("utf-8"):
+        if c < 0x20 or c == 0x7F or chr(c) in "`@'\"\\#$;{}":
+            out.append("\\%03o" % c)
+        else:
+            out.append(chr(c) if c < 0x80 else bytes([c]).decode("latin-1"))
+    return ('"' + "".join(out) + '"').encode("latin-1").decode("utf-8")
 
 
 def gp_scan(script):
@@ -202,10 +206,10 @@ def check_figures(out, what):
             check(lit in gp, "%s: %s.gp lacks the name as %r" % (what, f, lit))
         outside, dq = gp_scan(gp.decode("utf-8", "surrogateescape"))
         check("`" not in outside and "@" not in outside,
-              "%s: %s.gp: a back-quote or @ outside single-quoted literals" % (what, f))
+              "%s: %s.gp: a back-quote or @ outside string literals" % (what, f))
         for q in dq:
-            check("`" not in q and "@" not in q and "touch" not in q,
-                  "%s: %s.gp: a name inside a double-quoted string: %r" % (what, f, q))
+            check("`" not in q and "@" not in q and "'" not in q,
+                  "%s: %s.gp: a raw ` @ or ' inside a double-quoted string: %r" % (what, f, q))
     # .dat files: comments, blank lines and rows of numbers only.
     D = len(EVIL)
     for f in FIGS:
