@@ -284,6 +284,16 @@ def case_gnuplot():
     # plot of the analysis JSON (names from a JSON file given to `plot`).
     run(["plot", "a.json", "--out", "figs2"], cwd=d)
     check_figures(os.path.join(d, "figs2"), "plot of analysis.json")
+    # A domain named by its file (no manifest): the stem holds a back-quote and $(...).
+    stem = "f`touch PWNED7`$(touch PWNED8)"
+    with open(os.path.join(d, stem + ".jsonl"), "w", encoding="utf-8") as f:
+        for l in [l for l in open(SAMPLE, encoding="utf-8").read().split("\n") if l][:2]:
+            f.write(l + "\n")
+    run(["capture", "--model", model, "--corpus", stem + ".jsonl", "--out", "f.h5", "-q"], cwd=d)
+    run(["plot", "f.h5", "--out", "figs3", "-q"], cwd=d)
+    gp = open(os.path.join(d, "figs3", "fig7_expert_share.gp"), "rb").read()
+    check(gp_literal(stem).encode() in gp, "file-named domain: %r not in fig7 .gp" %
+          gp_literal(stem))
     # The gnuplot scripts redraw by hand without running anything either.
     p = subprocess.run(["gnuplot", "fig7_expert_share.gp"], cwd=os.path.join(d, "figs"),
                        capture_output=True)
