@@ -3,6 +3,7 @@
  * its size is bounded by the store's shape (layers × domains × experts), not its tokens.
  * NaN (absent interval, undefined divergence) is written as null. */
 #include "analysis.h"
+#include "msutil.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -195,7 +196,8 @@ static cJSON *analysis_json(const ms_analysis *a) {
 char *ms_analysis_json_string(const ms_analysis *a) {
     cJSON *root = analysis_json(a);
     if (!root) return NULL;
-    char *s = cJSON_PrintBuffered(root, 1 << 16, 1);
+    /* domain names and paths come from files: the JSON stays valid UTF-8 (U+FFFD) */
+    char *s = ms_utf8_fix_take(cJSON_PrintBuffered(root, 1 << 16, 1));
     cJSON_Delete(root);
     return s;
 }
@@ -249,7 +251,7 @@ char *ms_diff_json_string(const ms_diff *d, const char *path_a, const char *path
         cJSON_AddItemToObject(o, "topk_set_agree_rate", num(x->topk_set_agree_rate));
         cJSON_AddItemToObject(o, "topk_overlap_mean", num(x->topk_overlap_mean));
     }
-    char *s = cJSON_PrintBuffered(root, 4096, 1);
+    char *s = ms_utf8_fix_take(cJSON_PrintBuffered(root, 4096, 1));
     cJSON_Delete(root);
     return s;
 }

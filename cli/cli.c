@@ -1,5 +1,6 @@
 /* cli.c — messages, option helpers and the progress line shared by all subcommands. */
 #include "cli.h"
+#include "msutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,10 +14,18 @@
 int ms_verbosity = 1;
 const char *ms_program = "moescope";
 
+/* Messages carry names from files (GGUF keys, domain names, paths): the formatted text goes
+ * through ms_text_safe once here, so every message is one line of valid UTF-8 without control
+ * characters or escape sequences, whatever the names hold. */
+static void vmsg_parts(const char *prefix, const char *fmt, va_list ap, const char *suffix) {
+    char raw[4096], safe[4 * sizeof raw];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    ms_text_safe(raw, safe, sizeof safe);
+    fprintf(stderr, "moescope: %s%s%s\n", prefix, safe, suffix);
+}
+
 static void vmsg(const char *prefix, const char *fmt, va_list ap) {
-    fprintf(stderr, "moescope: %s", prefix);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vmsg_parts(prefix, fmt, ap, "");
 }
 
 void ms_error(const char *fmt, ...) {
@@ -27,14 +36,16 @@ void ms_error(const char *fmt, ...) {
 }
 
 int ms_usage_error(const ms_command *cmd, const char *fmt, ...) {
+    char prefix[128], suffix[128];
+    const char *name = cmd ? cmd->name : "moescope";
+    snprintf(prefix, sizeof prefix, "error: %s: ", name);
+    if (cmd)
+        snprintf(suffix, sizeof suffix, " (see 'moescope %s --help')", name);
+    else
+        snprintf(suffix, sizeof suffix, " (see 'moescope --help')");
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "moescope: error: %s: ", cmd ? cmd->name : "moescope");
-    vfprintf(stderr, fmt, ap);
-    if (cmd)
-        fprintf(stderr, " (see 'moescope %s --help')\n", cmd->name);
-    else
-        fprintf(stderr, " (see 'moescope --help')\n");
+    vmsg_parts(prefix, fmt, ap, suffix);
     va_end(ap);
     return MS_EXIT_USAGE;
 }
@@ -53,6 +64,27 @@ void ms_debug(const char *fmt, ...) {
     va_start(ap, fmt);
     vmsg("", fmt, ap);
     va_end(ap);
+}
+
+void ms_print_text(FILE *f, const char *s, int width) {
+    size_t n = strlen(s ? s : "");
+    char *t = malloc(4 * n + 8);
+    if (!t) return;
+    ms_text_safe(s ? s : "", t, 4 * n + 8);
+    if (width > 0) {
+        /* width counts characters, not bytes: cut on a character boundary */
+        int chars = 0;
+        size_t i = 0;
+        for (; t[i] && chars < width; i++)
+            if (((unsigned char)t[i + 1] & 0xC0) != 0x80) chars++;
+        t[i] = 0;
+        fputs(t, f);
+        for (; chars < width; chars++)
+            fputc(' ', f);
+    } else {
+        fputs(t, f);
+    }
+    free(t);
 }
 
 void ms_opt_begin(void) {

@@ -37,6 +37,9 @@ int ms_usage_error(const ms_command *cmd, const char *fmt, ...)
 /* Informational (verbosity >= 1) and detail (>= 2) messages on stderr. */
 void ms_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ms_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Text from files (a domain name, a path) in a table on a terminal: ms_text_safe'd (no escape
+ * sequences or line breaks), then cut or space-padded to `width` characters (0: as is). */
+void ms_print_text(FILE *f, const char *s, int width);
 
 /* Option parsing shared by all commands. Call ms_opt_begin() before the getopt_long loop;
  * every command's long options should end with MS_COMMON_LONG_OPTS and its short string

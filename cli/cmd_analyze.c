@@ -69,9 +69,11 @@ static int table_layers(const ms_analysis *a, int *sel) {
 
 static void summary(const ms_analysis *a) {
     const int E = a->n_expert, D = a->n_domains;
-    printf("route store %s: %lld tokens, %lld documents, %d domains, E=%d experts, top-%d, "
+    printf("route store ");
+    ms_print_text(stdout, a->path, 0);
+    printf(": %lld tokens, %lld documents, %d domains, E=%d experts, top-%d, "
            "%d of %d stored layers analysed\n",
-           a->path, (long long)a->n_tokens, (long long)a->n_documents, D, E, a->k, a->n_layers,
+           (long long)a->n_tokens, (long long)a->n_documents, D, E, a->k, a->n_layers,
            a->n_stored_layers);
     if (a->bootstrap > 0)
         printf("95%% intervals: Poisson bootstrap over documents, %d replicates, seed %llu\n",
@@ -87,7 +89,8 @@ static void summary(const ms_analysis *a) {
             printf("  entropy  max/mean\n");
             for (int d = 0; d <= D; d++) {
                 const ms_domain_stats *s = d < D ? &ls->domains[d] : &ls->all;
-                printf("  %-20.20s", d < D ? a->domains[d] : "(all)");
+                printf("  ");
+                ms_print_text(stdout, d < D ? a->domains[d] : "(all)", 20);
                 for (int e = 0; e < E; e++)
                     pct(s->share[e]);
                 printf("  %6.3f  %7.3f\n", s->entropy_normalized, s->load_max_over_mean);
@@ -98,9 +101,11 @@ static void summary(const ms_analysis *a) {
                 int best = 0;
                 for (int e = 1; e < E; e++)
                     if (s->share[e] > s->share[best]) best = e;
-                printf("  %-20.20s top expert e%d %.1f%%  entropy %.3f  max/mean %.3f  cv %.3f\n",
-                       d < D ? a->domains[d] : "(all)", best, 100 * s->share[best],
-                       s->entropy_normalized, s->load_max_over_mean, s->load_cv);
+                printf("  ");
+                ms_print_text(stdout, d < D ? a->domains[d] : "(all)", 20);
+                printf(" top expert e%d %.1f%%  entropy %.3f  max/mean %.3f  cv %.3f\n", best,
+                       100 * s->share[best], s->entropy_normalized, s->load_max_over_mean,
+                       s->load_cv);
             }
         }
         double jmax = 0;
@@ -121,7 +126,8 @@ static void summary(const ms_analysis *a) {
         }
     printf("\n");
     for (int d = 0; d <= D; d++) {
-        printf("  %-20.20s", d < D ? a->domains[d] : "(all)");
+        printf("  ");
+        ms_print_text(stdout, d < D ? a->domains[d] : "(all)", 20);
         for (int m = 0; m < 2; m++)
             for (int i = 0; i < ns; i++) {
                 const ms_layer_stats *ls = &a->layers[sel[i]];

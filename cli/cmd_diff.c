@@ -84,8 +84,10 @@ static int run(int argc, char **argv) {
         free(s);
     }
     if (ms_verbosity >= 1 && !(json && !strcmp(json, "-"))) {
-        printf("%s vs %s: %lld tokens, E=%d, top-%d\n", pa, pb, (long long)d->n_tokens, d->n_expert,
-               d->k);
+        ms_print_text(stdout, pa, 0);
+        printf(" vs ");
+        ms_print_text(stdout, pb, 0);
+        printf(": %lld tokens, E=%d, top-%d\n", (long long)d->n_tokens, d->n_expert, d->k);
         printf("  layer  first choice agrees  top-k set agrees  mean top-k overlap\n");
         for (int l = 0; l < d->n_layers; l++)
             printf("  %5d  %18.2f%%  %15.2f%%  %17.2f%%\n", d->layers[l].layer,

@@ -8,6 +8,7 @@
  * scored. Output formats are documented in the usage text (stable, tab-separated). */
 #include "cli.h"
 #include "engine.h"
+#include "msutil.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -274,7 +275,7 @@ static int run(int argc, char **argv) {
             cJSON_AddNumberToObject(root, "perplexity", exp(mean));
             cJSON_AddNumberToObject(root, "scored", (double)scored);
         }
-        char *s = cJSON_Print(root);
+        char *s = ms_utf8_fix_take(cJSON_Print(root)); /* pieces from the vocabulary */
         if (s) puts(s);
         free(s);
         cJSON_Delete(root);

@@ -4,6 +4,7 @@
  * fails validation gives one error line naming the file and exit status 2. */
 #include "cli.h"
 #include "engine.h"
+#include "msutil.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -33,11 +34,19 @@ static void human(char *buf, size_t n, double v, const char *unit) {
     snprintf(buf, n, i ? "%.2f %s%s" : "%.0f %s%s", v, suffix[i], unit);
 }
 
+/* Names, paths and tokenizer fields come from the model's files: shown through ms_text_safe so
+ * no escape sequence or control character reaches the terminal (buf: one per argument). */
+enum { SAFE_CAP = 4 * 1024 };
+static const char *safe(const char *s, char *buf) {
+    return ms_text_safe(s ? s : "", buf, SAFE_CAP);
+}
+
 static void print_tensor_table(const ms_model *m) {
     int n = ms_model_n_tensors(m);
     size_t w = 4;
+    char sb[SAFE_CAP];
     for (int i = 0; i < n; i++) {
-        size_t l = strlen(ms_model_tensor(m, i)->name);
+        size_t l = strlen(safe(ms_model_tensor(m, i)->name, sb));
         if (l > w) w = l;
     }
     printf("\ntensors (%d; shapes in ggml order, innermost first):\n", n);
@@ -49,7 +58,7 @@ static void print_tensor_table(const ms_model *m) {
             p += snprintf(p, sizeof shape - (size_t)(p - shape), "%s%" PRId64, d ? " x " : "",
                           t->ne[d]);
         if (!t->n_dims) snprintf(shape, sizeof shape, "scalar");
-        printf("  %-*s  %-6s  %-24s  %12zu  %d\n", (int)w, t->name,
+        printf("  %-*s  %-6s  %-24s  %12zu  %d\n", (int)w, safe(t->name, sb),
                t->type >= 0 ? ms_type_name(t->type) : "other", shape, t->nbytes, t->file);
     }
 }
@@ -78,7 +87,7 @@ static int print_json(const ms_model *m, int tensors) {
             cJSON_AddItemToArray(a, e);
         }
     }
-    char *text = cJSON_Print(o);
+    char *text = ms_utf8_fix_take(cJSON_Print(o)); /* tensor names from the file */
     cJSON_Delete(o);
     if (!text) {
         ms_error("out of memory");
@@ -91,11 +100,11 @@ static int print_json(const ms_model *m, int tensors) {
 
 static void print_text(const ms_model *m, const char *path, int tensors) {
     const ms_hparams *hp = ms_model_hparams(m);
-    char a[32], b[32];
-    printf("model        %s\n", path);
-    printf("name         %s\n", ms_model_name(m));
+    char a[32], b[32], sb[SAFE_CAP];
+    printf("model        %s\n", safe(path, sb));
+    printf("name         %s\n", safe(ms_model_name(m), sb));
     printf("format       %s\n", hp->format == MS_FORMAT_GGUF ? "GGUF" : "Hugging Face safetensors");
-    printf("architecture %s (%s)\n", hp->arch,
+    printf("architecture %s (%s)\n", safe(hp->arch, sb),
            hp->format == MS_FORMAT_GGUF ? "GGUF \"llama\" with experts" : "MixtralForCausalLM");
     printf("vocabulary   %d\n", hp->n_vocab);
     printf("d_model      %d\n", hp->d_model);
@@ -148,9 +157,10 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
         int np = ms_model_split_parts(m);
         if (i < np && np > 1)
             printf("%s %d: %s (%s, part %d of %d)\n", i ? "             file" : "files        file",
-                   i, f, a, i + 1, np);
+                   i, safe(f, sb), a, i + 1, np);
         else
-            printf("%s %d: %s (%s)\n", i ? "             file" : "files        file", i, f, a);
+            printf("%s %d: %s (%s)\n", i ? "             file" : "files        file", i,
+                   safe(f, sb), a);
     }
     const ms_tokenizer *tok = ms_model_tokenizer(m);
     if (tok) {
@@ -158,8 +168,8 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
         cJSON *o = s ? cJSON_Parse(s) : NULL;
         printf("tokenizer   ");
         for (cJSON *e = o ? o->child : NULL; e; e = e->next) {
-            char *v = cJSON_PrintUnformatted(e);
-            printf(" %s=%s", e->string ? e->string : "?", v ? v : "?");
+            char *v = cJSON_PrintUnformatted(e), sv[SAFE_CAP];
+            printf(" %s=%s", safe(e->string ? e->string : "?", sb), safe(v ? v : "?", sv));
             free(v);
         }
         printf("\n");

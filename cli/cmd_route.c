@@ -4,6 +4,7 @@
  * (or one JSON document). The format is documented in the usage text. */
 #include "cli.h"
 #include "engine.h"
+#include "msutil.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -231,7 +232,7 @@ static int run(int argc, char **argv) {
         }
     }
     if (json) {
-        char *s = cJSON_PrintUnformatted(root);
+        char *s = ms_utf8_fix_take(cJSON_PrintUnformatted(root)); /* pieces from the vocab */
         if (s) puts(s);
         free(s);
     }

@@ -1124,7 +1124,7 @@ static char *normalised_json(const ms_corpus *c) {
         cJSON_AddNumberToObject(o, "docs", (double)d->docs);
         cJSON_AddNumberToObject(o, "files", d->n_files);
     }
-    char *out = cJSON_PrintUnformatted(r);
+    char *out = ms_utf8_fix_take(cJSON_PrintUnformatted(r)); /* names from files */
     cJSON_Delete(r);
     return out;
 }

@@ -901,7 +901,8 @@ char *ms_model_describe_json(const ms_model *m) {
         free(s);
     }
     cJSON_AddItemToObject(o, "tokenizer", tj ? tj : cJSON_CreateNull());
-    char *out = cJSON_PrintUnformatted(o);
+    /* name, arch and paths come from files: the JSON is valid UTF-8 whatever they hold */
+    char *out = ms_utf8_fix_take(cJSON_PrintUnformatted(o));
     cJSON_Delete(o);
     return out;
 }

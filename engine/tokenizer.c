@@ -11,6 +11,7 @@
  * call allocates a handful of buffers sized from the input, never per token; a 100 KB
  * document costs O(n log n). Loaders live in tokenizer_load.c. */
 #include "gguf_split.h"
+#include "msutil.h"
 #include "tokenizer_impl.h"
 #include "tokenizer_int.h"
 
@@ -840,7 +841,7 @@ char *ms_tokenizer_describe_json(const ms_tokenizer *t) {
     cJSON_AddBoolToObject(o, "add_space_prefix", t->add_space_prefix);
     cJSON_AddStringToObject(o, "space_prefix_form", t->prefix_form);
     cJSON_AddBoolToObject(o, "byte_fallback", t->byte_fallback);
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = ms_utf8_fix_take(cJSON_PrintUnformatted(o)); /* source is a path from a file */
     cJSON_Delete(o);
     return s;
 }

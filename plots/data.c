@@ -2,6 +2,7 @@
  * arrays the renderers draw from. The only file of plots/ that knows the schema: every field
  * is checked for type and length, and a missing or malformed one is reported by its path
  * ("results[2].domains[0].share"). Unknown fields are ignored, as the schema asks. */
+#include "msutil.h"
 #include "plots_int.h"
 
 #include "analysis.h"
@@ -303,15 +304,22 @@ int ms_plot_analysis_parse(ms_plot_analysis **out, const char *json, size_t len,
         pl_err(err, errlen, "%s: out of memory", c.what);
         return MS_ERR_RUNTIME;
     }
-    a->json = malloc(len + 1);
+    /* Invalid UTF-8 (a domain or model name from a file) becomes U+FFFD here, once, so the
+     * report's HTML and its analysis.json copy are valid UTF-8 and JSON. A NUL byte is left
+     * for the parser to reject. */
+    if (ms_utf8_valid_prefix(json, len) != len && !memchr(json, 0, len)) {
+        a->json = ms_utf8_fix(json, len);
+        if (a->json) len = strlen(a->json);
+    } else if ((a->json = malloc(len + 1))) {
+        memcpy(a->json, json, len);
+        a->json[len] = 0;
+    }
     if (!a->json) {
         free(a);
         pl_err(err, errlen, "%s: out of memory", c.what);
         return MS_ERR_RUNTIME;
     }
-    memcpy(a->json, json, len);
-    a->json[len] = 0;
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    cJSON *root = cJSON_ParseWithLength(a->json, len);
     if (!root) {
         ms_plot_analysis_free(a);
         pl_err(err, errlen, "%s: not valid JSON", c.what);

@@ -4,7 +4,10 @@
  * co-activation heatmaps. For each figure NAME it writes NAME.dat (commented columns) and
  * NAME.gp (a script that redraws every requested format from the .dat), then runs gnuplot in
  * the output directory. Styling: DejaVu Sans, Okabe–Ito bars, viridis heatmaps, `noenhanced`
- * text so domain names print verbatim. */
+ * text so domain names print verbatim. Names from files reach the scripts only through
+ * pl_gpstr (literals with every character gnuplot could evaluate octal-escaped) and the .dat
+ * comments only through pl_safe (one line); the scripts name their files with fixed relative names,
+ * run in the output directory, so no path from the user is ever in a script. */
 #include "plots_int.h"
 
 #include <math.h>
@@ -140,9 +143,12 @@ static void gp_bars(pl_buf *b, const char *name, int index, int E) {
 static int key_px(const ms_plot_analysis *a) {
     size_t longest = 16; /* "uniform 1/E", "random baseline" */
     for (int d = 0; d < a->n_domains; d++) {
+        pl_buf shown = {0}; /* as the legend shows it: control bytes as \xNN */
+        pl_safe(&shown, a->domains[d]);
         size_t n = 0;
-        for (const char *p = a->domains[d]; *p; p++)
+        for (const char *p = shown.s ? shown.s : ""; *p; p++)
             if (((unsigned char)*p & 0xC0) != 0x80) n++;
+        pl_buf_free(&shown);
         if (n > longest) longest = n;
     }
     if (longest > 60) longest = 60;
@@ -237,8 +243,10 @@ static int fig7(fig_ctx *c) {
               "# Mixtral Fig. 7: proportion of assignments (either choice) to each expert, per "
               "domain.\n# One block per layer (gnuplot index 0, 1, ...). Columns: expert, then "
               "one per domain:\n#");
-    for (int d = 0; d < a->n_domains; d++)
-        pl_printf(&dat, " [%d] %s", d + 2, a->domains[d]);
+    for (int d = 0; d < a->n_domains; d++) {
+        pl_printf(&dat, " [%d] ", d + 2);
+        pl_safe(&dat, a->domains[d]);
+    }
     pl_puts(&dat, "\n");
     for (int i = 0; i < c->n_slots; i++) {
         int l = c->slots[i];
@@ -300,8 +308,10 @@ static int fig9(fig_ctx *c) {
               "(share of k*N assignments),\n# 1 first choice, 2 second choice (shares of N "
               "tokens). Columns: expert, then one per domain:\n#",
               nc);
-    for (int d = 0; d < a->n_domains; d++)
-        pl_printf(&dat, " [%d] %s", d + 2, a->domains[d]);
+    for (int d = 0; d < a->n_domains; d++) {
+        pl_printf(&dat, " [%d] ", d + 2);
+        pl_safe(&dat, a->domains[d]);
+    }
     pl_puts(&dat, "\n");
     int blk = 0;
     for (int i = 0; i < c->n_slots; i++) {
@@ -370,7 +380,9 @@ static int fig10(fig_ctx *c) {
                   "Columns: [1] layer, [2] first choice repeated,\n# [3,4] its 95% interval, "
                   "[5] top-k sets intersect, [6,7] its 95% interval (NaN: none).\n");
     for (int d = 0; d < a->n_domains; d++) {
-        pl_printf(&dat, "%s# %s\n", d ? "\n\n" : "", a->domains[d]);
+        pl_printf(&dat, "%s# ", d ? "\n\n" : "");
+        pl_safe(&dat, a->domains[d]);
+        pl_puts(&dat, "\n");
         for (int l = 0; l < a->n_layers; l++) {
             size_t i = pl_dl(a, d, l);
             pl_printf(&dat, "%d", a->layers[l]);
@@ -464,7 +476,9 @@ static int heat_share(fig_ctx *c) {
                   "domain (gnuplot index = domain order).\n# Columns: [1] expert, [2] layer "
                   "slot (row of the heatmap), [3] model layer, [4] share.\n");
     for (int d = 0; d < a->n_domains; d++) {
-        pl_printf(&dat, "%s# %s\n", d ? "\n\n" : "", a->domains[d]);
+        pl_printf(&dat, "%s# ", d ? "\n\n" : "");
+        pl_safe(&dat, a->domains[d]);
+        pl_puts(&dat, "\n");
         for (int l = 0; l < a->n_layers; l++) {
             for (int e = 0; e < a->n_expert; e++) {
                 double v = a->either[pl_dle(a, d, l, e)];

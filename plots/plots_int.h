@@ -23,7 +23,10 @@ void pl_putn(pl_buf *b, const char *s, size_t n);
 void pl_printf(pl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Text escaped for HTML element content and attribute values. */
 void pl_html(pl_buf *b, const char *s);
-/* A gnuplot double-quoted string literal, quotes included. */
+/* s as one line of printable valid UTF-8 (ms_text_safe: controls and bad bytes as \xNN). */
+void pl_safe(pl_buf *b, const char *s);
+/* pl_safe(s) as a gnuplot double-quoted literal that no pass of gnuplot evaluates: ` @ ' " \
+ * # $ ; { } as octal escapes ("a\140b"). */
 void pl_gpstr(pl_buf *b, const char *s);
 /* Writes the buffer to dir/name; returns 0 or MS_ERR_RUNTIME with a message. */
 int pl_write_file(const char *dir, const char *name, const pl_buf *b, char *err, size_t errlen);

@@ -281,6 +281,27 @@ static void ansi_on(pl_buf *b, uint32_t c) {
               dark ? "0;0;0m" : "255;255;255m");
 }
 
+/* Document text for a terminal: n bytes of one line, tabs kept, every other control
+ * character (ESC of an escape sequence, CR) and invalid UTF-8 shown as \xNN (pl_safe). */
+static void ansi_text(pl_buf *b, const char *p, size_t n) {
+    char *t = malloc(n + 1);
+    if (!t) {
+        b->oom = 1;
+        return;
+    }
+    memcpy(t, p, n);
+    t[n] = 0;
+    for (char *q = t;;) {
+        char *tab = strchr(q, '\t');
+        if (tab) *tab = 0;
+        pl_safe(b, q);
+        if (!tab) break;
+        pl_puts(b, "\t");
+        q = tab + 1;
+    }
+    free(t);
+}
+
 int ms_token_view_ansi(ms_routes *r, const ms_token_view_opts *o, int color, char **text, char *err,
                        size_t errlen) {
     *text = NULL;
@@ -300,11 +321,12 @@ int ms_token_view_ansi(ms_routes *r, const ms_token_view_opts *o, int color, cha
     int k = in->k, L = in->n_layers, E = in->n_expert;
     pl_buf b = {0};
     const char *dom = d.domain >= 0 && d.domain < in->n_domains ? in->domains[d.domain] : "?";
-    pl_printf(&b,
-              "document %lld (%s, %s, %lld tokens), layer %d, coloured by first-choice "
-              "expert\n",
-              (long long)doc, dom, d.source ? d.source : "", (long long)d.n_total,
-              in->layers[slot]);
+    pl_printf(&b, "document %lld (", (long long)doc);
+    pl_safe(&b, dom);
+    pl_puts(&b, ", ");
+    pl_safe(&b, d.source ? d.source : "");
+    pl_printf(&b, ", %lld tokens), layer %d, coloured by first-choice expert\n",
+              (long long)d.n_total, in->layers[slot]);
     pl_puts(&b, "experts:");
     for (int e = 0; e < E; e++) {
         pl_puts(&b, " ");
@@ -325,7 +347,7 @@ int ms_token_view_ansi(ms_routes *r, const ms_token_view_opts *o, int color, cha
             size_t n = nl ? (size_t)(nl - p) : strlen(p);
             if (n || !nl) {
                 if (color) ansi_on(&b, pl_cat_color(e0, E));
-                pl_putn(&b, p, n);
+                ansi_text(&b, p, n);
                 if (color) pl_puts(&b, "\033[0m");
             }
             if (!nl) break;

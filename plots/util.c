@@ -1,6 +1,7 @@
 /* util.c — the small machinery under the renderers: a string buffer, HTML and gnuplot
  * escaping, file writing, colour palettes (Okabe–Ito, Paul Tol, viridis) and running gnuplot
  * as a child process with its stderr captured into a log next to the script. */
+#include "msutil.h"
 #include "plots_int.h"
 
 #include <errno.h>
@@ -76,7 +77,18 @@ void pl_printf(pl_buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
+/* Invalid UTF-8 (a name or token text from a file) is shown as U+FFFD, so pages are valid
+ * UTF-8 whatever the store holds. */
 void pl_html(pl_buf *b, const char *s) {
+    size_t n = strlen(s);
+    char *fixed = NULL;
+    if (ms_utf8_valid_prefix(s, n) != n) {
+        if (!(fixed = ms_utf8_fix(s, n))) {
+            b->oom = 1;
+            return;
+        }
+        s = fixed;
+    }
     for (; *s; s++) {
         switch (*s) {
         case '&':
@@ -98,22 +110,59 @@ void pl_html(pl_buf *b, const char *s) {
             pl_putn(b, s, 1);
         }
     }
+    free(fixed);
 }
 
-/* Double-quoted gnuplot strings interpret backslash escapes; control characters are dropped
- * (labels are one line). Terminals run `noenhanced`, so ^ _ { } @ & need no escaping. */
+/* Names as they are shown in figures and in the comment lines of .dat files: ms_text_safe
+ * (control characters, DEL, C1 controls and invalid UTF-8 shown as \xNN), so a newline or
+ * tab in a domain name cannot end a comment line or a gnuplot command, and cairo/pango only
+ * ever see valid UTF-8. The name itself stays intact in JSON, CSV and HDF5. */
+void pl_safe(pl_buf *b, const char *s) {
+    size_t n = strlen(s);
+    if (n > (SIZE_MAX - 8) / 4) {
+        b->oom = 1;
+        return;
+    }
+    size_t cap = 4 * n + 8; /* every byte at most "\xNN" */
+    char *t = malloc(cap);
+    if (!t) {
+        b->oom = 1;
+        return;
+    }
+    pl_puts(b, ms_text_safe(s, t, cap));
+    free(t);
+}
+
+/* Strings from files reach gnuplot scripts as double-quoted literals in which every ASCII byte
+ * that any of gnuplot's passes over a command line looks at is an octal escape: ` @ ' " \ #
+ * $ ; { } and control characters (so "a`b" is written "a\140b"). Checked with Debian's
+ * gnuplot 5.4.4: back-quoted text is run as a shell command on the command line and inside
+ * double-quoted strings; @name macros are expanded by a pass that only guesses where strings
+ * are (it flips its "inside quotes" state at every ' and at every " independently, so a quote
+ * in a name can expose the rest of the line); a doubled quote inside single quotes is
+ * misparsed next to another quote. Those passes run on the raw line, where the escaped name
+ * holds none of these characters; gnuplot decodes \ooo only when it evaluates the constant,
+ * and the result is text, never read again as commands (terminals run `noenhanced`). The text
+ * is pl_safe() first (one line, valid UTF-8); UTF-8 bytes >= 0x80 are kept as they are (no
+ * ASCII byte is ever part of a multi-byte character). */
 void pl_gpstr(pl_buf *b, const char *s) {
-    pl_putn(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            pl_putn(b, "\\", 1);
-            pl_putn(b, s, 1);
-        } else if (c >= 0x20) {
-            pl_putn(b, s, 1);
-        }
+    pl_buf t = {0};
+    pl_safe(&t, s);
+    if (t.oom) {
+        b->oom = 1;
+        pl_buf_free(&t);
+        return;
     }
     pl_putn(b, "\"", 1);
+    for (const char *p = t.s ? t.s : ""; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7F || strchr("`@'\"\\#$;{}", c))
+            pl_printf(b, "\\%03o", c);
+        else
+            pl_putn(b, p, 1);
+    }
+    pl_putn(b, "\"", 1);
+    pl_buf_free(&t);
 }
 
 int pl_mkdir_p(const char *dir, char *err, size_t errlen) {

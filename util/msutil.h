@@ -74,6 +74,12 @@ size_t ms_utf8_valid_prefix(const char *s, size_t len);
 /* A malloc'ed NUL-terminated copy of s (len bytes) with every invalid UTF-8 sequence replaced
  * by U+FFFD and NUL bytes dropped; NULL when out of memory. */
 char *ms_utf8_fix(const char *s, size_t len);
+/* Takes a malloc'ed NUL-terminated string (NULL allowed) and returns it when it is valid UTF-8,
+ * else an ms_utf8_fix'ed copy (s is freed); NULL when s was NULL or memory ran out. For the
+ * text of cJSON_Print*: cJSON copies bytes >= 0x80 verbatim and never splits them from
+ * ASCII, so fixing the printed text is fixing every string in it, and the result is JSON
+ * that is valid UTF-8 (RFC 8259) whatever names the tree held. */
+char *ms_utf8_fix_take(char *s);
 /* Copies NUL-terminated s into buf (size n >= 1, always terminated), escaping what a terminal
  * would interpret: C0 controls, DEL, C1 controls (U+0080..U+009F) and invalid UTF-8 bytes
  * become "\xNN" ("\n" and "\t" too: the result is one line). Valid printable UTF-8 is kept.

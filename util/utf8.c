@@ -76,6 +76,15 @@ char *ms_utf8_fix(const char *s, size_t len) {
     return out;
 }
 
+char *ms_utf8_fix_take(char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s);
+    if (ms_utf8_valid_prefix(s, n) == n) return s;
+    char *t = ms_utf8_fix(s, n);
+    free(s);
+    return t;
+}
+
 char *ms_text_safe(const char *s, char *buf, size_t n) {
     static const char hex[] = "0123456789abcdef";
     size_t len = strlen(s), o = 0;
