@@ -23,10 +23,13 @@
 #include "h5_int.h"
 #include "probes.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -198,16 +201,64 @@ static void store_free(ms_store *s) {
     free(s);
 }
 
+static void poison(ms_store *s);
+
+/* A new capture may replace what is at path only if it is nothing, an empty file or a
+ * moescope route store: a typo in --out must not destroy a user's file. */
+static int replaceable(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st) != 0) return 0; /* nothing there (or H5Fcreate reports why) */
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file; refusing to write a route store there",
+                 path);
+        return MS_ERR_INPUT;
+    }
+    if (st.st_size == 0) return 0;
+    int ours = 0;
+    htri_t h5 = H5Fis_hdf5(path);
+    if (h5 > 0) {
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        char *fmt = NULL;
+        if (f >= 0 && ms_h5_read_attr_str(f, "format", &fmt) == 0 && fmt &&
+            strcmp(fmt, MS_ROUTES_FORMAT) == 0)
+            ours = 1;
+        free(fmt);
+        ms_h5_close(f);
+        H5Eclear2(H5E_DEFAULT);
+    }
+    if (ours) return 0;
+    snprintf(err, errlen,
+             "%s: exists and is not a moescope route store; refusing to replace it (remove it "
+             "or choose another --out)",
+             path);
+    return MS_ERR_INPUT;
+}
+
 static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, size_t errlen) {
     const char *path = o->path;
     int rc = 0;
     hid_t fcpl = -1, gtok = -1, grout = -1, gdoc = -1, dl = -1, dd = -1, vls = -1;
     int32_t *layers32 = NULL;
+    char *tmp = NULL;
     H5_CHECK(fcpl = H5Pcreate(H5P_FILE_CREATE), "create a file property list");
     /* Never reuse freed space (see the top of this file). */
     H5_CHECK(H5Pset_file_space_strategy(fcpl, H5F_FSPACE_STRATEGY_NONE, 0, 1),
              "set the file space strategy");
-    H5_CHECK(s->file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT), "create the file");
+    if ((rc = replaceable(path, err, errlen))) goto fail;
+    /* The empty store is built under a temporary name and renamed over path once complete:
+     * a failure while creating it leaves no file (and any previous store untouched). */
+    size_t tl = strlen(path) + 64;
+    if (!(tmp = malloc(tl))) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        rc = MS_ERR_RUNTIME;
+        goto fail;
+    }
+    {
+        const char *slash = strrchr(path, '/');
+        int dir = slash ? (int)(slash - path + 1) : 0;
+        snprintf(tmp, tl, "%.*s.%s.%ld.tmp.h5", dir, path, path + dir, (long)getpid());
+    }
+    H5_CHECK(s->file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT), "create the file");
 
     char created[32];
     iso_time(created, sizeof created);
@@ -281,7 +332,22 @@ static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, siz
                  "create a document dataset");
     }
     H5_CHECK(H5Fflush(s->file, H5F_SCOPE_LOCAL), "flush the new file");
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: cannot create the file: %s", path, strerror(errno));
+        rc = MS_ERR_RUNTIME;
+        goto fail;
+    }
+    free(tmp);
+    tmp = NULL;
 fail:
+    if (tmp && s->file >= 0) {
+        poison(s); /* nothing more reaches the disk; the file goes */
+        ms_h5_close(s->file);
+        s->file = -1;
+        H5Eclear2(H5E_DEFAULT);
+    }
+    if (tmp) unlink(tmp);
+    free(tmp);
     free(layers32);
     ms_h5_close(fcpl);
     ms_h5_close(gtok);
@@ -643,17 +709,25 @@ static int space_check(const ms_store *s, char *err, size_t errlen) {
     return MS_ERR_RUNTIME;
 }
 
-/* After a failed write: point HDF5's file descriptor at a read-only /dev/null so that the
- * metadata HDF5 still holds (which may refer to data that was never written) cannot reach
- * the file. The file stays as the last successful flush left it. */
+/* After a failed write: point HDF5's file descriptor at an anonymous in-memory file so that
+ * the metadata HDF5 still holds (which may refer to data that was never written) cannot reach
+ * the store; the store stays as its last successful flush left it. The scratch file accepts
+ * writes (unlike a read-only descriptor) so that HDF5 can still close the file cleanly: an
+ * H5Fclose that fails leaves the file half-closed, and HDF5's cleanup at exit then crashes on
+ * it (SIGSEGV in H5F__close_cb, HDF5 1.10). */
 static void poison(ms_store *s) {
     void *h = NULL;
     if (s->file < 0 || H5Fget_vfd_handle(s->file, H5P_DEFAULT, &h) < 0 || !h) return;
     int fd = *(int *)h;
-    int ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (ro < 0) return;
-    dup2(ro, fd);
-    close(ro);
+    struct stat st;
+    off_t size = fstat(fd, &st) == 0 ? st.st_size : 0;
+    int sink = memfd_create("moescope-failed-store", MFD_CLOEXEC);
+    if (sink >= 0 && ftruncate(sink, size) != 0) { /* reads past the end give zeros anyway */
+    }
+    if (sink < 0) sink = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (sink < 0) return;
+    dup2(sink, fd);
+    close(sink);
 }
 
 /* Appends n rows of buf (memory type mt) to an extendible dataset that has `have` rows. */
@@ -752,4 +826,88 @@ int ms_store_close(ms_store *s, char *err, size_t errlen) {
     s->file = -1;
     store_free(s);
     return rc;
+}
+
+struct ms_store_lock {
+    int fd;
+    char *path; /* "<store>.lock" */
+};
+
+int ms_store_lock_take(ms_store_lock **out, const char *path, char *err, size_t errlen) {
+    *out = NULL;
+    size_t n = strlen(path) + sizeof ".lock";
+    ms_store_lock *l = calloc(1, sizeof *l);
+    char *lp = malloc(n);
+    if (!l || !lp) {
+        free(l);
+        free(lp);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return MS_ERR_RUNTIME;
+    }
+    snprintf(lp, n, "%s.lock", path);
+    /* A holder removes the lock file as it releases it: a lock taken on a file that was
+     * removed meanwhile protects nothing, so check that the locked file is still the one at
+     * that name, and try again if not. */
+    for (int tries = 0; tries < 100; tries++) {
+        int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+        if (fd < 0) {
+            snprintf(err, errlen, "%s: cannot create the file: %s (lock file %s)", path,
+                     strerror(errno), lp);
+            free(lp);
+            free(l);
+            return MS_ERR_RUNTIME;
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) != 0 || !S_ISREG(a.st_mode)) {
+            snprintf(err, errlen, "%s: the lock file %s is not a regular file", path, lp);
+            close(fd);
+            free(lp);
+            free(l);
+            return MS_ERR_INPUT;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            char buf[32] = "";
+            ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
+            long pid = got > 0 ? strtol(buf, NULL, 10) : 0;
+            close(fd);
+            if (e == EWOULDBLOCK || e == EAGAIN) {
+                if (pid > 0)
+                    snprintf(err, errlen, "%s: another capture is writing this store (pid %ld)",
+                             path, pid);
+                else
+                    snprintf(err, errlen, "%s: another capture is writing this store", path);
+            } else {
+                snprintf(err, errlen, "%s: cannot lock %s: %s", path, lp, strerror(e));
+            }
+            free(lp);
+            free(l);
+            return MS_ERR_RUNTIME;
+        }
+        if (stat(lp, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+            close(fd); /* released and removed by its holder meanwhile */
+            continue;
+        }
+        char buf[32];
+        int m = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)m, 0) != m) {
+            /* The pid only improves the message of a second capture; the lock holds. */
+        }
+        l->fd = fd;
+        l->path = lp;
+        *out = l;
+        return 0;
+    }
+    snprintf(err, errlen, "%s: cannot take the lock %s (it keeps being replaced)", path, lp);
+    free(lp);
+    free(l);
+    return MS_ERR_RUNTIME;
+}
+
+void ms_store_lock_release(ms_store_lock *l) {
+    if (!l) return;
+    unlink(l->path); /* while still holding it: see ms_store_lock_take */
+    close(l->fd);
+    free(l->path);
+    free(l);
 }
