@@ -675,18 +675,40 @@ int ms_store_append(ms_store *s, int domain, const char *source, const int32_t *
     return 0;
 }
 
-/* Upper bound of the bytes the next flush may add to the file: the buffered data
- * uncompressed, plus one rewritten chunk per dataset (at most 128 KiB raw, or 64 rows, make_dset)
- * and room for metadata. */
+/* The bytes the next flush may add to the file. A batch adds its rows, compressed, and
+ * rewrites the last partly filled chunk of each dataset at the end of the file (file space is
+ * never reused), plus some metadata. The first batch is estimated from its uncompressed size;
+ * later ones scale the uncompressed size by twice the compression seen so far (the file's
+ * size per uncompressed byte committed, capped at 1): a batch is refused only when it could
+ * not fit even compressing half as well as the store did until now. If the estimate is wrong
+ * anyway, the write fails and is handled as any failed write (the committed documents stay). */
 static uint64_t flush_need(const ms_store *s) {
-    uint64_t row = 12 + (uint64_t)s->n_layers * s->k * 6 +
-                   (s->with_logits ? (uint64_t)s->n_layers * s->n_expert * 4 : 0);
-    uint64_t need = (uint64_t)s->rows * row + (uint64_t)s->docs * 48;
+    const uint64_t lk = (uint64_t)s->n_layers * s->k;
+    const uint64_t ds_row[N_TOKDS] = {
+        4,      4,
+        4,      lk * (s->n_expert > 256 ? 2 : 1),
+        lk * 4, s->with_logits ? (uint64_t)s->n_layers * s->n_expert * 4 : 0};
+    uint64_t row = 0, partial = 0;
+    for (int i = 0; i < N_TOKDS; i++) {
+        row += ds_row[i];
+        /* make_dset: chunks of up to 128 KiB raw (at least 64 rows) */
+        uint64_t chunk =
+            (uint64_t)clamp_rows((int64_t)(ds_row[i] ? ds_row[i] : 1), 64, 65536) * ds_row[i];
+        uint64_t have = (uint64_t)s->n_tokens * ds_row[i];
+        partial += have < chunk ? have : chunk;
+    }
+    uint64_t raw = (uint64_t)s->rows * row + (uint64_t)s->docs * 48;
     for (int64_t i = 0; i < s->docs; i++)
-        need += strlen(s->bd_source[i]) + 32;
-    uint64_t chunk = (uint64_t)256 << 10, lrow = 64 * (uint64_t)s->n_layers * s->n_expert * 4;
-    if (lrow > chunk) chunk = lrow;
-    return need + (uint64_t)(N_TOKDS + N_DOCDS) * chunk + ((uint64_t)2 << 20);
+        raw += strlen(s->bd_source[i]) + 32;
+    partial += s->n_docs > 0 ? (uint64_t)4 * (128 << 10) : 0; /* the document tables */
+    double ratio = 1.0;
+    struct stat st;
+    uint64_t committed = (uint64_t)s->n_tokens * row + (uint64_t)s->n_docs * 48;
+    if (committed > (1u << 20) && stat(s->path, &st) == 0) {
+        ratio = 2.0 * (double)st.st_size / (double)committed;
+        if (ratio > 1.0) ratio = 1.0;
+    }
+    return (uint64_t)((double)(raw + partial) * ratio) + ((uint64_t)256 << 10);
 }
 
 static int space_check(const ms_store *s, char *err, size_t errlen) {
@@ -703,7 +725,7 @@ static int space_check(const ms_store *s, char *err, size_t errlen) {
     }
     if (need <= room) return 0;
     snprintf(err, errlen,
-             "%s: no space left for the next batch (needs up to %.1f MB, %.1f MB free); the "
+             "%s: no space left for the next batch (needs about %.1f MB, %.1f MB free); the "
              "%lld documents written before are kept (continue with --resume)",
              s->path, (double)need / 1e6, (double)room / 1e6, (long long)s->n_docs);
     return MS_ERR_RUNTIME;
