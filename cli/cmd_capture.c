@@ -147,10 +147,10 @@ static char *path_base(const char *p) {
 
 /* What "the same model" means for --resume: the model description (arch, hyper-parameters,
  * weight types, its files' sizes) with every file named by its base name only and the name
- * without a directory, so `m.gguf`, `./m.gguf`, `/abs/dir/m.gguf` or a symlink to it are the
- * same model while a different file (other weights give other sizes or hyper-parameters, or
- * another name) is not. A malloc'ed canonical JSON string, or NULL (out of memory, not JSON:
- * then the raw text is compared). */
+ * without a directory (a file that exists is named by the base name of its real path), so
+ * `m.gguf`, `./m.gguf`, `/abs/dir/m.gguf` or a symlink to it are the same model while a different
+ * file (other weights give other sizes or hyper-parameters, or another name) is not. A malloc'ed
+ * canonical JSON string, or NULL (out of memory, not JSON: then the raw text is compared). */
 static char *model_identity(const char *json) {
     cJSON *o = json ? cJSON_Parse(json) : NULL;
     if (!o) return NULL;
@@ -164,7 +164,9 @@ static char *model_identity(const char *json) {
     cJSON_ArrayForEach(f, files) {
         cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "path");
         if (!cJSON_IsString(p) || !p->valuestring) continue;
-        char *b = path_base(p->valuestring);
+        char *real = realpath(p->valuestring, NULL); /* through symlinks, when it resolves */
+        char *b = path_base(real ? real : p->valuestring);
+        free(real);
         if (b) cJSON_SetValuestring(p, b);
         free(b);
     }
