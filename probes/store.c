@@ -203,6 +203,15 @@ static void store_free(ms_store *s) {
 
 static void poison(ms_store *s);
 
+/* A write the file driver kept from the disk (h5fd_ordered.c): MS_ERR_RUNTIME with the
+ * system's message; the file is as of its last complete flush. */
+static int write_failed(ms_store *s, char *err, size_t errlen) {
+    int e = s->file >= 0 ? ms_h5fd_ordered_failed(s->file) : 0;
+    if (!e) return 0;
+    snprintf(err, errlen, "%s: cannot write the store: %s", s->path, strerror(e));
+    return MS_ERR_RUNTIME;
+}
+
 /* A new capture may replace what is at path only if it is nothing, an empty file or a
  * moescope route store: a typo in --out must not destroy a user's file. */
 static int replaceable(const char *path, char *err, size_t errlen) {
@@ -237,7 +246,7 @@ static int replaceable(const char *path, char *err, size_t errlen) {
 static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, size_t errlen) {
     const char *path = o->path;
     int rc = 0;
-    hid_t fcpl = -1, gtok = -1, grout = -1, gdoc = -1, dl = -1, dd = -1, vls = -1;
+    hid_t fcpl = -1, fapl = -1, gtok = -1, grout = -1, gdoc = -1, dl = -1, dd = -1, vls = -1;
     int32_t *layers32 = NULL;
     char *tmp = NULL;
     H5_CHECK(fcpl = H5Pcreate(H5P_FILE_CREATE), "create a file property list");
@@ -258,7 +267,8 @@ static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, siz
         int dir = slash ? (int)(slash - path + 1) : 0;
         snprintf(tmp, tl, "%.*s.%s.%ld.tmp.h5", dir, path, path + dir, (long)getpid());
     }
-    H5_CHECK(s->file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT), "create the file");
+    H5_CHECK(fapl = ms_h5fd_ordered_fapl(), "create a file access list");
+    H5_CHECK(s->file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl), "create the file");
 
     char created[32];
     iso_time(created, sizeof created);
@@ -332,6 +342,7 @@ static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, siz
                  "create a document dataset");
     }
     H5_CHECK(H5Fflush(s->file, H5F_SCOPE_LOCAL), "flush the new file");
+    if ((rc = write_failed(s, err, errlen))) goto fail;
     if (rename(tmp, path) != 0) {
         snprintf(err, errlen, "%s: cannot create the file: %s", path, strerror(errno));
         rc = MS_ERR_RUNTIME;
@@ -350,6 +361,7 @@ fail:
     free(tmp);
     free(layers32);
     ms_h5_close(fcpl);
+    ms_h5_close(fapl);
     ms_h5_close(gtok);
     ms_h5_close(grout);
     ms_h5_close(gdoc);
@@ -369,11 +381,12 @@ static int mismatch(char *err, size_t errlen, const char *path, const char *what
 static int open_resume(ms_store *s, const ms_store_create_opts *o, char *err, size_t errlen) {
     const char *path = o->path;
     int rc = 0;
-    hid_t grout = -1, dl = -1, dd = -1, dapl = -1;
+    hid_t grout = -1, dl = -1, dd = -1, dapl = -1, fapl = -1;
     char *fmt = NULL, **doms = NULL;
     int32_t *layers = NULL;
     int64_t v = 0, ndom = 0;
-    H5_CHECK(s->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), "open the store to resume it");
+    H5_CHECK(fapl = ms_h5fd_ordered_fapl(), "create a file access list");
+    H5_CHECK(s->file = H5Fopen(path, H5F_ACC_RDWR, fapl), "open the store to resume it");
     if (ms_h5_read_attr_str(s->file, "format", &fmt) != 0 || strcmp(fmt, MS_ROUTES_FORMAT) != 0) {
         snprintf(err, errlen, "%s: not a moescope route store (attribute format)", path);
         rc = MS_ERR_INPUT;
@@ -520,6 +533,7 @@ static int open_resume(ms_store *s, const ms_store_create_opts *o, char *err, si
     }
     H5_CHECK(ms_h5_attr_i64(s->file, "n_tokens", nt), "write attribute n_tokens");
     H5_CHECK(H5Fflush(s->file, H5F_SCOPE_LOCAL), "flush the store");
+    if ((rc = write_failed(s, err, errlen))) goto fail;
     s->n_docs = nd;
     s->n_tokens = nt;
 fail:
@@ -533,6 +547,7 @@ fail:
     ms_h5_close(dl);
     ms_h5_close(dd);
     ms_h5_close(dapl);
+    ms_h5_close(fapl);
     return rc;
 }
 
@@ -809,11 +824,13 @@ int ms_store_flush(ms_store *s, char *err, size_t errlen) {
              "write /documents/n_tokens");
     /* Data first, then the commit point: a crash in between leaves uncommitted rows only. */
     H5_CHECK(H5Fflush(s->file, H5F_SCOPE_LOCAL), "flush the store");
+    if ((rc = write_failed(s, err, errlen))) goto fail;
     H5_CHECK(ms_h5_attr_i64(s->file, "n_tokens", s->n_tokens + s->rows),
              "write attribute n_tokens");
     H5_CHECK(ms_h5_attr_i64(s->file, "n_documents", s->n_docs + s->docs),
              "write attribute n_documents");
     H5_CHECK(H5Fflush(s->file, H5F_SCOPE_LOCAL), "flush the store");
+    if ((rc = write_failed(s, err, errlen))) goto fail;
     s->n_docs += s->docs;
     s->n_tokens += s->rows;
     for (int64_t i = 0; i < s->docs; i++)
