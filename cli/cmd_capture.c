@@ -8,8 +8,10 @@
 #include "corpora.h"
 #include "dist.h"
 #include "engine.h"
+#include "msutil.h"
 #include "probes.h"
 
+#include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,8 @@ static const char usage[] =
     "  --corpus SRC     a manifest (.json) or corpus files: text files, folders (one document\n"
     "                   per file), .jsonl, .jsonl.zst; more files may follow as arguments.\n"
     "                   Without a manifest each file (or folder) is one domain named by its stem\n"
-    "  --out FILE       the route store to write (replaced unless --resume)\n"
+    "  --out FILE       the route store to write (replaced unless --resume; a file that is\n"
+    "                   not a route store, or is one of the inputs, is refused)\n"
     "  --layers L       'all' (default), '0,15,31', '0-3,7', 'first,middle,last'\n"
     "  --logits         also store the router logits over all experts (T x L x E floats)\n"
     "  --threads N      worker threads (default: all cores; results do not depend on it)\n"
@@ -126,6 +129,62 @@ static int docbuf_reserve(docbuf *b, int64_t n, int64_t lk, int64_t le, int logi
     return 0;
 }
 
+/* The last component of a path, without trailing slashes ("a/b/" -> "b"), malloc'ed. */
+static char *path_base(const char *p) {
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        n--;
+    size_t i = n;
+    while (i > 0 && p[i - 1] != '/')
+        i--;
+    if (i == n) i = 0; /* "/" stays "/" */
+    char *b = malloc(n - i + 1);
+    if (b) {
+        memcpy(b, p + i, n - i);
+        b[n - i] = '\0';
+    }
+    return b;
+}
+
+/* What "the same model" means for --resume: the model description (arch, hyper-parameters,
+ * weight types, its files' sizes) with every file named by its base name only and the name
+ * without a directory (a file that exists is named by the base name of its real path), so
+ * `m.gguf`, `./m.gguf`, `/abs/dir/m.gguf` or a symlink to it are the same model while a different
+ * file (other weights give other sizes or hyper-parameters, or another name) is not. A malloc'ed
+ * canonical JSON string, or NULL (out of memory, not JSON: then the raw text is compared). */
+static char *model_identity(const char *json) {
+    cJSON *o = json ? cJSON_Parse(json) : NULL;
+    if (!o) return NULL;
+    cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    if (cJSON_IsString(name) && name->valuestring) {
+        char *b = path_base(name->valuestring);
+        if (b) cJSON_SetValuestring(name, b);
+        free(b);
+    }
+    cJSON *files = cJSON_GetObjectItemCaseSensitive(o, "files"), *f;
+    cJSON_ArrayForEach(f, files) {
+        cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "path");
+        if (!cJSON_IsString(p) || !p->valuestring) continue;
+        char *real = realpath(p->valuestring, NULL); /* through symlinks, when it resolves */
+        char *b = path_base(real ? real : p->valuestring);
+        free(real);
+        if (b) cJSON_SetValuestring(p, b);
+        free(b);
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* 1 when the two model descriptions are the same model (model_identity). */
+static int same_model(const char *a, const char *b) {
+    char *ia = model_identity(a), *ib = model_identity(b);
+    int same = ia && ib ? strcmp(ia, ib) == 0 : strcmp(a ? a : "", b ? b : "") == 0;
+    free(ia);
+    free(ib);
+    return same;
+}
+
 /* --resume: the committed documents of the store must be the corpus' first documents. Reads
  * them from the corpus (skipping them) and compares domain and source. Returns 0 or an exit
  * status after printing the error; *n_done is the number of documents skipped. */
@@ -143,7 +202,7 @@ static int check_resume(const char *out, ms_corpus *corpus, const char *model_js
         return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
     }
     const ms_routes_info *in = ms_routes_info_get(r);
-    if (model_json && strcmp(in->model_json, model_json) != 0) {
+    if (model_json && !same_model(in->model_json, model_json)) {
         ms_error("%s: cannot resume: the store was made with another model (or model file)", out);
         ms_routes_close(r);
         return MS_EXIT_USAGE;
@@ -180,6 +239,52 @@ static int check_resume(const char *out, ms_corpus *corpus, const char *model_js
     *n_done = in->n_documents;
     ms_routes_close(r);
     return 0;
+}
+
+/* Refuses an --out that is one of the inputs, by device and inode: the model's files (GGUF,
+ * safetensors shards, config.json, the index, tokenizer.json and the tokenizer_config.json
+ * beside it), the model argument itself and the corpus arguments (manifest or files). Sources
+ * named inside a manifest are not listed by the corpus library; a store is never written over
+ * them anyway, since the store writer only replaces empty files and route stores. Returns 0 or
+ * an exit status after printing the error. */
+static int check_out_inputs(const char *out, const char *model_path, const ms_model *m,
+                            const char *const *corpus_args, int n_corpus) {
+    int nf = ms_model_n_files(m), n = 0;
+    const char **in = calloc((size_t)(2 * nf + n_corpus + 1), sizeof *in);
+    char **owned = calloc((size_t)nf + 1, sizeof *owned);
+    char err[1024];
+    int rc = 0;
+    if (!in || !owned) {
+        ms_error("capture: out of memory");
+        free(in);
+        free(owned);
+        return MS_EXIT_RUNTIME;
+    }
+    in[n++] = model_path;
+    for (int i = 0; i < nf; i++) {
+        const char *f = ms_model_file(m, i, NULL);
+        if (!f) continue;
+        in[n++] = f;
+        size_t l = strlen(f), t = strlen("tokenizer.json");
+        if (l >= t && strcmp(f + l - t, "tokenizer.json") == 0 && (l == t || f[l - t - 1] == '/')) {
+            owned[i] = malloc(l + 16);
+            if (owned[i]) {
+                snprintf(owned[i], l + 16, "%.*stokenizer_config.json", (int)(l - t), f);
+                in[n++] = owned[i];
+            }
+        }
+    }
+    for (int i = 0; i < n_corpus; i++)
+        in[n++] = corpus_args[i];
+    if (ms_check_output(out, in, n, err, sizeof err)) {
+        ms_error("%s", err);
+        rc = MS_EXIT_USAGE;
+    }
+    for (int i = 0; i < nf; i++)
+        free(owned[i]);
+    free(owned);
+    free(in);
+    return rc;
 }
 
 /* Under mpirun (docs/SCALING.md): every rank reads the corpus once (up to max_docs documents),
@@ -268,6 +373,9 @@ static int run(int argc, char **argv) {
     double t_read = 0, t_tok = 0, t_store = 0; /* --profile: seconds outside the engine */
     long threads = 0, window = 2048, max_docs = 0, batch = 0;
     if (!corpus_args) return MS_EXIT_RUNTIME;
+    /* A file-size limit (ulimit -f) must make write() fail with EFBIG, reported like a full
+     * disk, instead of killing the capture mid-write. */
+    signal(SIGXFSZ, SIG_IGN);
     ms_opt_begin();
     int c;
     while ((c = getopt_long(argc, argv, MS_COMMON_SHORT_OPTS, longopts, NULL)) != -1) {
@@ -354,6 +462,7 @@ static int run(int argc, char **argv) {
     ms_model *m = NULL;
     ms_engine *e = NULL;
     ms_store *store = NULL;
+    ms_store_lock *lock = NULL;
     ms_route_collector col;
     memset(&col, 0, sizeof col);
     docbuf db = {0};
@@ -386,6 +495,18 @@ static int run(int argc, char **argv) {
         goto done;
     }
     if ((rc = ms_parse_layers(cmd, layers_arg, hp->n_layer, &layers, &n_layers))) goto done;
+    /* Nothing is written before the output is known not to be an input and the store's lock
+     * is held: a second capture of the same store stops here, before touching the file. */
+    if ((rc = check_out_inputs(final_out, model_path, m, (const char *const *)corpus_args,
+                               n_corpus)) ||
+        (out && out != final_out &&
+         (rc = check_out_inputs(out, model_path, m, (const char *const *)corpus_args, n_corpus))))
+        goto done;
+    if (out && (rc = ms_store_lock_take(&lock, out, err, sizeof err))) {
+        ms_error("%s", err);
+        rc = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+        goto done;
+    }
     if (n_ranks > 1) { /* plan, read the corpus again from the start, skip to this range */
         int64_t first = 0, end = 0, total = 0;
         if (!out) {
@@ -404,7 +525,7 @@ static int run(int argc, char **argv) {
                 char *mj = ms_model_describe_json(m);
                 if (mj && ms_routes_open(&fr, final_out, err, sizeof err) == 0) {
                     const ms_routes_info *fi = ms_routes_info_get(fr);
-                    complete = fi->n_documents == total && strcmp(fi->model_json, mj) == 0;
+                    complete = fi->n_documents == total && same_model(fi->model_json, mj);
                     ms_routes_close(fr);
                 }
                 free(mj);
@@ -632,6 +753,8 @@ done:
             rc = MS_EXIT_RUNTIME;
         }
     }
+    ms_store_lock_release(lock); /* the store is closed */
+    lock = NULL;
     free(ids);
     free(db.pos);
     free(db.ids);

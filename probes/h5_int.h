@@ -20,6 +20,12 @@
         }                                                                                          \
     } while (0)
 
+/* The writer's file driver (h5fd_ordered.c): a file access list using it (caller closes), and
+ * the errno of the first write that failed on a file opened with it (0: none; the file on
+ * disk is then still as of its last complete flush). */
+hid_t ms_h5fd_ordered_fapl(void);
+int ms_h5fd_ordered_failed(hid_t file);
+
 /* Turns off HDF5's automatic error printing (libraries never print). */
 void ms_h5_quiet(void);
 /* "<path>: cannot <what> (HDF5: <innermost message of the error stack>)". */

@@ -8,6 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* HDF5 1.10 cannot close a file after a failed write: the failed flush leaves its metadata
+ * cache half-way ("slist already enabled?"), every later flush and H5Fclose fails, and the
+ * library's own clean-up at exit then crashes on that half-closed file (SIGSEGV in
+ * H5F__close_cb). moescope closes every HDF5 object itself, so the clean-up at exit is not
+ * needed: it is turned off before anything initialises the library. After a failed write the
+ * store's file is left open (its descriptor no longer reaches the disk, store.c poison) and
+ * the process ends normally. */
+__attribute__((constructor)) static void no_hdf5_atexit(void) {
+    H5dont_atexit();
+}
+
 void ms_h5_quiet(void) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }

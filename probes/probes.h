@@ -79,7 +79,16 @@ typedef struct ms_store_create_opts {
     int64_t window; /* tokens per forward pass: root attribute "window" (0: not written) */
 } ms_store_create_opts;
 
+/* Without resume an existing file at path is replaced only if it is empty or a moescope route
+ * store; anything else (a user's file, a model) is refused with MS_ERR_INPUT and left as is. */
 int ms_store_create(ms_store **out, const ms_store_create_opts *o, char *err, size_t errlen);
+/* The writer's lock: a sidecar file "<path>.lock" holding the writer's pid, flock()ed for as
+ * long as the lock is held (a crashed writer's lock goes with its process; the stale file is
+ * harmless). A capture takes it before it looks at or touches the store. Fails with
+ * MS_ERR_RUNTIME and "<path>: another capture is writing this store (pid N)" when held. */
+typedef struct ms_store_lock ms_store_lock;
+int ms_store_lock_take(ms_store_lock **out, const char *path, char *err, size_t errlen);
+void ms_store_lock_release(ms_store_lock *l); /* removes the lock file; NULL is fine */
 /* After a resume: documents already stored (the caller skips that many documents). */
 int64_t ms_store_n_documents(const ms_store *s);
 int64_t ms_store_n_tokens(const ms_store *s);

@@ -23,10 +23,13 @@
 #include "h5_int.h"
 #include "probes.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -198,16 +201,74 @@ static void store_free(ms_store *s) {
     free(s);
 }
 
+static void poison(ms_store *s);
+
+/* A write the file driver kept from the disk (h5fd_ordered.c): MS_ERR_RUNTIME with the
+ * system's message; the file is as of its last complete flush. */
+static int write_failed(ms_store *s, char *err, size_t errlen) {
+    int e = s->file >= 0 ? ms_h5fd_ordered_failed(s->file) : 0;
+    if (!e) return 0;
+    snprintf(err, errlen, "%s: cannot write the store: %s", s->path, strerror(e));
+    return MS_ERR_RUNTIME;
+}
+
+/* A new capture may replace what is at path only if it is nothing, an empty file or a
+ * moescope route store: a typo in --out must not destroy a user's file. */
+static int replaceable(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st) != 0) return 0; /* nothing there (or H5Fcreate reports why) */
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file; refusing to write a route store there",
+                 path);
+        return MS_ERR_INPUT;
+    }
+    if (st.st_size == 0) return 0;
+    int ours = 0;
+    htri_t h5 = H5Fis_hdf5(path);
+    if (h5 > 0) {
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        char *fmt = NULL;
+        if (f >= 0 && ms_h5_read_attr_str(f, "format", &fmt) == 0 && fmt &&
+            strcmp(fmt, MS_ROUTES_FORMAT) == 0)
+            ours = 1;
+        free(fmt);
+        ms_h5_close(f);
+        H5Eclear2(H5E_DEFAULT);
+    }
+    if (ours) return 0;
+    snprintf(err, errlen,
+             "%s: exists and is not a moescope route store; refusing to replace it (remove it "
+             "or choose another --out)",
+             path);
+    return MS_ERR_INPUT;
+}
+
 static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, size_t errlen) {
     const char *path = o->path;
     int rc = 0;
-    hid_t fcpl = -1, gtok = -1, grout = -1, gdoc = -1, dl = -1, dd = -1, vls = -1;
+    hid_t fcpl = -1, fapl = -1, gtok = -1, grout = -1, gdoc = -1, dl = -1, dd = -1, vls = -1;
     int32_t *layers32 = NULL;
+    char *tmp = NULL;
     H5_CHECK(fcpl = H5Pcreate(H5P_FILE_CREATE), "create a file property list");
     /* Never reuse freed space (see the top of this file). */
     H5_CHECK(H5Pset_file_space_strategy(fcpl, H5F_FSPACE_STRATEGY_NONE, 0, 1),
              "set the file space strategy");
-    H5_CHECK(s->file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT), "create the file");
+    if ((rc = replaceable(path, err, errlen))) goto fail;
+    /* The empty store is built under a temporary name and renamed over path once complete:
+     * a failure while creating it leaves no file (and any previous store untouched). */
+    size_t tl = strlen(path) + 64;
+    if (!(tmp = malloc(tl))) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        rc = MS_ERR_RUNTIME;
+        goto fail;
+    }
+    {
+        const char *slash = strrchr(path, '/');
+        int dir = slash ? (int)(slash - path + 1) : 0;
+        snprintf(tmp, tl, "%.*s.%s.%ld.tmp.h5", dir, path, path + dir, (long)getpid());
+    }
+    H5_CHECK(fapl = ms_h5fd_ordered_fapl(), "create a file access list");
+    H5_CHECK(s->file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl), "create the file");
 
     char created[32];
     iso_time(created, sizeof created);
@@ -281,9 +342,26 @@ static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, siz
                  "create a document dataset");
     }
     H5_CHECK(H5Fflush(s->file, H5F_SCOPE_LOCAL), "flush the new file");
+    if ((rc = write_failed(s, err, errlen))) goto fail;
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: cannot create the file: %s", path, strerror(errno));
+        rc = MS_ERR_RUNTIME;
+        goto fail;
+    }
+    free(tmp);
+    tmp = NULL;
 fail:
+    if (tmp && s->file >= 0) {
+        poison(s); /* nothing more reaches the disk; the file goes */
+        ms_h5_close(s->file);
+        s->file = -1;
+        H5Eclear2(H5E_DEFAULT);
+    }
+    if (tmp) unlink(tmp);
+    free(tmp);
     free(layers32);
     ms_h5_close(fcpl);
+    ms_h5_close(fapl);
     ms_h5_close(gtok);
     ms_h5_close(grout);
     ms_h5_close(gdoc);
@@ -303,11 +381,12 @@ static int mismatch(char *err, size_t errlen, const char *path, const char *what
 static int open_resume(ms_store *s, const ms_store_create_opts *o, char *err, size_t errlen) {
     const char *path = o->path;
     int rc = 0;
-    hid_t grout = -1, dl = -1, dd = -1, dapl = -1;
+    hid_t grout = -1, dl = -1, dd = -1, dapl = -1, fapl = -1;
     char *fmt = NULL, **doms = NULL;
     int32_t *layers = NULL;
     int64_t v = 0, ndom = 0;
-    H5_CHECK(s->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), "open the store to resume it");
+    H5_CHECK(fapl = ms_h5fd_ordered_fapl(), "create a file access list");
+    H5_CHECK(s->file = H5Fopen(path, H5F_ACC_RDWR, fapl), "open the store to resume it");
     if (ms_h5_read_attr_str(s->file, "format", &fmt) != 0 || strcmp(fmt, MS_ROUTES_FORMAT) != 0) {
         snprintf(err, errlen, "%s: not a moescope route store (attribute format)", path);
         rc = MS_ERR_INPUT;
@@ -454,6 +533,7 @@ static int open_resume(ms_store *s, const ms_store_create_opts *o, char *err, si
     }
     H5_CHECK(ms_h5_attr_i64(s->file, "n_tokens", nt), "write attribute n_tokens");
     H5_CHECK(H5Fflush(s->file, H5F_SCOPE_LOCAL), "flush the store");
+    if ((rc = write_failed(s, err, errlen))) goto fail;
     s->n_docs = nd;
     s->n_tokens = nt;
 fail:
@@ -467,6 +547,7 @@ fail:
     ms_h5_close(dl);
     ms_h5_close(dd);
     ms_h5_close(dapl);
+    ms_h5_close(fapl);
     return rc;
 }
 
@@ -609,18 +690,40 @@ int ms_store_append(ms_store *s, int domain, const char *source, const int32_t *
     return 0;
 }
 
-/* Upper bound of the bytes the next flush may add to the file: the buffered data
- * uncompressed, plus one rewritten chunk per dataset (at most 128 KiB raw, or 64 rows, make_dset)
- * and room for metadata. */
+/* The bytes the next flush may add to the file. A batch adds its rows, compressed, and
+ * rewrites the last partly filled chunk of each dataset at the end of the file (file space is
+ * never reused), plus some metadata. The first batch is estimated from its uncompressed size;
+ * later ones scale the uncompressed size by twice the compression seen so far (the file's
+ * size per uncompressed byte committed, capped at 1): a batch is refused only when it could
+ * not fit even compressing half as well as the store did until now. If the estimate is wrong
+ * anyway, the write fails and is handled as any failed write (the committed documents stay). */
 static uint64_t flush_need(const ms_store *s) {
-    uint64_t row = 12 + (uint64_t)s->n_layers * s->k * 6 +
-                   (s->with_logits ? (uint64_t)s->n_layers * s->n_expert * 4 : 0);
-    uint64_t need = (uint64_t)s->rows * row + (uint64_t)s->docs * 48;
+    const uint64_t lk = (uint64_t)s->n_layers * s->k;
+    const uint64_t ds_row[N_TOKDS] = {
+        4,      4,
+        4,      lk * (s->n_expert > 256 ? 2 : 1),
+        lk * 4, s->with_logits ? (uint64_t)s->n_layers * s->n_expert * 4 : 0};
+    uint64_t row = 0, partial = 0;
+    for (int i = 0; i < N_TOKDS; i++) {
+        row += ds_row[i];
+        /* make_dset: chunks of up to 128 KiB raw (at least 64 rows) */
+        uint64_t chunk =
+            (uint64_t)clamp_rows((int64_t)(ds_row[i] ? ds_row[i] : 1), 64, 65536) * ds_row[i];
+        uint64_t have = (uint64_t)s->n_tokens * ds_row[i];
+        partial += have < chunk ? have : chunk;
+    }
+    uint64_t raw = (uint64_t)s->rows * row + (uint64_t)s->docs * 48;
     for (int64_t i = 0; i < s->docs; i++)
-        need += strlen(s->bd_source[i]) + 32;
-    uint64_t chunk = (uint64_t)256 << 10, lrow = 64 * (uint64_t)s->n_layers * s->n_expert * 4;
-    if (lrow > chunk) chunk = lrow;
-    return need + (uint64_t)(N_TOKDS + N_DOCDS) * chunk + ((uint64_t)2 << 20);
+        raw += strlen(s->bd_source[i]) + 32;
+    partial += s->n_docs > 0 ? (uint64_t)4 * (128 << 10) : 0; /* the document tables */
+    double ratio = 1.0;
+    struct stat st;
+    uint64_t committed = (uint64_t)s->n_tokens * row + (uint64_t)s->n_docs * 48;
+    if (committed > (1u << 20) && stat(s->path, &st) == 0) {
+        ratio = 2.0 * (double)st.st_size / (double)committed;
+        if (ratio > 1.0) ratio = 1.0;
+    }
+    return (uint64_t)((double)(raw + partial) * ratio) + ((uint64_t)256 << 10);
 }
 
 static int space_check(const ms_store *s, char *err, size_t errlen) {
@@ -637,23 +740,31 @@ static int space_check(const ms_store *s, char *err, size_t errlen) {
     }
     if (need <= room) return 0;
     snprintf(err, errlen,
-             "%s: no space left for the next batch (needs up to %.1f MB, %.1f MB free); the "
+             "%s: no space left for the next batch (needs about %.1f MB, %.1f MB free); the "
              "%lld documents written before are kept (continue with --resume)",
              s->path, (double)need / 1e6, (double)room / 1e6, (long long)s->n_docs);
     return MS_ERR_RUNTIME;
 }
 
-/* After a failed write: point HDF5's file descriptor at a read-only /dev/null so that the
- * metadata HDF5 still holds (which may refer to data that was never written) cannot reach
- * the file. The file stays as the last successful flush left it. */
+/* After a failed write: point HDF5's file descriptor at an anonymous in-memory file so that
+ * the metadata HDF5 still holds (which may refer to data that was never written) cannot reach
+ * the store; the store stays as its last successful flush left it. The scratch file accepts
+ * writes (unlike a read-only descriptor) so that HDF5 can still close the file cleanly: an
+ * H5Fclose that fails leaves the file half-closed, and HDF5's cleanup at exit then crashes on
+ * it (SIGSEGV in H5F__close_cb, HDF5 1.10). */
 static void poison(ms_store *s) {
     void *h = NULL;
     if (s->file < 0 || H5Fget_vfd_handle(s->file, H5P_DEFAULT, &h) < 0 || !h) return;
     int fd = *(int *)h;
-    int ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (ro < 0) return;
-    dup2(ro, fd);
-    close(ro);
+    struct stat st;
+    off_t size = fstat(fd, &st) == 0 ? st.st_size : 0;
+    int sink = memfd_create("moescope-failed-store", MFD_CLOEXEC);
+    if (sink >= 0 && ftruncate(sink, size) != 0) { /* reads past the end give zeros anyway */
+    }
+    if (sink < 0) sink = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (sink < 0) return;
+    dup2(sink, fd);
+    close(sink);
 }
 
 /* Appends n rows of buf (memory type mt) to an extendible dataset that has `have` rows. */
@@ -713,11 +824,13 @@ int ms_store_flush(ms_store *s, char *err, size_t errlen) {
              "write /documents/n_tokens");
     /* Data first, then the commit point: a crash in between leaves uncommitted rows only. */
     H5_CHECK(H5Fflush(s->file, H5F_SCOPE_LOCAL), "flush the store");
+    if ((rc = write_failed(s, err, errlen))) goto fail;
     H5_CHECK(ms_h5_attr_i64(s->file, "n_tokens", s->n_tokens + s->rows),
              "write attribute n_tokens");
     H5_CHECK(ms_h5_attr_i64(s->file, "n_documents", s->n_docs + s->docs),
              "write attribute n_documents");
     H5_CHECK(H5Fflush(s->file, H5F_SCOPE_LOCAL), "flush the store");
+    if ((rc = write_failed(s, err, errlen))) goto fail;
     s->n_docs += s->docs;
     s->n_tokens += s->rows;
     for (int64_t i = 0; i < s->docs; i++)
@@ -752,4 +865,88 @@ int ms_store_close(ms_store *s, char *err, size_t errlen) {
     s->file = -1;
     store_free(s);
     return rc;
+}
+
+struct ms_store_lock {
+    int fd;
+    char *path; /* "<store>.lock" */
+};
+
+int ms_store_lock_take(ms_store_lock **out, const char *path, char *err, size_t errlen) {
+    *out = NULL;
+    size_t n = strlen(path) + sizeof ".lock";
+    ms_store_lock *l = calloc(1, sizeof *l);
+    char *lp = malloc(n);
+    if (!l || !lp) {
+        free(l);
+        free(lp);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return MS_ERR_RUNTIME;
+    }
+    snprintf(lp, n, "%s.lock", path);
+    /* A holder removes the lock file as it releases it: a lock taken on a file that was
+     * removed meanwhile protects nothing, so check that the locked file is still the one at
+     * that name, and try again if not. */
+    for (int tries = 0; tries < 100; tries++) {
+        int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+        if (fd < 0) {
+            snprintf(err, errlen, "%s: cannot create the file: %s (lock file %s)", path,
+                     strerror(errno), lp);
+            free(lp);
+            free(l);
+            return MS_ERR_RUNTIME;
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) != 0 || !S_ISREG(a.st_mode)) {
+            snprintf(err, errlen, "%s: the lock file %s is not a regular file", path, lp);
+            close(fd);
+            free(lp);
+            free(l);
+            return MS_ERR_INPUT;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            char buf[32] = "";
+            ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
+            long pid = got > 0 ? strtol(buf, NULL, 10) : 0;
+            close(fd);
+            if (e == EWOULDBLOCK || e == EAGAIN) {
+                if (pid > 0)
+                    snprintf(err, errlen, "%s: another capture is writing this store (pid %ld)",
+                             path, pid);
+                else
+                    snprintf(err, errlen, "%s: another capture is writing this store", path);
+            } else {
+                snprintf(err, errlen, "%s: cannot lock %s: %s", path, lp, strerror(e));
+            }
+            free(lp);
+            free(l);
+            return MS_ERR_RUNTIME;
+        }
+        if (stat(lp, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+            close(fd); /* released and removed by its holder meanwhile */
+            continue;
+        }
+        char buf[32];
+        int m = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)m, 0) != m) {
+            /* The pid only improves the message of a second capture; the lock holds. */
+        }
+        l->fd = fd;
+        l->path = lp;
+        *out = l;
+        return 0;
+    }
+    snprintf(err, errlen, "%s: cannot take the lock %s (it keeps being replaced)", path, lp);
+    free(lp);
+    free(l);
+    return MS_ERR_RUNTIME;
+}
+
+void ms_store_lock_release(ms_store_lock *l) {
+    if (!l) return;
+    unlink(l->path); /* while still holding it: see ms_store_lock_take */
+    close(l->fd);
+    free(l->path);
+    free(l);
 }
