@@ -1,5 +1,6 @@
 /* cli.c — messages, option helpers and the progress line shared by all subcommands. */
 #include "cli.h"
+#include "msutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -332,4 +333,29 @@ void ms_progress_end(ms_progress *p) {
         fprintf(stderr, "moescope: %s: %lld documents, %lld tokens in %.1f s (%.0f tokens/s)\n",
                 p->what, (long long)p->docs, (long long)p->tokens, el,
                 el > 0 ? (double)p->tokens / el : 0.0);
+}
+
+int ms_cli_check_output(const char *out, const char *const *inputs, int n_inputs) {
+    char err[1024];
+    for (int i = 0; i < n_inputs; i++)
+        if (ms_protect_input(inputs[i])) {
+            ms_error("%s: out of memory", inputs[i]);
+            return MS_EXIT_RUNTIME;
+        }
+    if (!ms_check_output(out, inputs, n_inputs, err, sizeof err)) return 0;
+    ms_error("%s", err);
+    return MS_EXIT_USAGE;
+}
+
+int ms_cli_write_file(const char *path, const void *data, size_t len) {
+    char err[1024];
+    ms_outfile o;
+    int rc = ms_outfile_open(&o, path, err, sizeof err);
+    if (!rc) {
+        if (len) fwrite(data, 1, len, o.f); /* a short write sets the error flag commit checks */
+        rc = ms_outfile_commit(&o, err, sizeof err);
+    }
+    if (!rc) return MS_EXIT_OK;
+    ms_error("%s", err);
+    return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
 }

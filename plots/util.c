@@ -1,6 +1,7 @@
 /* util.c — the small machinery under the renderers: a string buffer, HTML and gnuplot
  * escaping, file writing, colour palettes (Okabe–Ito, Paul Tol, viridis) and running gnuplot
  * as a child process with its stderr captured into a log next to the script. */
+#include "msutil.h"
 #include "plots_int.h"
 
 #include <errno.h>
@@ -152,19 +153,12 @@ int pl_write_file(const char *dir, const char *name, const pl_buf *b, char *err,
         pl_err(err, errlen, "%s: out of memory", path);
         return MS_ERR_RUNTIME;
     }
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        pl_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        return MS_ERR_RUNTIME;
-    }
-    size_t w = b->len ? fwrite(b->s, 1, b->len, f) : 0;
-    int bad = w != b->len;
-    if (fclose(f) != 0) bad = 1;
-    if (bad) {
-        pl_err(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        return MS_ERR_RUNTIME;
-    }
-    return 0;
+    /* temporary name + rename; refuses a registered input (ms_protect_input) */
+    ms_outfile o;
+    int rc = ms_outfile_open(&o, path, err, errlen);
+    if (rc) return rc;
+    if (b->len) fwrite(b->s, 1, b->len, o.f); /* a short write sets the flag commit checks */
+    return ms_outfile_commit(&o, err, errlen);
 }
 
 void pl_slug(const char *s, char *out, size_t cap) {
@@ -363,6 +357,16 @@ int pl_gnuplot_run(const char *gnuplot, const char *dir, const char *script, cha
     if (snprintf(logpath, sizeof logpath, "%s/%s.log", dir, script) >= (int)sizeof logpath) {
         pl_err(err, errlen, "%s: path too long", dir);
         return MS_ERR_INPUT;
+    }
+    /* gnuplot writes SCRIPT-STEM.{png,svg,pdf} and the log itself: none may be an input */
+    const char *dot = strrchr(script, '.');
+    int stem = dot ? (int)(dot - script) : (int)strlen(script);
+    static const char *const ext[] = {"png", "svg", "pdf"};
+    for (int i = 0; i < 4; i++) {
+        char img[4096];
+        if (i < 3) snprintf(img, sizeof img, "%s/%.*s.%s", dir, stem, script, ext[i]);
+        int rc = ms_check_protected(i < 3 ? img : logpath, err, errlen);
+        if (rc) return rc;
     }
     char *argv[] = {(char *)prog, (char *)script, NULL};
     int rc = run_child(argv, dir, logpath);
