@@ -130,15 +130,16 @@ int pl_mkdir_p(const char *dir, char *err, size_t errlen) {
         char c = path[i];
         path[i] = 0;
         if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-            pl_err(err, errlen, "%s: cannot create directory: %s", path, strerror(errno));
-            return MS_ERR_RUNTIME;
+            int e = errno; /* no permission, a file in the way: the user's path is bad input */
+            pl_err(err, errlen, "%s: cannot create directory: %s", path, strerror(e));
+            return e == ENOSPC || e == EIO || e == EDQUOT ? MS_ERR_RUNTIME : MS_ERR_INPUT;
         }
         path[i] = c;
     }
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         pl_err(err, errlen, "%s: not a directory", dir);
-        return MS_ERR_RUNTIME;
+        return MS_ERR_INPUT;
     }
     return 0;
 }

@@ -219,7 +219,15 @@ void ms_outfile_abort(ms_outfile *o) {
 int ms_stdout_check(char *err, size_t errlen) {
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        errf(err, errlen, "stdout: write failed: %s", strerror(errno ? errno : EIO));
+        int e = errno;
+        if (!e) {
+            /* The error flag was set by an earlier write whose errno is gone (a large fwrite
+             * to a full disk): the output is already incomplete, so one more byte tells why. */
+            clearerr(stdout);
+            errno = 0;
+            if (putc('\n', stdout) == EOF || fflush(stdout) != 0) e = errno;
+        }
+        errf(err, errlen, "stdout: write failed: %s", strerror(e ? e : EIO));
         return MS_ERR_RUNTIME;
     }
     return 0;
