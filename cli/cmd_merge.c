@@ -58,6 +58,15 @@ static int compatible(const ms_routes_info *a, const ms_routes_info *b, const ch
     return MS_EXIT_USAGE;
 }
 
+/* The store writer's messages name the temporary file; the user named out. */
+static void store_error(const char *err, const char *tmp, const char *out) {
+    size_t n = tmp ? strlen(tmp) : 0;
+    if (n && strncmp(err, tmp, n) == 0)
+        ms_error("%s%s", out, err + n);
+    else
+        ms_error("%s", err);
+}
+
 int ms_merge_stores(const char *out, const char *const *in, int n_in, const char *command_line,
                     int64_t window) {
     char err[512];
@@ -117,7 +126,7 @@ int ms_merge_stores(const char *out, const char *const *in, int n_in, const char
                                .window = window > 0 ? window : i0->window};
     int crc = ms_store_create(&s, &so, err, sizeof err);
     if (crc) {
-        ms_error("%s", err);
+        store_error(err, tmp, out);
         rc = crc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
         goto done;
     }
@@ -159,14 +168,14 @@ int ms_merge_stores(const char *out, const char *const *in, int n_in, const char
             }
             if (ms_store_append(s, dom, src ? src : "", tok, pos, n, ids, w,
                                 i0->has_logits ? lg : NULL, err, sizeof err)) {
-                ms_error("%s", err);
+                store_error(err, tmp, out);
                 rc = MS_EXIT_RUNTIME;
                 break;
             }
             batch_tokens += n, batch_docs++;
             if (batch_tokens >= 65536 || batch_docs >= 512) {
                 if (ms_store_flush(s, err, sizeof err)) {
-                    ms_error("%s", err);
+                    store_error(err, tmp, out);
                     rc = MS_EXIT_RUNTIME;
                 }
                 batch_tokens = batch_docs = 0;
@@ -178,7 +187,7 @@ int ms_merge_stores(const char *out, const char *const *in, int n_in, const char
         int cr = ms_store_close(s, err, sizeof err);
         s = NULL;
         if (cr && !rc) {
-            ms_error("%s", err);
+            store_error(err, tmp, out);
             rc = MS_EXIT_RUNTIME;
         }
         if (!rc && rename(tmp, out) != 0) {
