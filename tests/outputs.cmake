@@ -6,3 +6,9 @@ add_test(NAME outputs_cli
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_outputs.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_BINARY_DIR}/outputs_tmp ${PROJECT_SOURCE_DIR})
 set_tests_properties(outputs_cli PROPERTIES LABELS unit TIMEOUT 300)
+
+add_executable(test_outputs_protect ${CMAKE_CURRENT_SOURCE_DIR}/util/test_outputs_protect.c)
+target_link_libraries(test_outputs_protect PRIVATE ms_util)
+add_test(NAME outputs_protect
+  COMMAND test_outputs_protect ${CMAKE_CURRENT_BINARY_DIR}/outputs_protect_tmp)
+set_tests_properties(outputs_protect PROPERTIES LABELS unit TIMEOUT 30)
