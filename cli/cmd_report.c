@@ -224,6 +224,7 @@ static int run(int argc, char **argv) {
     ms_plot_result res;
     rc = ms_report_write(a, &ro, &res, err, sizeof err);
     if (rc) {
+        ms_plot_result_free(&res); /* some failures (analysis.json refused) return it filled */
         ms_error("%s", err);
         status = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
         goto done;
