@@ -93,6 +93,8 @@ FILE_CASES = [
     ("analyze --json", ["analyze", "r.h5", "--bootstrap", "0", "--json", "@OUT"], "r.h5"),
     ("show --html (store)", ["show", "r.h5", "--html", "@OUT"], "r.h5"),
     ("show --html (model)", ["show", "r.h5", "--model", "m.gguf", "--html", "@OUT"], "m.gguf"),
+    # the model recorded in the store, found without --model, is an input too
+    ("show --html (recorded model)", ["show", "r.h5", "--html", "@OUT"], "m.gguf"),
     ("diff --json (a)", ["diff", "r.h5", "r2.h5", "--json", "@OUT"], "r.h5"),
     ("diff --json (b)", ["diff", "r.h5", "r2.h5", "--json", "@OUT"], "r2.h5"),
     ("merge --out (first)", ["merge", "--out", "@OUT", "r.h5", "r2.h5"], "r.h5"),
@@ -116,6 +118,8 @@ DIR_CASES = [
                               "--format", "svg"], "r.h5", "index.html"),
     ("report (model)", ["-q", "report", "r.h5", "--bootstrap", "0", "--model", "m.gguf", "--out",
                         "@OUT", "--format", "svg"], "m.gguf", "index.html"),
+    ("report (recorded model)", ["-q", "report", "r.h5", "--bootstrap", "0", "--out", "@OUT",
+                                 "--format", "svg"], "m.gguf", "index.html"),
     ("plot data", ["-q", "plot", "a.json", "--out", "@OUT", "--format", "svg"], "a.json",
      "fig7_expert_share.dat"),
     ("plot script", ["-q", "plot", "a.json", "--out", "@OUT", "--format", "svg"], "a.json",
