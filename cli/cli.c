@@ -244,12 +244,14 @@ int ms_read_file(const char *path, char **out, size_t *len) {
         n += r;
         if (r == 0) break;
     }
-    int failed = ferror(f);
+    int failed = ferror(f), e = errno;
     fclose(f);
     if (!buf || failed) {
+        /* a directory is the user's mistake; a failing disk or no memory is not */
+        int usage = buf && e == EISDIR;
         free(buf);
-        ms_error("%s: %s", path, buf ? "read error" : "out of memory");
-        return MS_EXIT_USAGE;
+        ms_error("%s: %s", path, !buf ? "out of memory" : usage ? strerror(e) : "read error");
+        return usage ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
     }
     buf[n] = 0;
     *out = buf;

@@ -67,8 +67,9 @@ int ms_parse_index_list(const ms_command *cmd, const char *what, const char *s, 
  * *out is malloc'ed, sorted, without duplicates. Returns 0, or 2 after a usage error. */
 int ms_parse_layers(const ms_command *cmd, const char *s, int n_layer, int **out, int *n_out);
 
-/* Reads a whole file into a NUL-terminated malloc'ed buffer. Returns 0, 2 on open/read
- * failure (message printed names the file). */
+/* Reads a whole file into a NUL-terminated malloc'ed buffer. Returns 0, 2 when the file
+ * cannot be opened or is a directory, 1 on a read error or out of memory (the message
+ * printed names the file). */
 int ms_read_file(const char *path, char **out, size_t *len);
 
 /* The text of commands that take `--file F | TEXT`: reads F, or copies the one positional
