@@ -2,6 +2,7 @@
  * measure), the file set and columns documented in docs/ANALYSIS.md. Domain names are quoted
  * per RFC 4180 when they contain a comma, quote or newline; absent values are empty. */
 #include "analysis.h"
+#include "msutil.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,37 +27,36 @@ static void put_num(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.17g", v);
 }
 
+/* Each table is written under a temporary name and renamed into DIR once complete; a table
+ * that would land on the analysed store (a store named shares.csv in DIR) is refused. */
 typedef struct csv_out {
     const char *dir;
-    char *path;
+    ms_outfile o;
     FILE *f;
 } csv_out;
 
-static int csv_open(csv_out *c, const char *dir, const char *name, const char *header, char *err,
-                    size_t errlen) {
+static int csv_open(csv_out *c, const char *dir, const char *name, const char *header,
+                    const char *input, char *err, size_t errlen) {
     c->dir = dir;
-    if (asprintf(&c->path, "%s/%s", dir, name) < 0) {
-        c->path = NULL;
+    c->f = NULL;
+    char *path;
+    if (asprintf(&path, "%s/%s", dir, name) < 0) {
         snprintf(err, errlen, "%s: out of memory", dir);
         return MS_ERR_RUNTIME;
     }
-    c->f = fopen(c->path, "w");
-    if (!c->f) {
-        snprintf(err, errlen, "%s: cannot create (%s)", c->path, strerror(errno));
-        free(c->path);
-        c->path = NULL;
-        return MS_ERR_INPUT;
-    }
+    int rc = ms_check_output(path, &input, 1, err, errlen);
+    if (!rc) rc = ms_outfile_open(&c->o, path, err, errlen);
+    free(path);
+    if (rc) return rc;
+    c->f = c->o.f;
     fputs(header, c->f);
     fputc('\n', c->f);
     return 0;
 }
 
 static int csv_close(csv_out *c, char *err, size_t errlen) {
-    int bad = ferror(c->f) | (fclose(c->f) != 0);
-    if (bad) snprintf(err, errlen, "%s: write failed", c->path);
-    free(c->path);
-    return bad ? MS_ERR_RUNTIME : 0;
+    c->f = NULL;
+    return ms_outfile_commit(&c->o, err, errlen);
 }
 
 static void expert_rows(FILE *f, int layer, const char *dom, const ms_domain_stats *s, int E,
@@ -124,15 +124,17 @@ static void layer_rows(FILE *f, int layer, const char *dom, const ms_domain_stat
 
 int ms_analysis_write_csv(const ms_analysis *a, const char *dir, char *err, size_t errlen) {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: cannot create directory (%s)", dir, strerror(errno));
-        return MS_ERR_INPUT;
+        int e = errno;
+        snprintf(err, errlen, "%s: cannot create directory (%s)", dir, strerror(e));
+        return e == ENOSPC || e == EIO || e == EDQUOT ? MS_ERR_RUNTIME : MS_ERR_INPUT;
     }
     const int E = a->n_expert, D = a->n_domains;
     csv_out c;
     int rc;
 
-    if ((rc = csv_open(&c, dir, "experts.csv",
-                       "layer,domain,expert,measure,count,value,ci_lo,ci_hi", err, errlen)))
+    if ((rc =
+             csv_open(&c, dir, "experts.csv", "layer,domain,expert,measure,count,value,ci_lo,ci_hi",
+                      a->path, err, errlen)))
         return rc;
     for (int l = 0; l < a->n_layers; l++) {
         const ms_layer_stats *ls = &a->layers[l];
@@ -143,8 +145,8 @@ int ms_analysis_write_csv(const ms_analysis *a, const char *dir, char *err, size
     if ((rc = csv_close(&c, err, errlen))) return rc;
 
     if ((rc = csv_open(&c, dir, "repetition.csv",
-                       "layer,domain,measure,n_pairs,count,value,ci_lo,ci_hi,baseline", err,
-                       errlen)))
+                       "layer,domain,measure,n_pairs,count,value,ci_lo,ci_hi,baseline", a->path,
+                       err, errlen)))
         return rc;
     for (int l = 0; l < a->n_layers; l++) {
         const ms_layer_stats *ls = &a->layers[l];
@@ -154,7 +156,7 @@ int ms_analysis_write_csv(const ms_analysis *a, const char *dir, char *err, size
     }
     if ((rc = csv_close(&c, err, errlen))) return rc;
 
-    if ((rc = csv_open(&c, dir, "layers.csv", "layer,domain,measure,value", err, errlen)))
+    if ((rc = csv_open(&c, dir, "layers.csv", "layer,domain,measure,value", a->path, err, errlen)))
         return rc;
     for (int l = 0; l < a->n_layers; l++) {
         const ms_layer_stats *ls = &a->layers[l];
@@ -164,8 +166,8 @@ int ms_analysis_write_csv(const ms_analysis *a, const char *dir, char *err, size
     }
     if ((rc = csv_close(&c, err, errlen))) return rc;
 
-    if ((rc = csv_open(&c, dir, "divergence.csv", "layer,domain_a,domain_b,js_divergence_bits", err,
-                       errlen)))
+    if ((rc = csv_open(&c, dir, "divergence.csv", "layer,domain_a,domain_b,js_divergence_bits",
+                       a->path, err, errlen)))
         return rc;
     for (int l = 0; l < a->n_layers; l++)
         for (int i = 0; i < D; i++)
@@ -180,7 +182,8 @@ int ms_analysis_write_csv(const ms_analysis *a, const char *dir, char *err, size
             }
     if ((rc = csv_close(&c, err, errlen))) return rc;
 
-    if ((rc = csv_open(&c, dir, "chi_square.csv", "layer,statistic,dof,p_value", err, errlen)))
+    if ((rc = csv_open(&c, dir, "chi_square.csv", "layer,statistic,dof,p_value", a->path, err,
+                       errlen)))
         return rc;
     for (int l = 0; l < a->n_layers; l++) {
         fprintf(c.f, "%d,", a->layers[l].layer);
@@ -192,7 +195,8 @@ int ms_analysis_write_csv(const ms_analysis *a, const char *dir, char *err, size
     if ((rc = csv_close(&c, err, errlen))) return rc;
 
     if ((rc = csv_open(&c, dir, "coactivation.csv",
-                       "layer,expert_i,expert_j,pair_count,expert_tokens,ratio", err, errlen)))
+                       "layer,expert_i,expert_j,pair_count,expert_tokens,ratio", a->path, err,
+                       errlen)))
         return rc;
     for (int l = 0; l < a->n_layers; l++) {
         const ms_layer_stats *ls = &a->layers[l];
@@ -207,7 +211,7 @@ int ms_analysis_write_csv(const ms_analysis *a, const char *dir, char *err, size
     if ((rc = csv_close(&c, err, errlen))) return rc;
 
     if ((rc = csv_open(&c, dir, "vocabulary.csv", "layer,expert,rank,token,count,occurrences,share",
-                       err, errlen)))
+                       a->path, err, errlen)))
         return rc;
     for (int l = 0; l < a->n_layers; l++) {
         const ms_layer_stats *ls = &a->layers[l];

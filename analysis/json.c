@@ -202,29 +202,25 @@ char *ms_analysis_json_string(const ms_analysis *a) {
     return s;
 }
 
-static int write_text(const char *path, const char *text, char *err, size_t errlen) {
+/* Through ms_outfile: a temporary file renamed over path once complete, so a failed write
+ * never truncates the old file; never onto the analysed store itself (input may be NULL). */
+static int write_text(const char *path, const char *text, const char *input, char *err,
+                      size_t errlen) {
     if (!text) {
         snprintf(err, errlen, "%s: out of memory formatting JSON", path);
         return MS_ERR_RUNTIME;
     }
-    int to_stdout = !strcmp(path, "-");
-    FILE *f = to_stdout ? stdout : fopen(path, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot create (%s)", path, strerror(errno));
-        return MS_ERR_INPUT;
-    }
-    int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
-    bad |= to_stdout ? fflush(f) != 0 : fclose(f) != 0;
-    if (bad) {
-        snprintf(err, errlen, "%s: write failed (%s)", path, strerror(errno));
-        return MS_ERR_RUNTIME;
-    }
-    return 0;
+    int rc = ms_check_output(path, &input, 1, err, errlen);
+    ms_outfile o;
+    if (rc || (rc = ms_outfile_open(&o, path, err, errlen))) return rc;
+    fputs(text, o.f);
+    fputc('\n', o.f); /* errors are caught by commit (flag + flush) */
+    return ms_outfile_commit(&o, err, errlen);
 }
 
 int ms_analysis_write_json(const ms_analysis *a, const char *path, char *err, size_t errlen) {
     char *s = ms_analysis_json_string(a);
-    int rc = write_text(path, s, err, errlen);
+    int rc = write_text(path, s, a->path, err, errlen);
     free(s);
     return rc;
 }

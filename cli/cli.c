@@ -275,12 +275,14 @@ int ms_read_file(const char *path, char **out, size_t *len) {
         n += r;
         if (r == 0) break;
     }
-    int failed = ferror(f);
+    int failed = ferror(f), e = errno;
     fclose(f);
     if (!buf || failed) {
+        /* a directory is the user's mistake; a failing disk or no memory is not */
+        int usage = buf && e == EISDIR;
         free(buf);
-        ms_error("%s: %s", path, buf ? "read error" : "out of memory");
-        return MS_EXIT_USAGE;
+        ms_error("%s: %s", path, !buf ? "out of memory" : usage ? strerror(e) : "read error");
+        return usage ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
     }
     buf[n] = 0;
     *out = buf;
@@ -364,4 +366,29 @@ void ms_progress_end(ms_progress *p) {
         fprintf(stderr, "moescope: %s: %lld documents, %lld tokens in %.1f s (%.0f tokens/s)\n",
                 p->what, (long long)p->docs, (long long)p->tokens, el,
                 el > 0 ? (double)p->tokens / el : 0.0);
+}
+
+int ms_cli_check_output(const char *out, const char *const *inputs, int n_inputs) {
+    char err[1024];
+    for (int i = 0; i < n_inputs; i++)
+        if (ms_protect_input(inputs[i])) {
+            ms_error("%s: out of memory", inputs[i]);
+            return MS_EXIT_RUNTIME;
+        }
+    if (!ms_check_output(out, inputs, n_inputs, err, sizeof err)) return 0;
+    ms_error("%s", err);
+    return MS_EXIT_USAGE;
+}
+
+int ms_cli_write_file(const char *path, const void *data, size_t len) {
+    char err[1024];
+    ms_outfile o;
+    int rc = ms_outfile_open(&o, path, err, sizeof err);
+    if (!rc) {
+        if (len) fwrite(data, 1, len, o.f); /* a short write sets the error flag commit checks */
+        rc = ms_outfile_commit(&o, err, sizeof err);
+    }
+    if (!rc) return MS_EXIT_OK;
+    ms_error("%s", err);
+    return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
 }

@@ -70,8 +70,9 @@ int ms_parse_index_list(const ms_command *cmd, const char *what, const char *s, 
  * *out is malloc'ed, sorted, without duplicates. Returns 0, or 2 after a usage error. */
 int ms_parse_layers(const ms_command *cmd, const char *s, int n_layer, int **out, int *n_out);
 
-/* Reads a whole file into a NUL-terminated malloc'ed buffer. Returns 0, 2 on open/read
- * failure (message printed names the file). */
+/* Reads a whole file into a NUL-terminated malloc'ed buffer. Returns 0, 2 when the file
+ * cannot be opened or is a directory, 1 on a read error or out of memory (the message
+ * printed names the file). */
 int ms_read_file(const char *path, char **out, size_t *len);
 
 /* The text of commands that take `--file F | TEXT`: reads F, or copies the one positional
@@ -79,6 +80,17 @@ int ms_read_file(const char *path, char **out, size_t *len);
  * malloc'ed and NUL-terminated. */
 int ms_input_text(const ms_command *cmd, const char *file, int argc, char **argv, char **text,
                   size_t *len);
+
+/* Outputs (docs/CLI.md, "Outputs"). ms_cli_check_output() refuses an output that is one of the
+ * inputs by device and inode (so ./x, a hard link or a symlink count; NULL inputs and a NULL
+ * out are skipped): prints one error and returns MS_EXIT_USAGE, else 0. It also registers the
+ * inputs (ms_protect_input), so every file the command later writes through ms_outfile (CSV
+ * tables, figures, report files) is refused when it is one of them. ms_cli_write_file() writes len
+ * bytes to path ("-" = stdout) under a temporary name renamed into place, so the old file survives
+ * a failed write; returns 0, MS_EXIT_USAGE when the file cannot be created (missing directory, no
+ * permission) or MS_EXIT_RUNTIME when the write fails, after printing one error. */
+int ms_cli_check_output(const char *out, const char *const *inputs, int n_inputs);
+int ms_cli_write_file(const char *path, const void *data, size_t len);
 
 /* Progress line on stderr, redrawn at most ~5 times a second, shown only when stderr is a
  * terminal and verbosity >= 1. Totals may be 0 when unknown (then no ETA). */

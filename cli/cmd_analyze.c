@@ -235,6 +235,9 @@ static int run(int argc, char **argv) {
     }
     const char *path = argv[optind];
     char err[1024];
+    /* before the analysis runs; the CSV tables are checked against the store as they are
+     * written (ms_analysis_write_csv) */
+    if ((rc = ms_cli_check_output(json, &path, 1))) return free(cmdline), rc;
     if (ms_dist_begin() > 1) {
         o.part = ms_dist_rank(), o.n_parts = ms_dist_size();
         o.reduce = dist_reduce;

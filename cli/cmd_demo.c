@@ -122,9 +122,15 @@ static int run(int argc, char **argv) {
         ms_error("%s: sample corpora not found (give --samples DIR)", manifest);
         return MS_EXIT_USAGE;
     }
+    /* The store is replaced below: it must not be one of the inputs, under any name (checked
+     * before anything is built or written). */
+    const char *inputs[] = {manifest, vocab, model};
+    int crc = ms_cli_check_output(routes, inputs, 3);
+    if (crc) return crc;
     if (mkdirs(model_dir) != 0) {
-        ms_error("%s: cannot create directory: %s", model_dir, strerror(errno));
-        return MS_EXIT_RUNTIME;
+        int e = errno; /* a path the user cannot create is bad input; a full disk is not */
+        ms_error("%s: cannot create directory: %s", model_dir, strerror(e));
+        return e == ENOSPC || e == EIO || e == EDQUOT ? MS_EXIT_RUNTIME : MS_EXIT_USAGE;
     }
 
     char err[1024];

@@ -50,7 +50,9 @@ static int run(int argc, char **argv) {
     }
     if (optind + 2 != argc) return ms_usage_error(cmd, "expected two route stores");
     const char *pa = argv[optind], *pb = argv[optind + 1];
+    const char *inputs[] = {pa, pb};
     char err[1024];
+    if ((rc = ms_cli_check_output(json, inputs, 2))) return rc;
     int *layers = NULL, n_layers = 0;
     if (layers_s && strcmp(layers_s, "all") != 0) {
         ms_routes *r = NULL;
@@ -74,12 +76,17 @@ static int run(int argc, char **argv) {
     }
     int status = MS_EXIT_OK;
     if (json) {
-        char *s = ms_diff_json_string(d, pa, pb);
-        FILE *f = !s ? NULL : strcmp(json, "-") ? fopen(json, "w") : stdout;
-        if (!f || fputs(s, f) < 0 || fputc('\n', f) == EOF ||
-            (f != stdout ? fclose(f) : fflush(f)) != 0) {
-            ms_error("%s: cannot write", json);
+        char *s = ms_diff_json_string(d, pa, pb), *t;
+        size_t n = s ? strlen(s) : 0;
+        if (s && (t = realloc(s, n + 2)))
+            s = t, s[n++] = '\n', s[n] = '\0';
+        else
+            free(s), s = NULL;
+        if (!s) {
+            ms_error("%s: out of memory formatting JSON", json);
             status = MS_EXIT_RUNTIME;
+        } else {
+            status = ms_cli_write_file(json, s, n);
         }
         free(s);
     }

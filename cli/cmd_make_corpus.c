@@ -155,10 +155,16 @@ static int list_dir(const char *dir, int want_dirs, char ***names, size_t *n) {
     return 0;
 }
 
+/* The output file, so that no source is read that the output would replace. */
+static const char *out_path;
+
 /* Reads path, checks UTF-8, removes trailing whitespace. *text is malloc'ed. */
 static int read_text(const char *path, char **text, int allow_empty) {
     size_t len;
-    int rc = ms_read_file(path, text, &len);
+    *text = NULL;
+    int rc = ms_cli_check_output(out_path, &path, 1);
+    if (rc) return rc;
+    rc = ms_read_file(path, text, &len);
     if (rc) return rc;
     size_t bad = utf8_bad_offset((const unsigned char *)*text, len);
     if (bad < len) {
@@ -286,25 +292,28 @@ static int run(int argc, char **argv) {
     if (!pile && (src || have_dm_docs))
         return ms_usage_error(cmd, "--src and --dm-docs are for pile");
 
-    int to_stdout = !strcmp(outname, "-");
-    FILE *out = to_stdout ? stdout : fopen(outname, "wb");
-    if (!out) {
-        ms_error("%s: %s", outname, strerror(errno));
-        return MS_EXIT_USAGE;
+    /* Written under a temporary name and renamed when complete: a failed run leaves the old
+     * file (or nothing), and a source that is the output is refused before it is read. */
+    char err[1024];
+    ms_outfile of;
+    int rc = ms_outfile_open(&of, outname, err, sizeof err);
+    if (rc) {
+        ms_error("%s", err);
+        return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
     }
-    int rc = pile ? write_pile(out, outname, src) : 0;
-    if (!rc) rc = write_dm_math(out, outname, (uint64_t)seed, pile ? dm_docs : docs);
-    if (fflush(out) != 0 && !rc) {
-        ms_error("%s: %s", outname, strerror(errno));
-        rc = MS_EXIT_RUNTIME;
+    out_path = outname;
+    rc = pile ? write_pile(of.f, outname, src) : 0;
+    if (!rc) rc = write_dm_math(of.f, outname, (uint64_t)seed, pile ? dm_docs : docs);
+    if (rc) {
+        ms_outfile_abort(&of);
+        return rc;
     }
-    if (!to_stdout && fclose(out) != 0 && !rc) {
-        ms_error("%s: %s", outname, strerror(errno));
-        rc = MS_EXIT_RUNTIME;
+    if (ms_outfile_commit(&of, err, sizeof err)) {
+        ms_error("%s", err);
+        return MS_EXIT_RUNTIME;
     }
-    if (rc && !to_stdout) unlink(outname); /* never leave half a corpus behind */
-    if (!rc) ms_debug("%s: written", outname);
-    return rc;
+    ms_debug("%s: written", outname);
+    return MS_EXIT_OK;
 }
 
 const ms_command ms_cmd_make_corpus = {"make-corpus", "write the sample corpora as Pile JSONL",

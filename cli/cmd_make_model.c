@@ -201,10 +201,14 @@ static int run(int argc, char **argv) {
     if (!gguf && o.expert_layout)
         return ms_usage_error(cmd, "--per-expert-tensors applies to --format gguf only");
 
+    /* every file written (the GGUF, or each file of the folder) is refused when it is the
+     * --vocab model */
+    int rc = ms_cli_check_output(out, &o.vocab_gguf, 1);
+    if (rc) return rc;
     char err[512] = "";
-    int rc = gguf ? ms_fixture_write_gguf(&o, (ms_type)type, out, err, sizeof err)
-                  : ms_fixture_write_hf(&o, (ms_type)type, out, (uint64_t)(shard_mb * 1048576.0),
-                                        err, sizeof err);
+    rc = gguf ? ms_fixture_write_gguf(&o, (ms_type)type, out, err, sizeof err)
+              : ms_fixture_write_hf(&o, (ms_type)type, out, (uint64_t)(shard_mb * 1048576.0), err,
+                                    sizeof err);
     if (rc) {
         ms_error("%s", err);
         return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;

@@ -5,8 +5,10 @@
  * documents (docs/SCALING.md). Also used by capture's last step under mpirun (dist.h). */
 #include "cli.h"
 #include "dist.h"
+#include "msutil.h"
 #include "probes.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,8 @@ static const char usage[] =
     "The stores must come from the same model, layers, logits choice and corpus domains\n"
     "(e.g. the routes.h5.rank-R-of-N files of an interrupted `mpirun moescope capture`,\n"
     "or captures of consecutive document ranges run as separate jobs). Only committed\n"
-    "documents are copied. The output is written to OUT.merging and renamed when complete.\n"
+    "documents are copied. The output is written under a temporary name next to OUT\n"
+    "(.OUT.tmp.PID.N) and renamed when complete; OUT may not be one of the stores.\n"
     "\n"
     "options:\n"
     "  -o, --out FILE   the store to write (replaced)\n"
@@ -55,23 +58,34 @@ static int compatible(const ms_routes_info *a, const ms_routes_info *b, const ch
     return MS_EXIT_USAGE;
 }
 
+/* The store writer's messages name the temporary file; the user named out. */
+static void store_error(const char *err, const char *tmp, const char *out) {
+    size_t n = tmp ? strlen(tmp) : 0;
+    if (n && strncmp(err, tmp, n) == 0)
+        ms_error("%s%s", out, err + n);
+    else
+        ms_error("%s", err);
+}
+
 int ms_merge_stores(const char *out, const char *const *in, int n_in, const char *command_line,
                     int64_t window) {
     char err[512];
     int rc = 0;
     ms_routes **r = calloc((size_t)n_in, sizeof *r);
     ms_store *s = NULL;
-    char *tmp = malloc(strlen(out) + 16);
+    /* The store is written under a temporary name of ms_outfile's (reserved with O_EXCL in
+     * out's directory, so it is never a user's file) and renamed over out once closed. */
+    ms_outfile of = {0};
+    const char *tmp = NULL;
     /* one document's rows: (n) tokens and positions, (n, L, k) ids and weights, (n, L, E) */
     int64_t cap = 0;
     int32_t *tok = NULL, *pos = NULL, *ids = NULL;
     float *w = NULL, *lg = NULL;
-    if (!r || !tmp || n_in < 1) {
+    if (!r || n_in < 1) {
         ms_error("merge: out of memory");
         rc = MS_EXIT_RUNTIME;
         goto done;
     }
-    sprintf(tmp, "%s.merging", out);
     for (int i = 0; i < n_in; i++) {
         int orc = ms_routes_open(&r[i], in[i], err, sizeof err);
         if (orc) {
@@ -82,6 +96,19 @@ int ms_merge_stores(const char *out, const char *const *in, int n_in, const char
         if (i && (rc = compatible(ms_routes_info_get(r[0]), ms_routes_info_get(r[i]), in[i])))
             goto done;
     }
+    int orc = ms_outfile_open(&of, out, err, sizeof err);
+    if (!orc && of.f == stdout) {
+        snprintf(err, sizeof err, "%s: a route store cannot be written to stdout", out);
+        orc = MS_ERR_INPUT;
+    }
+    if (orc) {
+        ms_error("%s", err);
+        rc = orc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+        goto done;
+    }
+    fclose(of.f); /* HDF5 writes the file by name */
+    of.f = NULL;
+    tmp = of.tmp;
     const ms_routes_info *i0 = ms_routes_info_get(r[0]);
     const int64_t lk = (int64_t)i0->n_layers * i0->k, le = (int64_t)i0->n_layers * i0->n_expert;
     ms_store_create_opts so = {.path = tmp,
@@ -97,10 +124,9 @@ int ms_merge_stores(const char *out, const char *const *in, int n_in, const char
                                .manifest_json = i0->manifest_json,
                                .command_line = command_line ? command_line : i0->command_line,
                                .window = window > 0 ? window : i0->window};
-    remove(tmp);
     int crc = ms_store_create(&s, &so, err, sizeof err);
     if (crc) {
-        ms_error("%s", err);
+        store_error(err, tmp, out);
         rc = crc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
         goto done;
     }
@@ -142,14 +168,14 @@ int ms_merge_stores(const char *out, const char *const *in, int n_in, const char
             }
             if (ms_store_append(s, dom, src ? src : "", tok, pos, n, ids, w,
                                 i0->has_logits ? lg : NULL, err, sizeof err)) {
-                ms_error("%s", err);
+                store_error(err, tmp, out);
                 rc = MS_EXIT_RUNTIME;
                 break;
             }
             batch_tokens += n, batch_docs++;
             if (batch_tokens >= 65536 || batch_docs >= 512) {
                 if (ms_store_flush(s, err, sizeof err)) {
-                    ms_error("%s", err);
+                    store_error(err, tmp, out);
                     rc = MS_EXIT_RUNTIME;
                 }
                 batch_tokens = batch_docs = 0;
@@ -161,24 +187,26 @@ int ms_merge_stores(const char *out, const char *const *in, int n_in, const char
         int cr = ms_store_close(s, err, sizeof err);
         s = NULL;
         if (cr && !rc) {
-            ms_error("%s", err);
+            store_error(err, tmp, out);
             rc = MS_EXIT_RUNTIME;
         }
         if (!rc && rename(tmp, out) != 0) {
-            ms_error("%s: cannot rename %s to it", out, tmp);
+            ms_error("%s: write failed: %s", out, strerror(errno));
             rc = MS_EXIT_RUNTIME;
         }
-        if (!rc)
+        if (!rc) {
+            free(of.tmp); /* renamed: nothing to remove */
+            of.tmp = NULL;
             ms_info("%s: %lld documents, %lld tokens from %d stores", out, (long long)nd,
                     (long long)nt, n_in);
-        else
-            remove(tmp);
+        }
     }
 done:
+    ms_outfile_abort(&of);
     if (r)
         for (int i = 0; i < n_in; i++)
             ms_routes_close(r[i]);
-    free(r), free(tmp);
+    free(r);
     free(tok), free(pos), free(ids), free(w), free(lg);
     return rc;
 }
@@ -205,9 +233,8 @@ static int run(int argc, char **argv) {
     }
     if (!out) return ms_usage_error(cmd, "--out FILE is required");
     if (optind >= argc) return ms_usage_error(cmd, "give the stores to merge");
-    for (int i = optind; i < argc; i++)
-        if (strcmp(argv[i], out) == 0)
-            return ms_usage_error(cmd, "%s is both an input and the output", out);
+    int rc = ms_cli_check_output(out, (const char *const *)argv + optind, argc - optind);
+    if (rc) return rc;
     size_t n = 16;
     for (int i = 0; i < argc; i++)
         n += strlen(argv[i]) + 1;
@@ -216,7 +243,7 @@ static int run(int argc, char **argv) {
     strcpy(cl, "moescope");
     for (int i = 0; i < argc; i++)
         strcat(strcat(cl, " "), argv[i]);
-    int rc = ms_merge_stores(out, (const char *const *)argv + optind, argc - optind, cl, window);
+    rc = ms_merge_stores(out, (const char *const *)argv + optind, argc - optind, cl, window);
     free(cl);
     return rc;
 }

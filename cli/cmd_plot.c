@@ -75,13 +75,16 @@ static int run(int argc, char **argv) {
     if (optind + 1 != argc)
         return ms_usage_error(cmd, "expected one input (a route store or an analysis JSON)");
     if (!out) return ms_usage_error(cmd, "--out DIR is required");
+    /* figure files written into DIR are refused when one is the input */
+    int rc = ms_cli_check_output(NULL, (const char *const *)argv + optind, 1);
+    if (rc) return rc;
 
     ms_analysis_opts ao;
     ms_analysis_opts_default(&ao);
     if (bootstrap >= 0) ao.bootstrap = (int)bootstrap;
     ao.vocabulary = 0; /* figures do not use it */
     ms_plot_analysis *a = NULL;
-    int rc = ms_plot_analysis_load(&a, argv[optind], &ao, NULL, err, sizeof err);
+    rc = ms_plot_analysis_load(&a, argv[optind], &ao, NULL, err, sizeof err);
     if (rc) {
         ms_error("%s", err);
         return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;

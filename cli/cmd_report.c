@@ -136,6 +136,11 @@ static int run(int argc, char **argv) {
     if (!out) return ms_usage_error(cmd, "--out DIR is required");
     if (pdf) formats = (formats ? formats : MS_PLOT_PNG | MS_PLOT_SVG) | MS_PLOT_PDF;
     const char *path = argv[optind];
+    /* every file written into DIR (index.html, analysis.json, figures) is refused when it is
+     * the store, the analysis JSON or the model */
+    const char *inputs[] = {path, model};
+    int rc = ms_cli_check_output(NULL, inputs, 2);
+    if (rc) return rc;
 
     char *cmdline = join_args(argc, argv);
     ms_analysis_opts ao;
@@ -151,7 +156,7 @@ static int run(int argc, char **argv) {
     int n_docs = 0;
     char note[1024] = "";
     ms_info("analysing %s", path);
-    int rc = ms_plot_analysis_load(&a, path, &ao, &is_store, err, sizeof err);
+    rc = ms_plot_analysis_load(&a, path, &ao, &is_store, err, sizeof err);
     if (rc) {
         ms_error("%s", err);
         status = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
@@ -172,7 +177,7 @@ static int run(int argc, char **argv) {
     if (is_store) {
         if ((rc = ms_routes_open(&r, path, err, sizeof err))) {
             ms_error("%s", err);
-            status = MS_EXIT_RUNTIME;
+            status = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
             goto done;
         }
         if (docs_s)
@@ -219,6 +224,7 @@ static int run(int argc, char **argv) {
     ms_plot_result res;
     rc = ms_report_write(a, &ro, &res, err, sizeof err);
     if (rc) {
+        ms_plot_result_free(&res); /* some failures (analysis.json refused) return it filled */
         ms_error("%s", err);
         status = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
         goto done;

@@ -24,7 +24,8 @@ const ms_command ms_cmd_show = {
     "  -l, --layer LIST      model layers (default: first, middle and last stored); the\n"
     "                        terminal view shows the first, --html all of them\n"
     "  -m, --model PATH      tokenizer source: .gguf, tokenizer.json or model folder\n"
-    "      --html FILE       write a self-contained HTML page (hover: id, experts, weights)\n"
+    "      --html FILE       write a self-contained HTML page (hover: id, experts,\n"
+    "                        weights; - = stdout)\n"
     "      --color WHEN      auto (default: when stdout is a terminal and NO_COLOR is unset),\n"
     "                        always, never (never prints \"text[expert]\")\n"
     "      --max-tokens N    tokens shown per document (default 2000)\n"
@@ -85,9 +86,12 @@ static int run(int argc, char **argv) {
         return ms_usage_error(cmd, "--color: '%s' is not auto, always or never", color_s);
 
     const char *path = argv[optind];
+    const char *inputs[] = {path, model};
     char err[1024];
     ms_routes *r = NULL;
-    int rc = ms_routes_open(&r, path, err, sizeof err);
+    int rc = ms_cli_check_output(html, inputs, 2);
+    if (rc) return rc;
+    rc = ms_routes_open(&r, path, err, sizeof err);
     if (rc) {
         ms_error("%s", err);
         return rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
@@ -123,14 +127,8 @@ static int run(int argc, char **argv) {
     if (html) {
         rc = ms_token_view_html(r, &vo, 0, &out, err, sizeof err);
         if (!rc) {
-            FILE *f = fopen(html, "wb");
-            size_t n = strlen(out);
-            if (!f || fwrite(out, 1, n, f) != n || fclose(f) != 0) {
-                ms_error("%s: cannot write", html);
-                status = MS_EXIT_RUNTIME;
-                goto done;
-            }
-            ms_info("wrote %s", html);
+            if ((status = ms_cli_write_file(html, out, strlen(out)))) goto done;
+            if (strcmp(html, "-") != 0) ms_info("wrote %s", html);
         }
     } else {
         rc = ms_token_view_ansi(r, &vo, color, &out, err, sizeof err);

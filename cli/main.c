@@ -1,6 +1,8 @@
 /* main.c — `moescope <command>`: finds the command in the generated table and runs it. */
 #include "cli.h"
 
+#include "msutil.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,7 +41,18 @@ static void print_help(FILE *f) {
           f);
 }
 
-int main(int argc, char **argv) {
+/* Results go to stdout; a command that succeeded has not succeeded if they were lost (a full
+ * disk, `> /dev/full`): stdout is flushed and checked here once for every command. */
+static int finish(int status) {
+    char err[256];
+    if (status == MS_EXIT_OK && ms_stdout_check(err, sizeof err)) {
+        ms_error("%s", err);
+        return MS_EXIT_RUNTIME;
+    }
+    return status;
+}
+
+static int run_main(int argc, char **argv) {
     int i = 1;
     if (argc > 0 && argv[0] && argv[0][0]) ms_program = argv[0];
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -83,4 +96,8 @@ int main(int argc, char **argv) {
     }
     ms_error("unknown command '%s' (see 'moescope --help')", name);
     return MS_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    return finish(run_main(argc, argv));
 }

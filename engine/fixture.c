@@ -13,6 +13,7 @@
  * norm weights 1 + 0.1 N(0, 1) so the norm scale is exercised. */
 #include "engine.h"
 #include "gguf.h"
+#include "msutil.h"
 #include "safetensors.h"
 #include "tokenizer_int.h"
 
@@ -507,13 +508,14 @@ static double short_double(float v) {
     return strtod(b, NULL);
 }
 
+/* Every fixture file goes through ms_outfile: a temporary name renamed into place, never
+ * onto a registered input (ms_protect_input, e.g. make-model's --vocab). */
 static int write_text(const char *path, const char *text, char *err, size_t errlen) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp || write_all(fp, text, strlen(text)) || fclose(fp)) {
-        st_errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        return MS_ERR_RUNTIME;
-    }
-    return 0;
+    ms_outfile o;
+    int rc = ms_outfile_open(&o, path, err, errlen);
+    if (rc) return rc;
+    fputs(text, o.f); /* errors are caught by commit (flag + flush) */
+    return ms_outfile_commit(&o, err, errlen);
 }
 
 static int write_config(const fixture *f, ms_type dtype, const char *dir, char *err,
@@ -601,8 +603,14 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
     uint8_t len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-    FILE *fp = fopen(path, "wb");
-    int bad = !fp;
+    ms_outfile of;
+    int orc = ms_outfile_open(&of, path, err, errlen);
+    if (orc) {
+        free(text);
+        return orc;
+    }
+    FILE *fp = of.f;
+    int bad = 0;
     if (!bad)
         bad = write_all(fp, len8, 8) || write_all(fp, text, tl) ||
               write_all(fp, "        ", padded - tl);
@@ -621,12 +629,12 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
             o16[k] = dtype == MS_TYPE_BF16 ? ms_f32_to_bf16(buf[k]) : ms_f32_to_f16(buf[k]);
         bad = write_all(fp, obuf, (size_t)n * 2);
     }
-    if (fp && fclose(fp)) bad = 1;
     if (bad) {
-        st_errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        st_errf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        ms_outfile_abort(&of);
         return MS_ERR_RUNTIME;
     }
-    return 0;
+    return ms_outfile_commit(&of, err, errlen);
 }
 
 int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir,
@@ -637,8 +645,9 @@ int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir
         return MS_ERR_INPUT;
     }
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        st_errf(err, errlen, "%s: cannot create folder: %s", dir, strerror(errno));
-        return MS_ERR_RUNTIME;
+        int e = errno; /* a missing parent or no permission is the user's path: bad input */
+        st_errf(err, errlen, "%s: cannot create folder: %s", dir, strerror(e));
+        return e == ENOSPC || e == EIO || e == EDQUOT ? MS_ERR_RUNTIME : MS_ERR_INPUT;
     }
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {

@@ -16,6 +16,7 @@
  * Writer: collects key/values (serialized as they arrive) and tensors (copied), then writes
  * the file in one pass with alignment 32. */
 #include "gguf.h"
+#include "msutil.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -1117,21 +1118,18 @@ int gguf_writer_write(gguf_writer *w, const char *path, char *err, size_t errlen
         set_err(err, errlen, path, "%s", w->err);
         return MS_ERR_INPUT;
     }
-    /* Write to a temporary name and rename, so a failed write never leaves a half file
-     * under the final name. */
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        set_err(err, errlen, path, "out of memory");
-        return MS_ERR_RUNTIME;
+    /* Written under a temporary name and renamed (ms_outfile), so a failed write never
+     * leaves a half file under the final name nor truncates the old one, and a registered
+     * input (ms_protect_input) is never overwritten. */
+    ms_outfile of;
+    int orc = ms_outfile_open(&of, path, err, errlen);
+    if (orc) return orc;
+    if (of.f == stdout) {
+        ms_outfile_abort(&of);
+        set_err(err, errlen, path, "a GGUF file cannot be written to stdout");
+        return MS_ERR_INPUT;
     }
-    snprintf(tmp, plen + 16, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        set_err(err, errlen, path, "cannot create: %s", strerror(errno));
-        free(tmp);
-        return MS_ERR_RUNTIME;
-    }
+    FILE *f = of.f;
     static const uint8_t zeros[GGUF_DEFAULT_ALIGNMENT];
     int ok = 1;
     uint32_t version = 3;
@@ -1166,14 +1164,10 @@ int gguf_writer_write(gguf_writer *w, const char *path, char *err, size_t errlen
         PUT(zeros, pad_to(t->nbytes, GGUF_DEFAULT_ALIGNMENT) - t->nbytes);
     }
 #undef PUT
-    if (fclose(f) != 0) ok = 0;
-    if (ok && rename(tmp, path) != 0) ok = 0;
     if (!ok) {
         set_err(err, errlen, path, "write failed: %s", strerror(errno));
-        remove(tmp);
-        free(tmp);
+        ms_outfile_abort(&of);
         return MS_ERR_RUNTIME;
     }
-    free(tmp);
-    return 0;
+    return ms_outfile_commit(&of, err, errlen);
 }

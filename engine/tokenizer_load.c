@@ -8,6 +8,7 @@
  * (every split of every piece into two pieces; ordered by score, then by longer left part,
  * then longer right part, stable), so a written tokenizer.json tokenizes as the GGUF does.
  * Both readers trust nothing: counts, ids, string lengths and types are checked. */
+#include "msutil.h"
 #include "tokenizer_impl.h"
 #include "tokenizer_int.h"
 
@@ -698,21 +699,14 @@ static cJSON *build_template(const ms_tokenizer *t, int pair) {
     return a;
 }
 
+/* Through ms_outfile: a temporary name renamed into place, never onto a registered input. */
 static int write_text(const char *path, const char *text, char *err, size_t errlen) {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        errf(err, errlen, "%s: %s", path, strerror(errno));
-        return MS_ERR_RUNTIME;
-    }
-    size_t n = strlen(text);
-    int bad = fwrite(text, 1, n, f) != n;
-    bad |= fputc('\n', f) == EOF;
-    bad |= fclose(f) != 0;
-    if (bad) {
-        errf(err, errlen, "%s: write error", path);
-        return MS_ERR_RUNTIME;
-    }
-    return 0;
+    ms_outfile o;
+    int rc = ms_outfile_open(&o, path, err, errlen);
+    if (rc) return rc;
+    fputs(text, o.f);
+    fputc('\n', o.f); /* errors are caught by commit (flag + flush) */
+    return ms_outfile_commit(&o, err, errlen);
 }
 
 static cJSON *replace_json(const char *pattern, const char *content) {

@@ -3,6 +3,7 @@
  * give the token, its id, the k experts and weights) and as 24-bit ANSI terminal text.
  * Reads token ids and routing straight from the route store, one document at a time
  * (memory: max_tokens × layers × k). */
+#include "msutil.h"
 #include "plots_int.h"
 
 #include <cjson/cJSON.h>
@@ -409,6 +410,14 @@ static int try_tokenizer(ms_tokenizer **out, const char *path, int want_vocab, c
         return MS_ERR_INPUT;
     }
     *out = t;
+    /* the tokenizer file (perhaps found through the store's record) is an input: no page or
+     * figure written later may replace it (ms_outfile refuses it) */
+    if (ms_protect_input(path)) {
+        ms_tokenizer_free(t);
+        *out = NULL;
+        pl_err(note, notelen, "%s: out of memory", path);
+        return MS_ERR_RUNTIME;
+    }
     return 0;
 }
 

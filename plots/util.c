@@ -178,15 +178,16 @@ int pl_mkdir_p(const char *dir, char *err, size_t errlen) {
         char c = path[i];
         path[i] = 0;
         if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-            pl_err(err, errlen, "%s: cannot create directory: %s", path, strerror(errno));
-            return MS_ERR_RUNTIME;
+            int e = errno; /* no permission, a file in the way: the user's path is bad input */
+            pl_err(err, errlen, "%s: cannot create directory: %s", path, strerror(e));
+            return e == ENOSPC || e == EIO || e == EDQUOT ? MS_ERR_RUNTIME : MS_ERR_INPUT;
         }
         path[i] = c;
     }
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         pl_err(err, errlen, "%s: not a directory", dir);
-        return MS_ERR_RUNTIME;
+        return MS_ERR_INPUT;
     }
     return 0;
 }
@@ -201,19 +202,12 @@ int pl_write_file(const char *dir, const char *name, const pl_buf *b, char *err,
         pl_err(err, errlen, "%s: out of memory", path);
         return MS_ERR_RUNTIME;
     }
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        pl_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        return MS_ERR_RUNTIME;
-    }
-    size_t w = b->len ? fwrite(b->s, 1, b->len, f) : 0;
-    int bad = w != b->len;
-    if (fclose(f) != 0) bad = 1;
-    if (bad) {
-        pl_err(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        return MS_ERR_RUNTIME;
-    }
-    return 0;
+    /* temporary name + rename; refuses a registered input (ms_protect_input) */
+    ms_outfile o;
+    int rc = ms_outfile_open(&o, path, err, errlen);
+    if (rc) return rc;
+    if (b->len) fwrite(b->s, 1, b->len, o.f); /* a short write sets the flag commit checks */
+    return ms_outfile_commit(&o, err, errlen);
 }
 
 void pl_slug(const char *s, char *out, size_t cap) {
@@ -412,6 +406,16 @@ int pl_gnuplot_run(const char *gnuplot, const char *dir, const char *script, cha
     if (snprintf(logpath, sizeof logpath, "%s/%s.log", dir, script) >= (int)sizeof logpath) {
         pl_err(err, errlen, "%s: path too long", dir);
         return MS_ERR_INPUT;
+    }
+    /* gnuplot writes SCRIPT-STEM.{png,svg,pdf} and the log itself: none may be an input */
+    const char *dot = strrchr(script, '.');
+    int stem = dot ? (int)(dot - script) : (int)strlen(script);
+    static const char *const ext[] = {"png", "svg", "pdf"};
+    for (int i = 0; i < 4; i++) {
+        char img[4096];
+        if (i < 3) snprintf(img, sizeof img, "%s/%.*s.%s", dir, stem, script, ext[i]);
+        int rc = ms_check_protected(i < 3 ? img : logpath, err, errlen);
+        if (rc) return rc;
     }
     char *argv[] = {(char *)prog, (char *)script, NULL};
     int rc = run_child(argv, dir, logpath);

@@ -90,12 +90,52 @@ int ms_check_output(const char *out, const char *const *inputs, int n_inputs, ch
     return 0;
 }
 
+/* The inputs a command registered (ms_protect_input), by device and inode; the path as the
+ * user spelled it is kept for the message. Grows; freed at exit by the OS. */
+static struct protected_input {
+    dev_t dev;
+    ino_t ino;
+    char *path;
+} * protected_inputs;
+static int n_protected, cap_protected;
+
+int ms_protect_input(const char *path) {
+    struct stat st;
+    if (!path || strcmp(path, "-") == 0 || stat(path, &st) != 0) return 0;
+    for (int i = 0; i < n_protected; i++)
+        if (protected_inputs[i].dev == st.st_dev && protected_inputs[i].ino == st.st_ino) return 0;
+    if (n_protected == cap_protected) {
+        int cap = cap_protected ? 2 * cap_protected : 8;
+        struct protected_input *p = realloc(protected_inputs, sizeof *p * (size_t)cap);
+        if (!p) return MS_ERR_RUNTIME;
+        protected_inputs = p, cap_protected = cap;
+    }
+    char *copy = strdup(path);
+    if (!copy) return MS_ERR_RUNTIME;
+    protected_inputs[n_protected++] = (struct protected_input){st.st_dev, st.st_ino, copy};
+    return 0;
+}
+
+int ms_check_protected(const char *out, char *err, size_t errlen) {
+    struct stat st;
+    if (!out || !n_protected || strcmp(out, "-") == 0 || stat(out, &st) != 0) return 0;
+    for (int i = 0; i < n_protected; i++)
+        if (protected_inputs[i].dev == st.st_dev && protected_inputs[i].ino == st.st_ino) {
+            errf(err, errlen, "%s: is the same file as the input %s; refusing to overwrite it", out,
+                 protected_inputs[i].path);
+            return MS_ERR_INPUT;
+        }
+    return 0;
+}
+
 int ms_outfile_open(ms_outfile *o, const char *path, char *err, size_t errlen) {
     memset(o, 0, sizeof *o);
     if (strcmp(path, "-") == 0) {
         o->f = stdout;
         return 0;
     }
+    int prc = ms_check_protected(path, err, errlen);
+    if (prc) return prc;
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         errf(err, errlen, "%s: is %s; an output must be a regular file", path,
@@ -179,7 +219,15 @@ void ms_outfile_abort(ms_outfile *o) {
 int ms_stdout_check(char *err, size_t errlen) {
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        errf(err, errlen, "stdout: write failed: %s", strerror(errno ? errno : EIO));
+        int e = errno;
+        if (!e) {
+            /* The error flag was set by an earlier write whose errno is gone (a large fwrite
+             * to a full disk): the output is already incomplete, so one more byte tells why. */
+            clearerr(stdout);
+            errno = 0;
+            if (putc('\n', stdout) == EOF || fflush(stdout) != 0) e = errno;
+        }
+        errf(err, errlen, "stdout: write failed: %s", strerror(e ? e : EIO));
         return MS_ERR_RUNTIME;
     }
     return 0;

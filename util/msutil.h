@@ -46,6 +46,15 @@ int ms_same_file(const char *a, const char *b);
 int ms_check_output(const char *out, const char *const *inputs, int n_inputs, char *err,
                     size_t errlen);
 
+/* Registers path as an input of this process (a path that does not exist, and "-", are
+ * ignored): from then on ms_outfile_open() refuses to write over the same file (device and
+ * inode) under any name, with ms_check_output()'s message. A command registers its inputs
+ * once, and every output a library writes for it (CSV tables, figure files, a report) is
+ * covered. Returns 0, or MS_ERR_RUNTIME when out of memory. */
+int ms_protect_input(const char *path);
+/* MS_ERR_INPUT with that message when out is a registered input, else 0. */
+int ms_check_protected(const char *out, char *err, size_t errlen);
+
 /* A file written under a temporary name "<dir>/.<base>.tmp.<pid>.<n>" and renamed over the
  * target on commit; "-" writes to stdout (commit then flushes and checks for errors, so a
  * full stdout is an error). f is the stream to write to. */
@@ -54,6 +63,7 @@ typedef struct ms_outfile {
     char *path; /* the target */
     char *tmp;  /* the temporary name (NULL for stdout) */
 } ms_outfile;
+/* Refuses (MS_ERR_INPUT) a path that is a registered input (ms_protect_input). */
 int ms_outfile_open(ms_outfile *o, const char *path, char *err, size_t errlen);
 /* Flushes, checks the stream's error flag, fsyncs, closes and renames. On failure removes the
  * temporary file and returns MS_ERR_RUNTIME ("<path>: write failed: No space left on
