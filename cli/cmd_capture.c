@@ -243,12 +243,11 @@ static int check_resume(const char *out, ms_corpus *corpus, const char *model_js
 
 /* Refuses an --out that is one of the inputs, by device and inode: the model's files (GGUF,
  * safetensors shards, config.json, the index, tokenizer.json and the tokenizer_config.json
- * beside it), the model argument itself and the corpus arguments (manifest or files). Sources
- * named inside a manifest are not listed by the corpus library; a store is never written over
- * them anyway, since the store writer only replaces empty files and route stores. Returns 0 or
- * an exit status after printing the error. */
+ * beside it), the model argument itself, the corpus arguments (manifest or files) and every
+ * file the corpus reads (sources named inside a manifest, files of a folder). Returns 0 or an
+ * exit status after printing the error. */
 static int check_out_inputs(const char *out, const char *model_path, const ms_model *m,
-                            const char *const *corpus_args, int n_corpus) {
+                            const ms_corpus *corpus, const char *const *corpus_args, int n_corpus) {
     int nf = ms_model_n_files(m), n = 0;
     const char **in = calloc((size_t)(2 * nf + n_corpus + 1), sizeof *in);
     char **owned = calloc((size_t)nf + 1, sizeof *owned);
@@ -276,7 +275,8 @@ static int check_out_inputs(const char *out, const char *model_path, const ms_mo
     }
     for (int i = 0; i < n_corpus; i++)
         in[n++] = corpus_args[i];
-    if (ms_check_output(out, in, n, err, sizeof err)) {
+    if (ms_check_output(out, in, n, err, sizeof err) ||
+        ms_corpus_check_output(corpus, out, err, sizeof err)) {
         ms_error("%s", err);
         rc = MS_EXIT_USAGE;
     }
@@ -497,10 +497,11 @@ static int run(int argc, char **argv) {
     if ((rc = ms_parse_layers(cmd, layers_arg, hp->n_layer, &layers, &n_layers))) goto done;
     /* Nothing is written before the output is known not to be an input and the store's lock
      * is held: a second capture of the same store stops here, before touching the file. */
-    if ((rc = check_out_inputs(final_out, model_path, m, (const char *const *)corpus_args,
+    if ((rc = check_out_inputs(final_out, model_path, m, corpus, (const char *const *)corpus_args,
                                n_corpus)) ||
         (out && out != final_out &&
-         (rc = check_out_inputs(out, model_path, m, (const char *const *)corpus_args, n_corpus))))
+         (rc = check_out_inputs(out, model_path, m, corpus, (const char *const *)corpus_args,
+                                n_corpus))))
         goto done;
     if (out && (rc = ms_store_lock_take(&lock, out, err, sizeof err))) {
         ms_error("%s", err);

@@ -255,12 +255,7 @@ for name, args, inside in ATOMIC:
     rc, out, err = run(a, preexec=fsize_limit(300))
     with open(target, "rb") as f:
         now = f.read()
-    if rc < 0 and name == "merge --out":
-        # HDF5 crashes at exit after a failed store write: issue 14 item 4, fixed in
-        # probes/store.c on another branch. The old file and the cleanup are checked below.
-        print("XFAIL atomic merge --out: killed by signal %d after a failed store write "
-              "(item 4, probes/store.c)" % -rc)
-    elif rc != 1:
+    if rc != 1:
         fail("atomic %s: exit %d under a 300-byte file-size limit, want 1: %s"
              % (name, rc, err[-300:]))
     el = error_lines(err)

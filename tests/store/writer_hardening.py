@@ -168,6 +168,8 @@ def test_outinput():
         check(r.returncode == 2, "%s: exit %d (%s)" % (what, r.returncode, r.stderr))
         last = one_error_line(r, what)
         check(out in last or os.path.basename(out) in last, "%s: message %r" % (what, last))
+        if watch != "notes.txt":  # an input (even one named inside a manifest), not a user file
+            check("same file" in last, "%s: not refused as an input: %r" % (what, last))
         check(digest(watch) == before, "%s: %s was changed" % (what, watch))
         check(not os.path.exists(out + ".lock"), "%s: lock file left" % what)
         print(last)
