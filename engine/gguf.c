@@ -16,6 +16,7 @@
  * Writer: collects key/values (serialized as they arrive) and tensors (copied), then writes
  * the file in one pass with alignment 32. */
 #include "gguf.h"
+#include "msutil.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -567,19 +568,13 @@ int gguf_open(gguf_file **out, const char *path, char *err, size_t errlen) {
         set_err(err, errlen, path, "out of memory");
         return MS_ERR_RUNTIME;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        set_err(err, errlen, path, "%s", strerror(e));
-        gguf_close(g);
-        return e == ENOENT || e == EISDIR || e == EACCES ? MS_ERR_INPUT : MS_ERR_RUNTIME;
-    }
+    /* A FIFO, a device (/dev/zero) or a directory is refused before any read or mmap. */
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, path, "not a regular file");
-        close(fd);
+    int orc = ms_open_regular(path, &fd, &st, err, errlen);
+    if (orc) {
         gguf_close(g);
-        return MS_ERR_INPUT;
+        return orc;
     }
     g->size = (uint64_t)st.st_size;
     if (g->size < 4) {

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_VOCAB     (1 << 24)
 #define MAX_JSON_SIZE ((size_t)1 << 30)
@@ -147,11 +148,10 @@ int ms_tokenizer_from_gguf(ms_tokenizer **out, const gguf_file *g, char *err, si
 
 static int read_whole(const char *path, char **data, size_t *len, char *err, size_t errlen) {
     *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        errf(err, errlen, "%s: %s", path, strerror(errno));
-        return MS_ERR_INPUT;
-    }
+    *len = 0;
+    int rc;
+    FILE *f = ms_fopen_regular(path, &rc, err, errlen); /* never blocks on a FIFO */
+    if (!f) return rc;
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     for (;;) {
@@ -178,7 +178,7 @@ static int read_whole(const char *path, char **data, size_t *len, char *err, siz
     if (bad) {
         free(buf);
         errf(err, errlen, "%s: read error", path);
-        return MS_ERR_INPUT;
+        return MS_ERR_RUNTIME;
     }
     buf[n] = 0;
     *data = buf;
@@ -584,9 +584,9 @@ int ms_tokenizer_from_json_file(ms_tokenizer **out, const char *path, char *err,
     }
     memcpy(cpath, path, dlen);
     strcpy(cpath + dlen, "tokenizer_config.json");
-    FILE *f = fopen(cpath, "rb");
-    if (f) {
-        fclose(f);
+    /* Present in any form (a FIFO or a directory too): then it must read as JSON. */
+    struct stat cst;
+    if (lstat(cpath, &cst) == 0) {
         cfg = parse_json_file(cpath, err, errlen, &rc);
         if (!cfg) {
             free(cpath);
