@@ -434,7 +434,7 @@ static int read_index(const char *path, char ***names, int *n_names, cJSON **roo
         st_errf(err, errlen, "%s: not valid JSON", path);
         return MS_ERR_INPUT;
     }
-    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    const cJSON *wm = st_json_get(root, "weight_map");
     if (!cJSON_IsObject(wm) || !wm->child) {
         cJSON_Delete(root);
         st_errf(err, errlen, "%s: missing or empty 'weight_map' object", path);
@@ -597,7 +597,7 @@ static int open_hf(ms_model *m, const char *dir, const char *single, char *err, 
         }
     }
     if (index) {
-        const cJSON *wm = cJSON_GetObjectItemCaseSensitive(index, "weight_map");
+        const cJSON *wm = st_json_get(index, "weight_map");
         for (const cJSON *e = wm->child; e; e = e->next) {
             int i = find_tensor(m, e->string);
             const char *fn = i >= 0 ? strrchr(m->files[m->tensors[i].file], '/') : NULL;
@@ -789,6 +789,9 @@ void ms_model_close(ms_model *m) {
     free(m);
 }
 
+const char *ms_model_path(const ms_model *m) {
+    return m->src;
+}
 const ms_hparams *ms_model_hparams(const ms_model *m) {
     return &m->hp;
 }
@@ -904,14 +907,14 @@ char *ms_model_describe_json(const ms_model *m) {
         const char *tn = t->type >= 0 ? ms_type_name(t->type) : "other";
         char buf[32];
         snprintf(buf, sizeof buf, "%s", tn);
-        cJSON *e = cJSON_GetObjectItemCaseSensitive(wt, buf);
+        cJSON *e = st_json_get(wt, buf);
         if (!e) {
             e = cJSON_AddObjectToObject(wt, buf);
             cJSON_AddNumberToObject(e, "tensors", 0);
             cJSON_AddNumberToObject(e, "bytes", 0);
         }
-        cJSON *nt = cJSON_GetObjectItemCaseSensitive(e, "tensors");
-        cJSON *nb = cJSON_GetObjectItemCaseSensitive(e, "bytes");
+        cJSON *nt = st_json_get(e, "tensors");
+        cJSON *nb = st_json_get(e, "bytes");
         cJSON_SetNumberValue(nt, nt->valuedouble + 1);
         cJSON_SetNumberValue(nb, nb->valuedouble + (double)t->nbytes);
     }

@@ -30,6 +30,14 @@ void st_errf(char *err, size_t errlen, const char *fmt, ...) {
         if (*p == '\n' || *p == '\r') *p = ' ';
 }
 
+cJSON *st_json_get(const cJSON *obj, const char *key) {
+    cJSON *last = NULL;
+    if (!cJSON_IsObject(obj) || !key) return NULL;
+    for (cJSON *e = obj->child; e; e = e->next)
+        if (e->string && strcmp(e->string, key) == 0) last = e;
+    return last;
+}
+
 int st_open_input(const char *path, int *fd, struct stat *st, char *err, size_t errlen) {
     char msg[512];
     int rc = ms_open_regular(path, fd, st, msg, sizeof msg);
