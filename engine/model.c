@@ -734,8 +734,12 @@ int ms_model_open(ms_model **out, const ms_model_opts *opts, char *err, size_t e
         do
             got = read(fd, magic, 4);
         while (got < 0 && errno == EINTR);
+        int read_errno = errno;
         close(fd);
-        if (got == 4 && memcmp(magic, "GGUF", 4) == 0) {
+        if (got < 0) { /* an I/O failure, not a bad file */
+            st_errf(err, errlen, "%s: read error: %s", path, strerror(read_errno));
+            rc = MS_ERR_RUNTIME;
+        } else if (got == 4 && memcmp(magic, "GGUF", 4) == 0) {
             m->hp.format = MS_FORMAT_GGUF;
             rc = open_gguf(m, path, err, errlen);
         } else if (ends_with(path, ".safetensors") || ends_with(path, ".json")) {

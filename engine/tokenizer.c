@@ -872,7 +872,12 @@ int ms_tokenizer_open(ms_tokenizer **out, const char *path, char *err, size_t er
     FILE *f = ms_fopen_regular(path, &orc, err, errlen); /* a FIFO or device: refused at once */
     if (!f) return orc;
     size_t got = fread(magic, 1, 4, f);
+    int read_failed = ferror(f);
     fclose(f);
+    if (read_failed) { /* an I/O failure, not a bad file */
+        set_err(err, errlen, path, "read error");
+        return MS_ERR_RUNTIME;
+    }
     size_t plen = strlen(path);
     if ((got == 4 && memcmp(magic, "GGUF", 4) == 0) ||
         (plen >= 5 && strcmp(path + plen - 5, ".gguf") == 0)) {
