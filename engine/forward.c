@@ -17,6 +17,7 @@
  * Memory: all scratch is allocated at ms_engine_open for max_tokens; ms_forward allocates
  * nothing. */
 #include "forward_int.h"
+#include "msutil.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -532,6 +533,7 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
                          "%s: layer %d: router tensor %s holds NaN/Inf (row of expert %lld)",
                          m->source ? m->source : "forward", il, r->name ? r->name : "ffn_gate_inp",
                          (long long)x);
+                ms_text_safe_inplace(err, errlen); /* the name comes from the file */
                 ms_engine_close(e);
                 return MS_ERR_INPUT;
             }
@@ -720,6 +722,7 @@ int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hoo
                      "in %s or in the hidden state)",
                      e->m.source ? e->m.source : "forward", il, (long long)(bad / E),
                      ly->router.name ? ly->router.name : "ffn_gate_inp");
+            ms_text_safe_inplace(err, errlen);
             return MS_ERR_INPUT;
         }
         for (int64_t t = 0; t < n; t++) {

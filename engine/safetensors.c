@@ -25,9 +25,9 @@ void st_errf(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-    /* one line: messages may quote names taken from files */
-    for (char *p = err; *p; p++)
-        if (*p == '\n' || *p == '\r') *p = ' ';
+    /* one line of valid UTF-8 without terminal controls: messages may quote names taken
+     * from files */
+    ms_text_safe_inplace(err, errlen);
 }
 
 cJSON *st_json_get(const cJSON *obj, const char *key) {

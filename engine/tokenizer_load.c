@@ -33,6 +33,7 @@ static void errf(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    ms_text_safe_inplace(err, errlen); /* pieces and names from files: one printable line */
 }
 
 static int32_t special_id(int64_t v, int n) {

@@ -13,6 +13,9 @@
             "add_bos_token": "yes": exit 2 naming the file and the token / field
   dupkeys   a key repeated in config.json / tokenizer_config.json: the LAST value counts, as
             with Python's json.load (transformers)
+  msgs      names from a file (a GGUF key, a safetensors tensor name, a tokenizer_config.json
+            token) holding an escape sequence, a newline or invalid UTF-8 reach the error line
+            as one line of valid UTF-8 without control characters (escaped as \\xNN)
   status    missing model = 2; a file that cannot be read for lack of permission = 2 (skipped
             as root)
 
@@ -28,7 +31,7 @@ import sys
 import time
 
 MS, WORK = sys.argv[1], sys.argv[2]
-GROUPS = sys.argv[3:] or ["fifo", "nan", "index", "tokcfg", "dupkeys", "status"]
+GROUPS = sys.argv[3:] or ["fifo", "nan", "index", "tokcfg", "dupkeys", "msgs", "status"]
 failures = []
 TIMEOUT = 20  # generous for the sanitizer build; a blocked open never returns
 
@@ -387,6 +390,70 @@ def group_dupkeys():
             fail("dup tokenizer_config (last %s)" % last, "ids %r, want %r" % (ids, want))
         else:
             print("ok   dup tokenizer_config: add_bos_token last=%s -> %r" % (last, ids))
+
+
+# ---- msgs: error lines are one line of valid UTF-8 --------------------------------------------
+
+def expect_clean_error(name, r, *needles):
+    """Exit 2, one error line, valid UTF-8, no C0/C1 control or DEL, holding every needle."""
+    if r is None:
+        fail(name, "timed out")
+        return
+    raw = r.stderr
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        fail(name, "error output is not valid UTF-8 (%s): %r" % (e, raw))
+        return
+    body = text[:-1] if text.endswith("\n") else text
+    bad = [c for c in body if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F]
+    if r.returncode != 2 or bad or not body.startswith("moescope: error: "):
+        fail(name, "exit %d, controls %r: %r" % (r.returncode, bad, raw))
+        return
+    for n in needles:
+        if n not in body:
+            fail(name, "%r not in %r" % (n, body))
+            return
+    print("ok   %s: %s" % (name, body))
+
+
+def gguf_bytes(kvs):
+    """A GGUF v3 file with no tensors and u32 key/values (keys as raw bytes)."""
+    b = b"GGUF" + struct.pack("<IQQ", 3, 0, len(kvs))
+    for k, v in kvs:
+        b += struct.pack("<Q", len(k)) + k + struct.pack("<II", 4, v)
+    return b
+
+
+def group_msgs():
+    evil = b"\x1b[31mred\nline\xff\xfe\xc2\x9b"
+    p = os.path.join(WORK, "evil_key.gguf")
+    write(p, gguf_bytes([(evil, 1), (evil, 2)]))
+    expect_clean_error("gguf duplicate key with controls", run("inspect", "--no-tensors", p), p,
+                       "duplicate key", "\\x1b[31mred\\x0aline\\xff\\xfe\\xc2\\x9b")
+    # safetensors: a tensor name with ESC (JSON \u001b) and invalid UTF-8 with a bad dtype
+    d = copy_case(HF, "evil_tensor")
+    st = os.path.join(d, "model.safetensors")
+    raw = open(st, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    hdr, data = raw[8:8 + n], raw[8 + n:]
+    j = json.loads(hdr)
+    first = sorted((k for k in j if k != "__metadata__"), key=lambda k: j[k]["data_offsets"][0])[0]
+    ent = j.pop(first)
+    ent["dtype"] = "X9"
+    hb = ((json.dumps(j)[:-1] + ', "\\u001b]0;title\\u0007').encode() + b"\xff" +
+          ('": ' + json.dumps(ent) + "}").encode())  # a raw invalid byte in the name too
+    write(st, struct.pack("<Q", len(hb)) + hb + data)
+    expect_clean_error("safetensors tensor name with controls", run("inspect", "--no-tensors", d),
+                       st)
+    # tokenizer_config.json: a BOS token named with ESC and a newline
+    d = copy_case(HF, "evil_bos")
+    p = os.path.join(d, "tokenizer_config.json")
+    j = json.load(open(p))
+    j["bos_token"] = "\x1b[2J<s>\n"
+    write(p, json.dumps(j))
+    expect_clean_error("bos_token with controls", run("inspect", "--no-tensors", d), p,
+                       "\\x1b[2J<s>\\x0a")
 
 
 # ---- status: exit codes ---------------------------------------------------------------------
