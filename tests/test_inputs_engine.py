@@ -17,7 +17,8 @@
             token) holding an escape sequence, a newline or invalid UTF-8 reach the error line
             as one line of valid UTF-8 without control characters (escaped as \\xNN)
   status    missing model = 2; a file that cannot be read for lack of permission = 2 (skipped
-            as root)
+            as root); through the LD_PRELOAD shim of $MS_SHIM_IO (tests/inengine/shim_io.c):
+            EIO reading config.json or the GGUF magic, ENOMEM mapping a GGUF file or a shard = 1
 
 usage: test_inputs_engine.py MOESCOPE WORKDIR [GROUP...]
 """
@@ -462,6 +463,36 @@ def group_status():
     p = os.path.join(WORK, "no-such-model.gguf")
     expect_error("missing model", run("inspect", "--no-tensors", p), 2, p)
     expect_error("missing model: route", run("route", "--model", p, "x"), 2, p)
+    shim = os.environ.get("MS_SHIM_IO")
+    if shim and os.path.exists(shim):
+        def shimmed(var, suffix, *args):
+            env = dict(os.environ)
+            env["LD_PRELOAD"] = shim + (" " + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else "")
+            env[var] = suffix
+            env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0").lstrip(":")
+            try:
+                return subprocess.run([MS, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      timeout=TIMEOUT, env=env)
+            except subprocess.TimeoutExpired:
+                return None
+        expect_error("EIO on config.json",
+                     shimmed("MS_SHIM_EIO_SUFFIX", "/hf/config.json", "inspect", "--no-tensors", HF),
+                     1, os.path.join(HF, "config.json"), "Input/output error")
+        expect_error("EIO on the GGUF magic",
+                     shimmed("MS_SHIM_EIO_SUFFIX", "/m.gguf", "inspect", "--no-tensors", GGUF), 1,
+                     GGUF, "Input/output error")
+        expect_error("ENOMEM mapping a GGUF file",
+                     shimmed("MS_SHIM_MMAP_SUFFIX", "/m.gguf", "inspect", "--no-tensors", GGUF), 1,
+                     GGUF, "mmap")
+        expect_error("ENOMEM mapping a shard",
+                     shimmed("MS_SHIM_MMAP_SUFFIX", "/hf/model.safetensors", "route", "--model", HF,
+                             "hi"), 1, os.path.join(HF, "model.safetensors"), "mmap")
+        # the shim is live: the same runs without a failing suffix succeed
+        r = shimmed("MS_SHIM_EIO_SUFFIX", "/no-such-suffix", "inspect", "--no-tensors", HF)
+        if r is None or r.returncode != 0:
+            fail("shim control", "inspect under the shim failed: %r" % (r and r.stderr))
+    else:
+        print("skip I/O failures: MS_SHIM_IO not set")
     if os.geteuid() == 0:
         print("skip unreadable model: running as root")
         return
