@@ -140,6 +140,10 @@ typedef struct ms_model_opts {
     const char *path; /* a .gguf file, a .safetensors file in an HF folder, or the folder */
 } ms_model_opts;
 
+/* Every file read (the model, config.json, shards, the shard index, tokenizer.json,
+ * tokenizer_config.json) must be a regular file: a FIFO, device or directory is refused at once
+ * (MS_ERR_INPUT), never read or waited on. Bad files are MS_ERR_INPUT, read/mmap failures and
+ * out-of-memory MS_ERR_RUNTIME; the message is one line "<file>: <problem>" of valid UTF-8. */
 int ms_model_open(ms_model **out, const ms_model_opts *opts, char *err, size_t errlen);
 void ms_model_close(ms_model *m);
 
