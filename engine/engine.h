@@ -140,6 +140,10 @@ typedef struct ms_model_opts {
     const char *path; /* a .gguf file, a .safetensors file in an HF folder, or the folder */
 } ms_model_opts;
 
+/* Every file read (the model, config.json, shards, the shard index, tokenizer.json,
+ * tokenizer_config.json) must be a regular file: a FIFO, device or directory is refused at once
+ * (MS_ERR_INPUT), never read or waited on. Bad files are MS_ERR_INPUT, read/mmap failures and
+ * out-of-memory MS_ERR_RUNTIME; the message is one line "<file>: <problem>" of valid UTF-8. */
 int ms_model_open(ms_model **out, const ms_model_opts *opts, char *err, size_t errlen);
 void ms_model_close(ms_model *m);
 
@@ -166,6 +170,8 @@ void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active);
 /* The same counts from hyper-parameters alone (Mixtral 8x7B: 46,702,792,704 and
  * 12,879,925,248). */
 void ms_hparams_param_counts(const ms_hparams *hp, int64_t *total, int64_t *active);
+/* The path the model was opened from: the GGUF file, or the Hugging Face folder. */
+const char *ms_model_path(const ms_model *m);
 /* general.name of a GGUF file, or the folder name of an HF checkpoint. */
 const char *ms_model_name(const ms_model *m);
 /* GGUF: 1 if experts are stacked ffn_*_exps tensors, 0 if one tensor per expert. */
@@ -269,8 +275,10 @@ void ms_engine_close(ms_engine *e);
  * layer, in layer order, after that layer's router. If logits is not NULL (requires
  * want_logits), writes (n, n_vocab) logits, or (1, n_vocab) for the last position with
  * MS_LOGITS_LAST.
- * Performs no allocation. Returns 0, MS_ERR_INPUT (n too large, token id out of range) or
- * MS_ERR_RUNTIME (hook asked to stop). */
+ * Performs no allocation. Returns 0, MS_ERR_INPUT (n too large, token id out of range, or
+ * router logits that are NaN/Inf: "<model>: layer L: router logits are not finite ...", a
+ * broken model, reported before the hook sees the layer) or MS_ERR_RUNTIME (hook asked to
+ * stop). */
 int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hook, void *user,
                float *logits, char *err, size_t errlen);
 

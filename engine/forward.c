@@ -17,6 +17,7 @@
  * Memory: all scratch is allocated at ms_engine_open for max_tokens; ms_forward allocates
  * nothing. */
 #include "forward_int.h"
+#include "msutil.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -514,6 +515,30 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     }
     vec_to_f32(m->out_norm, e->out_norm);
     e->m.layers = e->layers;
+    /* A router holding NaN/Inf would route every token to experts 0, 1 with NaN weights:
+     * refuse the model here, naming the tensor (E x d values per layer: cheap). */
+    for (int il = 0; il < hp->n_layer; il++) {
+        const ms_mat *r = &m->layers[il].router;
+        for (int64_t x = 0; x < r->rows; x++) {
+            const uint8_t *row = r->data + (size_t)x * r->row_bytes;
+            if (r->type == MS_TYPE_F32)
+                memcpy(e->xn, row, d * sizeof(float));
+            else
+                ms_fwd_dequant_row(r->type, row, e->xn, (int64_t)d);
+            double sum = 0.0;
+            for (size_t i = 0; i < d; i++)
+                sum += (double)e->xn[i];
+            if (!isfinite(sum)) {
+                snprintf(err, errlen,
+                         "%s: layer %d: router tensor %s holds NaN/Inf (row of expert %lld)",
+                         m->source ? m->source : "forward", il, r->name ? r->name : "ffn_gate_inp",
+                         (long long)x);
+                ms_text_safe_inplace(err, errlen); /* the name comes from the file */
+                ms_engine_close(e);
+                return MS_ERR_INPUT;
+            }
+        }
+    }
     e->tile_elems = need;
     e->tiles = xcalloc((size_t)nth * need, sizeof(float), &fail);
     if (fail) goto oom;
@@ -614,6 +639,15 @@ static void moe_ffn(ms_engine *e, const ms_layer *ly, int64_t n) {
     }
 }
 
+/* 1 when all n values are finite: one double sum (a NaN or Inf anywhere makes it non-finite;
+ * finite floats cannot overflow a double), n = window * E, once per layer. */
+static int logits_finite(const float *v, int64_t n) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)v[i];
+    return isfinite(sum);
+}
+
 int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hook, void *user,
                float *logits, char *err, size_t errlen) {
     const ms_hparams *hp = &e->hp;
@@ -679,6 +713,18 @@ int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hoo
         /* router */
         rmsnorm(e->xn, e->x, e->ffn_norm + il * d, n, (int)d, hp->norm_eps);
         matmul(e, &ly->router, e->xn, n, e->r_logits);
+        if (!logits_finite(e->r_logits, n * E)) {
+            int64_t bad = 0;
+            while (bad < n * E && isfinite(e->r_logits[bad]))
+                bad++;
+            snprintf(err, errlen,
+                     "%s: layer %d: router logits are not finite at window position %lld (NaN/Inf "
+                     "in %s or in the hidden state)",
+                     e->m.source ? e->m.source : "forward", il, (long long)(bad / E),
+                     ly->router.name ? ly->router.name : "ffn_gate_inp");
+            ms_text_safe_inplace(err, errlen);
+            return MS_ERR_INPUT;
+        }
         for (int64_t t = 0; t < n; t++) {
             ms_router_probs(e->r_logits + t * E, E, e->r_probs + t * E);
             ms_router_topk(e->r_probs + t * E, E, K, e->r_ids + t * K, e->r_p + t * K);

@@ -16,6 +16,7 @@ typedef struct ms_fwd_model {
     const ms_mat *tok_embd; /* (n_vocab, d_model) */
     const ms_mat *out_norm; /* (1, d_model) */
     const ms_mat *lm_head;  /* (n_vocab, d_model); may equal tok_embd */
+    const char *source;     /* model path for messages (may be NULL); outlives the engine */
 } ms_fwd_model;
 
 /* Opens an engine over a model view (validates shapes against hp; MS_ERR_INPUT names the

@@ -28,7 +28,12 @@ int ms_engine_open(ms_engine **out, const ms_model *m, const ms_engine_opts *opt
         }
         layers[il] = *ly;
     }
-    ms_fwd_model v = {*hp, layers, ms_model_tok_embd(m), ms_model_out_norm(m), ms_model_lm_head(m)};
+    ms_fwd_model v = {*hp,
+                      layers,
+                      ms_model_tok_embd(m),
+                      ms_model_out_norm(m),
+                      ms_model_lm_head(m),
+                      ms_model_path(m)};
     int rc = ms_engine_open_view(out, &v, opts, err, errlen);
     free(layers); /* the engine keeps its own copy of the layer records */
     return rc;

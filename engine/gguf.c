@@ -49,9 +49,9 @@ static void set_err(char *err, size_t errlen, const char *path, const char *fmt,
         vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
         va_end(ap);
     }
-    /* One line: the file may contribute names with newlines. */
-    for (char *c = err; *c; c++)
-        if (*c == '\n' || *c == '\r') *c = ' ';
+    /* One line of valid UTF-8 without terminal controls: the file may contribute names with
+     * newlines, escape sequences or invalid bytes (shown as \xNN). */
+    ms_text_safe_inplace(err, errlen);
 }
 
 static uint64_t fnv1a(const char *p, uint64_t n) {
@@ -267,13 +267,11 @@ static int rd_skip_value(rd *r, uint32_t t, int depth, const char *key) {
     return -1;
 }
 
-/* A printable copy of a (ptr, len) name for messages (truncated). */
+/* A copy of a (ptr, len) name for messages (truncated; set_err makes it printable). */
 static const char *str_for_msg(gguf_str s, char *buf, size_t cap) {
     size_t n = s.n < cap - 1 ? (size_t)s.n : cap - 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        buf[i] = (c < 32 || c == 127) ? '?' : (char)c;
-    }
+    for (size_t i = 0; i < n; i++)
+        buf[i] = s.p[i] ? s.p[i] : '?';
     buf[n] = 0;
     return buf;
 }
@@ -568,19 +566,13 @@ int gguf_open(gguf_file **out, const char *path, char *err, size_t errlen) {
         set_err(err, errlen, path, "out of memory");
         return MS_ERR_RUNTIME;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        set_err(err, errlen, path, "%s", strerror(e));
-        gguf_close(g);
-        return e == ENOENT || e == EISDIR || e == EACCES ? MS_ERR_INPUT : MS_ERR_RUNTIME;
-    }
+    /* A FIFO, a device (/dev/zero) or a directory is refused before any read or mmap. */
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, path, "not a regular file");
-        close(fd);
+    int orc = ms_open_regular(path, &fd, &st, err, errlen);
+    if (orc) {
         gguf_close(g);
-        return MS_ERR_INPUT;
+        return orc;
     }
     g->size = (uint64_t)st.st_size;
     if (g->size < 4) {

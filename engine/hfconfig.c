@@ -25,7 +25,7 @@ static const char *json_kind(const cJSON *v) {
  * 0 unless required. */
 static int get_int(const cJSON *root, const char *key, int required, int null_ok, long lo, long hi,
                    int *out, const char *name, char *err, size_t errlen) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    const cJSON *v = st_json_get(root, key);
     if (!v || (null_ok && cJSON_IsNull(v))) {
         if (!required) return 0;
         st_errf(err, errlen, "%s: missing field '%s'", name, key);
@@ -47,7 +47,7 @@ static int get_int(const cJSON *root, const char *key, int required, int null_ok
 
 static int get_pos_double(const cJSON *root, const char *key, double *out, const char *name,
                           char *err, size_t errlen) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    const cJSON *v = st_json_get(root, key);
     if (!v || cJSON_IsNull(v)) return 0;
     if (!cJSON_IsNumber(v)) {
         st_errf(err, errlen, "%s: field '%s' must be a number (got %s)", name, key, json_kind(v));
@@ -75,7 +75,7 @@ int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name
         goto out;
     }
 
-    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architectures");
+    const cJSON *arch = st_json_get(root, "architectures");
     if (arch && !cJSON_IsNull(arch)) {
         if (!cJSON_IsArray(arch) || (arch->child && !cJSON_IsString(arch->child))) {
             st_errf(err, errlen, "%s: field 'architectures' must be an array of strings (got %s)",
@@ -84,7 +84,7 @@ int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name
         }
         if (arch->child) snprintf(c->arch, sizeof c->arch, "%s", arch->child->valuestring);
     }
-    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    const cJSON *mt = st_json_get(root, "model_type");
     if (mt && !cJSON_IsNull(mt)) {
         if (!cJSON_IsString(mt)) {
             st_errf(err, errlen, "%s: field 'model_type' must be a string (got %s)", name,
@@ -129,12 +129,12 @@ int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name
         get_int(root, "sliding_window", 0, 1, 0, 1 << 30, &c->sliding_window, name, err, errlen) ||
         get_pos_double(root, "rms_norm_eps", &c->rms_norm_eps, name, err, errlen))
         goto out;
-    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(root, "rope_parameters");
+    const cJSON *rp = st_json_get(root, "rope_parameters");
     if (cJSON_IsObject(rp) && get_pos_double(rp, "rope_theta", &c->rope_theta, name, err, errlen))
         goto out;
     if (get_pos_double(root, "rope_theta", &c->rope_theta, name, err, errlen)) goto out;
 
-    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(root, "tie_word_embeddings");
+    const cJSON *tie = st_json_get(root, "tie_word_embeddings");
     if (tie && !cJSON_IsNull(tie)) {
         if (!cJSON_IsBool(tie)) {
             st_errf(err, errlen, "%s: field 'tie_word_embeddings' must be a boolean (got %s)", name,
@@ -143,18 +143,18 @@ int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name
         }
         c->tie_word_embeddings = cJSON_IsTrue(tie);
     }
-    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    const cJSON *act = st_json_get(root, "hidden_act");
     if (act && !cJSON_IsNull(act) &&
         (!cJSON_IsString(act) || strcmp(act->valuestring, "silu") != 0)) {
         st_errf(err, errlen, "%s: field 'hidden_act' must be \"silu\"", name);
         goto out;
     }
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    const cJSON *rs = st_json_get(root, "rope_scaling");
     if (rs && !cJSON_IsNull(rs)) {
         st_errf(err, errlen, "%s: field 'rope_scaling' is not supported (must be null)", name);
         goto out;
     }
-    const cJSON *rt = cJSON_IsObject(rp) ? cJSON_GetObjectItemCaseSensitive(rp, "rope_type") : NULL;
+    const cJSON *rt = cJSON_IsObject(rp) ? st_json_get(rp, "rope_type") : NULL;
     if (rt && (!cJSON_IsString(rt) || strcmp(rt->valuestring, "default") != 0)) {
         st_errf(err, errlen, "%s: rope_parameters.rope_type must be \"default\"", name);
         goto out;

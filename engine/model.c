@@ -69,9 +69,12 @@ static uint64_t file_size_of(const char *path) {
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
+/* Whether the folder holds an entry of that name, whatever its kind: a FIFO or a directory
+ * named tokenizer.json or model.safetensors.index.json is then refused by the opener (never
+ * silently skipped, never read: st_open_input does not block on a FIFO). */
 static int exists(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return lstat(path, &st) == 0 && (stat(path, &st) == 0 || errno != ENOENT);
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -412,6 +415,17 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
  * Hugging Face folder.
  */
 
+typedef struct index_entry {
+    char *name; /* a view into the parsed index */
+    size_t pos; /* position in weight_map */
+} index_entry;
+
+static int index_entry_cmp(const void *pa, const void *pb) {
+    const index_entry *a = pa, *b = pb;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->pos > b->pos) - (a->pos < b->pos);
+}
+
 /* Shard file names from model.safetensors.index.json (weight_map values, first-seen order).
  * Names must be plain file names inside the folder. */
 static int read_index(const char *path, char ***names, int *n_names, cJSON **root_out, char *err,
@@ -429,39 +443,59 @@ static int read_index(const char *path, char ***names, int *n_names, cJSON **roo
         st_errf(err, errlen, "%s: not valid JSON", path);
         return MS_ERR_INPUT;
     }
-    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    const cJSON *wm = st_json_get(root, "weight_map");
     if (!cJSON_IsObject(wm) || !wm->child) {
         cJSON_Delete(root);
         st_errf(err, errlen, "%s: missing or empty 'weight_map' object", path);
         return MS_ERR_INPUT;
     }
-    for (const cJSON *e = wm->child; e; e = e->next) {
+    /* Validate every entry, then keep the first occurrence of each name: the entries sorted by
+     * (name, position), so a large index costs O(n log n), not a scan of the names so far per
+     * entry (a 50k-entry index took seconds). */
+    size_t n = 0;
+    for (const cJSON *e = wm->child; e; e = e->next, n++) {
         if (!cJSON_IsString(e) || !e->valuestring[0] || strchr(e->valuestring, '/') ||
             e->valuestring[0] == '.' || !e->string) {
-            for (int i = 0; i < *n_names; i++)
-                free((*names)[i]);
-            free(*names);
-            *names = NULL;
-            *n_names = 0;
             st_errf(err, errlen, "%s: weight_map entry '%.100s' is not a file name in the folder",
                     path, e->string ? e->string : "");
             cJSON_Delete(root);
             return MS_ERR_INPUT;
         }
-        int seen = 0;
-        for (int i = 0; i < *n_names && !seen; i++)
-            seen = !strcmp((*names)[i], e->valuestring);
-        if (seen) continue;
-        char **nn = realloc(*names, sizeof *nn * (size_t)(*n_names + 1));
-        if (!nn || !(nn[*n_names] = strdup(e->valuestring))) {
-            if (nn) *names = nn;
+    }
+    index_entry *ix = malloc(n * sizeof *ix);
+    char **out = calloc(n, sizeof *out);
+    if (!ix || !out) {
+        free(ix);
+        free(out);
+        cJSON_Delete(root);
+        st_errf(err, errlen, "%s: out of memory", path);
+        return MS_ERR_RUNTIME;
+    }
+    size_t i = 0;
+    for (const cJSON *e = wm->child; e; e = e->next, i++) {
+        ix[i].name = e->valuestring;
+        ix[i].pos = i;
+    }
+    qsort(ix, n, sizeof *ix, index_entry_cmp);
+    /* out[pos] = name for the first occurrence of each name; NULL elsewhere. */
+    for (i = 0; i < n; i++)
+        if (i == 0 || strcmp(ix[i].name, ix[i - 1].name) != 0) out[ix[i].pos] = ix[i].name;
+    free(ix);
+    int k = 0;
+    for (i = 0; i < n; i++) {
+        if (!out[i]) continue;
+        if (!(out[k] = strdup(out[i]))) {
+            for (int j = 0; j < k; j++)
+                free(out[j]);
+            free(out);
             cJSON_Delete(root);
             st_errf(err, errlen, "%s: out of memory", path);
             return MS_ERR_RUNTIME;
         }
-        *names = nn;
-        (*n_names)++;
+        k++;
     }
+    *names = out;
+    *n_names = k;
     *root_out = root;
     return 0;
 }
@@ -572,7 +606,7 @@ static int open_hf(ms_model *m, const char *dir, const char *single, char *err, 
         }
     }
     if (index) {
-        const cJSON *wm = cJSON_GetObjectItemCaseSensitive(index, "weight_map");
+        const cJSON *wm = st_json_get(index, "weight_map");
         for (const cJSON *e = wm->child; e; e = e->next) {
             int i = find_tensor(m, e->string);
             const char *fn = i >= 0 ? strrchr(m->files[m->tensors[i].file], '/') : NULL;
@@ -680,8 +714,9 @@ int ms_model_open(ms_model **out, const ms_model_opts *opts, char *err, size_t e
     const char *path = opts->path;
     struct stat st;
     if (stat(path, &st) != 0) {
-        st_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return MS_ERR_INPUT;
+        int e = errno;
+        st_errf(err, errlen, "%s: cannot open: %s", path, strerror(e));
+        return e == ENOMEM || e == EIO ? MS_ERR_RUNTIME : MS_ERR_INPUT;
     }
     ms_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -695,11 +730,25 @@ int ms_model_open(ms_model **out, const ms_model_opts *opts, char *err, size_t e
         m->hp.format = MS_FORMAT_SAFETENSORS;
         rc = open_hf(m, path, NULL, err, errlen);
     } else {
+        /* Not a folder: it must be a regular file (a FIFO would block the read below, a
+         * device such as /dev/zero would be read or mapped without end). */
         char magic[4] = {0};
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t got = fd >= 0 ? read(fd, magic, 4) : -1;
-        if (fd >= 0) close(fd);
-        if (got == 4 && memcmp(magic, "GGUF", 4) == 0) {
+        int fd;
+        ssize_t got = -1;
+        rc = st_open_input(path, &fd, NULL, err, errlen);
+        if (rc) {
+            ms_model_close(m);
+            return rc;
+        }
+        do
+            got = read(fd, magic, 4);
+        while (got < 0 && errno == EINTR);
+        int read_errno = errno;
+        close(fd);
+        if (got < 0) { /* an I/O failure, not a bad file */
+            st_errf(err, errlen, "%s: read error: %s", path, strerror(read_errno));
+            rc = MS_ERR_RUNTIME;
+        } else if (got == 4 && memcmp(magic, "GGUF", 4) == 0) {
             m->hp.format = MS_FORMAT_GGUF;
             rc = open_gguf(m, path, err, errlen);
         } else if (ends_with(path, ".safetensors") || ends_with(path, ".json")) {
@@ -753,6 +802,9 @@ void ms_model_close(ms_model *m) {
     free(m);
 }
 
+const char *ms_model_path(const ms_model *m) {
+    return m->src;
+}
 const ms_hparams *ms_model_hparams(const ms_model *m) {
     return &m->hp;
 }
@@ -874,14 +926,14 @@ char *ms_model_describe_json(const ms_model *m) {
         const char *tn = t->type >= 0 ? ms_type_name(t->type) : "other";
         char buf[32];
         snprintf(buf, sizeof buf, "%s", tn);
-        cJSON *e = cJSON_GetObjectItemCaseSensitive(wt, buf);
+        cJSON *e = st_json_get(wt, buf);
         if (!e) {
             e = cJSON_AddObjectToObject(wt, buf);
             cJSON_AddNumberToObject(e, "tensors", 0);
             cJSON_AddNumberToObject(e, "bytes", 0);
         }
-        cJSON *nt = cJSON_GetObjectItemCaseSensitive(e, "tensors");
-        cJSON *nb = cJSON_GetObjectItemCaseSensitive(e, "bytes");
+        cJSON *nt = st_json_get(e, "tensors");
+        cJSON *nb = st_json_get(e, "bytes");
         cJSON_SetNumberValue(nt, nt->valuedouble + 1);
         cJSON_SetNumberValue(nb, nb->valuedouble + (double)t->nbytes);
     }

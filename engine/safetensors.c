@@ -5,6 +5,7 @@
  * (see safetensors.h for the list of checks). Also the small error/file helpers of the HF
  * reader. */
 #include "safetensors.h"
+#include "msutil.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -24,26 +25,40 @@ void st_errf(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-    /* one line: messages may quote names taken from files */
-    for (char *p = err; *p; p++)
-        if (*p == '\n' || *p == '\r') *p = ' ';
+    /* one line of valid UTF-8 without terminal controls: messages may quote names taken
+     * from files */
+    ms_text_safe_inplace(err, errlen);
+}
+
+cJSON *st_json_get(const cJSON *obj, const char *key) {
+    cJSON *last = NULL;
+    if (!cJSON_IsObject(obj) || !key) return NULL;
+    for (cJSON *e = obj->child; e; e = e->next)
+        if (e->string && strcmp(e->string, key) == 0) last = e;
+    return last;
+}
+
+int st_open_input(const char *path, int *fd, struct stat *st, char *err, size_t errlen) {
+    char msg[512];
+    int rc = ms_open_regular(path, fd, st, msg, sizeof msg);
+    if (rc) {
+        size_t n = strlen(path);
+        const char *why = strncmp(msg, path, n) == 0 && msg[n] == ':' ? msg + n + 1 : msg;
+        while (*why == ' ')
+            why++;
+        st_errf(err, errlen, "%s: cannot open: %s", path, why);
+    }
+    return rc;
 }
 
 int st_read_small_file(const char *path, size_t max, char **out, size_t *len, char *err,
                        size_t errlen) {
     *out = NULL;
     if (len) *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        st_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return MS_ERR_INPUT;
-    }
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        st_errf(err, errlen, "%s: not a regular file", path);
-        return MS_ERR_INPUT;
-    }
+    int orc = st_open_input(path, &fd, &st, err, errlen);
+    if (orc) return orc;
     if ((uint64_t)st.st_size > max) {
         close(fd);
         st_errf(err, errlen, "%s: file too large (%lld bytes, limit %zu)", path,
@@ -363,18 +378,13 @@ int st_open(st_file **out, const char *path, char *err, size_t errlen) {
         st_errf(err, errlen, "%s: out of memory", path);
         return MS_ERR_RUNTIME;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        st_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        st_close(f);
-        return MS_ERR_INPUT;
-    }
+    /* A FIFO, a device (/dev/zero) or a directory is refused before any read or mmap. */
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        st_errf(err, errlen, "%s: not a regular file", path);
+    int orc = st_open_input(path, &fd, &st, err, errlen);
+    if (orc) {
         st_close(f);
-        return MS_ERR_INPUT;
+        return orc;
     }
     f->size = (uint64_t)st.st_size;
     if (f->size < 8) {
@@ -385,9 +395,10 @@ int st_open(st_file **out, const char *path, char *err, size_t errlen) {
         return MS_ERR_INPUT;
     }
     void *p = mmap(NULL, (size_t)f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
     close(fd);
     if (p == MAP_FAILED) {
-        st_errf(err, errlen, "%s: mmap failed: %s", path, strerror(errno));
+        st_errf(err, errlen, "%s: mmap failed: %s", path, strerror(e));
         st_close(f);
         return MS_ERR_RUNTIME;
     }

@@ -12,6 +12,8 @@
 
 #include "engine.h"
 
+#include <sys/stat.h>
+
 #define ST_MAX_DIMS        8
 #define ST_MAX_HEADER_SIZE (100u << 20) /* as the reference implementation */
 
@@ -74,6 +76,14 @@ int hf_config_load(hf_config *c, const char *path, char *err, size_t errlen);
 
 /* Helpers shared by safetensors.c, hfconfig.c and model.c. */
 void st_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The member named key of a JSON object (case-sensitive), or NULL. When the key is repeated,
+ * the LAST occurrence, as Python's json.load (and so transformers) reads it; cJSON's own
+ * lookup returns the first. Every config.json / tokenizer.json / tokenizer_config.json /
+ * shard index key is read through this. */
+struct cJSON *st_json_get(const struct cJSON *obj, const char *key);
+/* Opens an input as ms_open_regular() does (a FIFO, device or directory is refused at once,
+ * MS_ERR_INPUT; ENOMEM/EIO are MS_ERR_RUNTIME), with the message "<path>: cannot open: <why>". */
+int st_open_input(const char *path, int *fd, struct stat *st, char *err, size_t errlen);
 /* Reads a whole (small) file into a NUL-terminated malloc'ed buffer, refusing files larger than
  * max bytes. Returns 0, MS_ERR_INPUT (missing / too large) or MS_ERR_RUNTIME. */
 int st_read_small_file(const char *path, size_t max, char **out, size_t *len, char *err,

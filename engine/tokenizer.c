@@ -854,8 +854,9 @@ int ms_tokenizer_open(ms_tokenizer **out, const char *path, char *err, size_t er
     *out = NULL;
     struct stat st;
     if (stat(path, &st) != 0) {
-        set_err(err, errlen, path, strerror(errno));
-        return MS_ERR_INPUT;
+        int e = errno;
+        set_err(err, errlen, path, strerror(e));
+        return e == ENOMEM || e == EIO ? MS_ERR_RUNTIME : MS_ERR_INPUT;
     }
     if (S_ISDIR(st.st_mode)) {
         size_t n = strlen(path) + sizeof "/tokenizer.json";
@@ -869,13 +870,16 @@ int ms_tokenizer_open(ms_tokenizer **out, const char *path, char *err, size_t er
     /* A GGUF file starts with "GGUF" (or is named .gguf: then the GGUF reader says what is
      * wrong); a .safetensors file stands for its HF folder; anything else is tokenizer.json. */
     char magic[4] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        set_err(err, errlen, path, strerror(errno));
-        return MS_ERR_INPUT;
-    }
+    int orc;
+    FILE *f = ms_fopen_regular(path, &orc, err, errlen); /* a FIFO or device: refused at once */
+    if (!f) return orc;
     size_t got = fread(magic, 1, 4, f);
+    int read_failed = ferror(f);
     fclose(f);
+    if (read_failed) { /* an I/O failure, not a bad file */
+        set_err(err, errlen, path, "read error");
+        return MS_ERR_RUNTIME;
+    }
     size_t plen = strlen(path);
     if ((got == 4 && memcmp(magic, "GGUF", 4) == 0) ||
         (plen >= 5 && strcmp(path + plen - 5, ".gguf") == 0)) {

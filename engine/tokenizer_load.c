@@ -9,6 +9,7 @@
  * then longer right part, stable), so a written tokenizer.json tokenizes as the GGUF does.
  * Both readers trust nothing: counts, ids, string lengths and types are checked. */
 #include "msutil.h"
+#include "safetensors.h" /* st_json_get */
 #include "tokenizer_impl.h"
 #include "tokenizer_int.h"
 
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_VOCAB     (1 << 24)
 #define MAX_JSON_SIZE ((size_t)1 << 30)
@@ -32,6 +34,7 @@ static void errf(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    ms_text_safe_inplace(err, errlen); /* pieces and names from files: one printable line */
 }
 
 static int32_t special_id(int64_t v, int n) {
@@ -148,11 +151,10 @@ int ms_tokenizer_from_gguf(ms_tokenizer **out, const gguf_file *g, char *err, si
 
 static int read_whole(const char *path, char **data, size_t *len, char *err, size_t errlen) {
     *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        errf(err, errlen, "%s: %s", path, strerror(errno));
-        return MS_ERR_INPUT;
-    }
+    *len = 0;
+    int rc;
+    FILE *f = ms_fopen_regular(path, &rc, err, errlen); /* never blocks on a FIFO */
+    if (!f) return rc;
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     for (;;) {
@@ -179,7 +181,7 @@ static int read_whole(const char *path, char **data, size_t *len, char *err, siz
     if (bad) {
         free(buf);
         errf(err, errlen, "%s: read error", path);
-        return MS_ERR_INPUT;
+        return MS_ERR_RUNTIME;
     }
     buf[n] = 0;
     *data = buf;
@@ -203,17 +205,27 @@ static cJSON *parse_json_file(const char *path, char *err, size_t errlen, int *r
     return j;
 }
 
+static const char *json_kind(const cJSON *v) {
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsObject(v)) return "an object";
+    return "invalid";
+}
+
 static int json_is_type(const cJSON *o, const char *type) {
-    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(o, "type");
+    const cJSON *ty = st_json_get(o, "type");
     return cJSON_IsString(ty) && strcmp(ty->valuestring, type) == 0;
 }
 
 /* A token named in tokenizer_config.json: "<s>" or {"content": "<s>", ...}. */
 static const char *config_token(const cJSON *cfg, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    const cJSON *v = st_json_get(cfg, key);
     if (cJSON_IsString(v)) return v->valuestring;
     if (cJSON_IsObject(v)) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "content");
+        const cJSON *c = st_json_get(v, "content");
         if (cJSON_IsString(c)) return c->valuestring;
     }
     return NULL;
@@ -225,29 +237,29 @@ static int read_normalizer(const cJSON *nz, int *prepend, int *replace, const ch
     if (!nz || cJSON_IsNull(nz)) return 0;
     if (json_is_type(nz, "Sequence")) {
         const cJSON *it;
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(nz, "normalizers")) {
+        cJSON_ArrayForEach(it, st_json_get(nz, "normalizers")) {
             int rc = read_normalizer(it, prepend, replace, path, err, errlen);
             if (rc) return rc;
         }
         return 0;
     }
     if (json_is_type(nz, "Prepend")) {
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(nz, "prepend");
+        const cJSON *p = st_json_get(nz, "prepend");
         if (cJSON_IsString(p) && strcmp(p->valuestring, "\xE2\x96\x81") == 0) {
             *prepend = 1;
             return 0;
         }
     } else if (json_is_type(nz, "Replace")) {
-        const cJSON *pat = cJSON_GetObjectItemCaseSensitive(nz, "pattern");
-        const cJSON *s = cJSON_GetObjectItemCaseSensitive(pat, "String");
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(nz, "content");
+        const cJSON *pat = st_json_get(nz, "pattern");
+        const cJSON *s = st_json_get(pat, "String");
+        const cJSON *c = st_json_get(nz, "content");
         if (cJSON_IsString(s) && cJSON_IsString(c) && strcmp(s->valuestring, " ") == 0 &&
             strcmp(c->valuestring, "\xE2\x96\x81") == 0) {
             *replace = 1;
             return 0;
         }
     }
-    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(nz, "type");
+    const cJSON *ty = st_json_get(nz, "type");
     errf(err, errlen,
          "%s: normalizer '%s' is not supported (SentencePiece-style BPE takes "
          "Prepend(\"\xE2\x96\x81\") and Replace(\" \", \"\xE2\x96\x81\"))",
@@ -261,22 +273,22 @@ static int read_pretok(const cJSON *pt, int *meta, ms_prefix_kind *scheme, int *
     if (!pt || cJSON_IsNull(pt)) return 0;
     if (json_is_type(pt, "Sequence")) {
         const cJSON *it;
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(pt, "pretokenizers")) {
+        cJSON_ArrayForEach(it, st_json_get(pt, "pretokenizers")) {
             int rc = read_pretok(it, meta, scheme, split, path, err, errlen);
             if (rc) return rc;
         }
         return 0;
     }
     if (json_is_type(pt, "Metaspace")) {
-        const cJSON *rep = cJSON_GetObjectItemCaseSensitive(pt, "replacement");
+        const cJSON *rep = st_json_get(pt, "replacement");
         if (cJSON_IsString(rep) && strcmp(rep->valuestring, "\xE2\x96\x81") != 0) {
             errf(err, errlen, "%s: Metaspace replacement '%s' is not supported", path,
                  rep->valuestring);
             return MS_ERR_INPUT;
         }
         *meta = 1;
-        const cJSON *ps = cJSON_GetObjectItemCaseSensitive(pt, "prepend_scheme");
-        const cJSON *ap = cJSON_GetObjectItemCaseSensitive(pt, "add_prefix_space");
+        const cJSON *ps = st_json_get(pt, "prepend_scheme");
+        const cJSON *ap = st_json_get(pt, "add_prefix_space");
         *scheme = MS_PREFIX_META_ALWAYS;
         if (cJSON_IsString(ps)) {
             if (strcmp(ps->valuestring, "first") == 0)
@@ -291,11 +303,11 @@ static int read_pretok(const cJSON *pt, int *meta, ms_prefix_kind *scheme, int *
         } else if (cJSON_IsFalse(ap)) {
             *scheme = MS_PREFIX_NONE;
         }
-        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(pt, "split");
+        const cJSON *sp = st_json_get(pt, "split");
         *split = sp ? cJSON_IsTrue(sp) : 1; /* tokenizers' default is split = true */
         return 0;
     }
-    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(pt, "type");
+    const cJSON *ty = st_json_get(pt, "type");
     errf(err, errlen,
          "%s: pre-tokenizer '%s' is not supported (only SentencePiece-style BPE: Metaspace or "
          "none; byte-level BPE tokenizers are not supported yet)",
@@ -309,20 +321,20 @@ static void read_template(const cJSON *pp, const char **first, const char **last
     if (!pp || cJSON_IsNull(pp)) return;
     if (json_is_type(pp, "Sequence")) {
         const cJSON *it;
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(pp, "processors")) {
+        cJSON_ArrayForEach(it, st_json_get(pp, "processors")) {
             read_template(it, first, last);
         }
         return;
     }
     if (!json_is_type(pp, "TemplateProcessing")) return;
-    const cJSON *single = cJSON_GetObjectItemCaseSensitive(pp, "single");
+    const cJSON *single = st_json_get(pp, "single");
     int n = cJSON_GetArraySize(single);
     if (n <= 0) return;
     const cJSON *a = cJSON_GetArrayItem(single, 0), *z = cJSON_GetArrayItem(single, n - 1);
-    const cJSON *sa = cJSON_GetObjectItemCaseSensitive(a, "SpecialToken");
-    const cJSON *sz = cJSON_GetObjectItemCaseSensitive(z, "SpecialToken");
-    const cJSON *ia = cJSON_GetObjectItemCaseSensitive(sa, "id");
-    const cJSON *iz = cJSON_GetObjectItemCaseSensitive(sz, "id");
+    const cJSON *sa = st_json_get(a, "SpecialToken");
+    const cJSON *sz = st_json_get(z, "SpecialToken");
+    const cJSON *ia = st_json_get(sa, "id");
+    const cJSON *iz = st_json_get(sz, "id");
     if (cJSON_IsString(ia)) *first = ia->valuestring;
     if (cJSON_IsString(iz) && n > 1) *last = iz->valuestring;
 }
@@ -359,25 +371,25 @@ static int json_id(const cJSON *v, int64_t *id) {
 }
 
 static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSON *cfg,
-                               const char *path, char *err, size_t errlen) {
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+                               const char *cfg_path, const char *path, char *err, size_t errlen) {
+    const cJSON *model = st_json_get(root, "model");
     if (!cJSON_IsObject(model)) {
         errf(err, errlen, "%s: no \"model\" object (not a tokenizer.json)", path);
         return MS_ERR_INPUT;
     }
-    const cJSON *mtype = cJSON_GetObjectItemCaseSensitive(model, "type");
+    const cJSON *mtype = st_json_get(model, "type");
     if (cJSON_IsString(mtype) && strcmp(mtype->valuestring, "BPE") != 0) {
         errf(err, errlen, "%s: model type '%s' is not supported (only BPE)", path,
              mtype->valuestring);
         return MS_ERR_INPUT;
     }
-    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
-    const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
+    const cJSON *vocab = st_json_get(model, "vocab");
+    const cJSON *merges = st_json_get(model, "merges");
     if (!cJSON_IsObject(vocab) || !cJSON_IsArray(merges)) {
         errf(err, errlen, "%s: model.vocab (object) and model.merges (array) are required", path);
         return MS_ERR_INPUT;
     }
-    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
+    const cJSON *added = st_json_get(root, "added_tokens");
 
     /* Pass 1: vocabulary size and pool size. */
     int64_t n = 0;
@@ -393,8 +405,8 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
     }
     cJSON_ArrayForEach(it, added) {
         int64_t id;
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "content");
-        if (json_id(cJSON_GetObjectItemCaseSensitive(it, "id"), &id) || !cJSON_IsString(c)) {
+        const cJSON *c = st_json_get(it, "content");
+        if (json_id(st_json_get(it, "id"), &id) || !cJSON_IsString(c)) {
             errf(err, errlen, "%s: added_tokens entry without a valid id and content", path);
             return MS_ERR_INPUT;
         }
@@ -423,11 +435,9 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
     }
     cJSON_ArrayForEach(it, added) {
         int64_t id = 0;
-        if (json_id(cJSON_GetObjectItemCaseSensitive(it, "id"), &id)) continue;
-        name[id] = cJSON_GetObjectItemCaseSensitive(it, "content")->valuestring;
-        type[id] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "special"))
-                       ? MS_TOK_CONTROL
-                       : MS_TOK_USER_DEFINED;
+        if (json_id(st_json_get(it, "id"), &id)) continue;
+        name[id] = st_json_get(it, "content")->valuestring;
+        type[id] = cJSON_IsTrue(st_json_get(it, "special")) ? MS_TOK_CONTROL : MS_TOK_USER_DEFINED;
     }
     for (int64_t i = 0; i < n; i++) {
         if (!name[i]) {
@@ -459,11 +469,10 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
     /* Normalizer / pre-tokenizer: the two SentencePiece-compatible forms. */
     int prepend = 0, replace = 0, meta = 0, split = 0;
     ms_prefix_kind scheme = MS_PREFIX_NONE;
-    rc = read_normalizer(cJSON_GetObjectItemCaseSensitive(root, "normalizer"), &prepend, &replace,
-                         path, err, errlen);
+    rc = read_normalizer(st_json_get(root, "normalizer"), &prepend, &replace, path, err, errlen);
     if (!rc)
-        rc = read_pretok(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), &meta, &scheme,
-                         &split, path, err, errlen);
+        rc = read_pretok(st_json_get(root, "pre_tokenizer"), &meta, &scheme, &split, path, err,
+                         errlen);
     if (rc) goto out;
     if (!replace && !meta) {
         errf(err, errlen,
@@ -488,17 +497,17 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
     }
     t->add_space_prefix = t->prefix != MS_PREFIX_NONE;
     t->split_words = meta && split;
-    const cJSON *bf = cJSON_GetObjectItemCaseSensitive(model, "byte_fallback");
+    const cJSON *bf = st_json_get(model, "byte_fallback");
     t->byte_fallback = cJSON_IsTrue(bf);
-    t->fuse_unk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "fuse_unk"));
+    t->fuse_unk = cJSON_IsTrue(st_json_get(model, "fuse_unk"));
     t->merge = MS_MERGE_RANKS;
     snprintf(t->source, sizeof t->source, "tokenizer.json");
 
     /* Special tokens: tokenizer_config.json, else the post-processor template, else the
      * usual names. */
-    const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
+    const cJSON *unk = st_json_get(model, "unk_token");
     const char *bos_name = NULL, *eos_name = NULL;
-    read_template(cJSON_GetObjectItemCaseSensitive(root, "post_processor"), &bos_name, &eos_name);
+    read_template(st_json_get(root, "post_processor"), &bos_name, &eos_name);
     int tmpl_bos = bos_name != NULL, tmpl_eos = eos_name != NULL;
     const char *cb = cfg ? config_token(cfg, "bos_token") : NULL;
     const char *ce = cfg ? config_token(cfg, "eos_token") : NULL;
@@ -514,10 +523,37 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
         t->unk = ms_tok_lookup(t, unk->valuestring, strlen(unk->valuestring));
         if (t->unk >= 0) t->types[t->unk] = MS_TOK_UNKNOWN;
     }
-    const cJSON *cab = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "add_bos_token") : NULL;
-    const cJSON *cae = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "add_eos_token") : NULL;
+    const cJSON *cab = cfg ? st_json_get(cfg, "add_bos_token") : NULL;
+    const cJSON *cae = cfg ? st_json_get(cfg, "add_eos_token") : NULL;
+    /* transformers reads these as booleans: "yes" or 1 is a broken config, not "true". */
+    const cJSON *flags[2] = {cab, cae};
+    for (int k = 0; k < 2; k++) {
+        if (flags[k] && !cJSON_IsBool(flags[k]) && !cJSON_IsNull(flags[k])) {
+            errf(err, errlen, "%s: field '%s' must be a boolean (got %s)", cfg_path,
+                 k ? "add_eos_token" : "add_bos_token", json_kind(flags[k]));
+            rc = MS_ERR_INPUT;
+            goto out;
+        }
+    }
     t->add_bos = cJSON_IsBool(cab) ? cJSON_IsTrue(cab) : tmpl_bos;
     t->add_eos = cJSON_IsBool(cae) ? cJSON_IsTrue(cae) : tmpl_eos;
+    /* A special token named by tokenizer_config.json, or one the tokenizer must add, that is
+     * not in the vocabulary: an error, never a silently dropped BOS. */
+    const struct {
+        const char *field, *name, *file;
+        int32_t id;
+        int needed;
+    } sp[2] = {{"bos_token", bos_name, cb ? cfg_path : path, t->bos, cb || t->add_bos},
+               {"eos_token", eos_name, ce ? cfg_path : path, t->eos, ce || t->add_eos}};
+    for (int k = 0; k < 2; k++) {
+        if (sp[k].id >= 0 || !sp[k].needed) continue;
+        char safe[128];
+        ms_text_safe(sp[k].name, safe, sizeof safe);
+        errf(err, errlen, "%s: %s \"%s\" is not in the vocabulary of %s", sp[k].file, sp[k].field,
+             safe, path);
+        rc = MS_ERR_INPUT;
+        goto out;
+    }
 
     /* Merges in rank order: priority -rank; a piece's score is its best rank. */
     for (int64_t i = 0; i < n; i++)
@@ -585,9 +621,9 @@ int ms_tokenizer_from_json_file(ms_tokenizer **out, const char *path, char *err,
     }
     memcpy(cpath, path, dlen);
     strcpy(cpath + dlen, "tokenizer_config.json");
-    FILE *f = fopen(cpath, "rb");
-    if (f) {
-        fclose(f);
+    /* Present in any form (a FIFO or a directory too): then it must read as JSON. */
+    struct stat cst;
+    if (lstat(cpath, &cst) == 0) {
         cfg = parse_json_file(cpath, err, errlen, &rc);
         if (!cfg) {
             free(cpath);
@@ -595,8 +631,8 @@ int ms_tokenizer_from_json_file(ms_tokenizer **out, const char *path, char *err,
             return rc;
         }
     }
+    rc = tokenizer_from_json(out, root, cfg, cfg ? cpath : NULL, path, err, errlen);
     free(cpath);
-    rc = tokenizer_from_json(out, root, cfg, path, err, errlen);
     cJSON_Delete(cfg);
     cJSON_Delete(root);
     return rc;

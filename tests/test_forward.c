@@ -140,7 +140,7 @@ static void model_free(tmodel *m) {
 }
 
 static ms_fwd_model model_view(const tmodel *m) {
-    ms_fwd_model v = {m->hp, m->layers, &m->tok_embd, &m->out_norm, &m->lm_head};
+    ms_fwd_model v = {m->hp, m->layers, &m->tok_embd, &m->out_norm, &m->lm_head, NULL};
     return v;
 }
 

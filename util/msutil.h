@@ -95,5 +95,8 @@ char *ms_utf8_fix_take(char *s);
  * become "\xNN" ("\n" and "\t" too: the result is one line). Valid printable UTF-8 is kept.
  * Truncates on a character boundary, ending in "..." when it had to. Returns buf. */
 char *ms_text_safe(const char *s, char *buf, size_t n);
+/* ms_text_safe() in place: s is a NUL-terminated string in a buffer of n bytes (an error
+ * message built from names read from files). */
+void ms_text_safe_inplace(char *s, size_t n);
 
 #endif

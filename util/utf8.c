@@ -122,3 +122,16 @@ char *ms_text_safe(const char *s, char *buf, size_t n) {
     buf[o] = 0;
     return buf;
 }
+
+void ms_text_safe_inplace(char *s, size_t n) {
+    if (!s || n == 0) return;
+    char *tmp = malloc(n);
+    if (!tmp) { /* out of memory: at least one line without control characters */
+        for (char *c = s; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7F) *c = '?';
+        return;
+    }
+    ms_text_safe(s, tmp, n);
+    memcpy(s, tmp, strlen(tmp) + 1);
+    free(tmp);
+}
