@@ -25,6 +25,11 @@ void ms_h5_quiet(void);
 /* "<path>: cannot <what> (HDF5: <innermost message of the error stack>)". */
 void ms_h5_error(char *err, size_t errlen, const char *path, const char *what);
 
+/* The same message, for a failure while reading a file: returns MS_ERR_RUNTIME (1) when the
+ * innermost failure was a system call (HDF5 reports its errno: a genuine I/O error) and
+ * MS_ERR_INPUT (2) otherwise (the file's content is wrong: corrupt or truncated). */
+int ms_h5_fail(char *err, size_t errlen, const char *path, const char *what);
+
 /* Closes any HDF5 id (dataset, group, type, space, plist, attribute, file) if it is >= 0. */
 void ms_h5_close(hid_t id);
 

@@ -83,6 +83,19 @@ void ms_h5_error(char *err, size_t errlen, const char *path, const char *what) {
         snprintf(err, errlen, "%s: cannot %s", path, what);
 }
 
+static herr_t errno_cb(unsigned n, const H5E_error2_t *e, void *data) {
+    if (e->desc && strstr(e->desc, "errno = ")) *(int *)data = 1;
+    (void)n;
+    return 0;
+}
+
+int ms_h5_fail(char *err, size_t errlen, const char *path, const char *what) {
+    int sys = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, errno_cb, &sys);
+    ms_h5_error(err, errlen, path, what);
+    return sys ? 1 /* MS_ERR_RUNTIME */ : 2 /* MS_ERR_INPUT */;
+}
+
 hid_t ms_h5_vlstr_type(void) {
     hid_t t = H5Tcopy(H5T_C_S1);
     if (t < 0) return t;
