@@ -52,4 +52,10 @@ int ms_h5_read_strings(hid_t dset, int64_t r0, int64_t n, char **out);
 /* Length of dimension 0 and the rank of a dataset (-1 on failure). */
 int ms_h5_dims(hid_t dset, int *rank, int64_t dims[3]);
 
+/* The route store reader on an in-memory file image (HDF5's core driver, no file): what
+ * ms_routes_open does after opening the file; name is used in messages. For the fuzz target. */
+typedef struct ms_routes ms_routes;
+int ms_routes_open_image(ms_routes **out, const void *image, size_t len, const char *name,
+                         char *err, size_t errlen);
+
 #endif

@@ -330,15 +330,21 @@ done:
     return rc;
 }
 
-int ms_routes_open(ms_routes **out, const char *path, char *err, size_t errlen) {
+/* Opens the store: from the file at path (image NULL), or from an in-memory file image
+ * (HDF5's core driver; path is then only the name used in messages). */
+static int routes_open(ms_routes **out, const char *path, const void *image, size_t image_len,
+                       char *err, size_t errlen) {
     *out = NULL;
     ms_h5_quiet();
-    /* A FIFO, device or directory is refused before HDF5 opens it (it would block or read
-     * without end). */
-    int fd = -1;
-    int rc = ms_open_regular(path, &fd, NULL, err, errlen);
-    if (rc) return rc;
-    close(fd);
+    int rc = 0;
+    if (!image) {
+        /* A FIFO, device or directory is refused before HDF5 opens it (it would block or read
+         * without end). */
+        int fd = -1;
+        rc = ms_open_regular(path, &fd, NULL, err, errlen);
+        if (rc) return rc;
+        close(fd);
+    }
     ms_routes *r = calloc(1, sizeof *r);
     if (!r || !(r->path = strdup(path))) {
         free(r);
@@ -348,18 +354,27 @@ int ms_routes_open(ms_routes **out, const char *path, char *err, size_t errlen) 
     r->file = -1;
     for (int i = 0; i < N_TOKDS; i++)
         r->tok[i] = -1;
-    hid_t grout = -1, dd = -1, dapl = -1, dds[4] = {-1, -1, -1, -1};
+    hid_t grout = -1, dd = -1, dapl = -1, dds[4] = {-1, -1, -1, -1}, fapl = -1;
     char *fmt = NULL, msg[300];
     ms_routes_info *in = &r->info;
     int64_t dims[3];
 
-    htri_t ish5 = H5Fis_hdf5(path);
-    H5Eclear2(H5E_DEFAULT);
-    if (ish5 <= 0) {
-        rc = bad(err, errlen, path, "not an HDF5 file");
-        goto fail;
+    if (image) {
+        fapl = H5Pcreate(H5P_FILE_ACCESS);
+        if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 ||
+            H5Pset_file_image(fapl, (void *)image, image_len) < 0) {
+            rc = ms_h5_fail(err, errlen, path, "set up an in-memory file image");
+            goto fail;
+        }
+    } else {
+        htri_t ish5 = H5Fis_hdf5(path);
+        H5Eclear2(H5E_DEFAULT);
+        if (ish5 <= 0) {
+            rc = bad(err, errlen, path, "not an HDF5 file");
+            goto fail;
+        }
     }
-    r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    r->file = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
     if (r->file < 0) {
         rc = ms_h5_fail(err, errlen, path, "open the route store (truncated or corrupt?)");
         goto fail;
@@ -612,6 +627,7 @@ int ms_routes_open(ms_routes **out, const char *path, char *err, size_t errlen) 
     rc = check_rows(r, n_vocab, err, errlen);
 fail:
     free(fmt);
+    ms_h5_close(fapl);
     ms_h5_close(grout);
     ms_h5_close(dd);
     ms_h5_close(dapl);
@@ -623,6 +639,15 @@ fail:
     }
     *out = r;
     return 0;
+}
+
+int ms_routes_open(ms_routes **out, const char *path, char *err, size_t errlen) {
+    return routes_open(out, path, NULL, 0, err, errlen);
+}
+
+int ms_routes_open_image(ms_routes **out, const void *image, size_t len, const char *name,
+                         char *err, size_t errlen) {
+    return routes_open(out, name, image, len, err, errlen);
 }
 
 const ms_routes_info *ms_routes_info_get(const ms_routes *r) {
