@@ -242,7 +242,7 @@ static int vlref_check(const rawfile *rf, heapcache *hc, const unsigned char *d)
         if (sz > end) return -1;
         uint64_t need = i > 0 ? ohdr + ((sz + 7) & ~(uint64_t)7) : sz;
         if (i == idx) found = 1, obj_size = sz, obj_at = p;
-        if (need == 0) break; /* would loop forever (HDF5 too: refused) */
+        if (need == 0) return -1; /* HDF5 would loop forever on it */
         p += need;
     }
     if (!found || idx == 0 || p > end) return -1;
