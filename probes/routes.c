@@ -12,7 +12,7 @@
  * stored in the file itself (no external raw storage, no virtual dataset), of the expected
  * type class, size, rank and shape; the document table must tile the token rows; and one
  * streaming pass at open checks every committed token row (document, position, token id,
- * expert ids, weights), so every number a caller computes comes from checked data. Router
+ * expert ids), so every number a caller computes comes from checked data. Weights and router
  * logits, which no analysis reads, are checked where they are read (ms_routes_read). */
 #include "h5_int.h"
 #include "probes.h"
@@ -225,10 +225,11 @@ static void model_limits(const ms_routes *r, int64_t *n_layer, int64_t *n_vocab)
     cJSON_Delete(t);
 }
 
-/* The streaming pass over every committed token row: (rows, L, k) ids and weights plus the
- * three per-token datasets, about 1 MiB of ids per chunk. Checks each row against the
- * document table, positions, token ids against the vocabulary, expert ids (< E, no repeat in
- * one top-k) and weights (finite, >= 0). */
+/* The streaming pass over every committed token row: (rows, L, k) expert ids plus the three
+ * per-token datasets, about 1 MiB of ids per chunk. Checks each row against the document
+ * table, positions, token ids against the vocabulary and expert ids (< E, no repeat in one
+ * top-k). Weights and logits are checked where they are read (ms_routes_read): no analysis
+ * reads them, and decompressing the weights would double the cost of this pass. */
 static int check_rows(ms_routes *r, int64_t n_vocab, char *err, size_t errlen) {
     const ms_routes_info *in = &r->info;
     const char *path = r->path;
@@ -240,10 +241,9 @@ static int check_rows(ms_routes *r, int64_t n_vocab, char *err, size_t errlen) {
     int32_t *tok = malloc(sizeof *tok * (size_t)rows), *doc = malloc(sizeof *doc * (size_t)rows);
     int32_t *pos = malloc(sizeof *pos * (size_t)rows);
     int32_t *ids = malloc(sizeof *ids * (size_t)(rows * per));
-    float *w = malloc(sizeof *w * (size_t)(rows * per));
     int rc = 0;
     char msg[300];
-    if (!tok || !doc || !pos || !ids || !w) {
+    if (!tok || !doc || !pos || !ids) {
         snprintf(err, errlen, "%s: out of memory for checking the token rows", path);
         rc = MS_ERR_RUNTIME;
         goto done;
@@ -252,10 +252,10 @@ static int check_rows(ms_routes *r, int64_t n_vocab, char *err, size_t errlen) {
     int32_t prev = 0;
     for (int64_t t0 = 0; t0 < T && !rc; t0 += rows) {
         int64_t n = T - t0 < rows ? T - t0 : rows;
-        static const int which[5] = {TOK_ID, TOK_DOC, TOK_POS, R_EXPERT, R_WEIGHT};
-        void *buf[5] = {tok, doc, pos, ids, w};
-        for (int i = 0; i < 5; i++) {
-            hid_t mt = i == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32;
+        static const int which[4] = {TOK_ID, TOK_DOC, TOK_POS, R_EXPERT};
+        void *buf[4] = {tok, doc, pos, ids};
+        for (int i = 0; i < 4; i++) {
+            hid_t mt = H5T_NATIVE_INT32;
             if (read_rows(r->tok[which[i]], mt, t0, n, buf[i]) < 0) {
                 snprintf(msg, sizeof msg, "read %s rows [%lld, %lld)", tok_names[which[i]],
                          (long long)t0, (long long)(t0 + n));
@@ -297,7 +297,6 @@ static int check_rows(ms_routes *r, int64_t n_vocab, char *err, size_t errlen) {
             }
             for (int64_t l = 0; l < in->n_layers; l++) {
                 const int32_t *id = ids + (t * in->n_layers + l) * k; /* [k] */
-                const float *wt = w + (t * in->n_layers + l) * k;     /* [k] */
                 for (int64_t j = 0; j < k; j++) {
                     const char *why = NULL;
                     char range[48];
@@ -313,20 +312,12 @@ static int check_rows(ms_routes *r, int64_t n_vocab, char *err, size_t errlen) {
                         rc = bad(err, errlen, path, msg);
                         goto done;
                     }
-                    if (!isfinite(wt[j]) || wt[j] < 0) {
-                        snprintf(
-                            msg, sizeof msg,
-                            "/routing/weight[%lld, %lld, %lld] = %g is not a finite weight >= 0",
-                            (long long)row, (long long)l, (long long)j, (double)wt[j]);
-                        rc = bad(err, errlen, path, msg);
-                        goto done;
-                    }
                 }
             }
         }
     }
 done:
-    free(tok), free(doc), free(pos), free(ids), free(w);
+    free(tok), free(doc), free(pos), free(ids);
     return rc;
 }
 
@@ -701,9 +692,20 @@ int ms_routes_read(ms_routes *r, int64_t t0, int64_t n, int32_t *tok, int32_t *d
                 return MS_ERR_INPUT;
             }
     }
-    if (weights)
+    if (weights) {
         H5_CHECK(read_rows(r->tok[R_WEIGHT], H5T_NATIVE_FLOAT, t0, n, weights),
                  "read /routing/weight");
+        int64_t m = n * in->n_layers * in->k;
+        for (int64_t i = 0; i < m; i++)
+            if (!isfinite(weights[i]) || weights[i] < 0) {
+                int64_t per = (int64_t)in->n_layers * in->k;
+                snprintf(err, errlen,
+                         "%s: /routing/weight[%lld, %lld, %lld] = %g is not a finite weight >= 0",
+                         path, (long long)(t0 + i / per), (long long)(i % per / in->k),
+                         (long long)(i % in->k), (double)weights[i]);
+                return MS_ERR_INPUT;
+            }
+    }
     if (logits) {
         H5_CHECK(read_rows(r->tok[R_LOGITS], H5T_NATIVE_FLOAT, t0, n, logits),
                  "read /routing/logits");
