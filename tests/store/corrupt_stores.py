@@ -22,9 +22,19 @@ os.makedirs(W, exist_ok=True)
 fails = []
 
 
+# Under LeakSanitizer: libhdf5 1.10 leaks on some of its own error paths (a dataset header it
+# fails to decode); those leaks are libhdf5's, not ours, and are suppressed by library name.
+SUPP = os.path.join(W, "lsan_libhdf5.supp")
+with open(SUPP, "w") as f:
+    f.write("leak:libhdf5\n")
+ENV = dict(os.environ)
+ENV["LSAN_OPTIONS"] = ":".join(
+    x for x in (ENV.get("LSAN_OPTIONS"), "suppressions=" + SUPP, "print_suppressions=0") if x)
+
+
 def run(args, timeout=60):
     try:
-        r = subprocess.run([M, "-q"] + args, capture_output=True, timeout=timeout, cwd=W)
+        r = subprocess.run([M, "-q"] + args, capture_output=True, timeout=timeout, cwd=W, env=ENV)
     except subprocess.TimeoutExpired:
         return "timeout", []
     err = r.stderr.decode("utf-8", "replace")
@@ -273,14 +283,19 @@ for name in ("truncated", "not_hdf5"):
 def in_libhdf5(path, e):
     """Whether the crash's innermost frame is inside libhdf5: from the sanitizer report, or
     (release build: the process died of a signal) from a gdb backtrace."""
-    frames = [l for l in e if l.strip().startswith("#0 ")]
-    if frames:
-        return "libhdf5" in frames[0]
+    frames = [l for l in e if l.strip().startswith("#")]
+    if frames:  # the innermost frame that is not libc or the sanitizer runtime
+        for l in frames:
+            if any(x in l for x in ("libc.so", "sysdeps/", "libsanitizer", "libasan", "libubsan")):
+                continue
+            return "libhdf5" in l
+        return False
     if not shutil.which("gdb"):
         return False
     r = subprocess.run(["gdb", "-batch", "-ex", "run", "-ex", "bt", "--args", M, "analyze",
                         path, "--bootstrap", "0"], capture_output=True, timeout=120, cwd=W)
-    bt = [l for l in r.stdout.decode("utf-8", "replace").split("\n") if l.startswith("#0 ")]
+    bt = [l for l in r.stdout.decode("utf-8", "replace").split("\n") if l.startswith("#")]
+    bt = [l for l in bt if not any(x in l for x in ("libc.so", "sysdeps/", "__memmove", "__memcpy"))]
     return bool(bt) and "libhdf5" in bt[0]
 
 
