@@ -362,7 +362,7 @@ int ms_h5_read_attr_str(hid_t obj, const char *name, char **out) {
         if (s) H5free_memory(s);
     } else {
         size_t n = H5Tget_size(ft);
-        if (n == 0 || n > ((size_t)1 << 30)) goto done;
+        if (n == 0 || n > ((size_t)1 << 26)) goto done; /* 64 MiB: no attribute of ours is near */
         mt = H5Tcopy(H5T_C_S1);
         if (mt < 0 || H5Tset_size(mt, n + 1) < 0 || H5Tset_strpad(mt, H5T_STR_NULLTERM) < 0)
             goto done;
