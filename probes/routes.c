@@ -373,9 +373,10 @@ static int routes_open(ms_routes **out, const char *path, const void *image, siz
     int q = ms_h5_read_attr_str(r->file, "format", &fmt);
     if (q != 0 || strcmp(fmt, MS_ROUTES_FORMAT) != 0) {
         rc = bad(err, errlen, path,
-                 q == 1 ? "not a moescope route store (no root attribute format)"
-                        : "not a moescope route store (root attribute format is not "
-                          "\"" MS_ROUTES_FORMAT "\")");
+                 q == 1   ? "not a moescope route store (no root attribute format)"
+                 : q == 0 ? "not a moescope route store (root attribute format is not "
+                            "\"" MS_ROUTES_FORMAT "\")"
+                          : "root attribute format is not a readable string");
         goto fail;
     }
     int64_t v = 0;

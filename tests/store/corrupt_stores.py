@@ -278,6 +278,39 @@ for name in ("truncated", "not_hdf5"):
     check("show", name, path, ["show", path], None)
     check("diff", name, path, ["diff", p("base.h5"), path], None)
 
+# Variable-length string references with a bad heap object index or length (libhdf5 1.10
+# follows them unchecked: out-of-bounds read or write in H5HG_read). The references of the
+# root attributes are stored uncompressed: (length u32, collection address u64, index u32).
+# Only the root attributes the reader reads (hdf5_version and descriptions it never reads).
+gcols = [i for i in range(len(data) - 4) if data[i:i + 4] == b"GCOL"]
+allrefs = []
+for g in gcols:
+    key = g.to_bytes(8, "little")
+    at = data.find(key)
+    while at >= 4:
+        if 0 < int.from_bytes(data[at + 8:at + 12], "little") < 1000:
+            allrefs.append(at - 4)
+        at = data.find(key, at + 1)
+refs = []
+for name in (b"format", b"model", b"tokenizer", b"manifest", b"command_line", b"created"):
+    n = data.find(name + b"\x00")
+    near = [r for r in allrefs if n >= 0 and 0 < r - n < 96]
+    if near:
+        refs.append(near[0])
+if len(refs) < 5:
+    fails.append("no variable-length string reference found in base.h5 (test broken)")
+for i, at in enumerate(refs):
+    ln = int.from_bytes(data[at:at + 4], "little")
+    for what, off, val in (("index", at + 12, 0x7FFF0003), ("index0", at + 12, 0),
+                           ("length", at, ln + 1), ("hugelength", at, 0x7FFFFFF0)):
+        b = bytearray(data)
+        b[off:off + 4] = val.to_bytes(4, "little")
+        name = "vlref%d_%s" % (i, what)
+        path = p(name + ".h5")
+        open(path, "wb").write(b)
+        check("analyze", name, path, ["analyze", path], None)
+        check("show", name, path, ["show", path], None)
+
 # One byte flipped at many offsets: a failure is one line and exit 1 or 2; never a crash or a
 # hang. The byte is flipped in a copy; `analyze` reads every dataset and string the reader
 # checks. Offsets inside object headers and B-tree nodes can crash libhdf5 1.10 itself (it
@@ -324,6 +357,6 @@ if hdf5_crashes:
 
 for f in fails:
     print("FAIL:", f)
-print("%d variants x commands, %d flip offsets: %d failures" %
-      (len(V), len(range(0, len(data), FLIP_STEP)), len(fails)))
+print("%d variants x commands, %d string references x 4, %d flip offsets: %d failures" %
+      (len(V), len(refs), len(range(0, len(data), FLIP_STEP)), len(fails)))
 sys.exit(1 if fails else 0)
