@@ -214,7 +214,9 @@ typedef struct heapcache {
 /* Checks one raw reference (length, collection address, object index): 0 or -1. */
 static int vlref_check(const rawfile *rf, heapcache *hc, const unsigned char *d) {
     uint64_t len = le(d, 4), addr = le(d + 4, rf->sa), idx = le(d + 4 + rf->sa, 4);
-    if (len == 0) return 0; /* empty or null string: HDF5 reads nothing */
+    /* HDF5 follows any non-zero address, even for a length of 0 (into a buffer of 4 KiB): only
+     * a null reference (address 0) reads nothing. */
+    if (addr == 0) return 0;
     if (!hc->buf || hc->addr != addr) {
         unsigned char hdr[24];
         unsigned hsz = 8 + rf->ss;

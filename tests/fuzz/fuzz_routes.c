@@ -7,10 +7,10 @@
  * positions, token ids, layers), and structural damage (a soft or external link, a missing
  * dataset, wrong type or rank, other attribute values, an over-long n_documents). The target
  * writes that store with the HDF5 API into an in-memory file (core driver, no disk), may flip
- * bytes inside the global heap (the variable-length strings, which our reader checks itself
- * before HDF5 follows them), and opens the image with the reader. If the reader accepts the
- * store, every row it serves must satisfy what it promises (documents, ranges, no repeated
- * expert, finite non-negative weights): a violation aborts.
+ * bytes inside the global heap or in a string's heap reference (the variable-length strings,
+ * which our reader checks itself before HDF5 follows them), and opens the image with the reader. If
+ * the reader accepts the store, every row it serves must satisfy what it promises (documents,
+ * ranges, no repeated expert, finite non-negative weights): a violation aborts.
  *
  * Input layout (bytes, missing ones read as 0): shape[6], flags[4] (little-endian bit set),
  * then values consumed in order as needed. */
@@ -201,6 +201,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         size_t off = (size_t)i + (take(&s) | take(&s) << 8) % 256;
                         if (off < (size_t)len) img[off] ^= (unsigned char)(1 + take(&s));
                     }
+                    break;
+                }
+        }
+        if (fl & (1u << 31)) { /* damage a string's heap reference (length or object index) */
+            for (ssize_t i = 0; i + 4 <= len; i++)
+                if (!memcmp(img + i, "GCOL", 4)) {
+                    unsigned char key[8];
+                    for (int j = 0; j < 8; j++)
+                        key[j] = (unsigned char)((uint64_t)i >> (8 * j));
+                    unsigned skip = take(&s) % 8, kind = take(&s);
+                    for (ssize_t a = 4; a + 12 <= len; a++)
+                        if (!memcmp(img + a, key, 8) && skip-- == 0) {
+                            unsigned char *f4 = kind & 1 ? img + a + 8 : img + a - 4;
+                            for (int j = 0; j < 4; j++)
+                                f4[j] = (unsigned char)take(&s);
+                            break;
+                        }
                     break;
                 }
         }
