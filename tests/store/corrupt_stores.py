@@ -302,7 +302,8 @@ if len(refs) < 5:
 for i, at in enumerate(refs):
     ln = int.from_bytes(data[at:at + 4], "little")
     for what, off, val in (("index", at + 12, 0x7FFF0003), ("index0", at + 12, 0),
-                           ("length", at, ln + 1), ("hugelength", at, 0x7FFFFFF0)):
+                           ("length", at, ln + 1), ("zerolength", at, 0),
+                           ("hugelength", at, 0x7FFFFFF0)):
         b = bytearray(data)
         b[off:off + 4] = val.to_bytes(4, "little")
         name = "vlref%d_%s" % (i, what)
@@ -357,6 +358,6 @@ if hdf5_crashes:
 
 for f in fails:
     print("FAIL:", f)
-print("%d variants x commands, %d string references x 4, %d flip offsets: %d failures" %
+print("%d variants x commands, %d string references x 5, %d flip offsets: %d failures" %
       (len(V), len(refs), len(range(0, len(data), FLIP_STEP)), len(fails)))
 sys.exit(1 if fails else 0)
