@@ -135,7 +135,7 @@ static int run(int argc, char **argv) {
         if (!rc) fputs(out, stdout);
     }
     if (rc) {
-        ms_error("%s", err);
+        ms_error("%s: %s", path, err);
         status = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
     }
 done:

@@ -38,6 +38,10 @@ static int doc_read(ms_routes *r, int64_t doc, int64_t max_tokens, doc_rows *d, 
                     size_t errlen) {
     const ms_routes_info *in = ms_routes_info_get(r);
     memset(d, 0, sizeof *d);
+    if (in->n_documents == 0) {
+        pl_err(err, errlen, "the store holds no documents");
+        return MS_ERR_INPUT;
+    }
     if (doc < 0 || doc >= in->n_documents) {
         pl_err(err, errlen, "document %lld: the store has %lld documents (0..%lld)", (long long)doc,
                (long long)in->n_documents, (long long)in->n_documents - 1);

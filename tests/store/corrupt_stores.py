@@ -260,6 +260,8 @@ for name, (want, change) in V.items():
 # Two stores of 0 documents have nothing to compare (every rate would be 0/0).
 zd = p("zero_documents.h5")
 check("diff", "zero_documents", zd, ["diff", zd, zd], "no documents")
+check("show", "zero_documents", zd, ["show", zd], "no documents")
+check("show --html", "zero_documents", zd, ["show", zd, "--html", p("zd.html")], "no documents")
 
 # Non-finite logits: checked where logits are read (merge copies them).
 out = p("nan_logits.h5")
