@@ -306,6 +306,14 @@ int ms_routes_open(ms_routes **out, const char *path, char *err, size_t errlen) 
             goto fail;
         }
     }
+    {
+        /* Stores written before the attribute existed are captures: rank order. */
+        char *ro = NULL;
+        int qro = ms_h5_read_attr_str(r->tok[R_EXPERT], "rank_order", &ro);
+        in->rank_order = qro != 0 || !ro || strcmp(ro, "rank") == 0;
+        free(ro);
+        if (qro < 0) H5Eclear2(H5E_DEFAULT);
+    }
 fail:
     free(fmt);
     ms_h5_close(grout);
