@@ -44,6 +44,8 @@ typedef struct imp {
     int *layers; /* (L) */
     int have_weights;
     char rank_order[16];
+    /* where the arrays checked after reading came from, for messages */
+    const char *f_tok, *f_ex, *f_pos, *f_layers;
     char *model_json, *tok_json, *manifest_json;
 } imp;
 
@@ -235,8 +237,8 @@ static int get(const ms_npy_set *set, const char *name, int want, int ndim, cons
     return 0;
 }
 
-static int from_arrays(imp *m, const ms_npy_set *set, const char *default_domain, char *err,
-                       size_t errlen) {
+static int from_arrays(imp *m, const ms_npy_set *set, const char *origin,
+                       const char *default_domain, char *err, size_t errlen) {
     for (int i = 0; i < set->n; i++) {
         int ok = 0;
         for (int j = 0; known_arrays[j]; j++)
@@ -263,7 +265,11 @@ static int from_arrays(imp *m, const ms_npy_set *set, const char *default_domain
         (rc = get(set, "layers", 'i', 1, &ly, &fly, err, errlen)) ||
         (rc = get(set, "rank_order", 's', 0, &ro, &fro, err, errlen)))
         return rc;
-    const char *any = set->n ? set->files[0] : "import";
+    const char *any = origin;
+    m->f_tok = ftok ? ftok : origin;
+    m->f_ex = fex ? fex : flg ? flg : origin;
+    m->f_pos = fps ? fps : origin;
+    m->f_layers = fly ? fly : origin;
     if (!tok) return bad(err, errlen, any, "tokens", "missing (token ids, shape (T,))");
     if (!ex && !lg)
         return bad(err, errlen, any, "experts",
@@ -890,24 +896,25 @@ static void topk_from_logits(imp *m, int norm) {
 static int check_all(imp *m, int n_layer, int n_vocab, int64_t window, const char *what, char *err,
                      size_t errlen) {
     const int64_t lk = (int64_t)m->L * m->k;
+    const char *fl = m->f_layers ? m->f_layers : what, *ft = m->f_tok ? m->f_tok : what,
+               *fe = m->f_ex ? m->f_ex : what, *fp = m->f_pos ? m->f_pos : what;
     for (int i = 0; i < m->L; i++) {
         if (i && m->layers[i] <= m->layers[i - 1])
-            return bad(err, errlen, what, "layers", "must be strictly ascending");
+            return bad(err, errlen, fl, "layers", "must be strictly ascending");
         if (n_layer > 0 && m->layers[i] >= n_layer)
-            return bad(err, errlen, what, "layers", "layer %d: the model has %d layers",
-                       m->layers[i], n_layer);
+            return bad(err, errlen, fl, "layers", "layer %d: the model has %d layers", m->layers[i],
+                       n_layer);
     }
     for (int64_t t = 0; t < m->T; t++) {
         if (n_vocab > 0 && m->tok[t] >= n_vocab)
-            return bad(err, errlen, what, "tokens",
-                       "token id %d at row %lld: the vocabulary has %d", m->tok[t], (long long)t,
-                       n_vocab);
+            return bad(err, errlen, ft, "tokens", "token id %d at row %lld: the vocabulary has %d",
+                       m->tok[t], (long long)t, n_vocab);
         for (int l = 0; l < m->L; l++) {
             const int32_t *x = m->ids + t * lk + (int64_t)l * m->k;
             for (int a = 0; a < m->k; a++)
                 for (int b = 0; b < a; b++)
                     if (x[a] == x[b])
-                        return bad(err, errlen, what, "experts",
+                        return bad(err, errlen, fe, "experts",
                                    "expert %d chosen twice at token %lld, layer slot %d", x[a],
                                    (long long)t, l);
         }
@@ -917,13 +924,13 @@ static int check_all(imp *m, int n_layer, int n_vocab, int64_t window, const cha
         for (int64_t i = 0; i < m->doc_n[d]; i++, t++) {
             if (m->pos[t] < 0) { /* not given: windows of --window tokens, or the document */
                 m->pos[t] = (int32_t)(window > 0 ? i % window : i);
-                if (i > INT32_MAX) return bad(err, errlen, what, "pos", "document too long");
+                if (i > INT32_MAX) return bad(err, errlen, fp, "pos", "document too long");
                 continue;
             }
             int32_t p = m->pos[t];
             int ok = i == 0 ? p == 0 : (p == 0 || p == m->pos[t - 1] + 1);
             if (!ok || (window > 0 && p >= window))
-                return bad(err, errlen, what, "pos",
+                return bad(err, errlen, fp, "pos",
                            "position %d at row %lld: must be 0 at a document start, then rise by "
                            "1 or restart at 0%s",
                            p, (long long)t, window > 0 ? " below --window" : "");
@@ -1039,7 +1046,7 @@ int ms_import(const ms_import_opts *o, char *err, size_t errlen) {
         goto done;
     }
     if (n_arr) {
-        if ((rc = from_arrays(&m, &set, default_domain, err, errlen))) goto done;
+        if ((rc = from_arrays(&m, &set, o->inputs[0], default_domain, err, errlen))) goto done;
     } else {
         if (!m.E) {
             rc = bad(err, errlen, o->inputs[0], NULL,
@@ -1089,6 +1096,7 @@ int ms_import(const ms_import_opts *o, char *err, size_t errlen) {
         }
         free(m.layers);
         m.layers = want_layers;
+        m.f_layers = "--layers";
     } else if (!m.layers) {
         if (!(m.layers = xcalloc(m.L, sizeof *m.layers))) {
             rc = oom(err, errlen, what);
