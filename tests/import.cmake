@@ -4,7 +4,8 @@
 #   import_roundtrip  a captured store exported to arrays/JSONL and imported equals the capture
 #                     dataset by dataset and gives the same analyze --json
 #   import_malformed  every malformed input: exit 2, one line naming file and array, no output
-#   import_fuzz       libFuzzer over the .npy parser (clang)
+#   import_rank_order ids not in rank order: first/second-choice figures say unavailable
+#   import_fuzz       libFuzzer over the .npy parser and .npz reader (clang)
 set(MS_IMPORT_TMP ${CMAKE_CURRENT_BINARY_DIR}/import_tmp)
 file(MAKE_DIRECTORY ${MS_IMPORT_TMP})
 add_test(NAME import_layouts
@@ -46,3 +47,9 @@ else()
     "echo 'FAIL: clang not found: the npy fuzz target needs clang (.ci/install-deps --test)' >&2; exit 1")
 endif()
 set_tests_properties(import_fuzz PROPERTIES LABELS "fuzz;nosan" TIMEOUT 120)
+
+# Ids not in rank order: store attribute, analyze JSON/CSV/summary, report and merge honour it.
+add_test(NAME import_rank_order
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/import/rank_order.py ${MOESCOPE_BIN}
+          ${MS_IMPORT_TMP}/rank_order)
+set_tests_properties(import_rank_order PROPERTIES LABELS "unit;oracle" TIMEOUT 300)
