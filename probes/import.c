@@ -948,6 +948,7 @@ int ms_import(const ms_import_opts *o, char *err, size_t errlen) {
     ms_store_lock *lock = NULL;
     ms_outfile of = {0};
     int rc = 0, n_layer = o->n_layer, n_vocab = 0, norm = -1;
+    int *want_layers = NULL, n_want = 0; /* --layers, until it becomes m.layers */
     const char *default_domain = o->domain ? o->domain : "default";
     m.E = o->n_expert, m.k = o->k;
     snprintf(m.rank_order, sizeof m.rank_order, "%s", "");
@@ -995,7 +996,6 @@ int ms_import(const ms_import_opts *o, char *err, size_t errlen) {
                  "k = %d is larger than the number of experts E = %d", m.k, m.E);
         goto done;
     }
-    int *want_layers = NULL, n_want = 0;
     if (o->layers && (rc = parse_layers(o->layers, n_layer, &want_layers, &n_want, err, errlen)))
         goto done;
 
@@ -1086,16 +1086,15 @@ int ms_import(const ms_import_opts *o, char *err, size_t errlen) {
         if (n_want != m.L) {
             rc = bad(err, errlen, "--layers", NULL, "names %d layers, the arrays hold %d", n_want,
                      m.L);
-            free(want_layers);
             goto done;
         }
         if (m.layers && memcmp(m.layers, want_layers, sizeof(int) * (size_t)m.L) != 0) {
             rc = bad(err, errlen, "--layers", NULL, "disagrees with the layers array");
-            free(want_layers);
             goto done;
         }
         free(m.layers);
         m.layers = want_layers;
+        want_layers = NULL;
         m.f_layers = "--layers";
     } else if (!m.layers) {
         if (!(m.layers = xcalloc(m.L, sizeof *m.layers))) {
@@ -1210,6 +1209,7 @@ int ms_import(const ms_import_opts *o, char *err, size_t errlen) {
         }
     }
 done:
+    free(want_layers);
     if (s) {
         char cerr2[512];
         ms_store_close(s, cerr2, sizeof cerr2);
