@@ -335,10 +335,10 @@ static int from_arrays(imp *m, const ms_npy_set *set, const char *origin,
         for (int64_t i = 0; i < T * lk; i++) {
             int64_t v = ms_npy_i64(ex, i);
             if (v < 0 || v >= m->E)
-                return bad(err, errlen, fex, "experts", "%s expert id %lld at [%lld, %lld, %lld]%s",
+                return bad(err, errlen, fex, "experts",
+                           "%s expert id %lld at [%lld, %lld, %lld] (E = %d)",
                            v < 0 ? "negative" : "out-of-range", (long long)v, (long long)(i / lk),
-                           (long long)(i % lk / m->k), (long long)(i % m->k),
-                           v < 0 ? "" : " (ids must be < E)");
+                           (long long)(i % lk / m->k), (long long)(i % m->k), m->E);
             m->ids[i] = (int32_t)v;
         }
     }
@@ -656,15 +656,16 @@ static int jsonl_line(imp *m, jl *st, const char *file, int64_t line, const char
         m->ids = ids;
         st->capI = c;
     }
-    for (int64_t t = 0; t < n; t++) {
-        const cJSON *v = cJSON_GetArrayItem(ti, (int)t);
-        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
-            v->valuedouble > INT32_MAX) {
+    /* lists are walked, not indexed: cJSON_GetArrayItem is O(index) */
+    const cJSON *tv = ti->child;
+    for (int64_t t = 0; t < n; t++, tv = tv->next) {
+        if (!cJSON_IsNumber(tv) || tv->valuedouble != floor(tv->valuedouble) ||
+            tv->valuedouble < 0 || tv->valuedouble > INT32_MAX) {
             rc = bad(err, errlen, fl, "token_ids", "entry %lld is not a token id (an integer >= 0)",
                      (long long)t);
             goto out;
         }
-        m->tok[st->T + t] = (int32_t)v->valuedouble;
+        m->tok[st->T + t] = (int32_t)tv->valuedouble;
         m->pos[st->T + t] = -1;
     }
     int32_t *dst = m->ids + st->T * lk;
@@ -683,28 +684,28 @@ static int jsonl_line(imp *m, jl *st, const char *file, int64_t line, const char
             dst[i] = v;
         }
     } else {
-        for (int64_t t = 0; t < n; t++) {
-            const cJSON *row = cJSON_GetArrayItem(re, (int)t);
+        const cJSON *row = re->child;
+        for (int64_t t = 0; t < n; t++, row = row->next) {
             if (!cJSON_IsArray(row) || cJSON_GetArraySize(row) != m->L) {
                 rc = bad(err, errlen, fl, "routed_experts", "row %lld is not %d layers",
                          (long long)t, m->L);
                 goto out;
             }
-            for (int l = 0; l < m->L; l++) {
-                const cJSON *ks = cJSON_GetArrayItem(row, l);
+            const cJSON *ks = row->child;
+            for (int l = 0; l < m->L; l++, ks = ks->next) {
                 if (!cJSON_IsArray(ks) || cJSON_GetArraySize(ks) != m->k) {
                     rc = bad(err, errlen, fl, "routed_experts", "[%lld, %d] is not %d ids",
                              (long long)t, l, m->k);
                     goto out;
                 }
-                for (int j = 0; j < m->k; j++) {
-                    const cJSON *v = cJSON_GetArrayItem(ks, j);
-                    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble)) {
+                const cJSON *e = ks->child;
+                for (int j = 0; j < m->k; j++, e = e->next) {
+                    if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble)) {
                         rc = bad(err, errlen, fl, "routed_experts",
                                  "[%lld, %d, %d] is not an integer", (long long)t, l, j);
                         goto out;
                     }
-                    double x = v->valuedouble;
+                    double x = e->valuedouble;
                     if (x < 0 || x >= m->E) {
                         rc = bad(err, errlen, fl, "routed_experts",
                                  "%s expert id %.0f at [%lld, %d, %d] (E = %d)",

@@ -154,6 +154,35 @@ def main():
         check(np.array_equal(st["logits"], lg), f"hf {norm}: logits")
         check(st["rank_order"] == "rank", f"hf {norm}: rank_order")
         check(st["E"] == E and st["k"] == k, f"hf {norm}: E, k")
+    # 5. --model config.json: E, k, layers and the renormalisation come from the config, and
+    #    the store's model attribute describes it
+    import json
+    for name, cfg, renorm in (
+            ("mixtral", {"model_type": "mixtral", "num_local_experts": 8,
+                         "num_experts_per_tok": 2, "num_hidden_layers": 4,
+                         "vocab_size": 32000}, True),
+            ("olmoe", {"model_type": "olmoe", "num_experts": 8, "num_experts_per_tok": 2,
+                       "num_hidden_layers": 4, "norm_topk_prob": False}, False)):
+        d2 = os.path.join(work, name)
+        os.makedirs(d2, exist_ok=True)
+        with open(os.path.join(d2, "config.json"), "w") as f:
+            json.dump(cfg, f)
+        out = os.path.join(work, f"cfg_{name}.h5")
+        if not run(moescope, ["--model", os.path.join(d2, "config.json"), "--layers", "1,3",
+                              "--out", out, p]):
+            continue
+        st = read(out)
+        want = np.argsort(-lg, axis=-1, kind="stable")[..., :k]
+        z = np.exp(lg.astype(np.float64) - lg.max(-1, keepdims=True))
+        w = np.take_along_axis(z / z.sum(-1, keepdims=True), want, -1)
+        if renorm:
+            w = w / w.sum(-1, keepdims=True)
+        check(np.allclose(st["weights"], w, rtol=1e-6, atol=1e-7), f"config {name}: weights")
+        check(np.array_equal(st["layers"], [1, 3]), f"config {name}: layers")
+        with h5py.File(out, "r") as f:
+            mj = json.loads(f.attrs["model"])
+        check(mj["arch"] == name and mj["hparams"]["n_expert"] == 8 and
+              mj["hparams"]["n_layer"] == 4, f"config {name}: model attribute {mj}")
     if FAILS:
         sys.exit(1)
     print("ok: every layout round-trips")

@@ -172,6 +172,21 @@ def main():
     jl_case("jsonl k > E", [dict(ok_line, routed_experts=[[[0, 1], [2, 3]], [[4, 5], [6, 7]]])],
             ["k = 2", "E = 1"], args=["--n-expert", "1"])
 
+    # --model config.json: its E, layers and vocabulary bound the arrays
+    def cfg_case(label, cfg, words):
+        b = io.BytesIO()
+        np.savez(b, **g)
+        cases.append((label, {"in.npz": b.getvalue(), "config.json": json.dumps(cfg).encode()},
+                      ["--model", "config.json", "in.npz"], words))
+
+    mix = {"model_type": "mixtral", "num_local_experts": 8, "num_experts_per_tok": 2,
+           "num_hidden_layers": 4, "vocab_size": 32000}
+    cfg_case("token beyond vocabulary", dict(mix, vocab_size=30), ["tokens", "vocabulary"])
+    cfg_case("ids beyond config E", dict(mix, num_local_experts=4), ["experts", "E"])
+    cfg_case("config k differs", dict(mix, num_experts_per_tok=1), ["experts", "k is 2"])
+    cfg_case("layer beyond config", dict(mix, num_hidden_layers=3), ["layers", "3 layers"])
+    cfg_case("config without MoE keys", {"model_type": "llama"}, ["config.json", "MoE"])
+
     n = 0
     for label, files, args, words in cases:
         d = os.path.join(work, f"case{n:02d}")
@@ -186,7 +201,7 @@ def main():
             if keep is not None:
                 with open(outp, "wb") as f:
                     f.write(keep)
-            extra = [] if "--n-expert" in args else base
+            extra = [] if "--n-expert" in args or "--model" in args else base
             r = subprocess.run([moescope, "import", "--out", out] + extra + args, cwd=d,
                                capture_output=True, text=True)
             lines = r.stderr.strip().splitlines()
