@@ -144,6 +144,7 @@ typedef struct ms_diff_layer {
 typedef struct ms_diff {
     int64_t n_tokens;
     int n_expert, k, n_layers;
+    int rank_order; /* both stores' ids in rank order; else first_agree* are NaN (unavailable) */
     ms_diff_layer *layers; /* [n_layers] */
 } ms_diff;
 

@@ -246,13 +246,17 @@ char *ms_diff_json_string(const ms_diff *d, const char *path_a, const char *path
     cJSON_AddNumberToObject(root, "n_tokens", (double)d->n_tokens);
     cJSON_AddNumberToObject(root, "n_expert", d->n_expert);
     cJSON_AddNumberToObject(root, "k", d->k);
+    cJSON_AddStringToObject(root, "rank_order", d->rank_order ? "rank" : "not rank");
     cJSON *ls = cJSON_AddArrayToObject(root, "layers");
     for (int l = 0; l < d->n_layers; l++) {
         const ms_diff_layer *x = &d->layers[l];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToArray(ls, o);
         cJSON_AddNumberToObject(o, "layer", x->layer);
-        cJSON_AddNumberToObject(o, "first_agree", (double)x->first_agree);
+        if (d->rank_order)
+            cJSON_AddNumberToObject(o, "first_agree", (double)x->first_agree);
+        else
+            cJSON_AddNullToObject(o, "first_agree");
         cJSON_AddItemToObject(o, "first_agree_rate", num(x->first_agree_rate));
         cJSON_AddNumberToObject(o, "topk_set_agree", (double)x->topk_set_agree);
         cJSON_AddItemToObject(o, "topk_set_agree_rate", num(x->topk_set_agree_rate));

@@ -5,6 +5,7 @@
 #include "msutil.h"
 #include "probes.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,6 +160,7 @@ static int run(int argc, char **argv) {
         o.domains = dl;
     }
     o.command_line = cl;
+    signal(SIGXFSZ, SIG_IGN); /* as capture: a file-size limit is a write error, not a kill */
     char err[1024];
     int r = ms_import(&o, err, sizeof err);
     if (r) {

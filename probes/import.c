@@ -1201,6 +1201,10 @@ int ms_import(const ms_import_opts *o, char *err, size_t errlen) {
         free(of.tmp); /* renamed: nothing to remove */
         of.tmp = NULL;
     } else if (of.tmp) {
+        /* the writer speaks of a capture that can resume; an import leaves nothing */
+        char *res = strstr(err, "; the ");
+        if (res && strstr(res, "--resume"))
+            snprintf(res, errlen - (size_t)(res - err), "%s", "; nothing was written");
         /* the writer's messages name the temporary file; the user named --out */
         size_t tl = strlen(of.tmp);
         if (strncmp(err, of.tmp, tl) == 0) {

@@ -236,6 +236,25 @@ def main():
                        capture_output=True, text=True)
     if r.returncode != 2 or open(os.path.join(d, "notes.txt")).read() != "precious":
         FAILS.append(f"out is a user's file: exit {r.returncode}: {r.stderr.strip()}")
+    # a write that fails (file-size limit, as a full disk): exit 1, no output, old store kept
+    import resource
+    big = good(rng, T=20000, L=4)
+    big["doc_lengths"] = np.array([5000, 15000])
+    big["layers"] = np.array([0, 1, 2, 3])
+    np.savez(os.path.join(d, "big.npz"), **big)
+    with open(os.path.join(d, "old.h5"), "wb") as f:
+        f.write(old_store)
+    for out in ("fresh.h5", "old.h5"):
+        r = subprocess.run([moescope, "import", "--out", out] + base + ["big.npz"], cwd=d,
+                           capture_output=True, text=True,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE,
+                                                                 (200000, 200000)))
+        left = sorted(set(os.listdir(d)) - {"in.npz", "notes.txt", "big.npz", "old.h5"})
+        if r.returncode != 1 or len(r.stderr.strip().splitlines()) != 1 or left:
+            FAILS.append(f"file-size limit ({out}): exit {r.returncode}, left {left}: "
+                         f"{r.stderr.strip()}")
+    if open(os.path.join(d, "old.h5"), "rb").read() != old_store:
+        FAILS.append("file-size limit: the existing store was changed")
     for f in FAILS:
         print("FAIL:", f, file=sys.stderr)
     print(f"{len(cases)} malformed cases")

@@ -103,7 +103,22 @@ def main():
     # a ranked store's first-choice numbers are numbers
     check(all(x is not None for x in r["results"][0]["all"]["first_share"]), "rank: first_share")
     check(strip_first(r) == strip_first(s), "order-free statistics differ between the stores")
-    # a capture keeps rank order, and a merge of unranked stores stays unranked
+    # diff: first-choice agreement needs both stores in rank order; top-k sets do not
+    dj = json.loads(sh([moescope, "-q", "diff", os.path.join(work, "rank.h5"),
+                        os.path.join(work, "sorted.h5"), "--json", "-"]))
+    check(dj["rank_order"] == "not rank", "diff rank_order")
+    for x in dj["layers"]:
+        check(x["first_agree"] is None and x["first_agree_rate"] is None, f"diff first: {x}")
+        check(x["topk_set_agree_rate"] == 1, f"diff top-k sets: {x}")
+    dj = json.loads(sh([moescope, "-q", "diff", os.path.join(work, "rank.h5"),
+                        os.path.join(work, "rank.h5"), "--json", "-"]))
+    check(all(x["first_agree_rate"] == 1 for x in dj["layers"]), "diff of ranked stores")
+    # show: the colour is not called the first choice
+    for name in ("rank", "sorted"):
+        out = sh([moescope, "-q", "show", os.path.join(work, name + ".h5"), "--doc", "0",
+                  "--layer", "1"])
+        check(("not the router's first choice" in out) == (name == "sorted"), f"show {name}")
+    # a merge of unranked stores stays unranked, a merge of mixed orders is refused
     merged = os.path.join(work, "merged.h5")
     sh([moescope, "-q", "merge", "--out", merged, os.path.join(work, "sorted.h5"),
         os.path.join(work, "sorted.h5")])
