@@ -121,6 +121,8 @@ static int run(int argc, char **argv) {
         }
     }
     if (!o.out) return ms_usage_error(cmd, "--out FILE is required");
+    if (strcmp(o.out, "-") == 0)
+        return ms_usage_error(cmd, "--out: a route store cannot be written to stdout");
     if (optind >= argc) return ms_usage_error(cmd, "give the arrays or JSONL files to import");
     o.inputs = (const char *const *)argv + optind;
     o.n_inputs = argc - optind;

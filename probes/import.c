@@ -41,8 +41,9 @@ typedef struct imp {
     char **src;         /* (D) */
     char **domains;     /* (n_domains) */
     int n_domains;
-    int *layers; /* (L) */
-    int have_weights;
+    int *layers;      /* (L) */
+    int have_weights; /* weights given */
+    int from_logits;  /* no expert ids given: chosen here from the logits (rank order) */
     char rank_order[16];
     /* where the arrays checked after reading came from, for messages */
     const char *f_tok, *f_ex, *f_pos, *f_layers;
@@ -363,7 +364,11 @@ static int from_arrays(imp *m, const ms_npy_set *set, const char *origin,
         }
         m->have_weights = 1;
     }
-    m->have_weights |= ex ? 0 : 2; /* chosen from the logits below */
+    if (!ex && w)
+        return bad(err, errlen, fw, "weights",
+                   "given without experts (the experts are chosen from the logits, with their "
+                   "weights)");
+    m->from_logits = !ex;
     /* documents */
     if (dl && dc) return bad(err, errlen, fdc, "doc", "give doc_lengths or doc, not both");
     if (dl) {
@@ -589,6 +594,10 @@ static int jsonl_line(imp *m, jl *st, const char *file, int64_t line, const char
         }
         if (r) {
             rc = bad(err, errlen, fl, "routed_experts", "not valid base64");
+            goto out;
+        }
+        if (lk > 0 && n > INT64_MAX / 4 / lk) {
+            rc = bad(err, errlen, fl, "routed_experts", "too many tokens");
             goto out;
         }
         if (nb != (size_t)(n * lk * 4)) {
@@ -1077,9 +1086,8 @@ int ms_import(const ms_import_opts *o, char *err, size_t errlen) {
         }
     }
     const char *what = set.n ? set.files[0] : o->inputs[0];
-    if (m.lg && !(m.have_weights & 1) && (m.have_weights & 2)) {
+    if (m.from_logits) {
         topk_from_logits(&m, norm != 0);
-        m.have_weights = 1;
         snprintf(m.rank_order, sizeof m.rank_order, "rank"); /* chosen here, in rank order */
     }
     /* stored layers: the layers array, or --layers, or 0..L-1 */
@@ -1110,14 +1118,10 @@ int ms_import(const ms_import_opts *o, char *err, size_t errlen) {
         goto done;
     }
     if ((rc = check_all(&m, n_layer, n_vocab, o->window, what, err, errlen))) goto done;
-    if (o->rank_order) {
-        if (m.rank_order[0] && strcmp(m.rank_order, o->rank_order) != 0 && m.lg &&
-            !strcmp(m.rank_order, "rank")) {
-            /* ids chosen here from logits are in rank order whatever was said */
-        } else {
-            snprintf(m.rank_order, sizeof m.rank_order, "%s", o->rank_order);
-        }
-    }
+    /* ids chosen here from logits are in rank order whatever was said; else the flag wins
+     * over a rank_order array */
+    if (o->rank_order && !m.from_logits)
+        snprintf(m.rank_order, sizeof m.rank_order, "%s", o->rank_order);
     if (!m.rank_order[0]) snprintf(m.rank_order, sizeof m.rank_order, "unknown");
 
     /* provenance: where the routes came from */
@@ -1132,7 +1136,10 @@ int ms_import(const ms_import_opts *o, char *err, size_t errlen) {
         }
         cJSON_AddItemToObject(mf, "inputs", ins);
         cJSON_AddStringToObject(mf, "rank_order", m.rank_order);
-        cJSON_AddStringToObject(mf, "weights", (m.have_weights & 1) ? "given" : "absent (zeros)");
+        cJSON_AddStringToObject(mf, "weights",
+                                m.from_logits    ? "softmax of the logits (top-k chosen here)"
+                                : m.have_weights ? "given"
+                                                 : "absent (zeros)");
         m.manifest_json = ms_utf8_fix_take(cJSON_PrintUnformatted(mf));
         cJSON_Delete(mf);
         if (!m.model_json) {

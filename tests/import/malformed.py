@@ -97,6 +97,14 @@ def main():
     npz_case("2-D experts", setk("experts", g["experts"][:, 0, :]), ["experts", "dimensions"])
     npz_case("domains as numbers", setk("domains", np.array([1, 2])), ["domains", "string"])
     npz_case("bad rank_order", setk("rank_order", np.array("best")), ["rank_order"])
+    npz_case("weights without experts", lambda a: (a.pop("experts"), a.__setitem__(
+        "logits", np.zeros((40, 2, 8), np.float32))), ["weights", "without experts"],
+             args=["--k", "2"])
+    npz_case("logits not finite", lambda a: a.__setitem__(
+        "logits", np.full((40, 2, 8), np.inf, np.float32)), ["logits", "finite"])
+    npz_case("logits E differs", lambda a: a.__setitem__(
+        "logits", np.zeros((40, 2, 9), np.float32)), ["logits", "9 experts"])
+    npz_case("--out is stdout", lambda a: None, ["stdout"], args=["--out", "-"])
     npz_case("--layers disagrees", lambda a: None, ["--layers"], args=["--layers", "0,2"])
 
     # .npy level: corrupt files inside an npz and as NAME=FILE.npy
