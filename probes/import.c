@@ -1106,6 +1106,15 @@ int ms_import(const ms_import_opts *o, char *err, size_t errlen) {
         want_layers = NULL;
         m.f_layers = "--layers";
     } else if (!m.layers) {
+        /* 0..L-1 only when that is every layer of the model (or the model is unknown): a
+         * subset of a known model's layers must say which, or it would be mislabelled */
+        if (n_layer > 0 && m.L != n_layer) {
+            rc = bad(err, errlen, m.f_ex ? m.f_ex : what, "experts",
+                     "the arrays hold %d layers, the model has %d: say which with --layers (or "
+                     "a layers array)",
+                     m.L, n_layer);
+            goto done;
+        }
         if (!(m.layers = xcalloc(m.L, sizeof *m.layers))) {
             rc = oom(err, errlen, what);
             goto done;

@@ -104,6 +104,7 @@ def main():
         "logits", np.full((40, 2, 8), np.inf, np.float32)), ["logits", "finite"])
     npz_case("logits E differs", lambda a: a.__setitem__(
         "logits", np.zeros((40, 2, 9), np.float32)), ["logits", "9 experts"])
+    npz_case("layer subset unnamed", setk("layers", None), ["2 layers", "--layers"])
     npz_case("--out is stdout", lambda a: None, ["stdout"], args=["--out", "-"])
     npz_case("--layers disagrees", lambda a: None, ["--layers"], args=["--layers", "0,2"])
 
