@@ -134,6 +134,44 @@ def main():
     raw_case("huge shape", "experts", big, ["experts"])
     raw_case("version 9", "experts", ex[:6] + b"\x09" + ex[7:], ["experts", "version"])
 
+    def hdr_case(label, header, words, body=b""):
+        """A .npy with this header text (padded as numpy pads it) and data bytes."""
+        h = header.encode("latin-1")
+        pad = 64 - (10 + len(h) + 1) % 64
+        raw = b"\x93NUMPY\x01\x00" + (len(h) + pad + 1).to_bytes(2, "little") + h + \
+            b" " * pad + b"\n" + body
+        raw_case(label, "experts", raw, ["experts"] + words)
+
+    body = g["experts"].astype("<i8").tobytes()
+    hdr_case("header: missing shape", "{'descr': '<i8', 'fortran_order': False, }", ["shape"],
+             body)
+    hdr_case("header: repeated key",
+             "{'descr': '<i8', 'descr': '<i8', 'fortran_order': False, 'shape': (40, 2, 2), }",
+             ["repeated"], body)
+    hdr_case("header: negative dim",
+             "{'descr': '<i8', 'fortran_order': False, 'shape': (-40, 2, 2), }", ["shape"], body)
+    hdr_case("header: fortran_order 1",
+             "{'descr': '<i8', 'fortran_order': 1, 'shape': (40, 2, 2), }", ["fortran_order"],
+             body)
+    hdr_case("header: not a dict", "['<i8', False, (40, 2, 2)]", ["dict"], body)
+    hdr_case("header: non-ASCII",
+             "{'descr': '<i8', 'fortran_order': False, 'shape': (40, 2, 2), 'é': 1}",
+             ["ASCII"], body)
+    hdr_case("header: escape in string",
+             "{'descr': '<i\\8', 'fortran_order': False, 'shape': (40, 2, 2), }", ["descr"],
+             body)
+    hdr_case("header: 9 dimensions",
+             "{'descr': '<i8', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,160), }",
+             ["8 dimensions"], body)
+    hdr_case("header: datetime dtype",
+             "{'descr': '<M8[ns]', 'fortran_order': False, 'shape': (40, 2, 2), }", ["dtype"],
+             body)
+    hdr_case("header: 3-byte ints",
+             "{'descr': '<i3', 'fortran_order': False, 'shape': (40, 2, 2), }", ["dtype"], body)
+    raw_case("header length past the end", "experts",
+             b"\x93NUMPY\x01\x00\xff\xff{'descr'", ["experts", "truncated"])
+    raw_case("empty member", "experts", b"", ["experts", "magic"])
+
     def extra_member(label):
         z = io.BytesIO()
         with zipfile.ZipFile(z, "w") as zf:
