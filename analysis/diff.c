@@ -39,6 +39,10 @@ int ms_routes_diff(ms_diff **out, const char *pa, const char *pb, const int *lay
                  pa, (long long)A->n_tokens);
         goto done;
     }
+    if (A->n_tokens == 0) { /* every rate would be 0/0 */
+        snprintf(err, errlen, "%s: the store holds no documents: nothing to compare", pa);
+        goto done;
+    }
     if (A->n_expert != B->n_expert || A->k != B->k) {
         snprintf(err, errlen, "%s: routes over E=%d k=%d but %s over E=%d k=%d", pb, B->n_expert,
                  B->k, pa, A->n_expert, A->k);

@@ -568,6 +568,13 @@ int ms_analysis_run_routes(ms_analysis **out, ms_routes *r, const char *path,
         rc = MS_ERR_INPUT;
         goto fail;
     }
+    /* A store with no documents is valid (a capture over an empty corpus, or stopped before
+     * its first commit), but every share would be 0/0: say so rather than print NaNs. */
+    if (info->n_documents == 0) {
+        snprintf(err, errlen, "%s: the store holds no documents: nothing to analyse", path);
+        rc = MS_ERR_INPUT;
+        goto fail;
+    }
     a.info = info;
     a.E = info->n_expert, a.k = info->k, a.n_dom = info->n_domains, a.Ls = info->n_layers;
     a.B = o->bootstrap < 0 ? DEFAULT_BOOTSTRAP : o->bootstrap;
@@ -647,6 +654,7 @@ int ms_analysis_run_routes(ms_analysis **out, ms_routes *r, const char *path,
         rc = MS_ERR_RUNTIME;
         goto fail;
     }
+    rc = 0; /* a part may have no rows to read */
     for (int64_t d = 0; d < info->n_documents; d++) {
         int dom;
         int64_t first, nt;

@@ -673,7 +673,9 @@ static int run(int argc, char **argv) {
             ms_collector_begin(&col);
             int fr = ms_forward(e, ids + w0, wn, ms_collector_hook, &col, NULL, err, sizeof err);
             if (fr) {
-                snprintf(failmsg, sizeof failmsg, "%s: %s", doc.source, col.err[0] ? col.err : err);
+                /* The engine's message names the model file first; the document comes after. */
+                snprintf(failmsg, sizeof failmsg, "%s (document %s)", col.err[0] ? col.err : err,
+                         doc.source);
                 rc = fr == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
                 break;
             }

@@ -163,10 +163,12 @@ int ms_merge_stores(const char *out, const char *const *in, int n_in, const char
                     break;
                 }
             }
-            if (n > 0 && ms_routes_read(r[i], first, n, tok, NULL, pos, ids, w,
-                                        i0->has_logits ? lg : NULL, err, sizeof err)) {
+            int rq = n > 0 ? ms_routes_read(r[i], first, n, tok, NULL, pos, ids, w,
+                                            i0->has_logits ? lg : NULL, err, sizeof err)
+                           : 0;
+            if (rq) { /* a corrupt input (non-finite logits) is a bad input, not an I/O error */
                 ms_error("%s", err);
-                rc = MS_EXIT_RUNTIME;
+                rc = rq == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
                 break;
             }
             if (ms_store_append(s, dom, src ? src : "", tok, pos, n, ids, w,

@@ -142,7 +142,7 @@ typedef struct rd {
     size_t errlen;
 } rd;
 
-static size_t vtype_size(uint32_t t) {
+size_t gguf_vtype_size(uint32_t t) {
     switch (t) {
     case GGUF_T_UINT8:
     case GGUF_T_INT8:
@@ -219,7 +219,7 @@ static int rd_skip_array(rd *r, int depth, const char *key, uint32_t *elem, uint
         return -1;
     }
     if (rd_u32(r, elem, "array type") || rd_u64(r, n, "array length")) return -1;
-    size_t es = vtype_size(*elem);
+    size_t es = gguf_vtype_size(*elem);
     if (es) {
         if (*n > (r->size - r->pos) / es) {
             set_err(r->err, r->errlen, r->path,
@@ -248,7 +248,7 @@ static int rd_skip_array(rd *r, int depth, const char *key, uint32_t *elem, uint
 }
 
 static int rd_skip_value(rd *r, uint32_t t, int depth, const char *key) {
-    size_t es = vtype_size(t);
+    size_t es = gguf_vtype_size(t);
     if (es) {
         if (rd_need(r, es, "value")) return -1;
         r->pos += es;
@@ -779,7 +779,7 @@ gguf_str gguf_arr_str(const gguf_file *g, const char *key, uint64_t i) {
 
 double gguf_arr_float(const gguf_file *g, const char *key, uint64_t i) {
     const gguf_kv *kv = arr_kv(g, key, i);
-    size_t es = vtype_size(kv->arr_type);
+    size_t es = gguf_vtype_size(kv->arr_type);
     assert(es);
     const uint8_t *p = kv->val + i * es;
     double v = 0;
@@ -796,7 +796,7 @@ double gguf_arr_float(const gguf_file *g, const char *key, uint64_t i) {
 
 int64_t gguf_arr_int(const gguf_file *g, const char *key, uint64_t i) {
     const gguf_kv *kv = arr_kv(g, key, i);
-    size_t es = vtype_size(kv->arr_type);
+    size_t es = gguf_vtype_size(kv->arr_type);
     assert(es && kv->arr_type != GGUF_T_FLOAT32 && kv->arr_type != GGUF_T_FLOAT64);
     int64_t v = INT64_MAX; /* u64 elements beyond INT64_MAX saturate */
     scalar_int(kv->arr_type, kv->val + i * es, &v);
@@ -805,7 +805,7 @@ int64_t gguf_arr_int(const gguf_file *g, const char *key, uint64_t i) {
 
 const void *gguf_arr_data(const gguf_file *g, const char *key) {
     const gguf_kv *kv = find_kv(g, key);
-    if (!kv || kv->type != GGUF_T_ARRAY || !vtype_size(kv->arr_type)) return NULL;
+    if (!kv || kv->type != GGUF_T_ARRAY || !gguf_vtype_size(kv->arr_type)) return NULL;
     return kv->val;
 }
 
@@ -941,7 +941,7 @@ static int w_key(gguf_writer *w, const char *key, gguf_vtype t) {
 }
 
 static void w_scalar(gguf_writer *w, const char *key, gguf_vtype t, const void *v) {
-    if (w_key(w, key, t) == 0) w_bytes(w, v, vtype_size(t));
+    if (w_key(w, key, t) == 0) w_bytes(w, v, gguf_vtype_size(t));
 }
 
 void gguf_w_u8(gguf_writer *w, const char *key, uint8_t v) {
@@ -983,7 +983,7 @@ void gguf_w_str(gguf_writer *w, const char *key, const char *v) {
 }
 
 void gguf_w_arr(gguf_writer *w, const char *key, gguf_vtype elem_type, const void *v, uint64_t n) {
-    size_t es = vtype_size(elem_type);
+    size_t es = gguf_vtype_size(elem_type);
     if (!es) {
         w_fail(w, "key %s: gguf_w_arr takes numeric element types only", key);
         return;

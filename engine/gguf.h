@@ -24,6 +24,8 @@ typedef enum gguf_vtype {
     GGUF_T_INT64 = 11,
     GGUF_T_FLOAT64 = 12,
 } gguf_vtype;
+/* Bytes of one value of a scalar type; 0 for strings, arrays and invalid types. */
+size_t gguf_vtype_size(uint32_t t);
 
 typedef struct gguf_str {
     const char *p; /* into the mapping, not NUL-terminated */

@@ -44,28 +44,6 @@ static int split_key(const gguf_file *g, const char *key, int64_t lo, int64_t hi
     return 1;
 }
 
-static size_t scalar_size(gguf_vtype t) {
-    switch (t) {
-    case GGUF_T_UINT8:
-    case GGUF_T_INT8:
-    case GGUF_T_BOOL:
-        return 1;
-    case GGUF_T_UINT16:
-    case GGUF_T_INT16:
-        return 2;
-    case GGUF_T_UINT32:
-    case GGUF_T_INT32:
-    case GGUF_T_FLOAT32:
-        return 4;
-    case GGUF_T_UINT64:
-    case GGUF_T_INT64:
-    case GGUF_T_FLOAT64:
-        return 8;
-    default:
-        return 0;
-    }
-}
-
 static int str_eq(gguf_str a, gguf_str b) {
     return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, (size_t)a.n) == 0);
 }
@@ -90,7 +68,7 @@ static int kv_equal(const gguf_file *a, const gguf_file *b, const char *key) {
                 if (!str_eq(gguf_arr_str(a, key, i), gguf_arr_str(b, key, i))) return 0;
             return 1;
         }
-        size_t es = scalar_size(ea);
+        size_t es = gguf_vtype_size(ea);
         if (!es) return 1; /* nested arrays: lengths only */
         const void *da = gguf_arr_data(a, key), *db = gguf_arr_data(b, key);
         return na == 0 || (da && db && memcmp(da, db, (size_t)na * es) == 0);

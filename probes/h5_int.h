@@ -31,6 +31,11 @@ void ms_h5_quiet(void);
 /* "<path>: cannot <what> (HDF5: <innermost message of the error stack>)". */
 void ms_h5_error(char *err, size_t errlen, const char *path, const char *what);
 
+/* The same message, for a failure while reading a file: returns MS_ERR_RUNTIME (1) when the
+ * innermost failure was a system call (HDF5 reports its errno: a genuine I/O error) and
+ * MS_ERR_INPUT (2) otherwise (the file's content is wrong: corrupt or truncated). */
+int ms_h5_fail(char *err, size_t errlen, const char *path, const char *what);
+
 /* Closes any HDF5 id (dataset, group, type, space, plist, attribute, file) if it is >= 0. */
 void ms_h5_close(hid_t id);
 
@@ -52,5 +57,11 @@ int ms_h5_read_attr_i64(hid_t obj, const char *name, int64_t *out);
 int ms_h5_read_strings(hid_t dset, int64_t r0, int64_t n, char **out);
 /* Length of dimension 0 and the rank of a dataset (-1 on failure). */
 int ms_h5_dims(hid_t dset, int *rank, int64_t dims[3]);
+
+/* The route store reader on an in-memory file image (HDF5's core driver, no file): what
+ * ms_routes_open does after opening the file; name is used in messages. For the fuzz target. */
+typedef struct ms_routes ms_routes;
+int ms_routes_open_image(ms_routes **out, const void *image, size_t len, const char *name,
+                         char *err, size_t errlen);
 
 #endif

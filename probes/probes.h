@@ -112,6 +112,20 @@ int ms_store_close(ms_store *s, char *err, size_t errlen); /* flushes; frees s i
 
 /* ---------------------------------------------------------------------------------------
  * Reader (streaming: read any token range; memory is the caller's).
+ *
+ * Nothing in the file is trusted (docs/ROUTE_STORE.md, "What a reader checks"). ms_routes_open
+ * refuses, with MS_ERR_INPUT and one line naming the file and the dataset or attribute, a store
+ * whose format/version, links (hard links only), storage (inside the file), types, ranks or
+ * shapes are wrong; whose layers are not strictly ascending in [0, n_layer); whose document
+ * table does not tile the committed tokens or names a domain out of range; and — one streaming
+ * pass over every committed row at open — whose /tokens/doc disagrees with the document table,
+ * whose positions do not start each document and window at 0 and count up (below the window
+ * when known), whose token ids are outside [0, n_vocab) (when the model or tokenizer
+ * description gives it), or whose expert ids are outside [0, E) or repeat within one top-k.
+ * MS_ERR_RUNTIME is a failed system call (I/O) or memory. Variable-length strings are checked
+ * against their heap before HDF5 follows them. A store with 0 documents is valid.
+ * ms_routes_read checks weights (finite, >= 0) and logits (finite) of the rows it returns:
+ * no analysis reads them, so they are not part of the pass at open.
  */
 typedef struct ms_routes ms_routes;
 

@@ -221,7 +221,8 @@ def group_nan():
     out = os.path.join(WORK, "nan.h5")
     expect_error("hidden-state NaN: capture",
                  run("capture", "--model", m, "--corpus", corpus, "--out", out, "-q",
-                     timeout=120), 2, "layer 2", "router logits are not finite")
+                     timeout=120), 2, "error: " + m + ": layer 2", "router logits are not finite",
+                 "(document " + corpus)
     # HF BF16 router: the quiet NaN 0x7fc0 in the router of layer 0
     d = copy_case(HF, "hf_router_nan")
     ts, _ = tensors(HF)
