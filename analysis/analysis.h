@@ -103,6 +103,11 @@ typedef struct ms_analysis {
     int *stored_layers; /* [n_stored_layers] */
     int n_stored_layers;
     int has_logits;
+    /* 1 when the store's expert ids are in rank order (every capture). 0 for imported ids in
+     * another order (docs/IMPORT.md): the first/second-choice figures (first_*, second_*,
+     * first_equal*, chi2 over first choices, baseline_repeat_first) are then NaN and written
+     * as null: "unavailable (expert ids not in rank order)". */
+    int rank_order;
     char *model_json, *tokenizer_json, *manifest_json, *store_command_line, *store_tool_version,
         *store_created, *command_line; /* may be NULL */
     int bootstrap, top_n;
@@ -139,6 +144,7 @@ typedef struct ms_diff_layer {
 typedef struct ms_diff {
     int64_t n_tokens;
     int n_expert, k, n_layers;
+    int rank_order; /* both stores' ids in rank order; else first_agree* are NaN (unavailable) */
     ms_diff_layer *layers; /* [n_layers] */
 } ms_diff;
 

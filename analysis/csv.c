@@ -59,12 +59,13 @@ static int csv_close(csv_out *c, char *err, size_t errlen) {
     return ms_outfile_commit(&c->o, err, errlen);
 }
 
-static void expert_rows(FILE *f, int layer, const char *dom, const ms_domain_stats *s, int E,
-                        int k) {
+static void expert_rows(FILE *f, int layer, const char *dom, const ms_domain_stats *s, int E, int k,
+                        int ranked) {
     static const char *names[] = {"share", "first_share", "second_share", "contains_share"};
     for (int e = 0; e < E; e++)
         for (int m = 0; m < 4; m++) {
             if (m == 2 && k < 2) continue;
+            if ((m == 1 || m == 2) && !ranked) continue; /* ids not in rank order */
             const int64_t *cnt = m == 0   ? s->assign_count
                                  : m == 1 ? s->first_count
                                  : m == 2 ? s->second_count
@@ -91,7 +92,7 @@ static void expert_rows(FILE *f, int layer, const char *dom, const ms_domain_sta
 
 static void repetition_rows(FILE *f, int layer, const char *dom, const ms_domain_stats *s,
                             const ms_analysis *a) {
-    for (int m = 0; m < 2; m++) {
+    for (int m = a->rank_order ? 0 : 1; m < 2; m++) { /* first_equal needs rank order */
         fprintf(f, "%d,", layer);
         put_str(f, dom);
         fprintf(f, ",%s,%lld,%lld,", m ? "topk_intersect" : "first_equal", (long long)s->n_pairs,
@@ -139,8 +140,8 @@ int ms_analysis_write_csv(const ms_analysis *a, const char *dir, char *err, size
     for (int l = 0; l < a->n_layers; l++) {
         const ms_layer_stats *ls = &a->layers[l];
         for (int d = 0; d < D; d++)
-            expert_rows(c.f, ls->layer, a->domains[d], &ls->domains[d], E, a->k);
-        expert_rows(c.f, ls->layer, "all", &ls->all, E, a->k);
+            expert_rows(c.f, ls->layer, a->domains[d], &ls->domains[d], E, a->k, a->rank_order);
+        expert_rows(c.f, ls->layer, "all", &ls->all, E, a->k, a->rank_order);
     }
     if ((rc = csv_close(&c, err, errlen))) return rc;
 

@@ -4,6 +4,7 @@
  * Memory: two chunks of (chunk_rows, L_stored, k) ids. */
 #include "analysis.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,10 +124,12 @@ int ms_routes_diff(ms_diff **out, const char *pa, const char *pb, const int *lay
             }
         }
     }
+    res->rank_order = A->rank_order && B->rank_order;
     for (int l = 0; l < L; l++) {
         ms_diff_layer *x = &res->layers[l];
         double T = (double)A->n_tokens;
-        x->first_agree_rate = T > 0 ? x->first_agree / T : 0;
+        /* ids not in rank order (docs/IMPORT.md): which was first choice is unknown */
+        x->first_agree_rate = !res->rank_order ? NAN : T > 0 ? x->first_agree / T : 0;
         x->topk_set_agree_rate = T > 0 ? x->topk_set_agree / T : 0;
         x->topk_overlap_mean = T > 0 ? overlap[l] / T : 0;
     }

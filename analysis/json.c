@@ -60,7 +60,8 @@ static cJSON *ci_field(const ms_ci *c, int n, int bootstrap) {
     return bootstrap > 0 ? ci_array(c, n) : cJSON_CreateNull();
 }
 
-static cJSON *domain_json(const ms_domain_stats *s, const char *name, int E, int k, int boot) {
+static cJSON *domain_json(const ms_domain_stats *s, const char *name, int E, int k, int boot,
+                          int ranked) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "domain", name);
     cJSON_AddNumberToObject(o, "n_tokens", (double)s->n_tokens);
@@ -68,11 +69,13 @@ static cJSON *domain_json(const ms_domain_stats *s, const char *name, int E, int
     cJSON_AddItemToObject(o, "assign_count", i64_array(s->assign_count, E));
     cJSON_AddItemToObject(o, "share", dbl_array(s->share, E));
     cJSON_AddItemToObject(o, "share_ci", ci_field(s->share_ci, E, boot));
-    cJSON_AddItemToObject(o, "first_count", i64_array(s->first_count, E));
+    cJSON_AddItemToObject(o, "first_count",
+                          ranked ? i64_array(s->first_count, E) : cJSON_CreateNull());
     cJSON_AddItemToObject(o, "first_share", dbl_array(s->first_share, E));
     cJSON_AddItemToObject(o, "first_share_ci", ci_field(s->first_share_ci, E, boot));
     if (k >= 2) {
-        cJSON_AddItemToObject(o, "second_count", i64_array(s->second_count, E));
+        cJSON_AddItemToObject(o, "second_count",
+                              ranked ? i64_array(s->second_count, E) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "second_share", dbl_array(s->second_share, E));
         cJSON_AddItemToObject(o, "second_share_ci", ci_field(s->second_share_ci, E, boot));
     }
@@ -81,7 +84,10 @@ static cJSON *domain_json(const ms_domain_stats *s, const char *name, int E, int
     cJSON_AddItemToObject(o, "contains_share_ci", ci_field(s->contains_share_ci, E, boot));
     cJSON *r = cJSON_AddObjectToObject(o, "repetition");
     cJSON_AddNumberToObject(r, "n_pairs", (double)s->n_pairs);
-    cJSON_AddNumberToObject(r, "first_equal", (double)s->first_equal);
+    if (ranked)
+        cJSON_AddNumberToObject(r, "first_equal", (double)s->first_equal);
+    else
+        cJSON_AddNullToObject(r, "first_equal");
     cJSON_AddItemToObject(r, "first_equal_rate", num(s->first_equal_rate));
     cJSON_AddItemToObject(r, "first_equal_ci", ci_item(s->first_equal_ci));
     cJSON_AddNumberToObject(r, "topk_intersect", (double)s->topk_intersect);
@@ -131,6 +137,10 @@ static cJSON *analysis_json(const ms_analysis *a) {
     cJSON_AddItemToObject(st, "command_line", str_or_null(a->store_command_line));
     cJSON_AddItemToObject(st, "tool_version", str_or_null(a->store_tool_version));
     cJSON_AddItemToObject(st, "created", str_or_null(a->store_created));
+    /* "rank", or "not rank": imported ids whose order is not the router's (docs/IMPORT.md) */
+    cJSON_AddStringToObject(root, "rank_order", a->rank_order ? "rank" : "not rank");
+    if (!a->rank_order)
+        cJSON_AddStringToObject(root, "first_choice", "unavailable (expert ids not in rank order)");
     cJSON_AddNumberToObject(root, "n_expert", E);
     cJSON_AddNumberToObject(root, "k", a->k);
     cJSON *lay = cJSON_AddArrayToObject(root, "layers");
@@ -157,9 +167,10 @@ static cJSON *analysis_json(const ms_analysis *a) {
         cJSON_AddNumberToObject(o, "layer", ls->layer);
         cJSON *ds = cJSON_AddArrayToObject(o, "domains");
         for (int d = 0; d < D; d++)
-            cJSON_AddItemToArray(
-                ds, domain_json(&ls->domains[d], a->domains[d], E, a->k, a->bootstrap));
-        cJSON_AddItemToObject(o, "all", domain_json(&ls->all, "all", E, a->k, a->bootstrap));
+            cJSON_AddItemToArray(ds, domain_json(&ls->domains[d], a->domains[d], E, a->k,
+                                                 a->bootstrap, a->rank_order));
+        cJSON_AddItemToObject(o, "all",
+                              domain_json(&ls->all, "all", E, a->k, a->bootstrap, a->rank_order));
         cJSON *dv = cJSON_AddObjectToObject(o, "domain_divergence");
         cJSON_AddItemToObject(dv, "js_divergence_bits", matrix_dbl(ls->js_bits, D));
         cJSON *cs = cJSON_AddObjectToObject(dv, "chi_square");
@@ -235,13 +246,17 @@ char *ms_diff_json_string(const ms_diff *d, const char *path_a, const char *path
     cJSON_AddNumberToObject(root, "n_tokens", (double)d->n_tokens);
     cJSON_AddNumberToObject(root, "n_expert", d->n_expert);
     cJSON_AddNumberToObject(root, "k", d->k);
+    cJSON_AddStringToObject(root, "rank_order", d->rank_order ? "rank" : "not rank");
     cJSON *ls = cJSON_AddArrayToObject(root, "layers");
     for (int l = 0; l < d->n_layers; l++) {
         const ms_diff_layer *x = &d->layers[l];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToArray(ls, o);
         cJSON_AddNumberToObject(o, "layer", x->layer);
-        cJSON_AddNumberToObject(o, "first_agree", (double)x->first_agree);
+        if (d->rank_order)
+            cJSON_AddNumberToObject(o, "first_agree", (double)x->first_agree);
+        else
+            cJSON_AddNullToObject(o, "first_agree");
         cJSON_AddItemToObject(o, "first_agree_rate", num(x->first_agree_rate));
         cJSON_AddNumberToObject(o, "topk_set_agree", (double)x->topk_set_agree);
         cJSON_AddItemToObject(o, "topk_set_agree_rate", num(x->topk_set_agree_rate));

@@ -520,6 +520,30 @@ done:
     return rc;
 }
 
+/* Expert ids not in rank order: which expert was first choice is unknown, so every figure
+ * that depends on it is NaN (null in JSON, empty in CSV) rather than a wrong number. */
+static void blank_ds(ms_domain_stats *s, int E) {
+    for (int e = 0; e < E; e++) {
+        s->first_share[e] = s->second_share[e] = NAN;
+        s->first_share_ci[e].lo = s->first_share_ci[e].hi = NAN;
+        s->second_share_ci[e].lo = s->second_share_ci[e].hi = NAN;
+    }
+    s->first_equal_rate = NAN;
+    s->first_equal_ci.lo = s->first_equal_ci.hi = NAN;
+}
+
+static void blank_first_choice(ms_analysis *res) {
+    for (int l = 0; l < res->n_layers; l++) {
+        ms_layer_stats *ls = &res->layers[l];
+        for (int d = 0; d < res->n_domains; d++)
+            blank_ds(&ls->domains[d], res->n_expert);
+        blank_ds(&ls->all, res->n_expert);
+        ls->chi2 = ls->chi2_p = NAN;
+        ls->chi2_dof = 0;
+    }
+    res->baseline_repeat_first = NAN;
+}
+
 int ms_analysis_run_routes(ms_analysis **out, ms_routes *r, const char *path,
                            const ms_analysis_opts *opts, char *err, size_t errlen) {
     *out = NULL;
@@ -692,8 +716,10 @@ int ms_analysis_run_routes(ms_analysis **out, ms_routes *r, const char *path,
     res->store_tool_version = dupstr(info->tool_version);
     res->store_created = dupstr(info->created);
     res->command_line = dupstr(o->command_line);
+    res->rank_order = info->rank_order;
     rc = build_result(res, &a, err, errlen);
     if (rc) goto fail;
+    if (!res->rank_order) blank_first_choice(res);
     acc_free(&a);
     free(tok), free(doc), free(pos), free(ids);
     *out = res;

@@ -149,6 +149,8 @@ static void summary(const ms_analysis *a) {
     printf("\n  (1st: first choice equal; 1/2: top-%d sets intersect; baselines 1/E and "
            "1-C(E-k,k)/C(E,k))\n",
            a->k);
+    if (!a->rank_order)
+        printf("  1st: unavailable (expert ids not in rank order; see docs/IMPORT.md)\n");
 }
 
 /* Under mpirun every rank reads its slice of the store; the counts are summed here. */

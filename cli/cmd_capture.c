@@ -602,7 +602,8 @@ static int run(int argc, char **argv) {
                                ms_corpus_manifest_json(corpus),
                                cmdline,
                                resume,
-                               window};
+                               window,
+                               "rank"};
     if (!dl) snprintf(err, sizeof err, "capture: out of memory");
     rc = dl ? ms_store_create(&store, &so, err, sizeof err) : MS_ERR_RUNTIME;
     free(dl);

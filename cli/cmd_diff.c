@@ -96,10 +96,16 @@ static int run(int argc, char **argv) {
         ms_print_text(stdout, pb, 0);
         printf(": %lld tokens, E=%d, top-%d\n", (long long)d->n_tokens, d->n_expert, d->k);
         printf("  layer  first choice agrees  top-k set agrees  mean top-k overlap\n");
-        for (int l = 0; l < d->n_layers; l++)
-            printf("  %5d  %18.2f%%  %15.2f%%  %17.2f%%\n", d->layers[l].layer,
-                   100 * d->layers[l].first_agree_rate, 100 * d->layers[l].topk_set_agree_rate,
+        for (int l = 0; l < d->n_layers; l++) {
+            if (d->rank_order)
+                printf("  %5d  %18.2f%%", d->layers[l].layer, 100 * d->layers[l].first_agree_rate);
+            else
+                printf("  %5d  %19s", d->layers[l].layer, "unavailable");
+            printf("  %15.2f%%  %17.2f%%\n", 100 * d->layers[l].topk_set_agree_rate,
                    100 * d->layers[l].topk_overlap_mean);
+        }
+        if (!d->rank_order)
+            printf("  (first choice: unavailable, expert ids not in rank order; docs/IMPORT.md)\n");
     }
     ms_diff_free(d);
     return status;

@@ -44,6 +44,8 @@ static int compatible(const ms_routes_info *a, const ms_routes_info *b, const ch
         what = "stored layers";
     else if (a->has_logits != b->has_logits)
         what = "logits choice";
+    else if (a->rank_order != b->rank_order)
+        what = "expert id order (rank_order)";
     else if (!same_str(a->model_json, b->model_json) ||
              !same_str(a->tokenizer_json, b->tokenizer_json))
         what = "model";
@@ -123,7 +125,8 @@ int ms_merge_stores(const char *out, const char *const *in, int n_in, const char
                                .tokenizer_json = i0->tokenizer_json,
                                .manifest_json = i0->manifest_json,
                                .command_line = command_line ? command_line : i0->command_line,
-                               .window = window > 0 ? window : i0->window};
+                               .window = window > 0 ? window : i0->window,
+                               .rank_order = i0->rank_order ? "rank" : "unknown"};
     int crc = ms_store_create(&s, &so, err, sizeof err);
     if (crc) {
         store_error(err, tmp, out);

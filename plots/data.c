@@ -128,11 +128,18 @@ static int parse_domain_entry(parse_ctx *c, ms_plot_analysis *a, const cJSON *de
     if (!cJSON_IsObject(de)) return bad(c, path, "not an object");
     int rc;
     if ((rc = get_vec(c, de, "share", path, E, 0, 1, &a->either[pl_dle(a, d, l, 0)]))) return rc;
-    if ((rc = get_vec(c, de, "first_share", path, E, 0, 1, &a->first[pl_dle(a, d, l, 0)])))
-        return rc;
-    if (a->second &&
-        (rc = get_vec(c, de, "second_share", path, E, 0, 1, &a->second[pl_dle(a, d, l, 0)])))
-        return rc;
+    if (a->unranked) { /* first/second choice unknown: null in the JSON */
+        for (int e = 0; e < E; e++) {
+            a->first[pl_dle(a, d, l, e)] = NAN;
+            if (a->second) a->second[pl_dle(a, d, l, e)] = NAN;
+        }
+    } else {
+        if ((rc = get_vec(c, de, "first_share", path, E, 0, 1, &a->first[pl_dle(a, d, l, 0)])))
+            return rc;
+        if (a->second &&
+            (rc = get_vec(c, de, "second_share", path, E, 0, 1, &a->second[pl_dle(a, d, l, 0)])))
+            return rc;
+    }
     int64_t nt = 0, nd = 0;
     if ((rc = get_int(c, de, "n_tokens", path, 0, INT64_MAX / 2, &nt))) return rc;
     if (field(de, "n_documents") &&
@@ -147,7 +154,7 @@ static int parse_domain_entry(parse_ctx *c, ms_plot_analysis *a, const cJSON *de
     snprintf(p, sizeof p, "%s.repetition", path);
     if (!cJSON_IsObject(rep)) return bad(c, p, "missing or not an object");
     double v;
-    if (num_or_null(field(rep, "first_equal_rate"), 0, &v) || v < 0 || v > 1)
+    if (num_or_null(field(rep, "first_equal_rate"), a->unranked, &v) || v < 0 || v > 1)
         return bad(c, p, "first_equal_rate missing or not a number in [0, 1]");
     a->rep_first[pl_dl(a, d, l)] = v;
     if (num_or_null(field(rep, "topk_intersect_rate"), 0, &v) || v < 0 || v > 1)
@@ -186,6 +193,8 @@ static int parse_root(parse_ctx *c, ms_plot_analysis *a, const cJSON *root) {
         return bad(c, "domains", "missing, empty or not an array");
     a->n_domains = cJSON_GetArraySize(doms);
 
+    const cJSON *ro = field(root, "rank_order"); /* absent in older analyses: rank */
+    a->unranked = cJSON_IsString(ro) && strcmp(ro->valuestring, "rank") != 0;
     size_t L = (size_t)a->n_layers, D = (size_t)a->n_domains, Es = (size_t)E;
     a->layers = calloc(L, sizeof *a->layers);
     a->domains = calloc(D, sizeof *a->domains);
@@ -222,7 +231,7 @@ static int parse_root(parse_ctx *c, ms_plot_analysis *a, const cJSON *root) {
     const cJSON *base = field(root, "baselines");
     if (!cJSON_IsObject(base)) return bad(c, "baselines", "missing or not an object");
     if (num_or_null(field(base, "share"), 0, &a->base_share) ||
-        num_or_null(field(base, "repeat_first"), 0, &a->base_first) ||
+        num_or_null(field(base, "repeat_first"), a->unranked, &a->base_first) ||
         num_or_null(field(base, "repeat_topk"), 0, &a->base_topk))
         return bad(c, "baselines", "share, repeat_first or repeat_topk missing");
 

@@ -299,7 +299,7 @@ static int fig7(fig_ctx *c) {
 static int fig9(fig_ctx *c) {
     const ms_plot_analysis *a = c->a;
     const char *name = "fig9_choice_breakdown";
-    int nc = a->second ? 3 : 2;
+    int nc = a->unranked ? 1 : a->second ? 3 : 2; /* unranked: either choice only */
     static const char *choice[3] = {"either choice", "first choice", "second choice"};
     pl_buf dat = {0}, gp = {0};
     pl_printf(&dat,
@@ -334,7 +334,7 @@ static int fig9(fig_ctx *c) {
     if (h < 100 + legend_px(a)) h = 100 + legend_px(a);
     const double *src[3] = {a->either, a->first, a->second};
     gp_begin(c, &gp, name, "Mixtral Fig. 9: either / first / second choice", w, h);
-    gp_bar_style(&gp, a, bars_ymax(c, 3, src));
+    gp_bar_style(&gp, a, bars_ymax(c, nc, src));
     pl_printf(&gp,
               "set multiplot layout %d,%d margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f "
               "title \"Proportion of tokens per expert by choice rank\" font \"" FONT ",18\"\n",
@@ -356,9 +356,13 @@ static int fig9(fig_ctx *c) {
     pl_puts(&gp, "unset multiplot\n");
     gp_end(&gp);
     const char *cap =
-        "Left: either choice (as Fig. 7). Middle: the first-choice expert's share of tokens. "
-        "Right: the second-choice expert's share. Dashed: uniform 1/E. Compare with Mixtral "
-        "Fig. 9.";
+        a->unranked
+            ? "Either choice (as Fig. 7). First- and second-choice shares: unavailable (expert "
+              "ids not in rank order: the store was imported from an engine that does not "
+              "keep the router's order, docs/IMPORT.md). Dashed: uniform 1/E."
+            : "Left: either choice (as Fig. 7). Middle: the first-choice expert's share of "
+              "tokens. Right: the second-choice expert's share. Dashed: uniform 1/E. Compare "
+              "with Mixtral Fig. 9.";
     int rc = emit(c, name, &dat, &gp, "First / second choice breakdown (Mixtral Fig. 9)", cap);
     pl_buf_free(&dat);
     pl_buf_free(&gp);
@@ -401,7 +405,8 @@ static int fig10(fig_ctx *c) {
     pl_printf(&gp, "ND = %d\n", a->n_domains);
     gp_array_str(&gp, "dom", a->domains, a->n_domains);
     gp_domain_colors(&gp, a->n_domains);
-    pl_printf(&gp, "base1 = %.8g; basek = %.8g\n", 100 * a->base_first, 100 * a->base_topk);
+    pl_printf(&gp, "base1 = %.8g; basek = %.8g\n", a->unranked ? -1.0 : 100 * a->base_first,
+              100 * a->base_topk);
     int lmax = a->layers[a->n_layers - 1], lmin = a->layers[0];
     pl_printf(&gp,
               "set xrange [%g:%g]\n"
@@ -415,6 +420,8 @@ static int fig10(fig_ctx *c) {
               lmin == lmax ? lmin - 0.5 : (double)lmin, lmin == lmax ? lmax + 0.5 : (double)lmax,
               110.0 / w, (110.0 + 2 * cw + 80) / w, 85.0 / h, 1.0 - 110.0 / h, 80.0 / w);
     static const char *panel[2] = {"First choice", "First or second choice (top-k sets meet)"};
+    /* Unranked: the first panel keeps its place (so the figure's layout is the same) and
+     * says why it is empty. */
     for (int p = 0; p < 2; p++) {
         int col = p == 0 ? 2 : 5;
         pl_printf(&gp, "set title \"%s\" font \"" FONT ",15\"\n",
@@ -425,6 +432,13 @@ static int fig10(fig_ctx *c) {
         if (p == 1) {
             gp_legend_clear(&gp);
             pl_puts(&gp, "unset ylabel\n");
+        }
+        if (p == 0 && a->unranked) { /* no first choice: say so instead of plotting */
+            pl_puts(&gp, "set label 99 \"unavailable\\n(expert ids not in rank order)\" at "
+                         "graph 0.5, 0.5 center font \"" FONT ",16\"\n"
+                         "set yrange [0:100]\nplot -1 notitle\n"
+                         "unset label 99\nset autoscale y\n");
+            continue;
         }
         pl_puts(&gp, "plot ");
         if (has_ci)

@@ -71,8 +71,11 @@ struct ms_plot_analysis {
     double *rep_first_ci; /* (n_domains, n_layers, 2) 95% interval, NaN when absent */
     double *rep_topk_ci;  /* (n_domains, n_layers, 2) */
     double base_share, base_first, base_topk; /* uniform 1/E and the random baselines */
-    double *coact;      /* (n_layers, n_expert, n_expert) N(ei,ej)/N(ei), all domains */
-    char *routes_path;  /* store.path; NULL when unknown */
+    int unranked;      /* the analysis says "rank_order": "not rank" (imported ids, docs/IMPORT.md):
+                          first, second, rep_first and base_first are NaN and every figure or table
+                          of them says "unavailable (expert ids not in rank order)" */
+    double *coact;     /* (n_layers, n_expert, n_expert) N(ei,ej)/N(ei), all domains */
+    char *routes_path; /* store.path; NULL when unknown */
     char *command_line; /* of the analysis; NULL when unknown */
     char *json;         /* the analysis JSON as given (copied into reports) */
     void *root;         /* its cJSON tree (summary tables and provenance are read from it) */

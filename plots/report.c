@@ -101,8 +101,12 @@ static void table5(pl_buf *b, const ms_plot_analysis *a, const int *slots, int n
             for (int i = 0; i < n; i++) {
                 size_t k = pl_dl(a, d, slots[i]);
                 pl_puts(b, "<td>");
-                put_pct(b, m == 0 ? a->rep_first[k] : a->rep_topk[k]);
-                put_ci_pct(b, m == 0 ? &a->rep_first_ci[2 * k] : &a->rep_topk_ci[2 * k]);
+                if (m == 0 && a->unranked) {
+                    pl_puts(b, "unavailable");
+                } else {
+                    put_pct(b, m == 0 ? a->rep_first[k] : a->rep_topk[k]);
+                    put_ci_pct(b, m == 0 ? &a->rep_first_ci[2 * k] : &a->rep_topk_ci[2 * k]);
+                }
                 pl_puts(b, "</td><td class=\"paper\">");
                 if (pr && paper_idx[i] >= 0)
                     pl_printf(b, "%.1f",
@@ -117,8 +121,11 @@ static void table5(pl_buf *b, const ms_plot_analysis *a, const int *slots, int n
     pl_puts(b, "<tr class=\"base\"><th>random baseline</th>");
     for (int m = 0; m < 2; m++)
         for (int i = 0; i < n; i++)
-            pl_printf(b, "<td>%.1f</td><td class=\"paper\">%s</td>",
-                      100 * (m == 0 ? a->base_first : a->base_topk), m == 0 ? "12.5" : "46.4");
+            if (m == 0 && a->unranked)
+                pl_puts(b, "<td>unavailable</td><td class=\"paper\">12.5</td>");
+            else
+                pl_printf(b, "<td>%.1f</td><td class=\"paper\">%s</td>",
+                          100 * (m == 0 ? a->base_first : a->base_topk), m == 0 ? "12.5" : "46.4");
     pl_puts(b, "</tr>\n</tbody></table>\n");
     pl_puts(b, "<p class=\"note\">Consecutive token pairs inside one document and window "
                "whose first-choice expert is the same (left) or whose top-k sets intersect "
@@ -130,6 +137,10 @@ static void table5(pl_buf *b, const ms_plot_analysis *a, const int *slots, int n
     if (!any_match)
         pl_puts(b, " None of this corpus's domain names match the paper's subsets, so only "
                    "its baselines are comparable.");
+    if (a->unranked)
+        pl_puts(b, " First choice: unavailable (expert ids not in rank order: this store was "
+                   "imported from an engine that does not keep the router's order, see "
+                   "docs/IMPORT.md).");
     pl_puts(b, "</p>\n");
     /* The paper's whole table, for subsets this corpus does not have. */
     pl_puts(b, "<details><summary>The paper's Table 5 (all subsets)</summary>\n"

@@ -249,6 +249,10 @@ int ms_token_view_html(ms_routes *r, const ms_token_view_opts *o, int fragment, 
         pl_puts(&b, "</head><body>\n<h1>Tokens coloured by their first-choice expert</h1>\n"
                     "<p>As in Mixtral of Experts (arXiv 2401.04088), Fig. 8. Hover over a token "
                     "for its id and all its experts with their router weights.</p>\n");
+    if (!in->rank_order)
+        pl_puts(&b, "<p class=\"note\">This store's expert ids are not in rank order "
+                    "(imported, docs/IMPORT.md): the colour is the first listed expert, not "
+                    "the router's first choice.</p>\n");
     pl_puts(&b, "<section class=\"mstokens\">\n");
     for (int i = 0; i < n_docs; i++) {
         doc_rows d;
@@ -330,8 +334,11 @@ int ms_token_view_ansi(ms_routes *r, const ms_token_view_opts *o, int color, cha
     pl_safe(&b, dom);
     pl_puts(&b, ", ");
     pl_safe(&b, d.source ? d.source : "");
-    pl_printf(&b, ", %lld tokens), layer %d, coloured by first-choice expert\n",
-              (long long)d.n_total, in->layers[slot]);
+    pl_printf(&b, ", %lld tokens), layer %d, coloured by %s\n", (long long)d.n_total,
+              in->layers[slot],
+              in->rank_order ? "first-choice expert"
+                             : "the first listed expert (ids not in rank order: not the "
+                               "router's first choice)");
     pl_puts(&b, "experts:");
     for (int e = 0; e < E; e++) {
         pl_puts(&b, " ");

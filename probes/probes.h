@@ -77,11 +77,19 @@ typedef struct ms_store_create_opts {
                        the existing store must match (layers, E, k, logits, domains,
                        window) */
     int64_t window; /* tokens per forward pass: root attribute "window" (0: not written) */
+    /* Attribute "rank_order" of /routing/expert: "rank" (first choice first; NULL means
+     * this, as every capture), "sorted" (ids sorted by expert id, as some engines return
+     * them) or "unknown". Analyses report first/second-choice figures only for "rank". */
+    const char *rank_order;
 } ms_store_create_opts;
 
 /* Without resume an existing file at path is replaced only if it is empty or a moescope route
  * store; anything else (a user's file, a model) is refused with MS_ERR_INPUT and left as is. */
 int ms_store_create(ms_store **out, const ms_store_create_opts *o, char *err, size_t errlen);
+/* The check ms_store_create makes before replacing path: 0 when path is nothing, an empty file
+ * or a route store; else MS_ERR_INPUT ("<path>: exists and is not a moescope route store;
+ * refusing to replace it"). For writers that build the store under another name first. */
+int ms_store_replaceable(const char *path, char *err, size_t errlen);
 /* The writer's lock: a sidecar file "<path>.lock" holding the writer's pid, flock()ed for as
  * long as the lock is held (a crashed writer's lock goes with its process; the stale file is
  * harmless). A capture takes it before it looks at or touches the store. Fails with
@@ -128,6 +136,8 @@ typedef struct ms_routes_info {
     const char *const *domains; /* [n_domains] */
     int has_logits;
     int64_t window; /* tokens per forward pass of the capture (attribute "window"; 0: unknown) */
+    int rank_order; /* 1: /routing/expert is in rank order (attribute rank_order "rank", or
+                       absent); 0: "sorted" or "unknown" (no first/second-choice figures) */
     const char *model_json, *tokenizer_json, *manifest_json, *command_line, *tool_version, *created;
 } ms_routes_info;
 
@@ -141,5 +151,31 @@ int ms_routes_document(const ms_routes *r, int64_t d, int *domain, int64_t *firs
  * ids/weights are (n, n_layers, k), logits (n, n_layers, E). */
 int ms_routes_read(ms_routes *r, int64_t t0, int64_t n, int32_t *tok, int32_t *doc, int32_t *pos,
                    int32_t *ids, float *weights, float *logits, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------------------------------
+ * Import (docs/IMPORT.md): routing recorded by another engine (NumPy arrays, or JSONL of
+ * vLLM / SGLang responses) written as a route store. Everything is read and checked before
+ * anything is written; the store is written under a temporary name beside out (with the
+ * store's lock held) and renamed when complete, so an error leaves no output.
+ */
+typedef struct ms_import_opts {
+    const char *out;           /* the store to write (replaced if it is a route store) */
+    const char *const *inputs; /* FILE.npz, NAME=FILE.npy, FILE.npy (named by its stem),
+                                  FILE.jsonl */
+    int n_inputs;
+    const char *model_path;     /* GGUF / HF folder / config.json, or NULL */
+    int n_expert, k, n_layer;   /* from flags; 0: unknown (must agree with the model) */
+    const char *layers;         /* model layers the arrays hold ("0,15,31"), or NULL */
+    const char *rank_order;     /* "rank", "sorted", "unknown"; NULL: from the input */
+    const char *domain;         /* domain of documents that name none (NULL: "default") */
+    const char *const *domains; /* JSONL: the domain list, in order (NULL: as met) */
+    int n_domains;
+    int norm_topk;  /* experts chosen from logits: renormalise the k weights
+                       (1), not (0), as the model says (-1) */
+    int64_t window; /* positions restart every window tokens (0: never) */
+    const char *command_line;
+} ms_import_opts;
+
+int ms_import(const ms_import_opts *o, char *err, size_t errlen);
 
 #endif

@@ -616,6 +616,18 @@ static int routes_open(ms_routes **out, const char *path, const void *image, siz
                                 want_rank == 1 ? 1 : dims[1] * dims[2], err, errlen)))
             goto fail;
     }
+    {
+        /* Stores written before the attribute existed are captures: rank order. Anything but
+         * "rank" means the first choice is unknown (docs/IMPORT.md). */
+        char *ro = NULL;
+        int qro = ms_h5_read_attr_str(r->tok[R_EXPERT], "rank_order", &ro);
+        in->rank_order = qro != 0 || !ro || strcmp(ro, "rank") == 0;
+        free(ro);
+        if (qro < 0) {
+            rc = bad(err, errlen, path, "/routing/expert attribute rank_order unreadable");
+            goto fail;
+        }
+    }
     rc = check_rows(r, n_vocab, err, errlen);
 fail:
     free(fmt);

@@ -214,7 +214,7 @@ static int write_failed(ms_store *s, char *err, size_t errlen) {
 
 /* A new capture may replace what is at path only if it is nothing, an empty file or a
  * moescope route store: a typo in --out must not destroy a user's file. */
-static int replaceable(const char *path, char *err, size_t errlen) {
+int ms_store_replaceable(const char *path, char *err, size_t errlen) {
     struct stat st;
     if (stat(path, &st) != 0) return 0; /* nothing there (or H5Fcreate reports why) */
     if (!S_ISREG(st.st_mode)) {
@@ -253,7 +253,7 @@ static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, siz
     /* Never reuse freed space (see the top of this file). */
     H5_CHECK(H5Pset_file_space_strategy(fcpl, H5F_FSPACE_STRATEGY_NONE, 0, 1),
              "set the file space strategy");
-    if ((rc = replaceable(path, err, errlen))) goto fail;
+    if ((rc = ms_store_replaceable(path, err, errlen))) goto fail;
     /* The empty store is built under a temporary name and renamed over path once complete:
      * a failure while creating it leaves no file (and any previous store untouched). */
     size_t tl = strlen(path) + 64;
@@ -333,6 +333,18 @@ static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, siz
         H5_CHECK(s->tok[i] = make_dset(s->file, tok_names[i], ft, rank, i == R_LOGITS ? le : lk,
                                        65536, tok_desc[i]),
                  "create a token dataset");
+    }
+    {
+        /* Where the ids came from another engine, their order may not be the router's rank
+         * order (docs/IMPORT.md); analyses read this before any first-choice figure. */
+        const char *ro = o->rank_order ? o->rank_order : "rank";
+        H5_CHECK(ms_h5_attr_str(s->tok[R_EXPERT], "rank_order", ro), "write attribute rank_order");
+        if (strcmp(ro, "rank") != 0)
+            H5_CHECK(ms_h5_attr_str(s->tok[R_EXPERT], "description",
+                                    "expert ids chosen by the router, shape (tokens, stored "
+                                    "layers, k), NOT in rank order (see the attribute "
+                                    "rank_order): which was first choice is unknown"),
+                     "write attribute description");
     }
     for (int i = 0; i < N_DOCDS; i++) {
         hid_t ft = i == DOC_DOMAIN ? H5T_STD_I32LE : i == DOC_SOURCE ? vls : H5T_STD_I64LE;
