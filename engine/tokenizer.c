@@ -89,6 +89,7 @@ void ms_tokenizer_free(ms_tokenizer *t) {
     free(t->phash);
     free(t->pairs);
     free(t->user_ids);
+    ms_tok_pretok_free(t->pre);
     free(t);
 }
 
@@ -303,7 +304,10 @@ typedef struct tok_work {
     int64_t heap_n, heap_cap;
     int32_t *ids; /* (ids_cap) output */
     int64_t n_ids, ids_cap;
-    int unk_run; /* the last id came from a symbol outside the vocabulary (fuse_unk) */
+    char *clean; /* (clean_cap) byte-level: the fragment as well-formed UTF-8 */
+    int64_t clean_cap;
+    ms_tok_spans spans; /* byte-level: words of the fragment */
+    int unk_run;        /* the last id came from a symbol outside the vocabulary (fuse_unk) */
     int oom;
 } tok_work;
 
@@ -420,6 +424,12 @@ static void encode_segment(tok_work *w, int32_t a, int32_t b) {
                 if (id < 0) id = t->unk;
                 if (id >= 0) emit(w, id);
             }
+        } else if (t->llama_bytes) {
+            /* llama.cpp (byte-level): each byte of the symbol's text as a one-byte piece */
+            for (int32_t j = 0; j < s->len; j++) {
+                int32_t id = t->single_id[(uint8_t)w->buf[s->start + j]];
+                if (id >= 0) emit(w, id);
+            }
         } else if (t->unk >= 0) {
             /* Hugging Face with byte_fallback off: <unk>, runs fused when fuse_unk */
             if (!(t->fuse_unk && w->unk_run)) emit(w, t->unk);
@@ -475,6 +485,71 @@ static void encode_escaped(tok_work *w, int32_t n) {
         ns++;
     }
     if (ns > 0) encode_segment(w, 0, ns);
+}
+
+static int sym_reserve(tok_work *w, size_t n) {
+    if (n <= w->sym_cap) return 0;
+    size_t cap = w->sym_cap ? w->sym_cap : 256;
+    while (cap < n)
+        cap *= 2;
+    tok_sym *g = realloc(w->sym, cap * sizeof *g);
+    if (!g) return -1;
+    w->sym = g;
+    w->sym_cap = cap;
+    return 0;
+}
+
+/* Byte-level BPE of one raw fragment: invalid UTF-8 read as the source's library reads it,
+ * words cut by the pre-tokenizer, each word's bytes spelled as one-character pieces and
+ * merged by rank (the same heap as SentencePiece). */
+static void encode_byte_level(tok_work *w, const char *src, int64_t len) {
+    const ms_tokenizer *t = w->t;
+    if (grow((void **)&w->clean, &w->clean_cap, 3 * len + 1, 1)) {
+        w->oom = 1;
+        return;
+    }
+    int64_t n = (int64_t)ms_tok_clean_llama(src, (size_t)len, w->clean);
+    if (ms_tok_pretok_split(t->pre, w->clean, n, &w->spans)) {
+        w->oom = 1;
+        return;
+    }
+    for (int64_t k = 0; k < w->spans.n; k++) {
+        const uint8_t *word = (const uint8_t *)w->clean + w->spans.v[2 * k];
+        int32_t wn = (int32_t)(w->spans.v[2 * k + 1] - w->spans.v[2 * k]);
+        if ((size_t)wn * 2 > w->buf_cap) {
+            char *nb = realloc(w->buf, (size_t)wn * 2);
+            if (!nb) {
+                w->oom = 1;
+                return;
+            }
+            w->buf = nb;
+            w->buf_cap = (size_t)wn * 2;
+        }
+        if (sym_reserve(w, (size_t)wn)) {
+            w->oom = 1;
+            return;
+        }
+        int32_t off = 0;
+        for (int32_t j = 0; j < wn; j++) {
+            uint8_t b = word[j];
+            tok_sym *sy = &w->sym[j];
+            sy->start = off;
+            sy->len = t->byte_utf8_len[b];
+            sy->prev = j - 1;
+            sy->next = j + 1;
+            sy->id = t->bl_id[b];
+            memcpy(w->buf + off, t->byte_utf8[b], t->byte_utf8_len[b]);
+            off += t->byte_utf8_len[b];
+        }
+        if (t->ignore_merges && wn > 1) {
+            int32_t id = ms_tok_lookup(t, w->buf, (size_t)off);
+            if (id >= 0) {
+                emit(w, id);
+                continue;
+            }
+        }
+        encode_segment(w, 0, wn);
+    }
 }
 
 typedef struct tok_frag {
@@ -541,6 +616,7 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
     *n_ids = 0;
     /* Indices are int32 inside one fragment: 3 bytes per input byte plus the prefix. */
     if (len > (size_t)(INT32_MAX / 4)) return MS_ERR_RUNTIME;
+    if (t->byte_level && len > (size_t)(INT32_MAX / 8)) return MS_ERR_RUNTIME; /* 3x, then 2x */
     tok_frag *frags = NULL;
     int64_t n_frags = 0;
     if (partition(t, text, (int64_t)len, &frags, &n_frags)) return MS_ERR_RUNTIME;
@@ -559,6 +635,11 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
             continue;
         }
         const char *src = text + f->off;
+        if (t->byte_level) {
+            encode_byte_level(&w, src, f->len);
+            if (w.oom) goto oom;
+            continue;
+        }
         int32_t n = 0;
         int prefix = 0;
         int64_t spaces = 0;
@@ -609,6 +690,8 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
     free(w.buf);
     free(w.sym);
     free(w.heap);
+    free(w.clean);
+    free(w.spans.v);
     free(frags);
     *ids = w.ids;
     *n_ids = w.n_ids;
@@ -617,6 +700,8 @@ oom:
     free(w.buf);
     free(w.sym);
     free(w.heap);
+    free(w.clean);
+    free(w.spans.v);
     free(w.ids);
     free(frags);
     return MS_ERR_RUNTIME;
@@ -719,6 +804,30 @@ static void u8_text(utf8_state *s, out_w *w, const char *p, size_t n, int unesca
     }
 }
 
+/* A byte-level piece back to bytes: each character of the piece is one byte (GPT-2's
+ * bytes_to_unicode inverted); a character outside the map stands for itself. */
+static void u8_byte_level(const ms_tokenizer *t, utf8_state *s, out_w *w, const char *p, size_t n) {
+    for (size_t i = 0; i < n;) {
+        uint8_t c = (uint8_t)p[i];
+        if (c < 0x80) {
+            int b = t->cp_byte[c];
+            u8_put(s, w, (uint8_t)(b >= 0 ? b : c));
+            i++;
+            continue;
+        }
+        if (c >= 0xC0 && c < 0xE0 && i + 1 < n && ((uint8_t)p[i + 1] & 0xC0) == 0x80) {
+            uint32_t cp = ((uint32_t)(c & 0x1F) << 6) | ((uint8_t)p[i + 1] & 0x3F);
+            if (cp < MS_TOK_BYTE_CPS && t->cp_byte[cp] >= 0) {
+                u8_put(s, w, (uint8_t)t->cp_byte[cp]);
+                i += 2;
+                continue;
+            }
+        }
+        u8_put(s, w, c);
+        i++;
+    }
+}
+
 static int token_byte(const ms_tokenizer *t, int32_t id) {
     int b = -1;
     if (!ms_tok_is_byte_piece(ms_tok_piece(t, id), t->piece_len[id], &b)) return -1;
@@ -758,7 +867,10 @@ static void detok_core(const ms_tokenizer *t, const int32_t *ids, int64_t n, int
                     p++, len--;
                 strip = 0;
             }
-            u8_text(&s, w, p, len, unescape);
+            if (t->byte_level && type == MS_TOK_NORMAL)
+                u8_byte_level(t, &s, w, p, len);
+            else
+                u8_text(&s, w, p, len, unescape);
         }
         /* control, unknown and unused tokens have no text */
     }
@@ -793,7 +905,42 @@ size_t ms_token_display(const ms_tokenizer *t, int32_t id, char *out, size_t cap
         const char *p = ms_tok_piece(t, id);
         size_t len = t->piece_len[id];
         int b = t->types[id] == MS_TOK_BYTE ? token_byte(t, id) : -1;
-        if (b >= 0 && b < 0x80) {
+        if (t->byte_level && t->types[id] == MS_TOK_NORMAL) {
+            /* Readable text: complete characters as themselves, the bytes of a character
+             * split across tokens as <0xXX> (they are valid only together). */
+            char stackb[256];
+            char *raw = stackb;
+            size_t rn = 0;
+            for (size_t i = 0; i < len && rn < sizeof stackb;) {
+                uint8_t c = (uint8_t)p[i];
+                uint32_t cp = c;
+                size_t k = 1;
+                if (c >= 0xC0 && c < 0xE0 && i + 1 < len) {
+                    cp = ((uint32_t)(c & 0x1F) << 6) | ((uint8_t)p[i + 1] & 0x3F);
+                    k = 2;
+                }
+                int bb = cp < MS_TOK_BYTE_CPS ? t->cp_byte[cp] : -1;
+                if (bb >= 0) {
+                    raw[rn++] = (char)bb;
+                    i += k;
+                } else {
+                    raw[rn++] = (char)c;
+                    i++;
+                }
+            }
+            for (size_t i = 0; i < rn;) {
+                size_t ok = ms_utf8_valid_prefix(raw + i, rn - i);
+                if (ok) {
+                    ow_put(&w, raw + i, ok);
+                    i += ok;
+                } else {
+                    char hex[8];
+                    snprintf(hex, sizeof hex, "<0x%02X>", (uint8_t)raw[i]);
+                    ow_put(&w, hex, 6);
+                    i++;
+                }
+            }
+        } else if (b >= 0 && b < 0x80) {
             u8_put(&s, &w, (uint8_t)b);
         } else {
             u8_text(&s, &w, p, len, t->types[id] == MS_TOK_NORMAL);

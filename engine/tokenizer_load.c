@@ -53,10 +53,11 @@ int ms_tokenizer_from_gguf(ms_tokenizer **out, const gguf_file *g, char *err, si
         errf(err, errlen, "%s: no tokenizer.ggml.model (no vocabulary in this file)", path);
         return MS_ERR_INPUT;
     }
-    if (!(model.n == 5 && memcmp(model.p, "llama", 5) == 0)) {
+    int gpt2 = model.n == 4 && memcmp(model.p, "gpt2", 4) == 0;
+    if (!gpt2 && !(model.n == 5 && memcmp(model.p, "llama", 5) == 0)) {
         errf(err, errlen,
-             "%s: tokenizer.ggml.model is '%.*s'; only SentencePiece vocabularies ('llama') are "
-             "supported",
+             "%s: tokenizer.ggml.model is '%.*s'; supported: 'llama' (SentencePiece) and 'gpt2' "
+             "(byte-level BPE)",
              path, (int)(model.n > 32 ? 32 : model.n), model.p);
         return MS_ERR_INPUT;
     }
@@ -117,16 +118,33 @@ int ms_tokenizer_from_gguf(ms_tokenizer **out, const gguf_file *g, char *err, si
         int64_t ty = has_types ? gguf_arr_int(g, "tokenizer.ggml.token_type", i) : MS_TOK_NORMAL;
         t->types[i] = (uint8_t)(ty >= 1 && ty <= 6 ? ty : 0);
     }
-    /* llama.cpp's defaults for SentencePiece vocabularies. */
+    /* llama.cpp's defaults: SentencePiece BOS 1, EOS 2, UNK 0; gpt2 BOS = EOS = 11, no UNK. */
     int64_t v;
-    t->bos =
-        special_id(gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) == 0 ? v : 1, t->n_vocab);
-    t->eos =
-        special_id(gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v) == 0 ? v : 2, t->n_vocab);
-    t->unk =
-        special_id(gguf_get_int(g, "tokenizer.ggml.unknown_token_id", &v) == 0 ? v : 0, t->n_vocab);
+    t->bos = special_id(gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) == 0 ? v
+                        : gpt2                                                  ? 11
+                                                                                : 1,
+                        t->n_vocab);
+    t->eos = special_id(gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v) == 0 ? v
+                        : gpt2                                                  ? 11
+                                                                                : 2,
+                        t->n_vocab);
+    t->unk = special_id(gguf_get_int(g, "tokenizer.ggml.unknown_token_id", &v) == 0 ? v
+                        : gpt2                                                      ? -1
+                                                                                    : 0,
+                        t->n_vocab);
     t->pad = special_id(gguf_get_int(g, "tokenizer.ggml.padding_token_id", &v) == 0 ? v : -1,
                         t->n_vocab);
+    if (gpt2) {
+        snprintf(t->source, sizeof t->source, "gguf");
+        snprintf(t->prefix_form, sizeof t->prefix_form, "none");
+        int rc = ms_tok_gguf_byte_level(t, g, err, errlen);
+        if (rc) {
+            ms_tokenizer_free(t);
+            return rc;
+        }
+        *out = t;
+        return 0;
+    }
     int b;
     t->add_bos = gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b) == 0 ? b : 1;
     t->add_eos = gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &b) == 0 ? b : 0;

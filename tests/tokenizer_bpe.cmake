@@ -1,0 +1,40 @@
+# Byte-level BPE tokenizers (engine/tokenizer_bpe.c): llama.cpp's own test vectors for every
+# byte-level vocabulary it ships (models/ggml-vocab-*.gguf with .inp/.out, taken at test time
+# out of the llama.cpp source node-llama-cpp installs: tests/oracle/node_modules; skipped, 77,
+# when it is not installed), llama.cpp itself (node-llama-cpp) on our own texts, and
+# hand-derived cases (invalid UTF-8, decoding, display).
+set(BPE_VOCABS gpt-2 llama-bpe qwen2 qwen35 deepseek-llm deepseek-coder mpt starcoder refact falcon
+               command-r)
+set(BPE_BUNDLE ${CMAKE_CURRENT_SOURCE_DIR}/oracle/node_modules/node-llama-cpp/llama/gitRelease.bundle)
+set(BPE_WORK ${CMAKE_CURRENT_BINARY_DIR}/tokenizer-bpe)
+file(MAKE_DIRECTORY ${BPE_WORK})
+
+add_test(NAME tokenizer_bpe_extract
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/bpe_vocabs.sh ${BPE_BUNDLE} ${BPE_WORK} ${BPE_VOCABS})
+set_tests_properties(tokenizer_bpe_extract PROPERTIES LABELS "golden" SKIP_RETURN_CODE 77
+  FIXTURES_SETUP tok_bpe TIMEOUT 300)
+
+foreach(v ${BPE_VOCABS})
+  set(m ${BPE_WORK}/ggml-vocab-${v}.gguf)
+  add_test(NAME tokenizer_bpe_vectors_${v}
+    COMMAND sh -c "[ -f \"$1\" ] || exit 77; exec \"$2\" json \"$1\" \"$1.inp\" \"$1.out\""
+            sh ${m} $<TARGET_FILE:test_tokenizer>)
+  set_tests_properties(tokenizer_bpe_vectors_${v} PROPERTIES LABELS "golden" SKIP_RETURN_CODE 77
+    FIXTURES_REQUIRED tok_bpe)
+endforeach()
+
+# Our own texts (code, CJK, Arabic, emoji, whitespace runs, \r\n, digit runs, upper-case
+# contractions) plus the round-trip texts and ~200 generated ones, through node-llama-cpp for
+# each vocabulary; then the same through ms_tokenize.
+file(READ ${MS_TEST_DATA}/tokenizer/bpe_texts.txt BPE_TEXTS_A)
+file(READ ${MS_TEST_DATA}/tokenizer/roundtrip.txt BPE_TEXTS_B)
+file(WRITE ${BPE_WORK}/seeds.txt "${BPE_TEXTS_A}\n__ggml_vocab_test__\n${BPE_TEXTS_B}")
+foreach(v gpt-2 llama-bpe qwen2 deepseek-llm deepseek-coder mpt starcoder falcon command-r)
+  set(m ${BPE_WORK}/ggml-vocab-${v}.gguf)
+  add_test(NAME tokenizer_bpe_llamacpp_${v}
+    COMMAND sh -c "[ -f \"$3\" ] && [ -d \"$1/node_modules\" ] || exit 77; cd \"$1\" && \"$2\" tokenize_oracle.mjs \"$3\" \"$4\" \"$5\" 200 13 >/dev/null && exec \"$6\" json \"$3\" \"$5.inp\" \"$5.out\""
+            sh ${CMAKE_CURRENT_SOURCE_DIR}/oracle ${MS_NODE} ${m} ${BPE_WORK}/seeds.txt
+            ${BPE_WORK}/oracle-${v} $<TARGET_FILE:test_tokenizer>)
+  set_tests_properties(tokenizer_bpe_llamacpp_${v} PROPERTIES LABELS "oracle;nosan"
+    SKIP_RETURN_CODE 77 FIXTURES_REQUIRED tok_bpe TIMEOUT 600)
+endforeach()
