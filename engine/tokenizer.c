@@ -307,7 +307,9 @@ typedef struct tok_work {
     char *clean; /* (clean_cap) byte-level: the fragment as well-formed UTF-8 */
     int64_t clean_cap;
     ms_tok_spans spans; /* byte-level: words of the fragment */
-    int unk_run;        /* the last id came from a symbol outside the vocabulary (fuse_unk) */
+    char *aux;          /* (aux_cap) byte-level: words rebuilt with a prefix space */
+    int64_t aux_cap;
+    int unk_run; /* the last id came from a symbol outside the vocabulary (fuse_unk) */
     int oom;
 } tok_work;
 
@@ -508,26 +510,39 @@ static void encode_byte_level(tok_work *w, const char *src, int64_t len) {
         w->oom = 1;
         return;
     }
-    int64_t n = (int64_t)ms_tok_clean_llama(src, (size_t)len, w->clean);
-    if (ms_tok_pretok_split(t->pre, w->clean, n, &w->spans)) {
+    int64_t n = t->llama_bytes ? (int64_t)ms_tok_clean_llama(src, (size_t)len, w->clean)
+                               : (int64_t)ms_tok_clean_replace(src, (size_t)len, w->clean);
+    const char *text = w->clean;
+    char *normed = NULL;
+    if (t->norm) { /* Hugging Face normalizers (NFC, NFKC, ...) on the whole fragment */
+        if (ms_tok_normalize(t->norm, text, n, &normed, &n)) {
+            w->oom = 1;
+            return;
+        }
+        if (normed) text = normed;
+    }
+    const char *words;
+    int rc = ms_tok_pretok_split(t->pre, text, n, &w->spans, &w->aux, &w->aux_cap, &words);
+    if (rc) {
+        free(normed);
         w->oom = 1;
         return;
     }
     for (int64_t k = 0; k < w->spans.n; k++) {
-        const uint8_t *word = (const uint8_t *)w->clean + w->spans.v[2 * k];
+        const uint8_t *word = (const uint8_t *)words + w->spans.v[2 * k];
         int32_t wn = (int32_t)(w->spans.v[2 * k + 1] - w->spans.v[2 * k]);
         if ((size_t)wn * 2 > w->buf_cap) {
             char *nb = realloc(w->buf, (size_t)wn * 2);
             if (!nb) {
                 w->oom = 1;
-                return;
+                break;
             }
             w->buf = nb;
             w->buf_cap = (size_t)wn * 2;
         }
         if (sym_reserve(w, (size_t)wn)) {
             w->oom = 1;
-            return;
+            break;
         }
         int32_t off = 0;
         for (int32_t j = 0; j < wn; j++) {
@@ -550,6 +565,7 @@ static void encode_byte_level(tok_work *w, const char *src, int64_t len) {
         }
         encode_segment(w, 0, wn);
     }
+    free(normed);
 }
 
 typedef struct tok_frag {
@@ -691,6 +707,7 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
     free(w.sym);
     free(w.heap);
     free(w.clean);
+    free(w.aux);
     free(w.spans.v);
     free(frags);
     *ids = w.ids;
@@ -701,6 +718,7 @@ oom:
     free(w.sym);
     free(w.heap);
     free(w.clean);
+    free(w.aux);
     free(w.spans.v);
     free(w.ids);
     free(frags);
@@ -976,7 +994,11 @@ const char *ms_token_piece(const ms_tokenizer *t, int32_t id) {
 char *ms_tokenizer_describe_json(const ms_tokenizer *t) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
-    cJSON_AddStringToObject(o, "kind", "sentencepiece-bpe");
+    cJSON_AddStringToObject(o, "kind", t->byte_level ? "byte-level-bpe" : "sentencepiece-bpe");
+    if (t->byte_level) {
+        cJSON_AddStringToObject(o, "pre_tokenizer", t->pre_name);
+        cJSON_AddBoolToObject(o, "ignore_merges", t->ignore_merges);
+    }
     cJSON_AddStringToObject(o, "source", t->source);
     cJSON_AddStringToObject(o, "merges", t->merge == MS_MERGE_SCORES ? "scores" : "ranks");
     cJSON_AddNumberToObject(o, "n_vocab", t->n_vocab);

@@ -12,12 +12,16 @@
 #include "tokenizer_impl.h"
 #include "tokenizer_int.h"
 
+#include "safetensors.h" /* st_json_get */
+
+#include <cjson/cJSON.h>
 #include <oniguruma.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 /* ---------------------------------------------------------------------------------------
  * Pre-tokenizer table: every name spelled once. Patterns are llama.cpp's (its "adapted" forms
@@ -141,7 +145,8 @@ static void list_names(char *out, size_t cap) {
 
 struct ms_tok_pretok {
     int n;
-    regex_t *rx[16];
+    regex_t *rx[16];  /* NULL for a prefix-space step */
+    uint8_t kind[16]; /* MS_PRE_* */
 };
 
 static pthread_once_t onig_once = PTHREAD_ONCE_INIT;
@@ -153,11 +158,16 @@ static void onig_setup(void) {
 void ms_tok_pretok_free(ms_tok_pretok *p) {
     if (!p) return;
     for (int i = 0; i < p->n; i++)
-        onig_free(p->rx[i]);
+        if (p->rx[i]) onig_free(p->rx[i]);
     free(p);
 }
 
 int ms_tok_pretok_add(ms_tok_pretok **pp, const char *pattern, size_t len, char *msg, size_t cap) {
+    return ms_tok_pretok_step(pp, MS_PRE_ISOLATED, pattern, len, 0, msg, cap);
+}
+
+int ms_tok_pretok_step(ms_tok_pretok **pp, int kind, const char *pattern, size_t len, int literal,
+                       char *msg, size_t cap) {
     pthread_once(&onig_once, onig_setup);
     if (!*pp) {
         *pp = calloc(1, sizeof **pp);
@@ -171,27 +181,38 @@ int ms_tok_pretok_add(ms_tok_pretok **pp, const char *pattern, size_t len, char 
         snprintf(msg, cap, "more than %d split patterns", p->n);
         return MS_ERR_INPUT;
     }
+    if (kind == MS_PRE_PREFIX) {
+        p->rx[p->n] = NULL;
+        p->kind[p->n++] = (uint8_t)kind;
+        return 0;
+    }
     if (ms_utf8_valid_prefix(pattern, len) != len) {
         snprintf(msg, cap, "pattern is not valid UTF-8");
         return MS_ERR_INPUT;
     }
     OnigErrorInfo einfo;
     regex_t *rx = NULL;
+    /* A Split with a String pattern matches that text literally (ONIG_SYNTAX_ASIS). */
     int r = onig_new(&rx, (const OnigUChar *)pattern, (const OnigUChar *)pattern + len,
-                     ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_DEFAULT, &einfo);
+                     ONIG_OPTION_NONE, ONIG_ENCODING_UTF8,
+                     literal ? ONIG_SYNTAX_ASIS : ONIG_SYNTAX_DEFAULT, &einfo);
     if (r != ONIG_NORMAL) {
         OnigUChar s[ONIG_MAX_ERROR_MESSAGE_LEN];
         onig_error_code_to_str(s, r, &einfo);
         snprintf(msg, cap, "bad regex: %s", (const char *)s);
         return r == ONIGERR_MEMORY ? MS_ERR_RUNTIME : MS_ERR_INPUT;
     }
-    p->rx[p->n++] = rx;
+    p->rx[p->n] = rx;
+    p->kind[p->n++] = (uint8_t)kind;
     return 0;
 }
 
-/* Cuts s[0..n) (valid UTF-8) into words; spans gets (start, end) pairs. */
-int ms_tok_pretok_split(const ms_tok_pretok *p, const char *s, int64_t n, ms_tok_spans *sp) {
+/* Cuts s[0..n) (valid UTF-8) into words; spans gets (start, end) pairs into *text, which is s
+ * unless a prefix-space step rebuilt the text into *aux (grown as needed). */
+int ms_tok_pretok_split(const ms_tok_pretok *p, const char *s, int64_t n, ms_tok_spans *sp,
+                        char **aux, int64_t *aux_cap, const char **text) {
     sp->n = 0;
+    *text = s;
     if (n == 0) return 0;
     if (ms_tok_spans_push(sp, 0, n)) return MS_ERR_RUNTIME;
     if (!p) return 0;
@@ -199,28 +220,56 @@ int ms_tok_pretok_split(const ms_tok_pretok *p, const char *s, int64_t n, ms_tok
     if (!region) return MS_ERR_RUNTIME;
     ms_tok_spans next = {0};
     int rc = 0;
-    const OnigUChar *base = (const OnigUChar *)s;
     for (int k = 0; k < p->n && !rc; k++) {
         next.n = 0;
-        for (int64_t i = 0; i < sp->n && !rc; i++) {
-            int64_t a = sp->v[2 * i], b = sp->v[2 * i + 1], pos = a, from = a;
-            const OnigUChar *end = base + b;
-            while (from < b && !rc) {
-                int r = onig_search(p->rx[k], base + a, end, base + from, end, region,
-                                    ONIG_OPTION_NONE);
-                if (r < 0) break; /* ONIG_MISMATCH (or an engine limit: keep the rest whole) */
-                int64_t ms = a + region->beg[0], me = a + region->end[0];
-                if (me == ms) { /* an empty match makes no word: search on from the next char */
-                    from = ms + 1;
-                    while (from < b && ((uint8_t)s[from] & 0xC0) == 0x80)
-                        from++;
-                    continue;
+        if (p->kind[k] == MS_PRE_PREFIX) {
+            /* Hugging Face ByteLevel add_prefix_space: " " before every word that does not
+             * start with one. Words are copied into *aux (never re-entered: one such step). */
+            const char *cur = *text;
+            int64_t need = 0;
+            for (int64_t i = 0; i < sp->n; i++)
+                need += sp->v[2 * i + 1] - sp->v[2 * i] + 1;
+            if (need > *aux_cap) {
+                char *g = realloc(*aux, (size_t)need);
+                if (!g) {
+                    rc = MS_ERR_RUNTIME;
+                    break;
                 }
-                if (ms > pos && ms_tok_spans_push(&next, pos, ms)) rc = MS_ERR_RUNTIME;
-                if (ms_tok_spans_push(&next, ms, me)) rc = MS_ERR_RUNTIME;
-                pos = from = me;
+                *aux = g;
+                *aux_cap = need;
             }
-            if (!rc && pos < b && ms_tok_spans_push(&next, pos, b)) rc = MS_ERR_RUNTIME;
+            int64_t o = 0;
+            for (int64_t i = 0; i < sp->n && !rc; i++) {
+                int64_t a = sp->v[2 * i], b = sp->v[2 * i + 1], start = o;
+                if (cur[a] != ' ') (*aux)[o++] = ' ';
+                memcpy(*aux + o, cur + a, (size_t)(b - a));
+                o += b - a;
+                if (ms_tok_spans_push(&next, start, o)) rc = MS_ERR_RUNTIME;
+            }
+            *text = *aux;
+        } else {
+            const OnigUChar *base = (const OnigUChar *)*text;
+            int removed = p->kind[k] == MS_PRE_REMOVED;
+            for (int64_t i = 0; i < sp->n && !rc; i++) {
+                int64_t a = sp->v[2 * i], b = sp->v[2 * i + 1], pos = a, from = a;
+                const OnigUChar *end = base + b;
+                while (from < b && !rc) {
+                    int r = onig_search(p->rx[k], base + a, end, base + from, end, region,
+                                        ONIG_OPTION_NONE);
+                    if (r < 0) break; /* ONIG_MISMATCH (or an engine limit: rest kept whole) */
+                    int64_t ms = a + region->beg[0], me = a + region->end[0];
+                    if (me == ms) { /* an empty match makes no word: search on from the next */
+                        from = ms + 1;
+                        while (from < b && (base[from] & 0xC0) == 0x80)
+                            from++;
+                        continue;
+                    }
+                    if (ms > pos && ms_tok_spans_push(&next, pos, ms)) rc = MS_ERR_RUNTIME;
+                    if (!removed && ms_tok_spans_push(&next, ms, me)) rc = MS_ERR_RUNTIME;
+                    pos = from = me;
+                }
+                if (!rc && pos < b && ms_tok_spans_push(&next, pos, b)) rc = MS_ERR_RUNTIME;
+            }
         }
         ms_tok_spans t = *sp;
         *sp = next;
@@ -430,4 +479,283 @@ int ms_tok_gguf_byte_level(ms_tokenizer *t, const gguf_file *g, char *err, size_
 oom:
     errf(err, errlen, "%s: out of memory building the tokenizer", path);
     return MS_ERR_RUNTIME;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Hugging Face side: invalid UTF-8 and normalizers.
+ */
+
+/* Invalid UTF-8 as a browser or Python reads it: every maximal invalid subpart is one U+FFFD.
+ * dst holds 3n bytes. */
+size_t ms_tok_clean_replace(const char *src, size_t n, char *dst) {
+    const uint8_t *s = (const uint8_t *)src;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t ok = ms_utf8_valid_prefix(src + i, n - i);
+        if (ok) {
+            memcpy(dst + o, src + i, ok);
+            o += ok;
+            i += ok;
+            continue;
+        }
+        uint8_t c = s[i];
+        size_t need = 0;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 2;
+        else if (c >= 0xE0 && c <= 0xEF)
+            need = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        else if (c >= 0xF0 && c <= 0xF4)
+            need = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        size_t k = 1;
+        while (k < need && i + k < n && s[i + k] >= lo && s[i + k] <= hi) {
+            k++;
+            lo = 0x80;
+            hi = 0xBF;
+        }
+        o += put_cp(dst + o, 0xFFFD);
+        i += k;
+    }
+    return o;
+}
+
+/* Applies the normalizer steps packed in norm (4 bits each, MS_NORM_*, first step lowest).
+ * *out is NULL when nothing changed (pure ASCII), else malloc'ed. */
+int ms_tok_normalize(unsigned norm, const char *s, int64_t n, char **out, int64_t *n_out) {
+    *out = NULL;
+    int64_t i = 0;
+    while (i < n && (uint8_t)s[i] < 0x80)
+        i++;
+    if (i == n) return 0; /* every normalization form leaves ASCII alone */
+    char *cur = NULL;
+    const char *in = s;
+    int64_t len = n;
+    for (; norm; norm >>= 4) {
+        int opt = UTF8PROC_STABLE;
+        switch (norm & 15) {
+        case MS_NORM_NFC:
+            opt |= UTF8PROC_COMPOSE;
+            break;
+        case MS_NORM_NFKC:
+            opt |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+            break;
+        case MS_NORM_NFD:
+            opt |= UTF8PROC_DECOMPOSE;
+            break;
+        case MS_NORM_NFKD:
+            opt |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+            break;
+        default:
+            continue;
+        }
+        utf8proc_uint8_t *dst = NULL;
+        utf8proc_ssize_t r =
+            utf8proc_map((const utf8proc_uint8_t *)in, len, &dst, (utf8proc_option_t)opt);
+        if (r < 0) { /* only UTF8PROC_ERROR_NOMEM: the input is valid UTF-8 */
+            free(cur);
+            return MS_ERR_RUNTIME;
+        }
+        free(cur);
+        cur = (char *)dst;
+        in = cur;
+        len = r;
+    }
+    *out = cur;
+    *n_out = len;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * tokenizer.json: BPE model with a ByteLevel pre-tokenizer.
+ */
+
+static int json_type_is(const cJSON *o, const char *type) {
+    const cJSON *ty = st_json_get(o, "type");
+    return cJSON_IsString(ty) && strcmp(ty->valuestring, type) == 0;
+}
+
+static const char *json_type(const cJSON *o) {
+    const cJSON *ty = st_json_get(o, "type");
+    return cJSON_IsString(ty) ? ty->valuestring : "?";
+}
+
+int ms_tok_json_is_byte_level(const cJSON *root) {
+    const cJSON *pt = st_json_get(root, "pre_tokenizer");
+    if (json_type_is(pt, "ByteLevel")) return 1;
+    if (json_type_is(pt, "Sequence")) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, st_json_get(pt, "pretokenizers")) {
+            if (json_type_is(it, "ByteLevel")) return 1;
+        }
+    }
+    return json_type_is(st_json_get(root, "decoder"), "ByteLevel");
+}
+
+static int read_norm(const cJSON *nz, unsigned *norm, int *n_steps, const char *path, char *err,
+                     size_t errlen) {
+    if (!nz || cJSON_IsNull(nz)) return 0;
+    if (!cJSON_IsObject(nz)) {
+        errf(err, errlen, "%s: normalizer must be an object or null", path);
+        return MS_ERR_INPUT;
+    }
+    if (json_type_is(nz, "Sequence")) {
+        const cJSON *list = st_json_get(nz, "normalizers"), *it;
+        if (!cJSON_IsArray(list)) {
+            errf(err, errlen, "%s: normalizer Sequence without a \"normalizers\" array", path);
+            return MS_ERR_INPUT;
+        }
+        cJSON_ArrayForEach(it, list) {
+            int rc = read_norm(it, norm, n_steps, path, err, errlen);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        unsigned v;
+    } forms[] = {
+        {"NFC", MS_NORM_NFC}, {"NFKC", MS_NORM_NFKC}, {"NFD", MS_NORM_NFD}, {"NFKD", MS_NORM_NFKD}};
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+        if (!json_type_is(nz, forms[i].name)) continue;
+        if (*n_steps == 8) {
+            errf(err, errlen, "%s: more than 8 normalizers", path);
+            return MS_ERR_INPUT;
+        }
+        *norm |= forms[i].v << (4 * *n_steps);
+        (*n_steps)++;
+        return 0;
+    }
+    errf(err, errlen,
+         "%s: normalizer '%s' is not supported for byte-level BPE (supported: NFC, NFKC, NFD, "
+         "NFKD, Sequence)",
+         path, json_type(nz));
+    return MS_ERR_INPUT;
+}
+
+/* The GPT-2 pattern of Hugging Face's ByteLevel(use_regex = true). */
+#define RX_HF_BYTELEVEL                                                                            \
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+
+static int read_pre_step(ms_tokenizer *t, const cJSON *st, int *n_bytelevel, const char *path,
+                         char *err, size_t errlen) {
+    char msg[256];
+    int rc = 0;
+    if (!cJSON_IsObject(st)) {
+        errf(err, errlen, "%s: pre_tokenizer entry must be an object", path);
+        return MS_ERR_INPUT;
+    }
+    if (json_type_is(st, "ByteLevel")) {
+        if (++*n_bytelevel > 1) {
+            errf(err, errlen, "%s: more than one ByteLevel pre-tokenizer", path);
+            return MS_ERR_INPUT;
+        }
+        const cJSON *aps = st_json_get(st, "add_prefix_space");
+        const cJSON *ur = st_json_get(st, "use_regex");
+        if ((aps && !cJSON_IsBool(aps)) || (ur && !cJSON_IsBool(ur))) {
+            errf(err, errlen, "%s: ByteLevel add_prefix_space and use_regex must be booleans",
+                 path);
+            return MS_ERR_INPUT;
+        }
+        if (cJSON_IsTrue(aps))
+            rc = ms_tok_pretok_step(&t->pre, MS_PRE_PREFIX, NULL, 0, 0, msg, sizeof msg);
+        if (!rc && (!ur || cJSON_IsTrue(ur))) /* tokenizers' default: use_regex = true */
+            rc = ms_tok_pretok_step(&t->pre, MS_PRE_ISOLATED, RX_HF_BYTELEVEL,
+                                    strlen(RX_HF_BYTELEVEL), 0, msg, sizeof msg);
+    } else if (json_type_is(st, "Split")) {
+        const cJSON *pat = st_json_get(st, "pattern");
+        const cJSON *rx = st_json_get(pat, "Regex"), *str = st_json_get(pat, "String");
+        const cJSON *beh = st_json_get(st, "behavior"), *inv = st_json_get(st, "invert");
+        if (!cJSON_IsString(rx) && !cJSON_IsString(str)) {
+            errf(err, errlen, "%s: Split pre-tokenizer without a \"Regex\" or \"String\" pattern",
+                 path);
+            return MS_ERR_INPUT;
+        }
+        int kind = -1;
+        if (cJSON_IsString(beh) && strcmp(beh->valuestring, "Isolated") == 0)
+            kind = MS_PRE_ISOLATED;
+        if (cJSON_IsString(beh) && strcmp(beh->valuestring, "Removed") == 0) kind = MS_PRE_REMOVED;
+        if (kind < 0 || cJSON_IsTrue(inv)) {
+            errf(err, errlen,
+                 "%s: Split behavior '%s'%s is not supported (supported: Isolated, Removed; "
+                 "invert false)",
+                 path, cJSON_IsString(beh) ? beh->valuestring : "?",
+                 cJSON_IsTrue(inv) ? " with invert" : "");
+            return MS_ERR_INPUT;
+        }
+        const char *p = cJSON_IsString(rx) ? rx->valuestring : str->valuestring;
+        rc = ms_tok_pretok_step(&t->pre, kind, p, strlen(p), !cJSON_IsString(rx), msg, sizeof msg);
+        if (rc) {
+            char safe[64];
+            ms_text_safe(p, safe, sizeof safe);
+            errf(err, errlen, "%s: Split pattern \"%s\": %s", path, safe, msg);
+            return rc;
+        }
+    } else if (json_type_is(st, "Digits")) {
+        const char *p = cJSON_IsTrue(st_json_get(st, "individual_digits")) ? "\\p{N}" : "\\p{N}+";
+        rc = ms_tok_pretok_step(&t->pre, MS_PRE_ISOLATED, p, strlen(p), 0, msg, sizeof msg);
+    } else {
+        errf(err, errlen,
+             "%s: pre-tokenizer '%s' is not supported with byte-level BPE (supported: ByteLevel, "
+             "Split, Digits, Sequence)",
+             path, json_type(st));
+        return MS_ERR_INPUT;
+    }
+    if (rc) errf(err, errlen, "%s: pre-tokenizer: %s", path, msg);
+    return rc;
+}
+
+int ms_tok_json_byte_level(ms_tokenizer *t, const cJSON *root, const cJSON *model, const char *path,
+                           char *err, size_t errlen) {
+    unsigned norm = 0;
+    int n_norm = 0, n_bl = 0;
+    int rc = read_norm(st_json_get(root, "normalizer"), &norm, &n_norm, path, err, errlen);
+    if (rc) return rc;
+    t->norm = norm;
+    const cJSON *pt = st_json_get(root, "pre_tokenizer");
+    if (json_type_is(pt, "Sequence")) {
+        const cJSON *list = st_json_get(pt, "pretokenizers"), *it;
+        if (!cJSON_IsArray(list)) {
+            errf(err, errlen, "%s: pre_tokenizer Sequence without a \"pretokenizers\" array", path);
+            return MS_ERR_INPUT;
+        }
+        cJSON_ArrayForEach(it, list) {
+            rc = read_pre_step(t, it, &n_bl, path, err, errlen);
+            if (rc) return rc;
+        }
+    } else if (pt && !cJSON_IsNull(pt)) {
+        rc = read_pre_step(t, pt, &n_bl, path, err, errlen);
+        if (rc) return rc;
+    }
+    if (n_bl == 0) {
+        errf(err, errlen,
+             "%s: a ByteLevel decoder without a ByteLevel pre-tokenizer is not supported", path);
+        return MS_ERR_INPUT;
+    }
+    static const char *const unsupported[] = {"continuing_subword_prefix", "end_of_word_suffix"};
+    for (int k = 0; k < 2; k++) {
+        const cJSON *v = st_json_get(model, unsupported[k]);
+        if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !v->valuestring[0])) {
+            errf(err, errlen, "%s: model.%s is not supported", path, unsupported[k]);
+            return MS_ERR_INPUT;
+        }
+    }
+    const cJSON *drop = st_json_get(model, "dropout");
+    if (drop && !cJSON_IsNull(drop) && !(cJSON_IsNumber(drop) && drop->valuedouble == 0)) {
+        errf(err, errlen, "%s: model.dropout is set: BPE dropout makes tokenization random", path);
+        return MS_ERR_INPUT;
+    }
+    const cJSON *im = st_json_get(model, "ignore_merges");
+    if (im && !cJSON_IsBool(im)) {
+        errf(err, errlen, "%s: model.ignore_merges must be a boolean", path);
+        return MS_ERR_INPUT;
+    }
+    t->ignore_merges = cJSON_IsTrue(im);
+    t->byte_level = 1;
+    t->llama_bytes = 0;
+    t->byte_fallback = 0;
+    t->add_space_prefix = 0;
+    t->prefix = MS_PREFIX_NONE;
+    snprintf(t->pre_name, sizeof t->pre_name, "tokenizer.json");
+    ms_tok_byte_map_init(t);
+    return 0;
 }

@@ -90,6 +90,7 @@ struct ms_tokenizer {
      * merged by rank, and pieces are decoded back to bytes. */
     int byte_level;
     int ignore_merges; /* a word that is a piece is one token */
+    unsigned norm;     /* Hugging Face normalizer steps (MS_NORM_*), 0 for none */
     int llama_bytes;   /* a symbol that is no piece: its bytes as one-byte pieces (llama.cpp) */
     struct ms_tok_pretok *pre;        /* split patterns, NULL for none */
     char pre_name[32];                /* tokenizer.ggml.pre, or "tokenizer.json" */
@@ -118,14 +119,31 @@ ms_tokenizer *ms_tok_alloc(int n, size_t pool_bytes);
 int ms_tok_is_byte_piece(const char *s, size_t n, int *byte);
 
 /* Byte-level BPE (tokenizer_bpe.c). */
-/* Compiles one split pattern (Oniguruma, UTF-8) onto the list *pp (allocated on first use);
- * on failure msg says why. MS_ERR_INPUT for a bad pattern. */
+/* Pre-tokenizer steps: a pattern whose matches and gaps become words (Isolated), whose gaps
+ * only do (Removed), or " " put before every word not starting with one (Prefix). */
+enum { MS_PRE_ISOLATED = 0, MS_PRE_REMOVED = 1, MS_PRE_PREFIX = 2 };
+/* Compiles one split pattern (Oniguruma, UTF-8; literal: the text itself) onto the list *pp
+ * (allocated on first use); on failure msg says why. MS_ERR_INPUT for a bad pattern. */
+int ms_tok_pretok_step(ms_tok_pretok **pp, int kind, const char *pattern, size_t len, int literal,
+                       char *msg, size_t cap);
 int ms_tok_pretok_add(ms_tok_pretok **pp, const char *pattern, size_t len, char *msg, size_t cap);
 void ms_tok_pretok_free(ms_tok_pretok *p);
-/* Cuts valid UTF-8 s[0..n) into words with every pattern in turn (matches and the text
- * between them); a NULL list gives one word. Returns 0 or MS_ERR_RUNTIME. */
-int ms_tok_pretok_split(const ms_tok_pretok *p, const char *s, int64_t n, ms_tok_spans *sp);
+/* Cuts valid UTF-8 s[0..n) into words with every step in turn; a NULL list gives one word.
+ * Spans index *text: s, or *aux when a prefix step rebuilt the text. 0 or MS_ERR_RUNTIME. */
+int ms_tok_pretok_split(const ms_tok_pretok *p, const char *s, int64_t n, ms_tok_spans *sp,
+                        char **aux, int64_t *aux_cap, const char **text);
 int ms_tok_spans_push(ms_tok_spans *sp, int64_t a, int64_t b);
+/* Invalid UTF-8 as Python and browsers read it (each maximal invalid subpart is U+FFFD). */
+size_t ms_tok_clean_replace(const char *src, size_t n, char *dst);
+/* Normalization forms, packed 4 bits per step in ms_tokenizer.norm. */
+enum { MS_NORM_NFC = 1, MS_NORM_NFKC = 2, MS_NORM_NFD = 3, MS_NORM_NFKD = 4 };
+int ms_tok_normalize(unsigned norm, const char *s, int64_t n, char **out, int64_t *n_out);
+/* tokenizer.json: 1 if the pre-tokenizer (or decoder) is ByteLevel; then
+ * ms_tok_json_byte_level reads normalizer, pre-tokenizer and model flags into t. */
+struct cJSON;
+int ms_tok_json_is_byte_level(const struct cJSON *root);
+int ms_tok_json_byte_level(ms_tokenizer *t, const struct cJSON *root, const struct cJSON *model,
+                           const char *path, char *err, size_t errlen);
 /* Invalid UTF-8 as llama.cpp reads it (each bad byte is U+FFFD); dst holds 3n bytes. */
 size_t ms_tok_clean_llama(const char *src, size_t n, char *dst);
 void ms_tok_byte_map_init(ms_tokenizer *t);

@@ -446,6 +446,13 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
     cJSON_ArrayForEach(it, vocab) {
         int64_t id = 0;
         if (json_id(it, &id)) continue; /* checked in pass 1 */
+        if (name[id]) {
+            errf(err, errlen, "%s: model.vocab gives id %lld to both \"%.40s\" and \"%.40s\"", path,
+                 (long long)id, name[id], it->string);
+            free(name);
+            free(type);
+            return MS_ERR_INPUT;
+        }
         name[id] = it->string;
         int bv;
         type[id] =
@@ -484,6 +491,16 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
         t->scores[i] = 0.0f;
     }
 
+    /* Byte-level BPE (GPT-2 family): its own normalizers and pre-tokenizers. */
+    if (ms_tok_json_is_byte_level(root)) {
+        rc = ms_tok_json_byte_level(t, root, model, path, err, errlen);
+        if (rc) goto out;
+        snprintf(t->prefix_form, sizeof t->prefix_form, "none");
+        t->fuse_unk = cJSON_IsTrue(st_json_get(model, "fuse_unk"));
+        t->merge = MS_MERGE_RANKS;
+        snprintf(t->source, sizeof t->source, "tokenizer.json");
+        goto specials;
+    }
     /* Normalizer / pre-tokenizer: the two SentencePiece-compatible forms. */
     int prepend = 0, replace = 0, meta = 0, split = 0;
     ms_prefix_kind scheme = MS_PREFIX_NONE;
@@ -523,6 +540,7 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
 
     /* Special tokens: tokenizer_config.json, else the post-processor template, else the
      * usual names. */
+specials:;
     const cJSON *unk = st_json_get(model, "unk_token");
     const char *bos_name = NULL, *eos_name = NULL;
     read_template(st_json_get(root, "post_processor"), &bos_name, &eos_name);
@@ -535,6 +553,7 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
     if (!eos_name) eos_name = "</s>";
 
     if (ms_tok_finish(t, cJSON_GetArraySize(merges))) goto oom;
+    if (t->byte_level) ms_tok_byte_ids(t);
     t->bos = ms_tok_lookup(t, bos_name, strlen(bos_name));
     t->eos = ms_tok_lookup(t, eos_name, strlen(eos_name));
     if (cJSON_IsString(unk)) {

@@ -38,3 +38,25 @@ foreach(v gpt-2 llama-bpe qwen2 deepseek-llm deepseek-coder mpt starcoder falcon
   set_tests_properties(tokenizer_bpe_llamacpp_${v} PROPERTIES LABELS "oracle;nosan"
     SKIP_RETURN_CODE 77 FIXTURES_REQUIRED tok_bpe TIMEOUT 600)
 endforeach()
+
+add_executable(test_tokenizer_bpe ${CMAKE_CURRENT_SOURCE_DIR}/test_tokenizer_bpe.c)
+target_link_libraries(test_tokenizer_bpe PRIVATE ms_engine ms_flags PkgConfig::CJSON)
+target_include_directories(test_tokenizer_bpe PRIVATE ${PROJECT_SOURCE_DIR}/engine)
+
+# tokenizer.json files of the same vocabularies with their families' real normalizers and
+# pre-tokenizers (tests/data/tokenizer/bpe_hf_forms.json: GPT-2, RoBERTa-style prefix + NFKC,
+# Llama 3, Qwen2, OLMo/GPT-NeoX, DeepSeek coder and V3, StarCoder, Command-R, o200k), through
+# Hugging Face's tokenizers.js and through ms_tokenize.
+add_test(NAME tokenizer_bpe_hf_oracle
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/tokenizer_bpe_hf.py
+          ${MS_TEST_DATA}/tokenizer/bpe_hf_forms.json ${BPE_WORK} ${BPE_WORK}/hf
+          $<TARGET_FILE:test_tokenizer_bpe> $<TARGET_FILE:test_tokenizer> ${MS_NODE}
+          ${CMAKE_CURRENT_SOURCE_DIR}/oracle ${BPE_WORK}/seeds.txt)
+set_tests_properties(tokenizer_bpe_hf_oracle PROPERTIES LABELS "oracle;nosan" SKIP_RETURN_CODE 77
+  FIXTURES_REQUIRED tok_bpe TIMEOUT 900)
+
+add_test(NAME tokenizer_bpe_edge
+  COMMAND sh -c "[ -f \"$1\" ] || exit 77; exec \"$2\" edge \"$1\""
+          sh ${BPE_WORK}/ggml-vocab-gpt-2.gguf $<TARGET_FILE:test_tokenizer_bpe>)
+set_tests_properties(tokenizer_bpe_edge PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+  FIXTURES_REQUIRED tok_bpe)
