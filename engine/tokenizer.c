@@ -986,6 +986,10 @@ int ms_tokenizer_adds_bos(const ms_tokenizer *t) {
     return t->add_bos && t->bos >= 0;
 }
 
+int ms_tokenizer_byte_level(const ms_tokenizer *t) {
+    return t->byte_level;
+}
+
 const char *ms_token_piece(const ms_tokenizer *t, int32_t id) {
     if (id < 0 || id >= t->n_vocab) return NULL;
     return ms_tok_piece(t, id);

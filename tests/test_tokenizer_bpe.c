@@ -7,6 +7,7 @@
  *   errors DIR           malformed tokenizer.json files: MS_ERR_INPUT and one line naming the file
  *   fuzz DIR N           the tokenizer.json loader on N mutated files: no crash, clean errors */
 #include "engine.h"
+#include "gguf.h"
 #include "tokenizer_impl.h"
 
 #include <cjson/cJSON.h>
@@ -200,8 +201,17 @@ static int cmd_edge(const char *vocab) {
     expect_same(t, "lone 0xFF", "\xFF", 1, "\xEF\xBF\xBD", 3);
     expect_same(t, "cut sequence", "a\xC3", 2, "a\xEF\xBF\xBD", 4);
     expect_same(t, "two bad bytes", "\x80\x80", 2, "\xEF\xBF\xBD\xEF\xBF\xBD", 6);
-    expect_same(t, "cut 3-byte + ASCII", "\xE2\x82" "x", 3, "\xEF\xBF\xBD\xEF\xBF\xBD" "x", 7);
-    expect_same(t, "overlong slash", "a\xC0\xAF" "b", 4, "a/b", 3);
+    expect_same(t, "cut 3-byte + ASCII",
+                "\xE2\x82"
+                "x",
+                3,
+                "\xEF\xBF\xBD\xEF\xBF\xBD"
+                "x",
+                7);
+    expect_same(t, "overlong slash",
+                "a\xC0\xAF"
+                "b",
+                4, "a/b", 3);
     /* Every byte value alone gives one or more tokens whose text is that byte (or U+FFFD). */
     for (int b = 1; b < 256; b++) {
         char c = (char)b;
@@ -236,7 +246,31 @@ static int cmd_edge(const char *vocab) {
     return failures != 0;
 }
 
+/* A copy of a vocabulary GGUF with another tokenizer.ggml.pre (for llama.cpp and moescope to
+ * tokenize with a pre-tokenizer whose own vocabulary llama.cpp does not ship). */
+static int cmd_repre(const char *src, const char *dst, const char *pre) {
+    gguf_file *g;
+    char err[1024];
+    if (gguf_open(&g, src, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    gguf_writer *w = gguf_writer_new();
+    for (int64_t i = 0; i < gguf_n_kv(g); i++) {
+        gguf_str k = gguf_key_name(g, i);
+        if (k.n == 18 && memcmp(k.p, "tokenizer.ggml.pre", 18) == 0) continue;
+        gguf_w_copy_kv(w, g, i);
+    }
+    gguf_w_str(w, "tokenizer.ggml.pre", pre);
+    int rc = gguf_writer_write(w, dst, err, sizeof err);
+    if (rc) fprintf(stderr, "%s\n", err);
+    gguf_writer_free(w);
+    gguf_close(g);
+    return rc != 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 5 && strcmp(argv[1], "repre") == 0) return cmd_repre(argv[2], argv[3], argv[4]);
     if (argc >= 3 && strcmp(argv[1], "edge") == 0) return cmd_edge(argv[2]);
     if (argc >= 7 && strcmp(argv[1], "tojson") == 0)
         return cmd_tojson(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]));

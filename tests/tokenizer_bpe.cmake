@@ -60,3 +60,23 @@ add_test(NAME tokenizer_bpe_edge
           sh ${BPE_WORK}/ggml-vocab-gpt-2.gguf $<TARGET_FILE:test_tokenizer_bpe>)
 set_tests_properties(tokenizer_bpe_edge PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
   FIXTURES_REQUIRED tok_bpe)
+
+# Pre-types whose own vocabulary llama.cpp does not ship (GPT-4o/GPT-OSS o200k, DeepSeek V3,
+# OLMo, ...): the Llama 3 vocabulary with tokenizer.ggml.pre rewritten, through llama.cpp
+# (node-llama-cpp) and ms_tokenize.
+foreach(pre gpt-4o deepseek-v3 olmo default dbrx chatglm-bpe seed-coder bailingmoe)
+  set(m ${BPE_WORK}/pre-${pre}.gguf)
+  add_test(NAME tokenizer_bpe_pretype_${pre}
+    COMMAND sh -c "[ -f \"$3\" ] && [ -d \"$1/node_modules\" ] || exit 77; \"$7\" repre \"$3\" \"$4\" \"$8\" && cd \"$1\" && \"$2\" tokenize_oracle.mjs \"$4\" \"$5\" \"$6\" 200 19 >/dev/null && exec \"$9\" json \"$4\" \"$6.inp\" \"$6.out\""
+            sh ${CMAKE_CURRENT_SOURCE_DIR}/oracle ${MS_NODE} ${BPE_WORK}/ggml-vocab-llama-bpe.gguf
+            ${m} ${BPE_WORK}/seeds.txt ${BPE_WORK}/oracle-pre-${pre}
+            $<TARGET_FILE:test_tokenizer_bpe> ${pre} $<TARGET_FILE:test_tokenizer>)
+  set_tests_properties(tokenizer_bpe_pretype_${pre} PROPERTIES LABELS "oracle;nosan"
+    SKIP_RETURN_CODE 77 FIXTURES_REQUIRED tok_bpe TIMEOUT 600)
+endforeach()
+
+add_test(NAME tokenizer_bpe_cli
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_tokenizer_bpe_cli.sh ${MOESCOPE_BIN}
+          ${BPE_WORK}/ggml-vocab-gpt-2.gguf $<TARGET_FILE:test_tokenizer_bpe> ${BPE_WORK}/cli)
+set_tests_properties(tokenizer_bpe_cli PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+  FIXTURES_REQUIRED tok_bpe)
