@@ -675,6 +675,21 @@ int ms_tokenizer_from_json_file(ms_tokenizer **out, const char *path, char *err,
     return rc;
 }
 
+int ms_tokenizer_from_json_mem(ms_tokenizer **out, const char *data, size_t len, const char *name,
+                               char *err, size_t errlen) {
+    *out = NULL;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+    if (!root) {
+        errf(err, errlen, "%s: not valid JSON (near byte %zu)", name,
+             end && end >= data ? (size_t)(end - data) : (size_t)0);
+        return MS_ERR_INPUT;
+    }
+    int rc = tokenizer_from_json(out, root, NULL, NULL, name, err, errlen);
+    cJSON_Delete(root);
+    return rc;
+}
+
 /* ---------------------------------------------------------------------------------------
  * tokenizer.json writer.
  */
