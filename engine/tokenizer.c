@@ -89,6 +89,7 @@ void ms_tokenizer_free(ms_tokenizer *t) {
     free(t->phash);
     free(t->pairs);
     free(t->user_ids);
+    free(t->added_flags);
     ms_tok_pretok_free(t->pre);
     free(t);
 }
@@ -626,6 +627,118 @@ static int partition(const ms_tokenizer *t, const char *text, int64_t len, tok_f
     return 0;
 }
 
+/* Unicode White_Space (Rust's char::is_whitespace) of the character at s[0..n); its length
+ * in *len. */
+static int ws_at(const char *s, int64_t n, int *len) {
+    uint8_t c = (uint8_t)s[0];
+    *len = 1;
+    if (c == ' ' || (c >= 0x09 && c <= 0x0D)) return 1;
+    if (c < 0x80) return 0;
+    uint32_t cp = 0;
+    if (c >= 0xC0 && c < 0xE0 && n >= 2)
+        cp = ((uint32_t)(c & 0x1F) << 6) | ((uint8_t)s[1] & 0x3F), *len = 2;
+    else if (c >= 0xE0 && c < 0xF0 && n >= 3)
+        cp = ((uint32_t)(c & 0x0F) << 12) | (((uint8_t)s[1] & 0x3Fu) << 6) | ((uint8_t)s[2] & 0x3F),
+        *len = 3;
+    else
+        return 0;
+    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+/* A letter or digit ends s[0..n) (before) or starts it (!before): single_word's test. ASCII
+ * and any non-ASCII character count as word characters except White_Space and punctuation
+ * below U+0080 — close to Rust's is_alphanumeric for the texts added tokens meet. */
+static int word_char_near(const char *s, int64_t n, int before) {
+    if (n <= 0) return 0;
+    int64_t i = before ? n - 1 : 0;
+    if (before)
+        while (i > 0 && ((uint8_t)s[i] & 0xC0) == 0x80)
+            i--;
+    uint8_t c = (uint8_t)s[i];
+    if (c < 0x80) return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+    int l;
+    return !ws_at(s + i, n - i, &l);
+}
+
+/* Hugging Face's added-token split (tokenizers' AddedVocabulary): left to right, at each
+ * position the longest added token; lstrip/rstrip take the whitespace beside it into the
+ * token, single_word drops a match inside a word. Control (special) tokens are not matched,
+ * as everywhere in moescope. */
+static int partition_hf(const ms_tokenizer *t, const char *text, int64_t len, tok_frag **out,
+                        int64_t *n_out) {
+    int64_t n = 0, cap = 16, start = 0, i = 0;
+    tok_frag *f = malloc((size_t)cap * sizeof *f);
+    if (!f) return MS_ERR_RUNTIME;
+    while (i < len) {
+        if (!t->added_first[(uint8_t)text[i]]) {
+            i++;
+            continue;
+        }
+        int32_t best = -1;
+        for (int u = 0; u < t->n_user; u++) { /* longest first */
+            int32_t id = t->user_ids[u];
+            uint32_t pl = t->piece_len[id];
+            if (pl <= (uint64_t)(len - i) && memcmp(text + i, ms_tok_piece(t, id), pl) == 0) {
+                best = id;
+                break;
+            }
+        }
+        if (best < 0) {
+            i++;
+            continue;
+        }
+        int64_t ms = i, me = i + t->piece_len[best];
+        uint8_t fl = t->added_flags[best];
+        if ((fl & MS_ADDED_SINGLE_WORD) &&
+            (word_char_near(text, ms, 1) || word_char_near(text + me, len - me, 0))) {
+            i = me; /* the matcher has consumed it: no other match starts inside */
+            continue;
+        }
+        if (fl & MS_ADDED_LSTRIP) {
+            while (ms > start) {
+                int64_t k = ms - 1;
+                while (k > start && ((uint8_t)text[k] & 0xC0) == 0x80)
+                    k--;
+                int l;
+                if (!ws_at(text + k, ms - k, &l) || k + l != ms) break;
+                ms = k;
+            }
+        }
+        if (fl & MS_ADDED_RSTRIP) {
+            int l;
+            while (me < len && ws_at(text + me, len - me, &l))
+                me += l;
+        }
+        if (n + 2 > cap) {
+            cap *= 2;
+            tok_frag *g = realloc(f, (size_t)cap * sizeof *g);
+            if (!g) {
+                free(f);
+                return MS_ERR_RUNTIME;
+            }
+            f = g;
+        }
+        if (ms > start) f[n++] = (tok_frag){start, ms - start, -1};
+        f[n++] = (tok_frag){ms, 0, best};
+        start = i = me;
+    }
+    if (len > start || n == 0) {
+        if (n + 1 > cap) {
+            tok_frag *g = realloc(f, (size_t)(cap + 1) * sizeof *g);
+            if (!g) {
+                free(f);
+                return MS_ERR_RUNTIME;
+            }
+            f = g;
+        }
+        if (len > start) f[n++] = (tok_frag){start, len - start, -1};
+    }
+    *out = f;
+    *n_out = n;
+    return 0;
+}
+
 int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos, int32_t **ids,
                 int64_t *n_ids) {
     *ids = NULL;
@@ -635,7 +748,8 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
     if (t->byte_level && len > (size_t)(INT32_MAX / 8)) return MS_ERR_RUNTIME; /* 3x, then 2x */
     tok_frag *frags = NULL;
     int64_t n_frags = 0;
-    if (partition(t, text, (int64_t)len, &frags, &n_frags)) return MS_ERR_RUNTIME;
+    if ((t->added_flags ? partition_hf : partition)(t, text, (int64_t)len, &frags, &n_frags))
+        return MS_ERR_RUNTIME;
 
     tok_work w = {.t = t};
     /* Ids: about one per 3-4 bytes of text; grown if needed, trimmed at the end. */

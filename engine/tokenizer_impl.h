@@ -26,6 +26,9 @@ enum {
     MS_TOK_BYTE = 6,
 };
 
+/* Flags of Hugging Face added tokens. */
+enum { MS_ADDED_LSTRIP = 1, MS_ADDED_RSTRIP = 2, MS_ADDED_SINGLE_WORD = 4 };
+
 /* Byte-level BPE code points: bytes map into U+0021..U+0143. */
 #define MS_TOK_BYTE_CPS 0x144
 
@@ -83,6 +86,10 @@ struct ms_tokenizer {
 
     /* User-defined tokens (matched in raw text before the BPE), longest first. */
     int32_t *user_ids;
+    /* Hugging Face added tokens (tokenizer.json, byte-level): matched leftmost-longest as
+     * tokenizers does, with their flags (NULL: llama.cpp's partition, flags ignored). */
+    uint8_t *added_flags;     /* (n_vocab) MS_ADDED_* */
+    uint8_t added_first[256]; /* first bytes of added tokens */
     int n_user;
 
     /* Byte-level BPE (GPT-2 family; tokenizer_bpe.c). Text is split by the pre-tokenizer's

@@ -553,7 +553,38 @@ specials:;
     if (!eos_name) eos_name = "</s>";
 
     if (ms_tok_finish(t, cJSON_GetArraySize(merges))) goto oom;
-    if (t->byte_level) ms_tok_byte_ids(t);
+    if (t->byte_level) {
+        ms_tok_byte_ids(t);
+        /* Added tokens as tokenizers matches them (leftmost-longest, with their flags). */
+        t->added_flags = calloc((size_t)n, 1);
+        if (!t->added_flags) goto oom;
+        static const struct {
+            const char *key;
+            uint8_t bit;
+        } fk[] = {{"lstrip", MS_ADDED_LSTRIP},
+                  {"rstrip", MS_ADDED_RSTRIP},
+                  {"single_word", MS_ADDED_SINGLE_WORD},
+                  {"normalized", 0},
+                  {"special", 0}};
+        int k = 0;
+        cJSON_ArrayForEach(it, added) {
+            int64_t id = 0;
+            if (json_id(st_json_get(it, "id"), &id)) continue; /* checked in pass 1 */
+            for (size_t f = 0; f < sizeof fk / sizeof *fk; f++) {
+                const cJSON *v = st_json_get(it, fk[f].key);
+                if (v && !cJSON_IsBool(v)) {
+                    errf(err, errlen, "%s: added_tokens[%d].%s must be a boolean (got %s)", path, k,
+                         fk[f].key, json_kind(v));
+                    rc = MS_ERR_INPUT;
+                    goto out;
+                }
+                if (cJSON_IsTrue(v)) t->added_flags[id] |= fk[f].bit;
+            }
+            k++;
+        }
+        for (int u = 0; u < t->n_user; u++)
+            t->added_first[(uint8_t)ms_tok_piece(t, t->user_ids[u])[0]] = 1;
+    }
     t->bos = ms_tok_lookup(t, bos_name, strlen(bos_name));
     t->eos = ms_tok_lookup(t, eos_name, strlen(eos_name));
     if (cJSON_IsString(unk)) {

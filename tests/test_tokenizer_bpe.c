@@ -1,11 +1,12 @@
 /* test_tokenizer_bpe.c — byte-level BPE tests that need the tokenizer's inside:
- *   tojson VOCAB.gguf DIR PRETOK NORMALIZER IGNORE_MERGES
- *       writes DIR/tokenizer.json (+ tokenizer_config.json) of the GGUF's vocabulary and merges
- *       with the given pre_tokenizer and normalizer (JSON text, "null" for none): a Hugging Face
- *       file of the same vocabulary, for tokenizers.js to tokenize as the reference.
- *   edge VOCAB.gguf      hand-derived cases (invalid UTF-8, decoding, display, errors)
- *   errors DIR           malformed tokenizer.json files: MS_ERR_INPUT and one line naming the file
- *   fuzz DIR N           the tokenizer.json loader on N mutated files: no crash, clean errors */
+ *   tojson VOCAB.gguf DIR PRETOK NORMALIZER IGNORE_MERGES [FLAGS]
+ *       (FLAGS: "lstrip,rstrip,single_word" for the user-defined added tokens) writes
+ * DIR/tokenizer.json (+ tokenizer_config.json) of the GGUF's vocabulary and merges with the given
+ * pre_tokenizer and normalizer (JSON text, "null" for none): a Hugging Face file of the same
+ * vocabulary, for tokenizers.js to tokenize as the reference. edge VOCAB.gguf      hand-derived
+ * cases (invalid UTF-8, decoding, display, errors) errors DIR           malformed tokenizer.json
+ * files: MS_ERR_INPUT and one line naming the file fuzz DIR N           the tokenizer.json loader
+ * on N mutated files: no crash, clean errors */
 #include "engine.h"
 #include "gguf.h"
 #include "tokenizer_impl.h"
@@ -58,7 +59,7 @@ static int cmp_merge(const void *a, const void *b) {
 }
 
 static int cmd_tojson(const char *vocab, const char *dir, const char *pretok, const char *norm,
-                      int ignore_merges) {
+                      int ignore_merges, const char *flags) {
     ms_tokenizer *t = open_or_die(vocab);
     if (!t->byte_level) {
         fprintf(stderr, "%s is not a byte-level vocabulary\n", vocab);
@@ -74,9 +75,10 @@ static int cmd_tojson(const char *vocab, const char *dir, const char *pretok, co
         cJSON *a = cJSON_CreateObject();
         cJSON_AddNumberToObject(a, "id", i);
         cJSON_AddStringToObject(a, "content", ms_tok_piece(t, i));
-        cJSON_AddBoolToObject(a, "single_word", 0);
-        cJSON_AddBoolToObject(a, "lstrip", 0);
-        cJSON_AddBoolToObject(a, "rstrip", 0);
+        int user = t->types[i] == MS_TOK_USER_DEFINED; /* flags from the form, for these */
+        cJSON_AddBoolToObject(a, "single_word", user && strstr(flags, "single_word") != NULL);
+        cJSON_AddBoolToObject(a, "lstrip", user && strstr(flags, "lstrip") != NULL);
+        cJSON_AddBoolToObject(a, "rstrip", user && strstr(flags, "rstrip") != NULL);
         cJSON_AddBoolToObject(a, "normalized", t->types[i] == MS_TOK_USER_DEFINED);
         cJSON_AddBoolToObject(a, "special", t->types[i] == MS_TOK_CONTROL);
         cJSON_AddItemToArray(added, a);
@@ -273,7 +275,8 @@ int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "repre") == 0) return cmd_repre(argv[2], argv[3], argv[4]);
     if (argc >= 3 && strcmp(argv[1], "edge") == 0) return cmd_edge(argv[2]);
     if (argc >= 7 && strcmp(argv[1], "tojson") == 0)
-        return cmd_tojson(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]));
+        return cmd_tojson(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]),
+                          argc >= 8 ? argv[7] : "");
     fprintf(stderr, "usage: test_tokenizer_bpe tojson|edge|errors|fuzz ...\n");
     return 2;
 }

@@ -70,6 +70,14 @@ bad twobytelevel "{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{
     'more than one ByteLevel pre-tokenizer'
 bad invalidutf8 "{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\"$(printf '\377')\"},\"behavior\":\"Isolated\"},{\"type\":\"ByteLevel\"}]},\"model\":{\"type\":\"BPE\",$V2,\"merges\":[]}}" \
     'Split pattern .*: pattern is not valid UTF-8'
+bad addedflag "{$BL,\"added_tokens\":[{\"id\":3,\"content\":\"<x>\",\"special\":false,\"lstrip\":\"yes\"}],\"model\":{\"type\":\"BPE\",$V2,\"merges\":[]}}" \
+    'added_tokens\[0\].lstrip must be a boolean (got a string)'
+# Added tokens with their flags, as the Rust tokenizers reads them: single_word "ab" only
+# between non-word characters; lstrip/rstrip "<x>" takes the spaces beside it.
+mkdir -p "$W/flags"
+printf '%s' "{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"added_tokens\":[{\"id\":3,\"content\":\"ab\",\"special\":false,\"single_word\":true},{\"id\":5,\"content\":\"<x>\",\"special\":false,\"lstrip\":true,\"rstrip\":true}],\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"c\":2,\"\u0120\":4},\"merges\":[]}}" > "$W/flags/tokenizer.json"
+check "single_word" "3 4 2 0 1" "$("$M" tokenize -m "$W/flags" --no-bos "ab cab")"
+check "lstrip/rstrip" "0 5 1" "$("$M" tokenize -m "$W/flags" --no-bos "a  <x> b")"
 # A well-formed one works: "ab" merges (rank 0).
 mkdir -p "$W/good"
 printf '%s' "{$BL,\"model\":{\"type\":\"BPE\",$V2,\"merges\":[\"a b\"]}}" > "$W/good/tokenizer.json"

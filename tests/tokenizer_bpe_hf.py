@@ -27,10 +27,11 @@ for f in forms:
     d = os.path.join(work, f["name"])
     os.makedirs(d, exist_ok=True)
     subprocess.run([tool, "tojson", gguf, d, json.dumps(f["pre_tokenizer"]),
-                    json.dumps(f["normalizer"]), "1" if f["ignore_merges"] else "0"], check=True)
+                    json.dumps(f["normalizer"]), "1" if f["ignore_merges"] else "0",
+                    f.get("added_flags", "")], check=True)
     dirs.append(d)
 r = subprocess.run([node, os.path.join(oracle, "tokenize_hf_oracle.mjs"), seeds, "150", "17"] + dirs,
-                   cwd=oracle)
+                   cwd=oracle, env=dict(os.environ, MS_HF_FILTER="special"))
 if r.returncode:
     sys.exit(r.returncode)
 # tokenizers.js's Digits takes only ASCII digits (JavaScript's \d); the Rust library, which
