@@ -78,6 +78,13 @@ mkdir -p "$W/flags"
 printf '%s' "{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"added_tokens\":[{\"id\":3,\"content\":\"ab\",\"special\":false,\"single_word\":true},{\"id\":5,\"content\":\"<x>\",\"special\":false,\"lstrip\":true,\"rstrip\":true}],\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"c\":2,\"\u0120\":4},\"merges\":[]}}" > "$W/flags/tokenizer.json"
 check "single_word" "3 4 2 0 1" "$("$M" tokenize -m "$W/flags" --no-bos "ab cab")"
 check "lstrip/rstrip" "0 5 1" "$("$M" tokenize -m "$W/flags" --no-bos "a  <x> b")"
+# BOS from the post-processor (Llama 3's Sequence[ByteLevel, TemplateProcessing]), unless
+# tokenizer_config.json says add_bos_token false.
+mkdir -p "$W/bos"
+printf '%s' "{$BL,\"added_tokens\":[{\"id\":6,\"content\":\"<|bos|>\",\"special\":true}],\"post_processor\":{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\"},{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<|bos|>\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}]}]},\"model\":{\"type\":\"BPE\",$V2,\"merges\":[\"a b\"]}}" > "$W/bos/tokenizer.json"
+check "BOS from the template" "6 2" "$("$M" tokenize -m "$W/bos" "ab")"
+printf '{"add_bos_token": false}' > "$W/bos/tokenizer_config.json"
+check "add_bos_token false" "2" "$("$M" tokenize -m "$W/bos" "ab")"
 # A well-formed one works: "ab" merges (rank 0).
 mkdir -p "$W/good"
 printf '%s' "{$BL,\"model\":{\"type\":\"BPE\",$V2,\"merges\":[\"a b\"]}}" > "$W/good/tokenizer.json"
