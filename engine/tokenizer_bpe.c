@@ -425,6 +425,7 @@ int ms_tok_gguf_byte_level(ms_tokenizer *t, const gguf_file *g, char *err, size_
         return MS_ERR_INPUT;
     }
     snprintf(t->pre_name, sizeof t->pre_name, "%.*s", (int)(pre.n > 31 ? 31 : pre.n), pre.p);
+    t->pre_rx = d->rx;
     char msg[256];
     for (int k = 0; k < 6 && d->rx[k]; k++) {
         int rc = ms_tok_pretok_add(&t->pre, d->rx[k], strlen(d->rx[k]), msg, sizeof msg);
@@ -757,5 +758,44 @@ int ms_tok_json_byte_level(ms_tokenizer *t, const cJSON *root, const cJSON *mode
     t->prefix = MS_PREFIX_NONE;
     snprintf(t->pre_name, sizeof t->pre_name, "tokenizer.json");
     ms_tok_byte_map_init(t);
+    return 0;
+}
+
+typedef struct ranked {
+    float prio;
+    int32_t l, r;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b) {
+    const ranked *x = a, *y = b;
+    return x->prio > y->prio ? -1 : x->prio < y->prio;
+}
+
+int ms_tok_merges_ranked(const ms_tokenizer *t, int32_t **l, int32_t **r, int64_t *n) {
+    *l = *r = NULL;
+    *n = 0;
+    ranked *m = malloc((size_t)(t->n_pairs + 1) * sizeof *m);
+    if (!m) return MS_ERR_RUNTIME;
+    int64_t k = 0;
+    for (uint64_t i = 0; t->pairs && i <= t->pair_mask; i++)
+        if (t->pairs[i].key != UINT64_MAX)
+            m[k++] = (ranked){t->pairs[i].prio, (int32_t)(t->pairs[i].key >> 32),
+                              (int32_t)(t->pairs[i].key & 0xFFFFFFFFu)};
+    qsort(m, (size_t)k, sizeof *m, cmp_ranked);
+    *l = malloc((size_t)(k + 1) * sizeof **l);
+    *r = malloc((size_t)(k + 1) * sizeof **r);
+    if (!*l || !*r) {
+        free(m);
+        free(*l);
+        free(*r);
+        *l = *r = NULL;
+        return MS_ERR_RUNTIME;
+    }
+    for (int64_t i = 0; i < k; i++) {
+        (*l)[i] = m[i].l;
+        (*r)[i] = m[i].r;
+    }
+    free(m);
+    *n = k;
     return 0;
 }

@@ -101,6 +101,7 @@ struct ms_tokenizer {
     int llama_bytes;   /* a symbol that is no piece: its bytes as one-byte pieces (llama.cpp) */
     struct ms_tok_pretok *pre;        /* split patterns, NULL for none */
     char pre_name[32];                /* tokenizer.ggml.pre, or "tokenizer.json" */
+    const char *const *pre_rx;        /* GGUF: the pre-type's patterns (static table), else NULL */
     int16_t cp_byte[MS_TOK_BYTE_CPS]; /* code point -> byte, -1 if none */
     char byte_utf8[256][2];           /* byte -> UTF-8 of its code point */
     uint8_t byte_utf8_len[256];
@@ -151,6 +152,9 @@ struct cJSON;
 int ms_tok_json_is_byte_level(const struct cJSON *root);
 int ms_tok_json_byte_level(ms_tokenizer *t, const struct cJSON *root, const struct cJSON *model,
                            const char *path, char *err, size_t errlen);
+/* The merges back out of the pair table in rank order (byte-level writers): *l, *r malloc'ed
+ * pairs of ids; 0 or MS_ERR_RUNTIME. */
+int ms_tok_merges_ranked(const ms_tokenizer *t, int32_t **l, int32_t **r, int64_t *n);
 /* Invalid UTF-8 as llama.cpp reads it (each bad byte is U+FFFD); dst holds 3n bytes. */
 size_t ms_tok_clean_llama(const char *src, size_t n, char *dst);
 void ms_tok_byte_map_init(ms_tokenizer *t);

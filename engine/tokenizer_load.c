@@ -837,7 +837,116 @@ static cJSON *replace_json(const char *pattern, const char *content) {
     return o;
 }
 
+static int write_config_json(const ms_tokenizer *t, const char *path, int legacy, char *err,
+                             size_t errlen);
+
+/* Byte-level: the GGUF pre-type's patterns as Split(Isolated) steps before ByteLevel without
+ * its own regex — the same words as llama.cpp's unicode_regex_split — and the merges in rank
+ * order. */
+static int write_json_byte_level(const ms_tokenizer *t, const char *path, char *err,
+                                 size_t errlen) {
+    if (!t->pre_rx) {
+        errf(err, errlen, "%s: only a byte-level tokenizer read from GGUF can be written", path);
+        return MS_ERR_INPUT;
+    }
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        if (ms_utf8_valid_prefix(ms_tok_piece(t, i), t->piece_len[i]) != t->piece_len[i]) {
+            errf(err, errlen, "%s: piece %d is not valid UTF-8; it cannot be written to JSON", path,
+                 i);
+            return MS_ERR_INPUT;
+        }
+    }
+    int32_t *ml, *mr;
+    int64_t nm;
+    if (ms_tok_merges_ranked(t, &ml, &mr, &nm)) {
+        errf(err, errlen, "%s: out of memory", path);
+        return MS_ERR_RUNTIME;
+    }
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "version", "1.0");
+    cJSON_AddNullToObject(root, "truncation");
+    cJSON_AddNullToObject(root, "padding");
+    cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        int ty = t->types[i];
+        if (ty != MS_TOK_CONTROL && ty != MS_TOK_UNKNOWN && ty != MS_TOK_USER_DEFINED) continue;
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddNumberToObject(a, "id", i);
+        cJSON_AddStringToObject(a, "content", ms_tok_piece(t, i));
+        cJSON_AddBoolToObject(a, "single_word", 0);
+        cJSON_AddBoolToObject(a, "lstrip", 0);
+        cJSON_AddBoolToObject(a, "rstrip", 0);
+        cJSON_AddBoolToObject(a, "normalized", 0);
+        cJSON_AddBoolToObject(a, "special", ty != MS_TOK_USER_DEFINED);
+        cJSON_AddItemToArray(added, a);
+    }
+    cJSON_AddNullToObject(root, "normalizer");
+    cJSON *pt = cJSON_AddObjectToObject(root, "pre_tokenizer");
+    cJSON_AddStringToObject(pt, "type", "Sequence");
+    cJSON *pts = cJSON_AddArrayToObject(pt, "pretokenizers");
+    for (int k = 0; k < 6 && t->pre_rx[k]; k++) {
+        cJSON *sp = cJSON_CreateObject();
+        cJSON_AddStringToObject(sp, "type", "Split");
+        cJSON *pat = cJSON_AddObjectToObject(sp, "pattern");
+        cJSON_AddStringToObject(pat, "Regex", t->pre_rx[k]);
+        cJSON_AddStringToObject(sp, "behavior", "Isolated");
+        cJSON_AddBoolToObject(sp, "invert", 0);
+        cJSON_AddItemToArray(pts, sp);
+    }
+    cJSON *bl = cJSON_CreateObject();
+    cJSON_AddStringToObject(bl, "type", "ByteLevel");
+    cJSON_AddBoolToObject(bl, "add_prefix_space", 0);
+    cJSON_AddBoolToObject(bl, "trim_offsets", 1);
+    cJSON_AddBoolToObject(bl, "use_regex", 0);
+    cJSON_AddItemToArray(pts, bl);
+    cJSON *pp = cJSON_AddObjectToObject(root, "post_processor");
+    cJSON_AddStringToObject(pp, "type", "TemplateProcessing");
+    cJSON_AddItemToObject(pp, "single", build_template(t, 0));
+    cJSON_AddItemToObject(pp, "pair", build_template(t, 1));
+    cJSON *sts = cJSON_AddObjectToObject(pp, "special_tokens");
+    if (t->add_bos && t->bos >= 0)
+        cJSON_AddItemToObject(sts, ms_tok_piece(t, t->bos), special_token_json(t, t->bos));
+    if (t->add_eos && t->eos >= 0 && t->eos != t->bos)
+        cJSON_AddItemToObject(sts, ms_tok_piece(t, t->eos), special_token_json(t, t->eos));
+    cJSON *dec = cJSON_AddObjectToObject(root, "decoder");
+    cJSON_AddStringToObject(dec, "type", "ByteLevel");
+    cJSON *model = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddStringToObject(model, "type", "BPE");
+    cJSON_AddNullToObject(model, "dropout");
+    cJSON_AddNullToObject(model, "unk_token");
+    cJSON_AddNullToObject(model, "continuing_subword_prefix");
+    cJSON_AddNullToObject(model, "end_of_word_suffix");
+    cJSON_AddBoolToObject(model, "fuse_unk", 0);
+    cJSON_AddBoolToObject(model, "byte_fallback", 0);
+    cJSON_AddBoolToObject(model, "ignore_merges", t->ignore_merges);
+    cJSON *vocab = cJSON_AddObjectToObject(model, "vocab");
+    for (int32_t i = 0; i < t->n_vocab; i++)
+        if (t->types[i] == MS_TOK_NORMAL &&
+            ms_tok_lookup(t, ms_tok_piece(t, i), t->piece_len[i]) == i)
+            cJSON_AddItemToObject(vocab, ms_tok_piece(t, i), cJSON_CreateNumber(i));
+    cJSON *merges = cJSON_AddArrayToObject(model, "merges");
+    for (int64_t i = 0; i < nm; i++) {
+        cJSON *pr = cJSON_CreateArray();
+        cJSON_AddItemToArray(pr, cJSON_CreateString(ms_tok_piece(t, ml[i])));
+        cJSON_AddItemToArray(pr, cJSON_CreateString(ms_tok_piece(t, mr[i])));
+        cJSON_AddItemToArray(merges, pr);
+    }
+    free(ml);
+    free(mr);
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text) {
+        errf(err, errlen, "%s: out of memory", path);
+        return MS_ERR_RUNTIME;
+    }
+    int rc = write_text(path, text, err, errlen);
+    free(text);
+    if (rc) return rc;
+    return write_config_json(t, path, 0, err, errlen);
+}
+
 int ms_tokenizer_write_json(const ms_tokenizer *t, const char *path, char *err, size_t errlen) {
+    if (t->byte_level) return write_json_byte_level(t, path, err, errlen);
     for (int32_t i = 0; i < t->n_vocab; i++) {
         if (ms_utf8_valid_prefix(ms_tok_piece(t, i), t->piece_len[i]) != t->piece_len[i]) {
             errf(err, errlen, "%s: piece %d is not valid UTF-8; it cannot be written to JSON", path,
@@ -959,18 +1068,26 @@ int ms_tokenizer_write_json(const ms_tokenizer *t, const char *path, char *err, 
     free(text);
     if (rc) return rc;
 
-    /* tokenizer_config.json beside it: what transformers reads for BOS/EOS handling. */
+    return write_config_json(t, path, 1, err, errlen);
+}
+
+/* tokenizer_config.json beside path: what transformers reads for BOS/EOS handling. */
+static int write_config_json(const ms_tokenizer *t, const char *path, int legacy, char *err,
+                             size_t errlen) {
     cJSON *cfg = cJSON_CreateObject();
     cJSON_AddBoolToObject(cfg, "add_bos_token", t->add_bos && t->bos >= 0);
     cJSON_AddBoolToObject(cfg, "add_eos_token", t->add_eos && t->eos >= 0);
     if (t->bos >= 0) cJSON_AddStringToObject(cfg, "bos_token", ms_tok_piece(t, t->bos));
     if (t->eos >= 0) cJSON_AddStringToObject(cfg, "eos_token", ms_tok_piece(t, t->eos));
     if (t->unk >= 0) cJSON_AddStringToObject(cfg, "unk_token", ms_tok_piece(t, t->unk));
-    cJSON_AddBoolToObject(cfg, "legacy", 1);
-    cJSON_AddBoolToObject(cfg, "add_prefix_space", t->add_space_prefix);
+    if (legacy) {
+        cJSON_AddBoolToObject(cfg, "legacy", 1);
+        cJSON_AddBoolToObject(cfg, "add_prefix_space", t->add_space_prefix);
+    }
     cJSON_AddBoolToObject(cfg, "clean_up_tokenization_spaces", 0);
-    cJSON_AddStringToObject(cfg, "tokenizer_class", "LlamaTokenizer");
-    text = cJSON_Print(cfg);
+    cJSON_AddStringToObject(cfg, "tokenizer_class",
+                            legacy ? "LlamaTokenizer" : "PreTrainedTokenizerFast");
+    char *text = cJSON_Print(cfg);
     cJSON_Delete(cfg);
     if (!text) return MS_ERR_RUNTIME;
     const char *slash = strrchr(path, '/');
@@ -982,7 +1099,7 @@ int ms_tokenizer_write_json(const ms_tokenizer *t, const char *path, char *err, 
     }
     memcpy(cpath, path, dlen);
     strcpy(cpath + dlen, "tokenizer_config.json");
-    rc = write_text(cpath, text, err, errlen);
+    int rc = write_text(cpath, text, err, errlen);
     free(cpath);
     free(text);
     return rc;

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "gguf.h"
 #include "tokenizer_impl.h"
+#include "tokenizer_int.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -271,7 +272,34 @@ static int cmd_repre(const char *src, const char *dst, const char *pre) {
     return rc != 0;
 }
 
+/* DIR/tokenizer.json (+ tokenizer_config.json) as ms_tokenizer_write_json writes it. */
+static int cmd_writejson(const char *vocab, const char *dir) {
+    ms_tokenizer *t = open_or_die(vocab);
+    char path[4096], err[1024];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    int rc = ms_tokenizer_write_json(t, path, err, sizeof err);
+    if (rc) fprintf(stderr, "%s\n", err);
+    ms_tokenizer_free(t);
+    return rc != 0;
+}
+
+/* DST.gguf with the tokenizer.ggml.* metadata ms_tokenizer_to_gguf writes. */
+static int cmd_togguf(const char *vocab, const char *dst) {
+    ms_tokenizer *t = open_or_die(vocab);
+    char err[1024];
+    gguf_writer *w = gguf_writer_new();
+    gguf_w_str(w, "general.architecture", "llama");
+    ms_tokenizer_to_gguf(t, w);
+    int rc = gguf_writer_write(w, dst, err, sizeof err);
+    if (rc) fprintf(stderr, "%s\n", err);
+    gguf_writer_free(w);
+    ms_tokenizer_free(t);
+    return rc != 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 4 && strcmp(argv[1], "togguf") == 0) return cmd_togguf(argv[2], argv[3]);
+    if (argc >= 4 && strcmp(argv[1], "writejson") == 0) return cmd_writejson(argv[2], argv[3]);
     if (argc >= 5 && strcmp(argv[1], "repre") == 0) return cmd_repre(argv[2], argv[3], argv[4]);
     if (argc >= 3 && strcmp(argv[1], "edge") == 0) return cmd_edge(argv[2]);
     if (argc >= 7 && strcmp(argv[1], "tojson") == 0)

@@ -14,11 +14,15 @@ add_test(NAME tokenizer_bpe_extract
 set_tests_properties(tokenizer_bpe_extract PROPERTIES LABELS "golden" SKIP_RETURN_CODE 77
   FIXTURES_SETUP tok_bpe TIMEOUT 300)
 
+# Each vocabulary from the GGUF, from the tokenizer.json ms_tokenizer_write_json writes of it
+# (the pre-type's patterns as Split steps + ByteLevel) and from the GGUF metadata
+# ms_tokenizer_to_gguf writes back: all must give llama.cpp's ids.
 foreach(v ${BPE_VOCABS})
   set(m ${BPE_WORK}/ggml-vocab-${v}.gguf)
   add_test(NAME tokenizer_bpe_vectors_${v}
-    COMMAND sh -c "[ -f \"$1\" ] || exit 77; exec \"$2\" json \"$1\" \"$1.inp\" \"$1.out\""
-            sh ${m} $<TARGET_FILE:test_tokenizer>)
+    COMMAND sh -c "[ -f \"$1\" ] || exit 77; \"$2\" json \"$1\" \"$1.inp\" \"$1.out\" || exit 1; mkdir -p \"$4\" && \"$3\" writejson \"$1\" \"$4\" && \"$2\" json \"$4/tokenizer.json\" \"$1.inp\" \"$1.out\" && \"$3\" togguf \"$1\" \"$4/back.gguf\" && exec \"$2\" json \"$4/back.gguf\" \"$1.inp\" \"$1.out\""
+            sh ${m} $<TARGET_FILE:test_tokenizer> $<TARGET_FILE:test_tokenizer_bpe>
+            ${BPE_WORK}/written-${v})
   set_tests_properties(tokenizer_bpe_vectors_${v} PROPERTIES LABELS "golden" SKIP_RETURN_CODE 77
     FIXTURES_REQUIRED tok_bpe)
 endforeach()
