@@ -81,6 +81,7 @@ check "lstrip/rstrip" "0 5 1" "$("$M" tokenize -m "$W/flags" --no-bos "a  <x> b"
 # BOS from the post-processor (Llama 3's Sequence[ByteLevel, TemplateProcessing]), unless
 # tokenizer_config.json says add_bos_token false.
 mkdir -p "$W/bos"
+rm -f "$W/bos/tokenizer_config.json"
 printf '%s' "{$BL,\"added_tokens\":[{\"id\":6,\"content\":\"<|bos|>\",\"special\":true}],\"post_processor\":{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\"},{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<|bos|>\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}]}]},\"model\":{\"type\":\"BPE\",$V2,\"merges\":[\"a b\"]}}" > "$W/bos/tokenizer.json"
 check "BOS from the template" "6 2" "$("$M" tokenize -m "$W/bos" "ab")"
 printf '{"add_bos_token": false}' > "$W/bos/tokenizer_config.json"
@@ -89,5 +90,25 @@ check "add_bos_token false" "2" "$("$M" tokenize -m "$W/bos" "ab")"
 mkdir -p "$W/good"
 printf '%s' "{$BL,\"model\":{\"type\":\"BPE\",$V2,\"merges\":[\"a b\"]}}" > "$W/good/tokenizer.json"
 check "tiny tokenizer.json" "2 0" "$("$M" tokenize -m "$W/good" "aba")"
+# The views on a model with this vocabulary: route, show and the report's token pages show
+# text (a space, a newline, a character split across tokens assembled), never Ġ or Ċ.
+"$M" make-model --out "$W/bl.gguf" --vocab "$V" --layers 2 --experts 4 --k 2 2> /dev/null ||
+    { echo "FAIL: make-model"; fails=$((fails + 1)); }
+printf 'def f(x):\n    return x  # caf\303\251 \360\237\246\231\n' > "$W/doc.txt"
+"$M" route --model "$W/bl.gguf" --no-bos --file "$W/doc.txt" > "$W/route.txt" 2>&1
+grep -q '	 return	' "$W/route.txt" || { echo "FAIL: route shows no ' return'"; fails=$((fails + 1)); }
+"$M" capture --model "$W/bl.gguf" --corpus "$W/doc.txt" --out "$W/r.h5" -q > /dev/null 2>&1 ||
+    { echo "FAIL: capture"; fails=$((fails + 1)); }
+"$M" show "$W/r.h5" --doc 0 --layer 0 > "$W/show.txt" 2>&1
+for want in "return" "café" "🦙"; do
+    grep -q "$want" "$W/show.txt" || { echo "FAIL: show lacks $want"; fails=$((fails + 1)); }
+done
+"$M" report "$W/r.h5" --out "$W/report" > /dev/null 2>&1 || { echo "FAIL: report"; fails=$((fails + 1)); }
+cat "$W"/report/*.html > "$W/report.txt" 2>/dev/null
+grep -q ' café' "$W/report.txt" || { echo "FAIL: report lacks ' café'"; fails=$((fails + 1)); }
+grep -q '🦙' "$W/report.txt" || { echo "FAIL: report lacks the emoji"; fails=$((fails + 1)); }
+if grep -q 'Ġ\|Ċ' "$W/report.txt" "$W/show.txt" "$W/route.txt"; then
+    echo "FAIL: byte-level spelling in a view"; fails=$((fails + 1))
+fi
 [ "$fails" = 0 ] && echo "tokenizer bpe cli: ok"
 [ "$fails" = 0 ]
