@@ -90,6 +90,7 @@ void ms_tokenizer_free(ms_tokenizer *t) {
     free(t->pairs);
     free(t->user_ids);
     free(t->added_flags);
+    free(t->user_by_first);
     ms_tok_pretok_free(t->pre);
     free(t);
 }
@@ -252,6 +253,18 @@ int ms_tok_finish(ms_tokenizer *t, int64_t expected_pairs) {
         for (int i = 0; i < n; i++)
             if (t->types[i] == MS_TOK_USER_DEFINED && t->piece_len[i]) t->user_ids[t->n_user++] = i;
         qsort_r(t->user_ids, (size_t)t->n_user, sizeof *t->user_ids, cmp_user_tokens, t);
+        /* By first byte (counting sort, keeping the longest-first order): which tokens occur
+         * in a text is then one pass over it (partition). */
+        t->user_by_first = malloc((size_t)t->n_user * sizeof *t->user_by_first);
+        if (!t->user_by_first) return MS_ERR_RUNTIME;
+        int32_t cnt[257] = {0};
+        for (int u = 0; u < t->n_user; u++)
+            cnt[(uint8_t)ms_tok_piece(t, t->user_ids[u])[0] + 1]++;
+        for (int b = 0; b < 256; b++)
+            cnt[b + 1] += cnt[b];
+        memcpy(t->user_first_off, cnt, sizeof cnt);
+        for (int u = 0; u < t->n_user; u++)
+            t->user_by_first[cnt[(uint8_t)ms_tok_piece(t, t->user_ids[u])[0]]++] = u;
     }
     if (t->merge == MS_MERGE_RANKS) {
         /* Size the table once for the caller's merges. */
@@ -582,7 +595,29 @@ static int partition(const ms_tokenizer *t, const char *text, int64_t len, tok_f
     tok_frag *f = malloc(sizeof *f);
     if (!f) return MS_ERR_RUNTIME;
     f[0] = (tok_frag){0, len, -1};
+    /* Which tokens occur in the text at all (one pass): the others cannot cut any fragment,
+     * so skipping them changes nothing, and a vocabulary with thousands of user tokens
+     * (DeepSeek) does not scan the text thousands of times. */
+    uint8_t *present = NULL;
+    if (t->n_user > 8 && len > 0) {
+        present = calloc((size_t)t->n_user, 1);
+        if (!present) {
+            free(f);
+            return MS_ERR_RUNTIME;
+        }
+        for (int64_t i = 0; i < len; i++) {
+            uint8_t b = (uint8_t)text[i];
+            for (int32_t k = t->user_first_off[b]; k < t->user_first_off[b + 1]; k++) {
+                int u = t->user_by_first[k];
+                int32_t id = t->user_ids[u];
+                if (!present[u] && t->piece_len[id] <= (uint64_t)(len - i) &&
+                    memcmp(text + i, ms_tok_piece(t, id), t->piece_len[id]) == 0)
+                    present[u] = 1;
+            }
+        }
+    }
     for (int u = 0; u < t->n_user && n > 0; u++) {
+        if (present && !present[u]) continue;
         int32_t id = t->user_ids[u];
         const char *p = ms_tok_piece(t, id);
         size_t plen = t->piece_len[id];
@@ -600,6 +635,7 @@ static int partition(const ms_tokenizer *t, const char *text, int64_t len, tok_f
         tok_frag *g = malloc((size_t)gcap * sizeof *g);
         if (!g) {
             free(f);
+            free(present);
             return MS_ERR_RUNTIME;
         }
         for (int64_t i = 0; i < n; i++) {
@@ -622,6 +658,7 @@ static int partition(const ms_tokenizer *t, const char *text, int64_t len, tok_f
         cap = gcap;
     }
     (void)cap;
+    free(present);
     *out = f;
     *n_out = n;
     return 0;

@@ -88,8 +88,10 @@ struct ms_tokenizer {
     int32_t *user_ids;
     /* Hugging Face added tokens (tokenizer.json, byte-level): matched leftmost-longest as
      * tokenizers does, with their flags (NULL: llama.cpp's partition, flags ignored). */
-    uint8_t *added_flags;     /* (n_vocab) MS_ADDED_* */
-    uint8_t added_first[256]; /* first bytes of added tokens */
+    int32_t *user_by_first;      /* (n_user) indices into user_ids, grouped by first byte */
+    int32_t user_first_off[257]; /* group of byte b: user_by_first[off[b] .. off[b+1]) */
+    uint8_t *added_flags;        /* (n_vocab) MS_ADDED_* */
+    uint8_t added_first[256];    /* first bytes of added tokens */
     int n_user;
 
     /* Byte-level BPE (GPT-2 family; tokenizer_bpe.c). Text is split by the pre-tokenizer's
