@@ -544,7 +544,12 @@ static void encode_byte_level(tok_work *w, const char *src, int64_t len) {
     }
     for (int64_t k = 0; k < w->spans.n; k++) {
         const uint8_t *word = (const uint8_t *)words + w->spans.v[2 * k];
-        int32_t wn = (int32_t)(w->spans.v[2 * k + 1] - w->spans.v[2 * k]);
+        int64_t wl = w->spans.v[2 * k + 1] - w->spans.v[2 * k];
+        if (wl > INT32_MAX / 4) { /* symbol indices are int32 (NFKC can grow a text 18x) */
+            w->oom = 1;
+            break;
+        }
+        int32_t wn = (int32_t)wl;
         if ((size_t)wn * 2 > w->buf_cap) {
             char *nb = realloc(w->buf, (size_t)wn * 2);
             if (!nb) {
