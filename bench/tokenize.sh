@@ -1,8 +1,8 @@
 #!/bin/sh
 # bench/tokenize.sh — tokenizer throughput (MB/s of input text) of ms_tokenize on a few MB of
-# mixed text, for the GGUF vocabulary and for a tokenizer.json of the same vocabulary, and
-# llama.cpp's (node-llama-cpp, vocabulary only) on the same bytes when the test oracle is
-# installed. Times cover ms_tokenize alone (no file reading, no vocabulary loading, no output);
+# mixed text, for the GGUF vocabulary and for a tokenizer.json of the same vocabulary, for the
+# byte-level BPE vocabularies of Llama 3 and Qwen2 (GGUF), and llama.cpp's (node-llama-cpp,
+# vocabulary only) on the same bytes when the test oracle is installed. Times cover ms_tokenize alone (no file reading, no vocabulary loading, no output);
 # CPU time of the process and wall time, best of 3 (wall time suffers on a loaded machine).
 #
 # Corpora (built from the repository, so every machine measures the same bytes):
@@ -32,12 +32,26 @@ calc() { awk "BEGIN { print $1 }"; }
 # The bench program is compiled from the tokenizer's sources (no dependency on the rest of the
 # tree being buildable); same flags as the release build.
 CC=${CC:-cc}
-$CC -std=c11 -O2 -march=native -D_GNU_SOURCE -I"$ROOT/engine" $(pkg-config --cflags libcjson) \
-    "$ROOT"/engine/tokenizer.c "$ROOT"/engine/tokenizer_load.c "$ROOT"/engine/gguf.c \
-    "$ROOT"/engine/quant.c "$ROOT"/bench/tokenize_bench.c $(pkg-config --libs libcjson) -lm \
-    -o "$W/tokenize_bench"
+$CC -std=c11 -O2 -march=native -D_GNU_SOURCE -I"$ROOT/engine" -I"$ROOT/util" \
+    $(pkg-config --cflags libcjson oniguruma libutf8proc) \
+    "$ROOT"/engine/tokenizer.c "$ROOT"/engine/tokenizer_load.c "$ROOT"/engine/tokenizer_bpe.c \
+    "$ROOT"/engine/gguf.c "$ROOT"/engine/gguf_split.c "$ROOT"/engine/safetensors.c \
+    "$ROOT"/engine/quant.c "$ROOT"/util/*.c "$ROOT"/bench/tokenize_bench.c \
+    $(pkg-config --libs libcjson oniguruma libutf8proc) -lpthread -lm -o "$W/tokenize_bench"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$W/tokenize_bench" "$V" "$W" "$W/code.txt" "$W/docs.txt" "$W/ml.txt" "$W/mixed.txt"
+
+# Byte-level BPE vocabularies (Llama 3, Qwen2) out of the llama.cpp source node-llama-cpp
+# ships, when it is installed.
+BUNDLE=$ROOT/tests/oracle/node_modules/node-llama-cpp/llama/gitRelease.bundle
+BPE=""
+if [ -f "$BUNDLE" ] && sh "$ROOT/tests/bpe_vocabs.sh" "$BUNDLE" "$W/vocab" llama-bpe qwen2 > /dev/null; then
+    BPE="$W/vocab/ggml-vocab-llama-bpe.gguf $W/vocab/ggml-vocab-qwen2.gguf"
+    for b in $BPE; do
+        echo "byte-level: $(basename "$b")"
+        "$W/tokenize_bench" "$b" "$W" "$W/code.txt" "$W/docs.txt" "$W/ml.txt" "$W/mixed.txt"
+    done
+fi
 
 # llama.cpp on the same mixed text, when the oracle is installed.
 if command -v node > /dev/null && [ -d "$ROOT/tests/oracle/node_modules/node-llama-cpp" ]; then
@@ -57,8 +71,10 @@ for (let r = 0; r < 3; r++) {
 }
 console.log(`${n} ${Buffer.byteLength(text)} ${best}`);
 JS
-    set -- $(cd "$ROOT/tests/oracle" && node .bench_tokenize.mjs "$V" "$W/mixed.txt" 2>/dev/null | tail -1)
+    for v in "$V" $BPE; do
+        set -- $(cd "$ROOT/tests/oracle" && node .bench_tokenize.mjs "$v" "$W/mixed.txt" 2>/dev/null | tail -1)
+        echo "llama.cpp (node-llama-cpp, wall, best of 3), $(basename "$v"): mixed.txt whole," \
+            "$2 bytes, $1 tokens: $(calc "$2 / $3 / 1000000") MB/s"
+    done
     rm -f "$ROOT/tests/oracle/.bench_tokenize.mjs"
-    echo "llama.cpp (node-llama-cpp, wall, best of 3): mixed.txt whole, $2 bytes, $1 tokens:" \
-        "$(calc "$2 / $3 / 1000000") MB/s"
 fi

@@ -73,8 +73,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     snprintf(jpath, sizeof jpath, "%s/tokenizer.json", argv[2]);
-    if (ms_tokenizer_write_json(g, jpath, err, sizeof err) ||
-        ms_tokenizer_open(&j, jpath, err, sizeof err)) {
+    /* The tokenizer.json writer writes the SentencePiece form: not for byte-level vocabularies */
+    if (!ms_tokenizer_byte_level(g) && (ms_tokenizer_write_json(g, jpath, err, sizeof err) ||
+                                        ms_tokenizer_open(&j, jpath, err, sizeof err))) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
@@ -89,7 +90,7 @@ int main(int argc, char **argv) {
         }
         const char *name = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
         run(g, "gguf", name, text, len, len);
-        run(j, "tokenizer.json", name, text, len, len);
+        if (j) run(j, "tokenizer.json", name, text, len, len);
         if (len > 200000) run(g, "gguf", name, text, len, 100000);
         free(text);
     }

@@ -158,7 +158,13 @@ static int run(int argc, char **argv) {
     if (pieces) {
         for (int64_t i = 0; i < n; i++) {
             printf("%d\t", ids[i]);
-            print_piece(ms_token_piece(t, ids[i]));
+            if (ms_tokenizer_byte_level(t)) { /* "Ġworld" as " world" */
+                char buf[1024];
+                ms_token_display(t, ids[i], buf, sizeof buf);
+                print_piece(buf);
+            } else {
+                print_piece(ms_token_piece(t, ids[i]));
+            }
             putchar('\n');
         }
     }

@@ -200,6 +200,9 @@ int ms_tokenizer_n_vocab(const ms_tokenizer *t);
 int ms_tokenizer_bos(const ms_tokenizer *t); /* -1 if none */
 int ms_tokenizer_eos(const ms_tokenizer *t);
 int ms_tokenizer_adds_bos(const ms_tokenizer *t);
+/* 1 for byte-level BPE (GPT-2 family): pieces are stored byte-spelled ("Ġworld"); show them
+ * with ms_token_display. */
+int ms_tokenizer_byte_level(const ms_tokenizer *t);
 /* Encodes len bytes of text (need not be NUL-terminated) exactly as llama.cpp does (GGUF) or
  * as Hugging Face tokenizers do (tokenizer.json); special-token text such as "<s>" in the
  * input is plain text. With add_bos, the model's special tokens: BOS first when the model

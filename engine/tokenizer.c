@@ -89,6 +89,9 @@ void ms_tokenizer_free(ms_tokenizer *t) {
     free(t->phash);
     free(t->pairs);
     free(t->user_ids);
+    free(t->added_flags);
+    free(t->user_by_first);
+    ms_tok_pretok_free(t->pre);
     free(t);
 }
 
@@ -250,6 +253,18 @@ int ms_tok_finish(ms_tokenizer *t, int64_t expected_pairs) {
         for (int i = 0; i < n; i++)
             if (t->types[i] == MS_TOK_USER_DEFINED && t->piece_len[i]) t->user_ids[t->n_user++] = i;
         qsort_r(t->user_ids, (size_t)t->n_user, sizeof *t->user_ids, cmp_user_tokens, t);
+        /* By first byte (counting sort, keeping the longest-first order): which tokens occur
+         * in a text is then one pass over it (partition). */
+        t->user_by_first = malloc((size_t)t->n_user * sizeof *t->user_by_first);
+        if (!t->user_by_first) return MS_ERR_RUNTIME;
+        int32_t cnt[257] = {0};
+        for (int u = 0; u < t->n_user; u++)
+            cnt[(uint8_t)ms_tok_piece(t, t->user_ids[u])[0] + 1]++;
+        for (int b = 0; b < 256; b++)
+            cnt[b + 1] += cnt[b];
+        memcpy(t->user_first_off, cnt, sizeof cnt);
+        for (int u = 0; u < t->n_user; u++)
+            t->user_by_first[cnt[(uint8_t)ms_tok_piece(t, t->user_ids[u])[0]]++] = u;
     }
     if (t->merge == MS_MERGE_RANKS) {
         /* Size the table once for the caller's merges. */
@@ -303,6 +318,11 @@ typedef struct tok_work {
     int64_t heap_n, heap_cap;
     int32_t *ids; /* (ids_cap) output */
     int64_t n_ids, ids_cap;
+    char *clean; /* (clean_cap) byte-level: the fragment as well-formed UTF-8 */
+    int64_t clean_cap;
+    ms_tok_spans spans; /* byte-level: words of the fragment */
+    char *aux;          /* (aux_cap) byte-level: words rebuilt with a prefix space */
+    int64_t aux_cap;
     int unk_run; /* the last id came from a symbol outside the vocabulary (fuse_unk) */
     int oom;
 } tok_work;
@@ -420,6 +440,12 @@ static void encode_segment(tok_work *w, int32_t a, int32_t b) {
                 if (id < 0) id = t->unk;
                 if (id >= 0) emit(w, id);
             }
+        } else if (t->llama_bytes) {
+            /* llama.cpp (byte-level): each byte of the symbol's text as a one-byte piece */
+            for (int32_t j = 0; j < s->len; j++) {
+                int32_t id = t->single_id[(uint8_t)w->buf[s->start + j]];
+                if (id >= 0) emit(w, id);
+            }
         } else if (t->unk >= 0) {
             /* Hugging Face with byte_fallback off: <unk>, runs fused when fuse_unk */
             if (!(t->fuse_unk && w->unk_run)) emit(w, t->unk);
@@ -477,6 +503,90 @@ static void encode_escaped(tok_work *w, int32_t n) {
     if (ns > 0) encode_segment(w, 0, ns);
 }
 
+static int sym_reserve(tok_work *w, size_t n) {
+    if (n <= w->sym_cap) return 0;
+    size_t cap = w->sym_cap ? w->sym_cap : 256;
+    while (cap < n)
+        cap *= 2;
+    tok_sym *g = realloc(w->sym, cap * sizeof *g);
+    if (!g) return -1;
+    w->sym = g;
+    w->sym_cap = cap;
+    return 0;
+}
+
+/* Byte-level BPE of one raw fragment: invalid UTF-8 read as the source's library reads it,
+ * words cut by the pre-tokenizer, each word's bytes spelled as one-character pieces and
+ * merged by rank (the same heap as SentencePiece). */
+static void encode_byte_level(tok_work *w, const char *src, int64_t len) {
+    const ms_tokenizer *t = w->t;
+    if (grow((void **)&w->clean, &w->clean_cap, 3 * len + 1, 1)) {
+        w->oom = 1;
+        return;
+    }
+    int64_t n = t->llama_bytes ? (int64_t)ms_tok_clean_llama(src, (size_t)len, w->clean)
+                               : (int64_t)ms_tok_clean_replace(src, (size_t)len, w->clean);
+    const char *text = w->clean;
+    char *normed = NULL;
+    if (t->norm) { /* Hugging Face normalizers (NFC, NFKC, ...) on the whole fragment */
+        if (ms_tok_normalize(t->norm, text, n, &normed, &n)) {
+            w->oom = 1;
+            return;
+        }
+        if (normed) text = normed;
+    }
+    const char *words;
+    int rc = ms_tok_pretok_split(t->pre, text, n, &w->spans, &w->aux, &w->aux_cap, &words);
+    if (rc) {
+        free(normed);
+        w->oom = 1;
+        return;
+    }
+    for (int64_t k = 0; k < w->spans.n; k++) {
+        const uint8_t *word = (const uint8_t *)words + w->spans.v[2 * k];
+        int64_t wl = w->spans.v[2 * k + 1] - w->spans.v[2 * k];
+        if (wl > INT32_MAX / 4) { /* symbol indices are int32 (NFKC can grow a text 18x) */
+            w->oom = 1;
+            break;
+        }
+        int32_t wn = (int32_t)wl;
+        if ((size_t)wn * 2 > w->buf_cap) {
+            char *nb = realloc(w->buf, (size_t)wn * 2);
+            if (!nb) {
+                w->oom = 1;
+                break;
+            }
+            w->buf = nb;
+            w->buf_cap = (size_t)wn * 2;
+        }
+        if (sym_reserve(w, (size_t)wn)) {
+            w->oom = 1;
+            break;
+        }
+        int32_t off = 0;
+        for (int32_t j = 0; j < wn; j++) {
+            uint8_t b = word[j];
+            tok_sym *sy = &w->sym[j];
+            sy->start = off;
+            sy->len = t->byte_utf8_len[b];
+            sy->prev = j - 1;
+            sy->next = j + 1;
+            sy->id = t->bl_id[b];
+            memcpy(w->buf + off, t->byte_utf8[b], t->byte_utf8_len[b]);
+            off += t->byte_utf8_len[b];
+        }
+        if (t->ignore_merges && wn > 1) {
+            int32_t id = ms_tok_lookup(t, w->buf, (size_t)off);
+            if (id >= 0) {
+                emit(w, id);
+                continue;
+            }
+        }
+        encode_segment(w, 0, wn);
+    }
+    free(normed);
+}
+
 typedef struct tok_frag {
     int64_t off, len; /* raw text range */
     int32_t tok;      /* >= 0: a user-defined token; -1: raw text */
@@ -490,7 +600,29 @@ static int partition(const ms_tokenizer *t, const char *text, int64_t len, tok_f
     tok_frag *f = malloc(sizeof *f);
     if (!f) return MS_ERR_RUNTIME;
     f[0] = (tok_frag){0, len, -1};
+    /* Which tokens occur in the text at all (one pass): the others cannot cut any fragment,
+     * so skipping them changes nothing, and a vocabulary with thousands of user tokens
+     * (DeepSeek) does not scan the text thousands of times. */
+    uint8_t *present = NULL;
+    if (t->n_user > 8 && len > 0) {
+        present = calloc((size_t)t->n_user, 1);
+        if (!present) {
+            free(f);
+            return MS_ERR_RUNTIME;
+        }
+        for (int64_t i = 0; i < len; i++) {
+            uint8_t b = (uint8_t)text[i];
+            for (int32_t k = t->user_first_off[b]; k < t->user_first_off[b + 1]; k++) {
+                int u = t->user_by_first[k];
+                int32_t id = t->user_ids[u];
+                if (!present[u] && t->piece_len[id] <= (uint64_t)(len - i) &&
+                    memcmp(text + i, ms_tok_piece(t, id), t->piece_len[id]) == 0)
+                    present[u] = 1;
+            }
+        }
+    }
     for (int u = 0; u < t->n_user && n > 0; u++) {
+        if (present && !present[u]) continue;
         int32_t id = t->user_ids[u];
         const char *p = ms_tok_piece(t, id);
         size_t plen = t->piece_len[id];
@@ -508,6 +640,7 @@ static int partition(const ms_tokenizer *t, const char *text, int64_t len, tok_f
         tok_frag *g = malloc((size_t)gcap * sizeof *g);
         if (!g) {
             free(f);
+            free(present);
             return MS_ERR_RUNTIME;
         }
         for (int64_t i = 0; i < n; i++) {
@@ -530,6 +663,119 @@ static int partition(const ms_tokenizer *t, const char *text, int64_t len, tok_f
         cap = gcap;
     }
     (void)cap;
+    free(present);
+    *out = f;
+    *n_out = n;
+    return 0;
+}
+
+/* Unicode White_Space (Rust's char::is_whitespace) of the character at s[0..n); its length
+ * in *len. */
+static int ws_at(const char *s, int64_t n, int *len) {
+    uint8_t c = (uint8_t)s[0];
+    *len = 1;
+    if (c == ' ' || (c >= 0x09 && c <= 0x0D)) return 1;
+    if (c < 0x80) return 0;
+    uint32_t cp = 0;
+    if (c >= 0xC0 && c < 0xE0 && n >= 2)
+        cp = ((uint32_t)(c & 0x1F) << 6) | ((uint8_t)s[1] & 0x3F), *len = 2;
+    else if (c >= 0xE0 && c < 0xF0 && n >= 3)
+        cp = ((uint32_t)(c & 0x0F) << 12) | (((uint8_t)s[1] & 0x3Fu) << 6) | ((uint8_t)s[2] & 0x3F),
+        *len = 3;
+    else
+        return 0;
+    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+/* A letter or digit ends s[0..n) (before) or starts it (!before): single_word's test. ASCII
+ * and any non-ASCII character count as word characters except White_Space and punctuation
+ * below U+0080 — close to Rust's is_alphanumeric for the texts added tokens meet. */
+static int word_char_near(const char *s, int64_t n, int before) {
+    if (n <= 0) return 0;
+    int64_t i = before ? n - 1 : 0;
+    if (before)
+        while (i > 0 && ((uint8_t)s[i] & 0xC0) == 0x80)
+            i--;
+    uint8_t c = (uint8_t)s[i];
+    if (c < 0x80) return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+    int l;
+    return !ws_at(s + i, n - i, &l);
+}
+
+/* Hugging Face's added-token split (tokenizers' AddedVocabulary): left to right, at each
+ * position the longest added token; lstrip/rstrip take the whitespace beside it into the
+ * token, single_word drops a match inside a word. Control (special) tokens are not matched,
+ * as everywhere in moescope. */
+static int partition_hf(const ms_tokenizer *t, const char *text, int64_t len, tok_frag **out,
+                        int64_t *n_out) {
+    int64_t n = 0, cap = 16, start = 0, i = 0;
+    tok_frag *f = malloc((size_t)cap * sizeof *f);
+    if (!f) return MS_ERR_RUNTIME;
+    while (i < len) {
+        if (!t->added_first[(uint8_t)text[i]]) {
+            i++;
+            continue;
+        }
+        int32_t best = -1;
+        for (int u = 0; u < t->n_user; u++) { /* longest first */
+            int32_t id = t->user_ids[u];
+            uint32_t pl = t->piece_len[id];
+            if (pl <= (uint64_t)(len - i) && memcmp(text + i, ms_tok_piece(t, id), pl) == 0) {
+                best = id;
+                break;
+            }
+        }
+        if (best < 0) {
+            i++;
+            continue;
+        }
+        int64_t ms = i, me = i + t->piece_len[best];
+        uint8_t fl = t->added_flags[best];
+        if ((fl & MS_ADDED_SINGLE_WORD) &&
+            (word_char_near(text, ms, 1) || word_char_near(text + me, len - me, 0))) {
+            i = me; /* the matcher has consumed it: no other match starts inside */
+            continue;
+        }
+        if (fl & MS_ADDED_LSTRIP) {
+            while (ms > start) {
+                int64_t k = ms - 1;
+                while (k > start && ((uint8_t)text[k] & 0xC0) == 0x80)
+                    k--;
+                int l;
+                if (!ws_at(text + k, ms - k, &l) || k + l != ms) break;
+                ms = k;
+            }
+        }
+        if (fl & MS_ADDED_RSTRIP) {
+            int l;
+            while (me < len && ws_at(text + me, len - me, &l))
+                me += l;
+        }
+        if (n + 2 > cap) {
+            cap *= 2;
+            tok_frag *g = realloc(f, (size_t)cap * sizeof *g);
+            if (!g) {
+                free(f);
+                return MS_ERR_RUNTIME;
+            }
+            f = g;
+        }
+        if (ms > start) f[n++] = (tok_frag){start, ms - start, -1};
+        f[n++] = (tok_frag){ms, 0, best};
+        start = i = me;
+    }
+    if (len > start || n == 0) {
+        if (n + 1 > cap) {
+            tok_frag *g = realloc(f, (size_t)(cap + 1) * sizeof *g);
+            if (!g) {
+                free(f);
+                return MS_ERR_RUNTIME;
+            }
+            f = g;
+        }
+        if (len > start) f[n++] = (tok_frag){start, len - start, -1};
+    }
     *out = f;
     *n_out = n;
     return 0;
@@ -541,9 +787,11 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
     *n_ids = 0;
     /* Indices are int32 inside one fragment: 3 bytes per input byte plus the prefix. */
     if (len > (size_t)(INT32_MAX / 4)) return MS_ERR_RUNTIME;
+    if (t->byte_level && len > (size_t)(INT32_MAX / 8)) return MS_ERR_RUNTIME; /* 3x, then 2x */
     tok_frag *frags = NULL;
     int64_t n_frags = 0;
-    if (partition(t, text, (int64_t)len, &frags, &n_frags)) return MS_ERR_RUNTIME;
+    if ((t->added_flags ? partition_hf : partition)(t, text, (int64_t)len, &frags, &n_frags))
+        return MS_ERR_RUNTIME;
 
     tok_work w = {.t = t};
     /* Ids: about one per 3-4 bytes of text; grown if needed, trimmed at the end. */
@@ -559,6 +807,11 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
             continue;
         }
         const char *src = text + f->off;
+        if (t->byte_level) {
+            encode_byte_level(&w, src, f->len);
+            if (w.oom) goto oom;
+            continue;
+        }
         int32_t n = 0;
         int prefix = 0;
         int64_t spaces = 0;
@@ -609,6 +862,9 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
     free(w.buf);
     free(w.sym);
     free(w.heap);
+    free(w.clean);
+    free(w.aux);
+    free(w.spans.v);
     free(frags);
     *ids = w.ids;
     *n_ids = w.n_ids;
@@ -617,6 +873,9 @@ oom:
     free(w.buf);
     free(w.sym);
     free(w.heap);
+    free(w.clean);
+    free(w.aux);
+    free(w.spans.v);
     free(w.ids);
     free(frags);
     return MS_ERR_RUNTIME;
@@ -719,6 +978,30 @@ static void u8_text(utf8_state *s, out_w *w, const char *p, size_t n, int unesca
     }
 }
 
+/* A byte-level piece back to bytes: each character of the piece is one byte (GPT-2's
+ * bytes_to_unicode inverted); a character outside the map stands for itself. */
+static void u8_byte_level(const ms_tokenizer *t, utf8_state *s, out_w *w, const char *p, size_t n) {
+    for (size_t i = 0; i < n;) {
+        uint8_t c = (uint8_t)p[i];
+        if (c < 0x80) {
+            int b = t->cp_byte[c];
+            u8_put(s, w, (uint8_t)(b >= 0 ? b : c));
+            i++;
+            continue;
+        }
+        if (c >= 0xC0 && c < 0xE0 && i + 1 < n && ((uint8_t)p[i + 1] & 0xC0) == 0x80) {
+            uint32_t cp = ((uint32_t)(c & 0x1F) << 6) | ((uint8_t)p[i + 1] & 0x3F);
+            if (cp < MS_TOK_BYTE_CPS && t->cp_byte[cp] >= 0) {
+                u8_put(s, w, (uint8_t)t->cp_byte[cp]);
+                i += 2;
+                continue;
+            }
+        }
+        u8_put(s, w, c);
+        i++;
+    }
+}
+
 static int token_byte(const ms_tokenizer *t, int32_t id) {
     int b = -1;
     if (!ms_tok_is_byte_piece(ms_tok_piece(t, id), t->piece_len[id], &b)) return -1;
@@ -758,7 +1041,10 @@ static void detok_core(const ms_tokenizer *t, const int32_t *ids, int64_t n, int
                     p++, len--;
                 strip = 0;
             }
-            u8_text(&s, w, p, len, unescape);
+            if (t->byte_level && type == MS_TOK_NORMAL)
+                u8_byte_level(t, &s, w, p, len);
+            else
+                u8_text(&s, w, p, len, unescape);
         }
         /* control, unknown and unused tokens have no text */
     }
@@ -793,7 +1079,42 @@ size_t ms_token_display(const ms_tokenizer *t, int32_t id, char *out, size_t cap
         const char *p = ms_tok_piece(t, id);
         size_t len = t->piece_len[id];
         int b = t->types[id] == MS_TOK_BYTE ? token_byte(t, id) : -1;
-        if (b >= 0 && b < 0x80) {
+        if (t->byte_level && t->types[id] == MS_TOK_NORMAL) {
+            /* Readable text: complete characters as themselves, the bytes of a character
+             * split across tokens as <0xXX> (they are valid only together). */
+            char stackb[256];
+            char *raw = stackb;
+            size_t rn = 0;
+            for (size_t i = 0; i < len && rn < sizeof stackb;) {
+                uint8_t c = (uint8_t)p[i];
+                uint32_t cp = c;
+                size_t k = 1;
+                if (c >= 0xC0 && c < 0xE0 && i + 1 < len) {
+                    cp = ((uint32_t)(c & 0x1F) << 6) | ((uint8_t)p[i + 1] & 0x3F);
+                    k = 2;
+                }
+                int bb = cp < MS_TOK_BYTE_CPS ? t->cp_byte[cp] : -1;
+                if (bb >= 0) {
+                    raw[rn++] = (char)bb;
+                    i += k;
+                } else {
+                    raw[rn++] = (char)c;
+                    i++;
+                }
+            }
+            for (size_t i = 0; i < rn;) {
+                size_t ok = ms_utf8_valid_prefix(raw + i, rn - i);
+                if (ok) {
+                    ow_put(&w, raw + i, ok);
+                    i += ok;
+                } else {
+                    char hex[8];
+                    snprintf(hex, sizeof hex, "<0x%02X>", (uint8_t)raw[i]);
+                    ow_put(&w, hex, 6);
+                    i++;
+                }
+            }
+        } else if (b >= 0 && b < 0x80) {
             u8_put(&s, &w, (uint8_t)b);
         } else {
             u8_text(&s, &w, p, len, t->types[id] == MS_TOK_NORMAL);
@@ -821,6 +1142,10 @@ int ms_tokenizer_adds_bos(const ms_tokenizer *t) {
     return t->add_bos && t->bos >= 0;
 }
 
+int ms_tokenizer_byte_level(const ms_tokenizer *t) {
+    return t->byte_level;
+}
+
 const char *ms_token_piece(const ms_tokenizer *t, int32_t id) {
     if (id < 0 || id >= t->n_vocab) return NULL;
     return ms_tok_piece(t, id);
@@ -829,7 +1154,11 @@ const char *ms_token_piece(const ms_tokenizer *t, int32_t id) {
 char *ms_tokenizer_describe_json(const ms_tokenizer *t) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
-    cJSON_AddStringToObject(o, "kind", "sentencepiece-bpe");
+    cJSON_AddStringToObject(o, "kind", t->byte_level ? "byte-level-bpe" : "sentencepiece-bpe");
+    if (t->byte_level) {
+        cJSON_AddStringToObject(o, "pre_tokenizer", t->pre_name);
+        cJSON_AddBoolToObject(o, "ignore_merges", t->ignore_merges);
+    }
     cJSON_AddStringToObject(o, "source", t->source);
     cJSON_AddStringToObject(o, "merges", t->merge == MS_MERGE_SCORES ? "scores" : "ranks");
     cJSON_AddNumberToObject(o, "n_vocab", t->n_vocab);

@@ -12,6 +12,7 @@
 #define MS_TOKENIZER_IMPL_H
 
 #include "engine.h"
+#include "gguf.h"
 
 #include <stdint.h>
 
@@ -24,6 +25,19 @@ enum {
     MS_TOK_UNUSED = 5,
     MS_TOK_BYTE = 6,
 };
+
+/* Flags of Hugging Face added tokens. */
+enum { MS_ADDED_LSTRIP = 1, MS_ADDED_RSTRIP = 2, MS_ADDED_SINGLE_WORD = 4 };
+
+/* Byte-level BPE code points: bytes map into U+0021..U+0143. */
+#define MS_TOK_BYTE_CPS 0x144
+
+/* Word boundaries: (start, end) byte offsets, v[2i], v[2i+1]. */
+typedef struct ms_tok_spans {
+    int64_t *v;
+    int64_t n, cap;
+} ms_tok_spans;
+typedef struct ms_tok_pretok ms_tok_pretok;
 
 /* Where merges come from (see the file comment). */
 typedef enum ms_merge_kind { MS_MERGE_SCORES = 0, MS_MERGE_RANKS = 1 } ms_merge_kind;
@@ -72,7 +86,28 @@ struct ms_tokenizer {
 
     /* User-defined tokens (matched in raw text before the BPE), longest first. */
     int32_t *user_ids;
+    /* Hugging Face added tokens (tokenizer.json, byte-level): matched leftmost-longest as
+     * tokenizers does, with their flags (NULL: llama.cpp's partition, flags ignored). */
+    int32_t *user_by_first;      /* (n_user) indices into user_ids, grouped by first byte */
+    int32_t user_first_off[257]; /* group of byte b: user_by_first[off[b] .. off[b+1]) */
+    uint8_t *added_flags;        /* (n_vocab) MS_ADDED_* */
+    uint8_t added_first[256];    /* first bytes of added tokens */
     int n_user;
+
+    /* Byte-level BPE (GPT-2 family; tokenizer_bpe.c). Text is split by the pre-tokenizer's
+     * patterns, each word's bytes are spelled as one-character pieces (bytes_to_unicode),
+     * merged by rank, and pieces are decoded back to bytes. */
+    int byte_level;
+    int ignore_merges; /* a word that is a piece is one token */
+    unsigned norm;     /* Hugging Face normalizer steps (MS_NORM_*), 0 for none */
+    int llama_bytes;   /* a symbol that is no piece: its bytes as one-byte pieces (llama.cpp) */
+    struct ms_tok_pretok *pre;        /* split patterns, NULL for none */
+    char pre_name[32];                /* tokenizer.ggml.pre, or "tokenizer.json" */
+    const char *const *pre_rx;        /* GGUF: the pre-type's patterns (static table), else NULL */
+    int16_t cp_byte[MS_TOK_BYTE_CPS]; /* code point -> byte, -1 if none */
+    char byte_utf8[256][2];           /* byte -> UTF-8 of its code point */
+    uint8_t byte_utf8_len[256];
+    int32_t bl_id[256]; /* byte -> id of its one-character piece, -1 */
 
     char source[16];      /* "gguf" or "tokenizer.json" */
     char prefix_form[24]; /* "prepend", "metaspace-first", ... for describe_json */
@@ -92,6 +127,43 @@ int ms_tok_add_pair(ms_tokenizer *t, int32_t left, int32_t right, int32_t merged
 ms_tokenizer *ms_tok_alloc(int n, size_t pool_bytes);
 /* 1 if s[0..n) is "<0xXX>" (upper-case hex as SentencePiece writes it); sets *byte. */
 int ms_tok_is_byte_piece(const char *s, size_t n, int *byte);
+
+/* Byte-level BPE (tokenizer_bpe.c). */
+/* Pre-tokenizer steps: a pattern whose matches and gaps become words (Isolated), whose gaps
+ * only do (Removed), or " " put before every word not starting with one (Prefix). */
+enum { MS_PRE_ISOLATED = 0, MS_PRE_REMOVED = 1, MS_PRE_PREFIX = 2 };
+/* Compiles one split pattern (Oniguruma, UTF-8; literal: the text itself) onto the list *pp
+ * (allocated on first use); on failure msg says why. MS_ERR_INPUT for a bad pattern. */
+int ms_tok_pretok_step(ms_tok_pretok **pp, int kind, const char *pattern, size_t len, int literal,
+                       char *msg, size_t cap);
+int ms_tok_pretok_add(ms_tok_pretok **pp, const char *pattern, size_t len, char *msg, size_t cap);
+void ms_tok_pretok_free(ms_tok_pretok *p);
+/* Cuts valid UTF-8 s[0..n) into words with every step in turn; a NULL list gives one word.
+ * Spans index *text: s, or *aux when a prefix step rebuilt the text. 0 or MS_ERR_RUNTIME. */
+int ms_tok_pretok_split(const ms_tok_pretok *p, const char *s, int64_t n, ms_tok_spans *sp,
+                        char **aux, int64_t *aux_cap, const char **text);
+int ms_tok_spans_push(ms_tok_spans *sp, int64_t a, int64_t b);
+/* Invalid UTF-8 as Python and browsers read it (each maximal invalid subpart is U+FFFD). */
+size_t ms_tok_clean_replace(const char *src, size_t n, char *dst);
+/* Normalization forms, packed 4 bits per step in ms_tokenizer.norm. */
+enum { MS_NORM_NFC = 1, MS_NORM_NFKC = 2, MS_NORM_NFD = 3, MS_NORM_NFKD = 4 };
+int ms_tok_normalize(unsigned norm, const char *s, int64_t n, char **out, int64_t *n_out);
+/* tokenizer.json: 1 if the pre-tokenizer (or decoder) is ByteLevel; then
+ * ms_tok_json_byte_level reads normalizer, pre-tokenizer and model flags into t. */
+struct cJSON;
+int ms_tok_json_is_byte_level(const struct cJSON *root);
+int ms_tok_json_byte_level(ms_tokenizer *t, const struct cJSON *root, const struct cJSON *model,
+                           const char *path, char *err, size_t errlen);
+/* The merges back out of the pair table in rank order (byte-level writers): *l, *r malloc'ed
+ * pairs of ids; 0 or MS_ERR_RUNTIME. */
+int ms_tok_merges_ranked(const ms_tokenizer *t, int32_t **l, int32_t **r, int64_t *n);
+/* Invalid UTF-8 as llama.cpp reads it (each bad byte is U+FFFD); dst holds 3n bytes. */
+size_t ms_tok_clean_llama(const char *src, size_t n, char *dst);
+void ms_tok_byte_map_init(ms_tokenizer *t);
+void ms_tok_byte_ids(ms_tokenizer *t);
+/* The byte-level part of the GGUF reader (model "gpt2"): pre-type, merges, flags. Called with
+ * pieces, types and special ids set; calls ms_tok_finish itself. */
+int ms_tok_gguf_byte_level(ms_tokenizer *t, const gguf_file *g, char *err, size_t errlen);
 
 /* UTF-8 validation: ms_utf8_valid_prefix() of util/msutil.h. */
 #include "msutil.h"

@@ -11,6 +11,10 @@
 int ms_tokenizer_from_gguf(ms_tokenizer **out, const gguf_file *g, char *err, size_t errlen);
 /* From a Hugging Face tokenizer.json (+ tokenizer_config.json beside it when present). */
 int ms_tokenizer_from_json_file(ms_tokenizer **out, const char *path, char *err, size_t errlen);
+/* The same from a tokenizer.json held in memory (no tokenizer_config.json); name is used in
+ * messages. For the fuzz target. */
+int ms_tokenizer_from_json_mem(ms_tokenizer **out, const char *data, size_t len, const char *name,
+                               char *err, size_t errlen);
 /* Writes a Hugging Face tokenizer.json (BPE, byte_fallback, merges derived from the
  * vocabulary as transformers' LlamaConverter does) describing the same tokenizer, and a
  * tokenizer_config.json beside it. */

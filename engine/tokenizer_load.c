@@ -53,10 +53,11 @@ int ms_tokenizer_from_gguf(ms_tokenizer **out, const gguf_file *g, char *err, si
         errf(err, errlen, "%s: no tokenizer.ggml.model (no vocabulary in this file)", path);
         return MS_ERR_INPUT;
     }
-    if (!(model.n == 5 && memcmp(model.p, "llama", 5) == 0)) {
+    int gpt2 = model.n == 4 && memcmp(model.p, "gpt2", 4) == 0;
+    if (!gpt2 && !(model.n == 5 && memcmp(model.p, "llama", 5) == 0)) {
         errf(err, errlen,
-             "%s: tokenizer.ggml.model is '%.*s'; only SentencePiece vocabularies ('llama') are "
-             "supported",
+             "%s: tokenizer.ggml.model is '%.*s'; supported: 'llama' (SentencePiece) and 'gpt2' "
+             "(byte-level BPE)",
              path, (int)(model.n > 32 ? 32 : model.n), model.p);
         return MS_ERR_INPUT;
     }
@@ -117,16 +118,33 @@ int ms_tokenizer_from_gguf(ms_tokenizer **out, const gguf_file *g, char *err, si
         int64_t ty = has_types ? gguf_arr_int(g, "tokenizer.ggml.token_type", i) : MS_TOK_NORMAL;
         t->types[i] = (uint8_t)(ty >= 1 && ty <= 6 ? ty : 0);
     }
-    /* llama.cpp's defaults for SentencePiece vocabularies. */
+    /* llama.cpp's defaults: SentencePiece BOS 1, EOS 2, UNK 0; gpt2 BOS = EOS = 11, no UNK. */
     int64_t v;
-    t->bos =
-        special_id(gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) == 0 ? v : 1, t->n_vocab);
-    t->eos =
-        special_id(gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v) == 0 ? v : 2, t->n_vocab);
-    t->unk =
-        special_id(gguf_get_int(g, "tokenizer.ggml.unknown_token_id", &v) == 0 ? v : 0, t->n_vocab);
+    t->bos = special_id(gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) == 0 ? v
+                        : gpt2                                                  ? 11
+                                                                                : 1,
+                        t->n_vocab);
+    t->eos = special_id(gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v) == 0 ? v
+                        : gpt2                                                  ? 11
+                                                                                : 2,
+                        t->n_vocab);
+    t->unk = special_id(gguf_get_int(g, "tokenizer.ggml.unknown_token_id", &v) == 0 ? v
+                        : gpt2                                                      ? -1
+                                                                                    : 0,
+                        t->n_vocab);
     t->pad = special_id(gguf_get_int(g, "tokenizer.ggml.padding_token_id", &v) == 0 ? v : -1,
                         t->n_vocab);
+    if (gpt2) {
+        snprintf(t->source, sizeof t->source, "gguf");
+        snprintf(t->prefix_form, sizeof t->prefix_form, "none");
+        int rc = ms_tok_gguf_byte_level(t, g, err, errlen);
+        if (rc) {
+            ms_tokenizer_free(t);
+            return rc;
+        }
+        *out = t;
+        return 0;
+    }
     int b;
     t->add_bos = gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b) == 0 ? b : 1;
     t->add_eos = gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &b) == 0 ? b : 0;
@@ -428,6 +446,13 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
     cJSON_ArrayForEach(it, vocab) {
         int64_t id = 0;
         if (json_id(it, &id)) continue; /* checked in pass 1 */
+        if (name[id]) {
+            errf(err, errlen, "%s: model.vocab gives id %lld to both \"%.40s\" and \"%.40s\"", path,
+                 (long long)id, name[id], it->string);
+            free(name);
+            free(type);
+            return MS_ERR_INPUT;
+        }
         name[id] = it->string;
         int bv;
         type[id] =
@@ -466,6 +491,16 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
         t->scores[i] = 0.0f;
     }
 
+    /* Byte-level BPE (GPT-2 family): its own normalizers and pre-tokenizers. */
+    if (ms_tok_json_is_byte_level(root)) {
+        rc = ms_tok_json_byte_level(t, root, model, path, err, errlen);
+        if (rc) goto out;
+        snprintf(t->prefix_form, sizeof t->prefix_form, "none");
+        t->fuse_unk = cJSON_IsTrue(st_json_get(model, "fuse_unk"));
+        t->merge = MS_MERGE_RANKS;
+        snprintf(t->source, sizeof t->source, "tokenizer.json");
+        goto specials;
+    }
     /* Normalizer / pre-tokenizer: the two SentencePiece-compatible forms. */
     int prepend = 0, replace = 0, meta = 0, split = 0;
     ms_prefix_kind scheme = MS_PREFIX_NONE;
@@ -505,6 +540,7 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
 
     /* Special tokens: tokenizer_config.json, else the post-processor template, else the
      * usual names. */
+specials:;
     const cJSON *unk = st_json_get(model, "unk_token");
     const char *bos_name = NULL, *eos_name = NULL;
     read_template(st_json_get(root, "post_processor"), &bos_name, &eos_name);
@@ -517,6 +553,38 @@ static int tokenizer_from_json(ms_tokenizer **out, const cJSON *root, const cJSO
     if (!eos_name) eos_name = "</s>";
 
     if (ms_tok_finish(t, cJSON_GetArraySize(merges))) goto oom;
+    if (t->byte_level) {
+        ms_tok_byte_ids(t);
+        /* Added tokens as tokenizers matches them (leftmost-longest, with their flags). */
+        t->added_flags = calloc((size_t)n, 1);
+        if (!t->added_flags) goto oom;
+        static const struct {
+            const char *key;
+            uint8_t bit;
+        } fk[] = {{"lstrip", MS_ADDED_LSTRIP},
+                  {"rstrip", MS_ADDED_RSTRIP},
+                  {"single_word", MS_ADDED_SINGLE_WORD},
+                  {"normalized", 0},
+                  {"special", 0}};
+        int k = 0;
+        cJSON_ArrayForEach(it, added) {
+            int64_t id = 0;
+            if (json_id(st_json_get(it, "id"), &id)) continue; /* checked in pass 1 */
+            for (size_t f = 0; f < sizeof fk / sizeof *fk; f++) {
+                const cJSON *v = st_json_get(it, fk[f].key);
+                if (v && !cJSON_IsBool(v)) {
+                    errf(err, errlen, "%s: added_tokens[%d].%s must be a boolean (got %s)", path, k,
+                         fk[f].key, json_kind(v));
+                    rc = MS_ERR_INPUT;
+                    goto out;
+                }
+                if (cJSON_IsTrue(v)) t->added_flags[id] |= fk[f].bit;
+            }
+            k++;
+        }
+        for (int u = 0; u < t->n_user; u++)
+            t->added_first[(uint8_t)ms_tok_piece(t, t->user_ids[u])[0]] = 1;
+    }
     t->bos = ms_tok_lookup(t, bos_name, strlen(bos_name));
     t->eos = ms_tok_lookup(t, eos_name, strlen(eos_name));
     if (cJSON_IsString(unk)) {
@@ -638,6 +706,21 @@ int ms_tokenizer_from_json_file(ms_tokenizer **out, const char *path, char *err,
     return rc;
 }
 
+int ms_tokenizer_from_json_mem(ms_tokenizer **out, const char *data, size_t len, const char *name,
+                               char *err, size_t errlen) {
+    *out = NULL;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+    if (!root) {
+        errf(err, errlen, "%s: not valid JSON (near byte %zu)", name,
+             end && end >= data ? (size_t)(end - data) : (size_t)0);
+        return MS_ERR_INPUT;
+    }
+    int rc = tokenizer_from_json(out, root, NULL, NULL, name, err, errlen);
+    cJSON_Delete(root);
+    return rc;
+}
+
 /* ---------------------------------------------------------------------------------------
  * tokenizer.json writer.
  */
@@ -754,7 +837,116 @@ static cJSON *replace_json(const char *pattern, const char *content) {
     return o;
 }
 
+static int write_config_json(const ms_tokenizer *t, const char *path, int legacy, char *err,
+                             size_t errlen);
+
+/* Byte-level: the GGUF pre-type's patterns as Split(Isolated) steps before ByteLevel without
+ * its own regex — the same words as llama.cpp's unicode_regex_split — and the merges in rank
+ * order. */
+static int write_json_byte_level(const ms_tokenizer *t, const char *path, char *err,
+                                 size_t errlen) {
+    if (!t->pre_rx) {
+        errf(err, errlen, "%s: only a byte-level tokenizer read from GGUF can be written", path);
+        return MS_ERR_INPUT;
+    }
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        if (ms_utf8_valid_prefix(ms_tok_piece(t, i), t->piece_len[i]) != t->piece_len[i]) {
+            errf(err, errlen, "%s: piece %d is not valid UTF-8; it cannot be written to JSON", path,
+                 i);
+            return MS_ERR_INPUT;
+        }
+    }
+    int32_t *ml, *mr;
+    int64_t nm;
+    if (ms_tok_merges_ranked(t, &ml, &mr, &nm)) {
+        errf(err, errlen, "%s: out of memory", path);
+        return MS_ERR_RUNTIME;
+    }
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "version", "1.0");
+    cJSON_AddNullToObject(root, "truncation");
+    cJSON_AddNullToObject(root, "padding");
+    cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        int ty = t->types[i];
+        if (ty != MS_TOK_CONTROL && ty != MS_TOK_UNKNOWN && ty != MS_TOK_USER_DEFINED) continue;
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddNumberToObject(a, "id", i);
+        cJSON_AddStringToObject(a, "content", ms_tok_piece(t, i));
+        cJSON_AddBoolToObject(a, "single_word", 0);
+        cJSON_AddBoolToObject(a, "lstrip", 0);
+        cJSON_AddBoolToObject(a, "rstrip", 0);
+        cJSON_AddBoolToObject(a, "normalized", 0);
+        cJSON_AddBoolToObject(a, "special", ty != MS_TOK_USER_DEFINED);
+        cJSON_AddItemToArray(added, a);
+    }
+    cJSON_AddNullToObject(root, "normalizer");
+    cJSON *pt = cJSON_AddObjectToObject(root, "pre_tokenizer");
+    cJSON_AddStringToObject(pt, "type", "Sequence");
+    cJSON *pts = cJSON_AddArrayToObject(pt, "pretokenizers");
+    for (int k = 0; k < 6 && t->pre_rx[k]; k++) {
+        cJSON *sp = cJSON_CreateObject();
+        cJSON_AddStringToObject(sp, "type", "Split");
+        cJSON *pat = cJSON_AddObjectToObject(sp, "pattern");
+        cJSON_AddStringToObject(pat, "Regex", t->pre_rx[k]);
+        cJSON_AddStringToObject(sp, "behavior", "Isolated");
+        cJSON_AddBoolToObject(sp, "invert", 0);
+        cJSON_AddItemToArray(pts, sp);
+    }
+    cJSON *bl = cJSON_CreateObject();
+    cJSON_AddStringToObject(bl, "type", "ByteLevel");
+    cJSON_AddBoolToObject(bl, "add_prefix_space", 0);
+    cJSON_AddBoolToObject(bl, "trim_offsets", 1);
+    cJSON_AddBoolToObject(bl, "use_regex", 0);
+    cJSON_AddItemToArray(pts, bl);
+    cJSON *pp = cJSON_AddObjectToObject(root, "post_processor");
+    cJSON_AddStringToObject(pp, "type", "TemplateProcessing");
+    cJSON_AddItemToObject(pp, "single", build_template(t, 0));
+    cJSON_AddItemToObject(pp, "pair", build_template(t, 1));
+    cJSON *sts = cJSON_AddObjectToObject(pp, "special_tokens");
+    if (t->add_bos && t->bos >= 0)
+        cJSON_AddItemToObject(sts, ms_tok_piece(t, t->bos), special_token_json(t, t->bos));
+    if (t->add_eos && t->eos >= 0 && t->eos != t->bos)
+        cJSON_AddItemToObject(sts, ms_tok_piece(t, t->eos), special_token_json(t, t->eos));
+    cJSON *dec = cJSON_AddObjectToObject(root, "decoder");
+    cJSON_AddStringToObject(dec, "type", "ByteLevel");
+    cJSON *model = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddStringToObject(model, "type", "BPE");
+    cJSON_AddNullToObject(model, "dropout");
+    cJSON_AddNullToObject(model, "unk_token");
+    cJSON_AddNullToObject(model, "continuing_subword_prefix");
+    cJSON_AddNullToObject(model, "end_of_word_suffix");
+    cJSON_AddBoolToObject(model, "fuse_unk", 0);
+    cJSON_AddBoolToObject(model, "byte_fallback", 0);
+    cJSON_AddBoolToObject(model, "ignore_merges", t->ignore_merges);
+    cJSON *vocab = cJSON_AddObjectToObject(model, "vocab");
+    for (int32_t i = 0; i < t->n_vocab; i++)
+        if (t->types[i] == MS_TOK_NORMAL &&
+            ms_tok_lookup(t, ms_tok_piece(t, i), t->piece_len[i]) == i)
+            cJSON_AddItemToObject(vocab, ms_tok_piece(t, i), cJSON_CreateNumber(i));
+    cJSON *merges = cJSON_AddArrayToObject(model, "merges");
+    for (int64_t i = 0; i < nm; i++) {
+        cJSON *pr = cJSON_CreateArray();
+        cJSON_AddItemToArray(pr, cJSON_CreateString(ms_tok_piece(t, ml[i])));
+        cJSON_AddItemToArray(pr, cJSON_CreateString(ms_tok_piece(t, mr[i])));
+        cJSON_AddItemToArray(merges, pr);
+    }
+    free(ml);
+    free(mr);
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text) {
+        errf(err, errlen, "%s: out of memory", path);
+        return MS_ERR_RUNTIME;
+    }
+    int rc = write_text(path, text, err, errlen);
+    free(text);
+    if (rc) return rc;
+    return write_config_json(t, path, 0, err, errlen);
+}
+
 int ms_tokenizer_write_json(const ms_tokenizer *t, const char *path, char *err, size_t errlen) {
+    if (t->byte_level) return write_json_byte_level(t, path, err, errlen);
     for (int32_t i = 0; i < t->n_vocab; i++) {
         if (ms_utf8_valid_prefix(ms_tok_piece(t, i), t->piece_len[i]) != t->piece_len[i]) {
             errf(err, errlen, "%s: piece %d is not valid UTF-8; it cannot be written to JSON", path,
@@ -876,18 +1068,26 @@ int ms_tokenizer_write_json(const ms_tokenizer *t, const char *path, char *err, 
     free(text);
     if (rc) return rc;
 
-    /* tokenizer_config.json beside it: what transformers reads for BOS/EOS handling. */
+    return write_config_json(t, path, 1, err, errlen);
+}
+
+/* tokenizer_config.json beside path: what transformers reads for BOS/EOS handling. */
+static int write_config_json(const ms_tokenizer *t, const char *path, int legacy, char *err,
+                             size_t errlen) {
     cJSON *cfg = cJSON_CreateObject();
     cJSON_AddBoolToObject(cfg, "add_bos_token", t->add_bos && t->bos >= 0);
     cJSON_AddBoolToObject(cfg, "add_eos_token", t->add_eos && t->eos >= 0);
     if (t->bos >= 0) cJSON_AddStringToObject(cfg, "bos_token", ms_tok_piece(t, t->bos));
     if (t->eos >= 0) cJSON_AddStringToObject(cfg, "eos_token", ms_tok_piece(t, t->eos));
     if (t->unk >= 0) cJSON_AddStringToObject(cfg, "unk_token", ms_tok_piece(t, t->unk));
-    cJSON_AddBoolToObject(cfg, "legacy", 1);
-    cJSON_AddBoolToObject(cfg, "add_prefix_space", t->add_space_prefix);
+    if (legacy) {
+        cJSON_AddBoolToObject(cfg, "legacy", 1);
+        cJSON_AddBoolToObject(cfg, "add_prefix_space", t->add_space_prefix);
+    }
     cJSON_AddBoolToObject(cfg, "clean_up_tokenization_spaces", 0);
-    cJSON_AddStringToObject(cfg, "tokenizer_class", "LlamaTokenizer");
-    text = cJSON_Print(cfg);
+    cJSON_AddStringToObject(cfg, "tokenizer_class",
+                            legacy ? "LlamaTokenizer" : "PreTrainedTokenizerFast");
+    char *text = cJSON_Print(cfg);
     cJSON_Delete(cfg);
     if (!text) return MS_ERR_RUNTIME;
     const char *slash = strrchr(path, '/');
@@ -899,7 +1099,7 @@ int ms_tokenizer_write_json(const ms_tokenizer *t, const char *path, char *err, 
     }
     memcpy(cpath, path, dlen);
     strcpy(cpath + dlen, "tokenizer_config.json");
-    rc = write_text(cpath, text, err, errlen);
+    int rc = write_text(cpath, text, err, errlen);
     free(cpath);
     free(text);
     return rc;

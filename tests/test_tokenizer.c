@@ -730,9 +730,10 @@ static int cmd_errors(const char *tmp) {
                       "{" META_NZ "\"model\":{\"vocab\":{\"a\":0,\"ab\":1},\"merges\":[\"ab\"]}}",
                       "not a pair");
     expect_json_error(tmp, "bytelevel",
-                      "{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"model\":{\"vocab\":{\"a\":0},"
+                      "{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":"
+                      "\"ByteLevel\"},{\"type\":\"Punctuation\"}]},\"model\":{\"vocab\":{\"a\":0},"
                       "\"merges\":[]}}",
-                      "ByteLevel");
+                      "Punctuation");
     expect_json_error(tmp, "nfkc",
                       "{\"normalizer\":{\"type\":\"NFKC\"},\"model\":{\"vocab\":{\"a\":0},"
                       "\"merges\":[]}}",
@@ -820,7 +821,7 @@ static int cmd_errors(const char *tmp) {
     for (int variant = 0; variant < 7; variant++) {
         gguf_writer *w = gguf_writer_new();
         gguf_w_str(w, "general.architecture", "llama");
-        if (variant != 0) gguf_w_str(w, "tokenizer.ggml.model", variant == 1 ? "gpt2" : "llama");
+        if (variant != 0) gguf_w_str(w, "tokenizer.ggml.model", variant == 1 ? "bert" : "llama");
         if (variant == 2)
             gguf_w_arr_i32(w, "tokenizer.ggml.tokens", types, 10);
         else
@@ -834,7 +835,7 @@ static int cmd_errors(const char *tmp) {
         snprintf(path, sizeof path, "%s/v%d.gguf", dir, variant);
         if (gguf_writer_write(w, path, err, sizeof err)) fail("gguf writer: %s", err);
         gguf_writer_free(w);
-        static const char *const want_err[] = {"no tokenizer.ggml.model", "only SentencePiece",
+        static const char *const want_err[] = {"no tokenizer.ggml.model", "is 'bert'",
                                                "not an array of strings", "scores must be",
                                                "token_type must be"};
         int rc = ms_tokenizer_open(&t, path, err, sizeof err);

@@ -74,7 +74,10 @@ for (const dir of dirs) {
     const tj = JSON.parse(fs.readFileSync(dir + "/tokenizer.json", "utf8"));
     const tc = JSON.parse(fs.readFileSync(dir + "/tokenizer_config.json", "utf8"));
     const tok = new Tokenizer(tj, tc);
-    const specials = (tj.added_tokens || []).map((a) => a.content);
+    // MS_HF_FILTER=special: only texts with special-token text are left out (byte-level
+    // tokenizers, whose non-special added tokens moescope matches as tokenizers does).
+    const onlySpecial = process.env.MS_HF_FILTER === "special";
+    const specials = (tj.added_tokens || []).filter((a) => !onlySpecial || a.special).map((a) => a.content);
     const kept = texts.filter((t) => !specials.some((s) => t.includes(s)));
     const lines = kept.map((t) =>
         tok.encode(t, { add_special_tokens: false }).ids.map((x) => " " + x).join("")
