@@ -3,6 +3,9 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 MPI_BUILD ?= build-mpi
+# Node.js for the oracle tests: the system's when it is 20 or newer, else one fetched here.
+NODE_DIR ?= $(BUILD)/node
+ORACLE_NODE = $$(sh .ci/oracle-node $(NODE_DIR))
 
 .PHONY: all deps test-deps build demo test format clean
 
@@ -13,7 +16,8 @@ deps:
 
 test-deps:
 	@sh .ci/install-deps --test
-	@cd tests/oracle && { [ -d node_modules/node-llama-cpp ] || npm ci --omit=optional --no-audit --no-fund --loglevel=error; }
+	@node=$(ORACLE_NODE) && cd tests/oracle && { [ -d node_modules/node-llama-cpp ] || \
+	  PATH="$$(dirname "$$node"):$$PATH" npm ci --omit=optional --no-audit --no-fund --loglevel=error; }
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -25,13 +29,13 @@ demo: build
 
 # The whole test suite, on a normal build and again under AddressSanitizer + UBSan.
 test: test-deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOESCOPE_WERROR=ON >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOESCOPE_WERROR=ON -DMS_NODE="$(ORACLE_NODE)" >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS) $(CTEST_ARGS)
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMOESCOPE_SANITIZE=ON -DMOESCOPE_WERROR=ON >/dev/null
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMOESCOPE_SANITIZE=ON -DMOESCOPE_WERROR=ON -DMS_NODE="$(ORACLE_NODE)" >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS) -LE nosan $(CTEST_ARGS)
-	cmake -S . -B $(MPI_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOESCOPE_MPI=ON -DMOESCOPE_WERROR=ON >/dev/null
+	cmake -S . -B $(MPI_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOESCOPE_MPI=ON -DMOESCOPE_WERROR=ON -DMS_NODE="$(ORACLE_NODE)" >/dev/null
 	cmake --build $(MPI_BUILD) -j $(JOBS) --target moescope
 	cd $(MPI_BUILD) && ctest --output-on-failure --no-tests=error -L mpi $(CTEST_ARGS)
 

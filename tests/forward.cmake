@@ -18,7 +18,7 @@ set_tests_properties(forward_formats PROPERTIES LABELS unit)
 # Against llama.cpp (node-llama-cpp): next-token distributions on F32 / Q8_0 / Q4_K fixtures.
 add_test(NAME forward_llama_oracle
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_forward_oracle.py ${MOESCOPE_BIN}
-          ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/forward-work/oracle)
+          ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/forward-work/oracle ${MS_NODE})
 set_tests_properties(forward_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900)
 
 # `moescope eval` / `moescope route`: output formats, JSON vs text, windows, threads, errors.

@@ -55,7 +55,6 @@ set_tests_properties(model_numpy PROPERTIES LABELS oracle TIMEOUT 300)
 
 # llama.cpp (node-llama-cpp's prebuilt CPU binaries) loads and runs our GGUF fixtures and
 # agrees on hparams, vocabulary, parameter count and weight bytes.
-find_program(MS_NODE NAMES node nodejs)
 if(MS_NODE)
   add_test(NAME model_llama_oracle
     COMMAND ${MS_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/test_model_oracle.mjs ${MOESCOPE_BIN}

@@ -13,7 +13,6 @@ set_tests_properties(model_split PROPERTIES LABELS unit TIMEOUT 300)
 # distribution as for the unsplit file; llama.cpp's own gguf-py split writer
 # (GGUFWriter split_max_tensors, as convert_hf_to_gguf --split-max-tensors) gives parts that
 # moescope opens with identical routes.
-find_program(MS_NODE NAMES node nodejs)
 if(MS_NODE)
   add_test(NAME model_split_oracle
     COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_model_split_oracle.py ${MOESCOPE_BIN}

@@ -19,7 +19,7 @@ sgemm. That rounding compounds over the layers into logit noise of rms ~0.01-0.0
 fixtures. Stated tolerance: rms |dlogp| <= 0.1, max |dlogp| <= 0.5 (tokens that matter), and at
 least 8 of the top-10 tokens shared.
 
-usage: test_forward_oracle.py MOESCOPE TESTS_DIR WORK_DIR
+usage: test_forward_oracle.py MOESCOPE TESTS_DIR WORK_DIR [NODE]
 """
 import json
 import math
@@ -28,6 +28,7 @@ import subprocess
 import sys
 
 MOESCOPE, TESTS, WORK = (os.path.abspath(a) for a in sys.argv[1:4])
+NODE = sys.argv[4] if len(sys.argv) > 4 else "node"  # node-llama-cpp needs Node.js 20 or newer
 ORACLE = os.path.join(TESTS, "oracle")
 os.makedirs(WORK, exist_ok=True)
 sys.path.insert(0, TESTS)
@@ -82,7 +83,7 @@ def oracle(jobs):
     jobs_json, out_json = os.path.join(WORK, "jobs.json"), os.path.join(WORK, "oracle.json")
     with open(jobs_json, "w") as f:
         json.dump([{"model": m, "prompts": p, "all_positions": a} for m, p, a in jobs], f)
-    run(["node", os.path.join(ORACLE, "forward_oracle.mjs"), jobs_json, out_json], cwd=ORACLE)
+    run([NODE, os.path.join(ORACLE, "forward_oracle.mjs"), jobs_json, out_json], cwd=ORACLE)
     with open(out_json) as f:
         return json.load(f)
 

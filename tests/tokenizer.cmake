@@ -31,7 +31,6 @@ set_tests_properties(tokenizer_json_errors PROPERTIES LABELS "unit")
 # llama.cpp itself (node-llama-cpp, vocabulary only) on ~430 generated texts: vocabulary-piece
 # soups, many scripts, emoji, whitespace runs, documents of 20-60 KB. Its ids go through the
 # same three tokenizers as the vectors above.
-find_program(MS_NODE node)
 add_test(NAME tokenizer_llamacpp_oracle
   COMMAND sh -c "cd \"$1\" && \"$2\" tokenize_oracle.mjs \"$3\" \"$4\" \"$5/gen\" 400 7 && \"$6\" vectors \"$3\" \"$5/gen.inp\" \"$5/gen.out\" \"$5\""
           sh ${CMAKE_CURRENT_SOURCE_DIR}/oracle ${MS_NODE} ${TOK_VOCAB}
