@@ -25,6 +25,9 @@
  * disk is then still as of its last complete flush). */
 hid_t ms_h5fd_ordered_fapl(void);
 int ms_h5fd_ordered_failed(hid_t file);
+/* 1 when driver (H5Pget_driver) is that driver: its handle is the file descriptor, and every
+ * write it holds back is on disk between flushes, so the file's bytes can be read directly. */
+int ms_h5fd_ordered_is(hid_t driver);
 
 /* Turns off HDF5's automatic error printing (libraries never print). */
 void ms_h5_quiet(void);

@@ -309,6 +309,10 @@ hid_t ms_h5fd_ordered_fapl(void) {
     return fapl;
 }
 
+int ms_h5fd_ordered_is(hid_t driver) {
+    return driver_id >= 0 && driver == driver_id;
+}
+
 int ms_h5fd_ordered_failed(hid_t file) {
     void *h = NULL;
     hid_t fapl = H5Fget_access_plist(file);
@@ -325,6 +329,11 @@ int ms_h5fd_ordered_failed(hid_t file) {
 
 hid_t ms_h5fd_ordered_fapl(void) {
     return H5Pcreate(H5P_FILE_ACCESS); /* the default driver */
+}
+
+int ms_h5fd_ordered_is(hid_t driver) {
+    (void)driver;
+    return 0;
 }
 
 int ms_h5fd_ordered_failed(hid_t file) {

@@ -151,7 +151,8 @@ static int vlraw_register(void) {
     return rc;
 }
 
-/* Reads [addr, addr+n) of the file behind obj (sec2 or core driver); 0 or -1. */
+/* Reads [addr, addr+n) of the file behind obj (sec2, core or the writer's ordered driver);
+ * 0 or -1. */
 typedef struct rawfile {
     int fd;                   /* sec2 */
     const unsigned char *mem; /* core */
@@ -174,7 +175,7 @@ static int rawfile_open(hid_t obj, rawfile *rf) {
         H5Pget_sizes(fcpl, &sa, &ss) < 0 || H5Fget_vfd_handle(f, H5P_DEFAULT, &h) < 0 || !h)
         goto done;
     if (sa < 2 || sa > 8 || ss < 2 || ss > 8) goto done;
-    if (drv == H5FD_SEC2)
+    if (drv == H5FD_SEC2 || ms_h5fd_ordered_is(drv)) /* the store writer's own driver */
         rf->fd = *(int *)h;
     else if (drv == H5FD_CORE)
         rf->mem = *(unsigned char **)h;

@@ -15,6 +15,7 @@ set_tests_properties(store_corrupt_table PROPERTIES LABELS "unit" TIMEOUT 900)
 # some corrupt object headers by itself (docs/ROUTE_STORE.md, "What a reader checks").
 find_program(MS_CLANG NAMES clang clang-19 clang-18 clang-17 clang-16 clang-15 clang-14)
 set(MS_FUZZ_ROUTES_SRCS ${PROJECT_SOURCE_DIR}/probes/routes.c ${PROJECT_SOURCE_DIR}/probes/h5util.c
+    ${PROJECT_SOURCE_DIR}/probes/h5fd_ordered.c
                         ${MS_UTIL_SRCS} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_routes.c)
 if(MS_CLANG)
   set(MS_FUZZ_ROUTES ${CMAKE_CURRENT_BINARY_DIR}/fuzz_routes)

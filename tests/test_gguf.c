@@ -643,7 +643,8 @@ static int cmd_write(const char *path) {
     CHECK(gguf_writer_write(w2, path, err, sizeof err) == MS_ERR_INPUT, "writer dup tensor");
     gguf_writer_free(w2);
     w2 = gguf_writer_new();
-    CHECK(gguf_writer_write(w2, bad, err, sizeof err) == MS_ERR_RUNTIME &&
+    /* An output that cannot be created (no such directory) is bad input (docs/CLI.md). */
+    CHECK(gguf_writer_write(w2, bad, err, sizeof err) == MS_ERR_INPUT &&
               strncmp(err, bad, strlen(bad)) == 0,
           "writer bad path: %s", err);
     gguf_writer_free(w2);
