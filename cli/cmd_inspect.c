@@ -104,15 +104,21 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
     printf("model        %s\n", safe(path, sb));
     printf("name         %s\n", safe(ms_model_name(m), sb));
     printf("format       %s\n", hp->format == MS_FORMAT_GGUF ? "GGUF" : "Hugging Face safetensors");
-    printf("architecture %s (%s)\n", safe(hp->arch, sb),
-           hp->format == MS_FORMAT_GGUF ? "GGUF \"llama\" with experts" : "MixtralForCausalLM");
+    if (hp->format == MS_FORMAT_GGUF)
+        printf("architecture %s (GGUF \"%s\" with experts)\n", safe(hp->arch, sb),
+               ms_model_file_arch(m));
+    else
+        printf("architecture %s (%s)\n", safe(hp->arch, sb), ms_model_file_arch(m));
     printf("vocabulary   %d\n", hp->n_vocab);
     printf("d_model      %d\n", hp->d_model);
     printf("layers       %d\n", hp->n_layer);
     printf("heads        %d (kv heads %d, head size %d)\n", hp->n_head, hp->n_head_kv, hp->d_head);
     printf("ff           %d per expert\n", hp->d_ff);
     printf("experts      %d, %d per token, router softmax/top-k/%s", hp->n_expert,
-           hp->n_expert_used, hp->router == MS_ROUTER_SOFTMAX_TOPK_RENORM ? "renorm" : "no-renorm");
+           hp->n_expert_used,
+           hp->router == MS_ROUTER_SOFTMAX_TOPK_RENORM ? "renorm"
+           : hp->router == MS_ROUTER_SOFTMAX_TOPK      ? "no-renorm"
+                                                  : "renorm (top-k on logits, softmax over k)");
     if (hp->format == MS_FORMAT_GGUF)
         printf(", %s tensors", ms_model_stacked_experts(m) ? "stacked" : "per-expert");
     printf("\n");

@@ -209,6 +209,9 @@ void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active);
 void ms_hparams_param_counts(const ms_hparams *hp, int64_t *total, int64_t *active);
 /* The path the model was opened from: the GGUF file, or the Hugging Face folder. */
 const char *ms_model_path(const ms_model *m);
+/* The architecture as the file names it: GGUF general.architecture ("llama" for Mixtral), or
+ * the HF architectures[0] ("MixtralForCausalLM", "OlmoeForCausalLM", ...). Static storage. */
+const char *ms_model_file_arch(const ms_model *m);
 /* general.name of a GGUF file, or the folder name of an HF checkpoint. */
 const char *ms_model_name(const ms_model *m);
 /* GGUF: 1 if experts are stacked ffn_*_exps tensors, 0 if one tensor per expert. */

@@ -972,6 +972,10 @@ void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active) {
     if (active) *active = t - (int64_t)(hp->n_expert - hp->n_expert_used) * per_expert;
 }
 
+const char *ms_model_file_arch(const ms_model *m) {
+    return m->hp.format == MS_FORMAT_GGUF ? m->arch->gguf_arch : m->arch->hf_arch;
+}
+
 const char *ms_model_name(const ms_model *m) {
     return m->name;
 }
@@ -985,6 +989,7 @@ char *ms_model_describe_json(const ms_model *m) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "arch", hp->arch);
+    cJSON_AddStringToObject(o, "file_arch", ms_model_file_arch(m));
     cJSON_AddStringToObject(o, "format", hp->format == MS_FORMAT_GGUF ? "gguf" : "safetensors");
     cJSON_AddStringToObject(o, "name", m->name);
     cJSON *h = cJSON_AddObjectToObject(o, "hparams");
@@ -1004,6 +1009,28 @@ char *ms_model_describe_json(const ms_model *m) {
     cJSON_AddStringToObject(h, "rope", hp->rope == MS_ROPE_ADJACENT ? "adjacent" : "half");
     cJSON_AddStringToObject(h, "router", ms_router_kind_name(hp->router));
     cJSON_AddBoolToObject(h, "tied_embeddings", hp->tied_embeddings);
+    if (hp->d_ff_shared) cJSON_AddNumberToObject(h, "d_ff_shared", hp->d_ff_shared);
+    if (hp->d_ff_dense) cJSON_AddNumberToObject(h, "d_ff_dense", hp->d_ff_dense);
+    if (m->arch->multipliers) {
+        cJSON_AddNumberToObject(h, "embd_scale", hp->embd_scale);
+        cJSON_AddNumberToObject(h, "attn_scale", hp->attn_scale);
+        cJSON_AddNumberToObject(h, "residual_scale", hp->residual_scale);
+        cJSON_AddNumberToObject(h, "logit_scale", hp->logit_scale);
+    }
+    /* the per-layer blocks, when the family has more than Mixtral's */
+    if (m->arch->qk_norm || m->arch->qkv_bias || m->arch->shared_expert || hp->d_ff_dense) {
+        static const char *const qkn[] = {"none", "full", "per_head"};
+        cJSON *bl = cJSON_AddArrayToObject(o, "blocks");
+        for (int il = 0; il < hp->n_layer; il++) {
+            const ms_block *b = &m->layers[il].blk;
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "ffn", b->ffn == MS_FFN_DENSE ? "dense" : "moe");
+            cJSON_AddStringToObject(j, "qk_norm", qkn[b->qk_norm]);
+            cJSON_AddBoolToObject(j, "qkv_bias", b->qkv_bias);
+            cJSON_AddBoolToObject(j, "shared_expert", b->shared_expert);
+            cJSON_AddItemToArray(bl, j);
+        }
+    }
     cJSON_AddStringToObject(o, "expert_layout",
                             hp->format == MS_FORMAT_GGUF
                                 ? (m->stacked_experts ? "stacked" : "per_expert")

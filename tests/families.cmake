@@ -1,0 +1,8 @@
+# MoE families (engine/arch.c registry): OLMoE, Qwen2-MoE, Qwen3-MoE, Granite-MoE and Mixtral
+# against llama.cpp (node-llama-cpp): router top-k and weights at every layer and token
+# (through router-probe copies, see the script), and next-token distributions, on F32 and
+# Q8_0 fixtures of each family written by `moescope make-model --arch`.
+add_test(NAME families_llama_oracle
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_families_oracle.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/families-work/oracle)
+set_tests_properties(families_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 1800)
