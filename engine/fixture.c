@@ -558,8 +558,10 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
                         size_t errlen) {
     const ms_fixture_opts *p = &f->o;
     cJSON *c = cJSON_CreateObject();
+    const ms_arch *fa = f->a;
+    int mix = !strcmp(fa->name, "mixtral");
     cJSON *a = cJSON_AddArrayToObject(c, "architectures");
-    cJSON_AddItemToArray(a, cJSON_CreateString("MixtralForCausalLM"));
+    cJSON_AddItemToArray(a, cJSON_CreateString(fa->hf_arch));
     cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
     cJSON_AddNumberToObject(c, "bos_token_id", 1);
     cJSON_AddNumberToObject(c, "eos_token_id", 2);
@@ -567,14 +569,21 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     cJSON_AddStringToObject(c, "hidden_act", "silu");
     cJSON_AddNumberToObject(c, "hidden_size", p->d_model);
     cJSON_AddNumberToObject(c, "initializer_range", 0.02);
-    cJSON_AddNumberToObject(c, "intermediate_size", p->d_ff);
+    /* intermediate_size: the experts' width, or (families whose experts have their own key)
+     * the dense width, as the GGUF writer's feed_forward_length */
+    const char *eff = fa->hf_keys[MS_K_EXPERT_FF];
+    int is_ff = !strcmp(eff, "intermediate_size");
+    cJSON_AddNumberToObject(c, "intermediate_size",
+                            is_ff               ? p->d_ff
+                            : fa->shared_expert ? p->d_ff_shared
+                                                : p->d_ff * p->n_expert_used);
     cJSON_AddNumberToObject(c, "max_position_embeddings", p->n_ctx);
-    cJSON_AddStringToObject(c, "model_type", "mixtral");
+    cJSON_AddStringToObject(c, "model_type", fa->hf_model_type);
     cJSON_AddNumberToObject(c, "num_attention_heads", p->n_head);
     cJSON_AddNumberToObject(c, "num_experts_per_tok", p->n_expert_used);
     cJSON_AddNumberToObject(c, "num_hidden_layers", p->n_layer);
     cJSON_AddNumberToObject(c, "num_key_value_heads", p->n_head_kv);
-    cJSON_AddNumberToObject(c, "num_local_experts", p->n_expert);
+    cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_EXPERT_COUNT], p->n_expert);
     cJSON_AddBoolToObject(c, "output_router_logits", 0);
     cJSON_AddNumberToObject(c, "rms_norm_eps", short_double(p->norm_eps));
     cJSON_AddNumberToObject(c, "rope_theta", short_double(p->rope_theta));
@@ -591,6 +600,28 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     cJSON_AddStringToObject(c, "transformers_version", "4.46.0");
     cJSON_AddBoolToObject(c, "use_cache", 1);
     cJSON_AddNumberToObject(c, "vocab_size", f->n_vocab);
+    if (!mix) { /* what the other families add (hfconfig.c reads them) */
+        if (!is_ff) cJSON_AddNumberToObject(c, eff, p->d_ff);
+        if (fa->shared_expert)
+            cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_SHARED_FF], p->d_ff_shared);
+        if (fa->router != MS_ROUTER_TOPK_SOFTMAX) /* as llama.cpp hard-codes it per family */
+            cJSON_AddBoolToObject(c, "norm_topk_prob", fa->router == MS_ROUTER_SOFTMAX_TOPK_RENORM);
+        if (fa->hf_keys[MS_K_DENSE_FF]) {
+            cJSON_AddNumberToObject(c, "decoder_sparse_step", 1);
+            cJSON_AddArrayToObject(c, "mlp_only_layers");
+        }
+        cJSON_AddBoolToObject(c, "attention_bias", fa->qkv_bias);
+        if (fa->multipliers) {
+            cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_EMBD_SCALE],
+                                    short_double(GRANITE_EMBD_SCALE));
+            cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_ATTN_SCALE],
+                                    short_double(GRANITE_ATTN_SCALE));
+            cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_RESIDUAL_SCALE],
+                                    short_double(GRANITE_RESIDUAL_SCALE));
+            cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_LOGIT_SCALE],
+                                    short_double(GRANITE_LOGIT_SCALE));
+        }
+    }
     char *text = cJSON_Print(c);
     cJSON_Delete(c);
     char *path = path_join_alloc(dir, "config.json");
@@ -602,6 +633,15 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     free(text);
     free(path);
     return rc;
+}
+
+/* HF experts stored fused (Granite): -1 an ordinary tensor, 1 the (W1, expert 0) tensor that
+ * stands for input_linear (E, 2*ff, d), 2 the (W2, expert 0) one for output_linear
+ * (E, d, ff), 0 an expert matrix already written as part of those. */
+static int fused_part(const fixture *f, const ltensor *t) {
+    if (!f->a->hf_fused_experts || !is_expert(t->r)) return -1;
+    if (t->expert != 0 || t->r == R_W3) return 0;
+    return t->r == R_W1 ? 1 : 2;
 }
 
 /* Writes one safetensors file holding tensors first..last-1 of those with shard_of == s. */
@@ -617,13 +657,26 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
     for (int i = 0; i < f->n; i++) {
         if (shard_of[i] != s) continue;
         const ltensor *t = &f->t[i];
-        hf_name(f, t, nm, sizeof nm);
+        int fused = fused_part(f, t); /* Granite: 0 skip, 1 input_linear, 2 output_linear */
+        if (fused == 0) continue;
+        if (fused > 0) {
+            ms_tensor_name(f->a, 1, fused == 1 ? MS_R_EXPS_GATE : MS_R_EXPS_DOWN, t->layer, 0, nm,
+                           sizeof nm);
+        } else
+            hf_name(f, t, nm, sizeof nm);
         cJSON *e = cJSON_AddObjectToObject(h, nm);
         cJSON_AddStringToObject(e, "dtype", dn);
         cJSON *shape = cJSON_AddArrayToObject(e, "shape");
-        if (!is_norm(t->r)) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->rows));
+        int64_t rows = t->rows, mats = 1;
+        if (fused > 0) {
+            mats = f->o.n_expert;
+            if (fused == 1) rows *= 2;
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)mats));
+        }
+        if (!(is_norm(t->r) || is_bias(t->r)))
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)rows));
         cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->cols));
-        uint64_t nb = (uint64_t)(t->rows * t->cols) * es;
+        uint64_t nb = (uint64_t)(mats * rows * t->cols) * es;
         cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + nb)));
@@ -654,16 +707,27 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
     for (int i = 0; i < f->n && !bad; i++) {
         if (shard_of[i] != s) continue;
         const ltensor *t = &f->t[i];
-        int64_t n = t->rows * t->cols;
-        gen(f, t, buf);
-        if (dtype == MS_TYPE_F32) {
-            bad = write_all(fp, buf, (size_t)n * 4); /* little-endian host */
-            continue;
+        int fused = fused_part(f, t);
+        if (fused == 0) continue;
+        /* a fused tensor is its experts' matrices in order (input_linear: gate then up) */
+        int n_parts = fused < 0 ? 1 : fused == 1 ? 2 * f->o.n_expert : f->o.n_expert;
+        for (int part = 0; part < n_parts && !bad; part++) {
+            ltensor tp = *t;
+            if (fused > 0) {
+                tp.expert = fused == 1 ? part / 2 : part;
+                if (fused == 1) tp.r = part % 2 ? R_W3 : R_W1;
+            }
+            int64_t n = tp.rows * tp.cols;
+            gen(f, &tp, buf);
+            if (dtype == MS_TYPE_F32) {
+                bad = write_all(fp, buf, (size_t)n * 4); /* little-endian host */
+                continue;
+            }
+            uint16_t *o16 = (uint16_t *)obuf;
+            for (int64_t k = 0; k < n; k++)
+                o16[k] = dtype == MS_TYPE_BF16 ? ms_f32_to_bf16(buf[k]) : ms_f32_to_f16(buf[k]);
+            bad = write_all(fp, obuf, (size_t)n * 2);
         }
-        uint16_t *o16 = (uint16_t *)obuf;
-        for (int64_t k = 0; k < n; k++)
-            o16[k] = dtype == MS_TYPE_BF16 ? ms_f32_to_bf16(buf[k]) : ms_f32_to_f16(buf[k]);
-        bad = write_all(fp, obuf, (size_t)n * 2);
     }
     if (bad) {
         st_errf(err, errlen, "%s: write failed: %s", path, strerror(errno));
@@ -728,7 +792,13 @@ int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir
         cJSON *wm = cJSON_AddObjectToObject(index, "weight_map");
         char nm[128], fn[64];
         for (int i = 0; i < f.n; i++) {
-            hf_name(&f, &f.t[i], nm, sizeof nm);
+            int fused = fused_part(&f, &f.t[i]);
+            if (fused == 0) continue;
+            if (fused > 0)
+                ms_tensor_name(f.a, 1, fused == 1 ? MS_R_EXPS_GATE : MS_R_EXPS_DOWN, f.t[i].layer,
+                               0, nm, sizeof nm);
+            else
+                hf_name(&f, &f.t[i], nm, sizeof nm);
             snprintf(fn, sizeof fn, "model-%05d-of-%05d.safetensors", shard_of[i] + 1, n_shards);
             cJSON_AddStringToObject(wm, nm, fn);
         }

@@ -759,19 +759,22 @@ static int open_hf(ms_model *m, const char *dir, const char *single, char *err, 
     hp->norm_eps = (float)c.rms_norm_eps;
     hp->rope = MS_ROPE_HALF;
     hp->tied_embeddings = c.tie_word_embeddings;
-    m->arch = ms_arch_by_hf(c.arch, c.model_type);
-    if (!m->arch) {
-        st_errf(err, errlen, "%s: unsupported architecture", cfg_path);
-        rc = MS_ERR_INPUT;
-        goto out;
-    }
+    m->arch = c.family; /* the registry entry hf_config_parse matched */
     snprintf(hp->arch, sizeof hp->arch, "%s", m->arch->name);
-    hp->router = m->arch->router;
+    hp->router = (ms_router_kind)c.router;
+    hp->d_ff_shared = c.d_ff_shared;
+    hp->d_ff_dense = c.d_ff_dense;
+    hp->embd_scale = (float)c.embedding_multiplier;
+    hp->attn_scale = (float)c.attention_multiplier;
+    hp->residual_scale = (float)c.residual_multiplier;
+    hp->logit_scale = (float)c.logits_scaling;
     {
         const char *base = strrchr(dir, '/');
         snprintf(m->name, sizeof m->name, "%s", base && base[1] ? base + 1 : dir);
     }
     if (alloc_layers(m)) goto out;
+    for (int il = 0; il < hp->n_layer; il++)
+        m->layers[il].blk.ffn = c.dense_layer[il] ? MS_FFN_DENSE : MS_FFN_MOE;
 
     if ((rc = bind_model(m, 1, err, errlen))) goto out;
 
