@@ -18,6 +18,8 @@ experts k=4 + shared expert, Granite 40 experts k=8):
    (a swap between two experts whose logits differ by < 1e-4 is a near tie and is counted,
    not failed), and the same weights (softmax over E from llama.cpp's logits, renormalised
    over the k or not as the family's router does) within 1e-4.
+   The F32 fixture is also written as a Hugging Face folder (same weights): its routes and
+   next-token distributions get the same checks against the same llama.cpp results.
 2. Next-token distributions after each prompt agree (`eval --json` against
    tests/oracle/forward_oracle.mjs): max |log p - log p_llama| <= 5e-4 over tokens with
    p >= 1e-4 p_max, max |dp| <= 1e-5, same top-10.
@@ -213,7 +215,14 @@ def main():
                 ref = os.path.join(WORK, tag + ".f32.gguf")
                 f32_copy(model, ref)
             probes = probe_models(ref, tag, n_layer)
-            prompts, ours = [], []
+            hf = None
+            if typ == "F32":  # the same weights as an HF folder: the same checks
+                hf = os.path.join(WORK, tag + ".hf")
+                run([MOESCOPE, "make-model", "--arch", family, "--out", hf, "--format", "hf",
+                     "--experts", str(ne), "--k", str(k), "--d-model", "128", "--ff", "64",
+                     "--layers", str(n_layer), "--heads", "4", "--kv-heads", "2", "--seed",
+                     "7", "-q"] + extra)
+            prompts, ours, ours_hf = [], [], []
             for text in PROMPTS:
                 path = write_prompt(text)
                 d = json.loads(run([MOESCOPE, "eval", "--model", model, "--file", path,
@@ -231,10 +240,25 @@ def main():
                           (tag, routes["n_expert"], routes["k"]))
                     failures += 1
                 probe_checks.append((tag, family, k, routes, len(probe_jobs)))
+                if hf:
+                    dh = json.loads(run([MOESCOPE, "eval", "--model", hf, "--file", path,
+                                         "--json", "--top", "1000000", "--threads", "2"]))
+                    ph = np.zeros(len(dh["top"]))
+                    for t in dh["top"]:
+                        ph[t["id"]] = t["prob"]
+                    ours_hf.append(ph)
+                    rh = json.loads(run([MOESCOPE, "route", "--model", hf, "--file", path,
+                                         "--json", "--threads", "2"]))
+                    if dh["ids"] != d["ids"]:
+                        print("%s: HF folder tokenizes differently" % tag)
+                        failures += 1
+                    probe_checks.append((tag + "_hf", family, k, rh, len(probe_jobs)))
                 for pm in probes:  # one job per (prompt, layer)
                     probe_jobs.append({"model": pm, "prompt": d["ids"], "n_first": ne})
             next_jobs.append({"model": ref, "prompts": prompts, "all_positions": False})
             next_checks.append((tag, ours, len(next_jobs) - 1))
+            if hf:
+                next_checks.append((tag + "_hf", ours_hf, len(next_jobs) - 1))
     probe_out = node("families_oracle.mjs", probe_jobs, "probes")
     stats = {"ties": 0, "checked": 0, "dw": 0.0}
     for tag, family, k, routes, j0 in probe_checks:
