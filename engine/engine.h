@@ -186,6 +186,8 @@ void ms_model_close(ms_model *m);
 
 const ms_hparams *ms_model_hparams(const ms_model *m);
 const ms_layer *ms_model_layer(const ms_model *m, int il);
+/* 1 if layer il has a router (an MoE layer), 0 for a dense MLP layer or no such layer. */
+int ms_model_layer_routes(const ms_model *m, int il);
 const ms_mat *ms_model_tok_embd(const ms_model *m); /* (n_vocab, d_model) */
 const ms_mat *ms_model_out_norm(const ms_model *m); /* (1, d_model) */
 const ms_mat *ms_model_lm_head(const ms_model *m);  /* (n_vocab, d_model) */

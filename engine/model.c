@@ -905,6 +905,9 @@ const ms_hparams *ms_model_hparams(const ms_model *m) {
 const ms_layer *ms_model_layer(const ms_model *m, int il) {
     return il >= 0 && il < m->hp.n_layer ? &m->layers[il] : NULL;
 }
+int ms_model_layer_routes(const ms_model *m, int il) {
+    return il >= 0 && il < m->hp.n_layer && m->layers[il].blk.ffn == MS_FFN_MOE;
+}
 const ms_mat *ms_model_tok_embd(const ms_model *m) {
     return &m->tok_embd;
 }
