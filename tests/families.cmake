@@ -12,3 +12,11 @@ add_test(NAME families_corrupt
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_families_corrupt.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_BINARY_DIR}/families-work/corrupt)
 set_tests_properties(families_corrupt PROPERTIES LABELS unit TIMEOUT 300)
+
+# Stores, analysis, show and plots for E = 40/64/128 (heatmaps instead of bar walls, Table 5
+# baselines for k = 8, router kind recorded) and Mixtral as the control.
+add_test(NAME families_store
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_families_store.py ${MOESCOPE_BIN}
+          ${PROJECT_SOURCE_DIR}/corpora/samples/manifest.json
+          ${CMAKE_CURRENT_BINARY_DIR}/families-work/store)
+set_tests_properties(families_store PROPERTIES LABELS unit TIMEOUT 300)
