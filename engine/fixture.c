@@ -451,14 +451,19 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
         if (k.n > 10 && memcmp(k.p, "tokenizer.", 10) == 0) gguf_w_copy_kv(w, f.vocab, i);
     }
 
-    /* largest tensor (a stacked expert tensor holds n_expert matrices) */
-    int64_t max_elems = 0;
-    for (int i = 0; i < f.n; i++)
-        if (f.t[i].rows * f.t[i].cols > max_elems) max_elems = f.t[i].rows * f.t[i].cols;
+    /* largest matrix, and largest stored tensor (a stacked expert tensor holds n_expert
+     * matrices; F32 is the widest storage). Not max matrix x E: with 128 experts and a
+     * 32000-row embedding that product was tens of GB. */
+    int64_t max_elems = 0, max_stored = 0;
+    for (int i = 0; i < f.n; i++) {
+        int64_t el = f.t[i].rows * f.t[i].cols;
+        int64_t st = is_expert(f.t[i].r) && p->expert_layout == 0 ? el * p->n_expert : el;
+        if (el > max_elems) max_elems = el;
+        if (st > max_stored) max_stored = st;
+    }
     buf = malloc(sizeof(float) * (size_t)max_elems);
     perm = malloc(sizeof(float) * (size_t)max_elems);
-    /* F32 is the widest storage: bytes of E stacked matrices bound everything */
-    qbuf = malloc(sizeof(float) * (size_t)max_elems * (size_t)p->n_expert);
+    qbuf = malloc(sizeof(float) * (size_t)max_stored);
     if (!buf || !perm || !qbuf) goto oom;
 
     /* llama.cpp's order: token_embd, output_norm, output, then the blocks */
