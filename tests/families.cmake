@@ -20,3 +20,11 @@ add_test(NAME families_store
           ${PROJECT_SOURCE_DIR}/corpora/samples/manifest.json
           ${CMAKE_CURRENT_BINARY_DIR}/families-work/store)
 set_tests_properties(families_store PROPERTIES LABELS unit TIMEOUT 300)
+
+# Dense MLP layers (mlp_only_layers, decoder_sparse_step) equal an MoE layer of identical
+# experts; --layers all skips them, naming one is refused; capture stores routing layers only.
+add_test(NAME families_dense
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_families_dense.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_BINARY_DIR}/families-work/dense
+          ${PROJECT_SOURCE_DIR}/corpora/samples/manifest.json)
+set_tests_properties(families_dense PROPERTIES LABELS unit TIMEOUT 300)
