@@ -28,3 +28,10 @@ add_test(NAME families_dense
           ${CMAKE_CURRENT_BINARY_DIR}/families-work/dense
           ${PROJECT_SOURCE_DIR}/corpora/samples/manifest.json)
 set_tests_properties(families_dense PROPERTIES LABELS unit TIMEOUT 300)
+
+# The registry itself (engine/arch.c): lookups, names per block, formatting, no duplicates.
+add_executable(test_arch ${CMAKE_CURRENT_SOURCE_DIR}/test_arch.c)
+target_include_directories(test_arch PRIVATE ${PROJECT_SOURCE_DIR}/engine)
+target_link_libraries(test_arch PRIVATE ms_engine)
+add_test(NAME families_registry COMMAND test_arch)
+set_tests_properties(families_registry PROPERTIES LABELS unit)
