@@ -161,6 +161,9 @@ static char *model_identity(const char *json) {
         if (b) cJSON_SetValuestring(name, b);
         free(b);
     }
+    /* "file_arch" (issue 17) follows from "arch" and "format": stores written before it existed
+     * still resume with the same model */
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "file_arch");
     cJSON *files = cJSON_GetObjectItemCaseSensitive(o, "files"), *f;
     cJSON_ArrayForEach(f, files) {
         cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "path");
