@@ -122,6 +122,30 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
     if (hp->format == MS_FORMAT_GGUF)
         printf(", %s tensors", ms_model_stacked_experts(m) ? "stacked" : "per-expert");
     printf("\n");
+    {
+        /* what the layers add to Mixtral's block (engine.h ms_block), when anything */
+        const ms_block *b0 = &ms_model_layer(m, 0)->blk;
+        int n_dense = 0;
+        for (int il = 0; il < hp->n_layer; il++)
+            n_dense += !ms_model_layer_routes(m, il);
+        if (b0->qk_norm || b0->qkv_bias || hp->d_ff_shared || n_dense || hp->logit_scale > 0) {
+            printf("blocks      ");
+            if (b0->qk_norm)
+                printf(" QK-norm %s;", b0->qk_norm == MS_QK_NORM_FULL ? "over q/k" : "per head");
+            if (b0->qkv_bias) printf(" q/k/v biases;");
+            if (hp->d_ff_shared) printf(" shared expert (ff %d, sigmoid gate);", hp->d_ff_shared);
+            if (n_dense) {
+                printf(" dense MLP layers (ff %d):", hp->d_ff_dense);
+                for (int il = 0; il < hp->n_layer; il++)
+                    if (!ms_model_layer_routes(m, il)) printf(" %d", il);
+                printf(";");
+            }
+            if (hp->logit_scale > 0)
+                printf(" multipliers embedding %g, attention %g, residual %g, logits 1/%g;",
+                       hp->embd_scale, hp->attn_scale, hp->residual_scale, hp->logit_scale);
+            printf("\n");
+        }
+    }
     printf("context      %d (sliding window %s", hp->n_ctx_train, hp->sliding_window ? "" : "none");
     if (hp->sliding_window) printf("%d", hp->sliding_window);
     printf(")\n");
