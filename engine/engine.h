@@ -206,8 +206,9 @@ int ms_model_split_parts(const ms_model *m);
 int ms_model_check_output(const ms_model *m, const char *out, char *err, size_t errlen);
 /* Parameter counts: total, and active per token (attention + router + k of E experts). */
 void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active);
-/* The same counts from hyper-parameters alone (Mixtral 8x7B: 46,702,792,704 and
- * 12,879,925,248). */
+/* The same counts from hyper-parameters alone, for Mixtral's block (Mixtral 8x7B:
+ * 46,702,792,704 and 12,879,925,248); it does not know the other families' biases, QK-norm
+ * weights, shared experts or dense layers: ms_model_param_counts does. */
 void ms_hparams_param_counts(const ms_hparams *hp, int64_t *total, int64_t *active);
 /* The path the model was opened from: the GGUF file, or the Hugging Face folder. */
 const char *ms_model_path(const ms_model *m);
