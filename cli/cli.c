@@ -176,6 +176,34 @@ static int cmp_int(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* --layers on a model: "all" means the layers that route (a dense MLP layer has no router);
+ * a dense layer asked for by number or name is a usage error naming it. */
+int ms_parse_model_layers(const ms_command *cmd, const char *s, int n_layer, const ms_model *m,
+                          int (*routes)(const ms_model *, int), int **out, int *n_out) {
+    int rc = ms_parse_layers(cmd, s, n_layer, out, n_out);
+    if (rc) return rc;
+    int all = strcmp(s, "all") == 0, n = 0;
+    for (int i = 0; i < *n_out; i++) {
+        int l = (*out)[i];
+        if (routes(m, l))
+            (*out)[n++] = l;
+        else if (!all) {
+            free(*out);
+            *out = NULL;
+            *n_out = 0;
+            return ms_usage_error(cmd, "--layers: layer %d is a dense MLP layer: it has no router",
+                                  l);
+        }
+    }
+    *n_out = n;
+    if (n == 0) {
+        free(*out);
+        *out = NULL;
+        return ms_usage_error(cmd, "--layers: the model has no layer with a router");
+    }
+    return 0;
+}
+
 int ms_parse_layers(const ms_command *cmd, const char *s, int n_layer, int **out, int *n_out) {
     *out = NULL;
     *n_out = 0;

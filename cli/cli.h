@@ -69,6 +69,11 @@ int ms_parse_index_list(const ms_command *cmd, const char *what, const char *s, 
 /* Layer lists: "all", "0,15,31", "0-3,7", "first,middle,last" (resolved against n_layer).
  * *out is malloc'ed, sorted, without duplicates. Returns 0, or 2 after a usage error. */
 int ms_parse_layers(const ms_command *cmd, const char *s, int n_layer, int **out, int *n_out);
+typedef struct ms_model ms_model; /* engine.h */
+/* ms_parse_layers over a model's layers, keeping those that route: "all" skips dense MLP
+ * layers; naming one is a usage error ("layer N is a dense MLP layer: it has no router"). */
+int ms_parse_model_layers(const ms_command *cmd, const char *s, int n_layer, const ms_model *m,
+                          int (*routes)(const ms_model *, int), int **out, int *n_out);
 
 /* Reads a whole file into a NUL-terminated malloc'ed buffer. Returns 0, 2 when the file
  * cannot be opened or is a directory, 1 on a read error or out of memory (the message

@@ -161,6 +161,9 @@ static char *model_identity(const char *json) {
         if (b) cJSON_SetValuestring(name, b);
         free(b);
     }
+    /* "file_arch" (issue 17) follows from "arch" and "format": stores written before it existed
+     * still resume with the same model */
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "file_arch");
     cJSON *files = cJSON_GetObjectItemCaseSensitive(o, "files"), *f;
     cJSON_ArrayForEach(f, files) {
         cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "path");
@@ -494,7 +497,9 @@ static int run(int argc, char **argv) {
         rc = MS_EXIT_USAGE;
         goto done;
     }
-    if ((rc = ms_parse_layers(cmd, layers_arg, hp->n_layer, &layers, &n_layers))) goto done;
+    if ((rc = ms_parse_model_layers(cmd, layers_arg, hp->n_layer, m, ms_model_layer_routes, &layers,
+                                    &n_layers)))
+        goto done;
     /* Nothing is written before the output is known not to be an input and the store's lock
      * is held: a second capture of the same store stops here, before touching the file. */
     if ((rc = check_out_inputs(final_out, model_path, m, corpus, (const char *const *)corpus_args,

@@ -104,18 +104,48 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
     printf("model        %s\n", safe(path, sb));
     printf("name         %s\n", safe(ms_model_name(m), sb));
     printf("format       %s\n", hp->format == MS_FORMAT_GGUF ? "GGUF" : "Hugging Face safetensors");
-    printf("architecture %s (%s)\n", safe(hp->arch, sb),
-           hp->format == MS_FORMAT_GGUF ? "GGUF \"llama\" with experts" : "MixtralForCausalLM");
+    if (hp->format == MS_FORMAT_GGUF)
+        printf("architecture %s (GGUF \"%s\" with experts)\n", safe(hp->arch, sb),
+               ms_model_file_arch(m));
+    else
+        printf("architecture %s (%s)\n", safe(hp->arch, sb), ms_model_file_arch(m));
     printf("vocabulary   %d\n", hp->n_vocab);
     printf("d_model      %d\n", hp->d_model);
     printf("layers       %d\n", hp->n_layer);
     printf("heads        %d (kv heads %d, head size %d)\n", hp->n_head, hp->n_head_kv, hp->d_head);
     printf("ff           %d per expert\n", hp->d_ff);
     printf("experts      %d, %d per token, router softmax/top-k/%s", hp->n_expert,
-           hp->n_expert_used, hp->router == MS_ROUTER_SOFTMAX_TOPK_RENORM ? "renorm" : "no-renorm");
+           hp->n_expert_used,
+           hp->router == MS_ROUTER_SOFTMAX_TOPK_RENORM ? "renorm"
+           : hp->router == MS_ROUTER_SOFTMAX_TOPK      ? "no-renorm"
+                                                  : "renorm (top-k on logits, softmax over k)");
     if (hp->format == MS_FORMAT_GGUF)
         printf(", %s tensors", ms_model_stacked_experts(m) ? "stacked" : "per-expert");
     printf("\n");
+    {
+        /* what the layers add to Mixtral's block (engine.h ms_block), when anything */
+        const ms_block *b0 = &ms_model_layer(m, 0)->blk;
+        int n_dense = 0;
+        for (int il = 0; il < hp->n_layer; il++)
+            n_dense += !ms_model_layer_routes(m, il);
+        if (b0->qk_norm || b0->qkv_bias || hp->d_ff_shared || n_dense || hp->logit_scale > 0) {
+            printf("blocks      ");
+            if (b0->qk_norm)
+                printf(" QK-norm %s;", b0->qk_norm == MS_QK_NORM_FULL ? "over q/k" : "per head");
+            if (b0->qkv_bias) printf(" q/k/v biases;");
+            if (hp->d_ff_shared) printf(" shared expert (ff %d, sigmoid gate);", hp->d_ff_shared);
+            if (n_dense) {
+                printf(" dense MLP layers (ff %d):", hp->d_ff_dense);
+                for (int il = 0; il < hp->n_layer; il++)
+                    if (!ms_model_layer_routes(m, il)) printf(" %d", il);
+                printf(";");
+            }
+            if (hp->logit_scale > 0)
+                printf(" multipliers embedding %g, attention %g, residual %g, logits 1/%g;",
+                       hp->embd_scale, hp->attn_scale, hp->residual_scale, hp->logit_scale);
+            printf("\n");
+        }
+    }
     printf("context      %d (sliding window %s", hp->n_ctx_train, hp->sliding_window ? "" : "none");
     if (hp->sliding_window) printf("%d", hp->sliding_window);
     printf(")\n");

@@ -1,6 +1,7 @@
-/* cmd_make_model.c — `moescope make-model`: writes a random-weight Mixtral-architecture model
- * (deterministic from --seed) as a GGUF file or a Hugging Face folder, for tests, the demo and
- * benchmarks. Both formats written with the same options hold the same weights. */
+/* cmd_make_model.c — `moescope make-model`: writes a random-weight model of one MoE family
+ * (Mixtral by default; deterministic from --seed) as a GGUF file or a Hugging Face folder, for
+ * tests, the demo and benchmarks. Both formats written with the same options hold the same
+ * weights. */
 #include "cli.h"
 #include "engine.h"
 
@@ -15,10 +16,11 @@ static const char usage[] =
     "                           [--experts N] [--k N] [--ctx N] [--sliding-window N]\n"
     "                           [--rope-theta X] [--norm-eps X] [--weight-scale X] [--tied]\n"
     "                           [--per-expert-tensors] [--shard-mb X] [--vocab GGUF]\n"
+    "                           [--arch A] [--head-dim N] [--shared-ff N]\n"
     "\n"
-    "Writes a random-weight Mixtral-architecture model. Weights depend only on the seed and\n"
-    "the shapes, so a GGUF file and a Hugging Face folder made with the same options describe\n"
-    "the same model (up to the storage type).\n"
+    "Writes a random-weight model of one MoE family. Weights depend only on the seed and the\n"
+    "shapes, so a GGUF file and a Hugging Face folder made with the same options describe the\n"
+    "same model (up to the storage type).\n"
     "\n"
     "options:\n"
     "  --out PATH          output: a .gguf file, or a folder for --format hf\n"
@@ -43,6 +45,10 @@ static const char usage[] =
     "                      stacked ffn_*_exps tensors\n"
     "  --shard-mb X        hf: split the weights into shards of at most X MiB (a tensor larger\n"
     "                      than X gets a shard of its own) + model.safetensors.index.json\n"
+    "  --arch A            family: mixtral (default), olmoe, qwen2moe, qwen3moe, granitemoe\n"
+    "                      (docs/MODELS.md: what each adds)\n"
+    "  --head-dim N        head size (default d-model/heads; not for mixtral)\n"
+    "  --shared-ff N       qwen2moe: shared expert's intermediate size (default --ff)\n"
     "  --vocab GGUF        vocabulary source (default tests/data/vocab/ggml-vocab-llama-spm.gguf\n"
     "                      of the source tree, 32000 tokens)\n"
     "  -q, -v, -h          quiet, verbose, this help\n"
@@ -81,6 +87,9 @@ static int run(int argc, char **argv) {
                                              {"per-expert-tensors", no_argument, 0, 14},
                                              {"shard-mb", required_argument, 0, 15},
                                              {"vocab", required_argument, 0, 16},
+                                             {"arch", required_argument, 0, 17},
+                                             {"head-dim", required_argument, 0, 18},
+                                             {"shared-ff", required_argument, 0, 19},
                                              MS_COMMON_LONG_OPTS};
     ms_fixture_opts o = {.seed = 1,
                          .d_model = 64,
@@ -176,6 +185,15 @@ static int run(int argc, char **argv) {
         case 16:
             o.vocab_gguf = optarg;
             continue;
+        case 17:
+            o.arch = optarg;
+            continue;
+        case 18:
+            field = &o.d_head, hi = 4096;
+            break;
+        case 19:
+            field = &o.d_ff_shared;
+            break;
         default:
             return ms_usage_error(cmd, "unexpected option");
         }

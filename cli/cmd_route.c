@@ -138,7 +138,9 @@ static int run(int argc, char **argv) {
         goto done;
     }
     const ms_hparams *hp = ms_model_hparams(m);
-    if ((rc = ms_parse_layers(cmd, layers_arg, hp->n_layer, &sel, &n_sel)) != 0) goto done;
+    if ((rc = ms_parse_model_layers(cmd, layers_arg, hp->n_layer, m, ms_model_layer_routes, &sel,
+                                    &n_sel)) != 0)
+        goto done;
     const ms_tokenizer *tk = ms_model_tokenizer(m);
     if (!tk) {
         ms_error("%s: the model has no tokenizer", model_path);

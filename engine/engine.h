@@ -88,7 +88,27 @@ typedef enum ms_rope_kind {
 typedef enum ms_router_kind {
     MS_ROUTER_SOFTMAX_TOPK_RENORM = 0, /* Mixtral, Qwen3-MoE: softmax over E, top-k, renorm */
     MS_ROUTER_SOFTMAX_TOPK = 1,        /* OLMoE, Qwen2-MoE: softmax over E, top-k, no renorm */
+    MS_ROUTER_TOPK_SOFTMAX = 2,        /* Granite-MoE: top-k on the logits, softmax over the k
+                                          (the same weights as softmax, top-k, renorm) */
 } ms_router_kind;
+/* "softmax_topk_renorm", "softmax_topk", "topk_softmax" (as recorded in route stores). */
+const char *ms_router_kind_name(ms_router_kind k);
+
+/* Per-layer block description: what the forward pass does in each layer. Families differ
+ * only here and in the hyper-parameters; the loader fills it from the architecture registry
+ * and checks every optional tensor against it. A zeroed block is Mixtral's. */
+typedef enum ms_qk_norm {
+    MS_QK_NORM_NONE = 0,
+    MS_QK_NORM_FULL = 1, /* RMSNorm over the whole q (k) projection row (OLMoE) */
+    MS_QK_NORM_HEAD = 2, /* RMSNorm over each head of d_head, one weight vector (Qwen3) */
+} ms_qk_norm;
+typedef enum ms_ffn_kind { MS_FFN_MOE = 0, MS_FFN_DENSE = 1 } ms_ffn_kind;
+typedef struct ms_block {
+    ms_qk_norm qk_norm;
+    int qkv_bias;      /* q/k/v projections add a bias */
+    ms_ffn_kind ffn;   /* routed experts (with the model's router kind) or a dense MLP */
+    int shared_expert; /* MoE layers: + sigmoid(sh_inp . x) * shared expert(x) (Qwen2-MoE) */
+} ms_block;
 
 typedef enum ms_format { MS_FORMAT_GGUF = 0, MS_FORMAT_SAFETENSORS = 1 } ms_format;
 
@@ -96,7 +116,8 @@ typedef enum ms_format { MS_FORMAT_GGUF = 0, MS_FORMAT_SAFETENSORS = 1 } ms_form
 #define MS_MAX_TOPK    16
 
 typedef struct ms_hparams {
-    char arch[32]; /* "mixtral" for the Mixtral family (GGUF general.architecture "llama") */
+    char arch[32]; /* moescope's family name: "mixtral" (GGUF general.architecture "llama"),
+                      "olmoe", "qwen2moe", "qwen3moe", "granitemoe" */
     ms_format format;
     int n_vocab;
     int d_model; /* hidden size */
@@ -109,19 +130,35 @@ typedef struct ms_hparams {
     float rope_theta;
     float norm_eps; /* RMSNorm epsilon */
     ms_rope_kind rope;
-    ms_router_kind router;
-    int tied_embeddings; /* lm_head shares tok_embd */
+    ms_router_kind router; /* of every MoE layer */
+    int tied_embeddings;   /* lm_head shares tok_embd */
+    int d_ff_shared;       /* shared expert's intermediate size (0: none) */
+    int d_ff_dense;        /* dense MLP layers' intermediate size (0: none) */
+    /* Granite's multipliers; 0 means the usual (1, 1/sqrt(d_head), 1, 1) */
+    float embd_scale;     /* embeddings are multiplied by it */
+    float attn_scale;     /* replaces 1/sqrt(d_head) in the attention scores */
+    float residual_scale; /* each block's output is multiplied by it before the residual add */
+    float logit_scale;    /* logits are divided by it */
 } ms_hparams;
 
 typedef struct ms_layer {
-    ms_mat attn_norm;      /* (1, d_model) F32 */
-    ms_mat wq;             /* (n_head*d_head, d_model) */
-    ms_mat wk, wv;         /* (n_head_kv*d_head, d_model) */
-    ms_mat wo;             /* (d_model, n_head*d_head) */
-    ms_mat ffn_norm;       /* (1, d_model) */
-    ms_mat router;         /* (n_expert, d_model) */
-    ms_mat *w_gate, *w_up; /* [n_expert] each (d_ff, d_model): w1, w3 */
-    ms_mat *w_down;        /* [n_expert] each (d_model, d_ff): w2 */
+    ms_mat attn_norm;        /* (1, d_model) F32 */
+    ms_mat wq;               /* (n_head*d_head, d_model) */
+    ms_mat wk, wv;           /* (n_head_kv*d_head, d_model) */
+    ms_mat wo;               /* (d_model, n_head*d_head) */
+    ms_mat ffn_norm;         /* (1, d_model) */
+    ms_mat router;           /* (n_expert, d_model) */
+    ms_mat *w_gate, *w_up;   /* [n_expert] each (d_ff, d_model): w1, w3 */
+    ms_mat *w_down;          /* [n_expert] each (d_model, d_ff): w2 */
+    ms_block blk;            /* which of the optional tensors below are present */
+    ms_mat bq, bk, bv;       /* qkv_bias: (1, n_head*d_head), (1, n_head_kv*d_head) x2 */
+    ms_mat q_norm, k_norm;   /* QK_NORM_FULL: (1, n_head*d_head), (1, n_head_kv*d_head);
+                                QK_NORM_HEAD: (1, d_head) each */
+    ms_mat sh_inp;           /* shared_expert: (1, d_model) gate vector */
+    ms_mat sh_gate, sh_up;   /* shared_expert: (d_ff_shared, d_model) */
+    ms_mat sh_down;          /* shared_expert: (d_model, d_ff_shared) */
+    ms_mat ffn_gate, ffn_up; /* dense layer: (d_ff_dense, d_model); router/experts unused */
+    ms_mat ffn_down;         /* dense layer: (d_model, d_ff_dense) */
 } ms_layer;
 
 typedef struct ms_model ms_model;
@@ -149,6 +186,8 @@ void ms_model_close(ms_model *m);
 
 const ms_hparams *ms_model_hparams(const ms_model *m);
 const ms_layer *ms_model_layer(const ms_model *m, int il);
+/* 1 if layer il has a router (an MoE layer), 0 for a dense MLP layer or no such layer. */
+int ms_model_layer_routes(const ms_model *m, int il);
 const ms_mat *ms_model_tok_embd(const ms_model *m); /* (n_vocab, d_model) */
 const ms_mat *ms_model_out_norm(const ms_model *m); /* (1, d_model) */
 const ms_mat *ms_model_lm_head(const ms_model *m);  /* (n_vocab, d_model) */
@@ -167,11 +206,15 @@ int ms_model_split_parts(const ms_model *m);
 int ms_model_check_output(const ms_model *m, const char *out, char *err, size_t errlen);
 /* Parameter counts: total, and active per token (attention + router + k of E experts). */
 void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active);
-/* The same counts from hyper-parameters alone (Mixtral 8x7B: 46,702,792,704 and
- * 12,879,925,248). */
+/* The same counts from hyper-parameters alone, for Mixtral's block (Mixtral 8x7B:
+ * 46,702,792,704 and 12,879,925,248); it does not know the other families' biases, QK-norm
+ * weights, shared experts or dense layers: ms_model_param_counts does. */
 void ms_hparams_param_counts(const ms_hparams *hp, int64_t *total, int64_t *active);
 /* The path the model was opened from: the GGUF file, or the Hugging Face folder. */
 const char *ms_model_path(const ms_model *m);
+/* The architecture as the file names it: GGUF general.architecture ("llama" for Mixtral), or
+ * the HF architectures[0] ("MixtralForCausalLM", "OlmoeForCausalLM", ...). Static storage. */
+const char *ms_model_file_arch(const ms_model *m);
 /* general.name of a GGUF file, or the folder name of an HF checkpoint. */
 const char *ms_model_name(const ms_model *m);
 /* GGUF: 1 if experts are stacked ffn_*_exps tensors, 0 if one tensor per expert. */
@@ -311,6 +354,10 @@ typedef struct ms_fixture_opts {
     const char *vocab_gguf; /* vocabulary source: a GGUF with tokenizer metadata */
     int expert_layout;      /* 0: stacked ffn_*_exps (current llama.cpp), 1: per-expert tensors */
     int tied_embeddings;    /* 1: no output.weight / lm_head.weight (lm_head = tok_embd) */
+    const char *arch;       /* family (ms_arch names: "mixtral", "olmoe", "qwen2moe",
+                               "qwen3moe", "granitemoe"); NULL: mixtral */
+    int d_head;             /* 0: d_model / n_head (Qwen3 checkpoints use another) */
+    int d_ff_shared;        /* qwen2moe: shared expert's intermediate size (0: d_ff) */
 } ms_fixture_opts;
 
 /* Writes a GGUF file with all weights of type `type` (norms and router stay F32). A tensor whose

@@ -11,6 +11,7 @@
  * Weights: matrices N(0, s^2) with s = weight_scale or 1/sqrt(fan_in) (router logits then
  * have a spread of about 1: routing is neither uniform nor one-hot); token embeddings N(0, 1);
  * norm weights 1 + 0.1 N(0, 1) so the norm scale is exercised. */
+#include "arch.h"
 #include "engine.h"
 #include "gguf.h"
 #include "msutil.h"
@@ -60,21 +61,21 @@ static void gen_normal(float *dst, int64_t n, uint64_t seed, float mean, float s
  * The model's tensors, format-independent.
  */
 
-typedef enum role {
-    R_EMBD,
-    R_OUT_NORM,
-    R_LM_HEAD,
-    R_ATTN_NORM,
-    R_WQ,
-    R_WK,
-    R_WV,
-    R_WO,
-    R_FFN_NORM,
-    R_ROUTER,
-    R_W1, /* gate */
-    R_W3, /* up */
-    R_W2, /* down */
-} role;
+/* Tensor roles are the registry's (arch.h): names come from the family's table. */
+typedef ms_role role;
+#define R_EMBD      MS_R_TOK_EMBD
+#define R_OUT_NORM  MS_R_OUT_NORM
+#define R_LM_HEAD   MS_R_OUTPUT
+#define R_ATTN_NORM MS_R_ATTN_NORM
+#define R_WQ        MS_R_Q
+#define R_WK        MS_R_K
+#define R_WV        MS_R_V
+#define R_WO        MS_R_O
+#define R_FFN_NORM  MS_R_FFN_NORM
+#define R_ROUTER    MS_R_ROUTER
+#define R_W1        MS_R_EXP_GATE
+#define R_W3        MS_R_EXP_UP
+#define R_W2        MS_R_EXP_DOWN
 
 typedef struct ltensor {
     role r;
@@ -84,6 +85,7 @@ typedef struct ltensor {
 
 typedef struct fixture {
     ms_fixture_opts o;
+    const ms_arch *a; /* the family */
     int n_vocab, d_head;
     ltensor *t; /* [n] in Hugging Face file order */
     int n;
@@ -91,7 +93,21 @@ typedef struct fixture {
 } fixture;
 
 static int is_norm(role r) {
-    return r == R_OUT_NORM || r == R_ATTN_NORM || r == R_FFN_NORM;
+    return r == R_OUT_NORM || r == R_ATTN_NORM || r == R_FFN_NORM || r == MS_R_Q_NORM ||
+           r == MS_R_K_NORM;
+}
+
+static int is_bias(role r) {
+    return r == MS_R_Q_BIAS || r == MS_R_K_BIAS || r == MS_R_V_BIAS;
+}
+
+/* Stored as a 1-D tensor (GGUF always; HF too except the shared-expert gate, a (1, d) Linear) */
+static int is_vec(role r) {
+    return is_norm(r) || is_bias(r) || r == MS_R_SH_INP;
+}
+
+static int is_expert(role r) {
+    return r == R_W1 || r == R_W2 || r == R_W3;
 }
 
 static char *path_join_alloc(const char *dir, const char *name) {
@@ -101,60 +117,45 @@ static char *path_join_alloc(const char *dir, const char *name) {
     return p;
 }
 
+/* Logical names seed each tensor's random numbers: the same in every format (Mixtral's are
+ * those of the first fixtures, so their weights never change). */
 static void lname(const ltensor *t, char *buf, size_t n) {
-    static const char *const names[] = {"tok_embd", "out_norm", "lm_head", "attn_norm", "wq",
-                                        "wk",       "wv",       "wo",      "ffn_norm",  "router",
-                                        "w1",       "w3",       "w2"};
-    if (t->r <= R_LM_HEAD)
-        snprintf(buf, n, "%s", names[t->r]);
-    else if (t->r >= R_W1)
-        snprintf(buf, n, "L%d.E%d.%s", t->layer, t->expert, names[t->r]);
+    static const char *const names[MS_R_COUNT] = {[R_EMBD] = "tok_embd",
+                                                  [R_OUT_NORM] = "out_norm",
+                                                  [R_LM_HEAD] = "lm_head",
+                                                  [R_ATTN_NORM] = "attn_norm",
+                                                  [R_WQ] = "wq",
+                                                  [R_WK] = "wk",
+                                                  [R_WV] = "wv",
+                                                  [R_WO] = "wo",
+                                                  [R_FFN_NORM] = "ffn_norm",
+                                                  [R_ROUTER] = "router",
+                                                  [R_W1] = "w1",
+                                                  [R_W3] = "w3",
+                                                  [R_W2] = "w2",
+                                                  [MS_R_Q_BIAS] = "bq",
+                                                  [MS_R_K_BIAS] = "bk",
+                                                  [MS_R_V_BIAS] = "bv",
+                                                  [MS_R_Q_NORM] = "q_norm",
+                                                  [MS_R_K_NORM] = "k_norm",
+                                                  [MS_R_SH_INP] = "sh_inp",
+                                                  [MS_R_SH_GATE] = "sh_w1",
+                                                  [MS_R_SH_UP] = "sh_w3",
+                                                  [MS_R_SH_DOWN] = "sh_w2",
+                                                  [MS_R_FFN_GATE] = "ffn_w1",
+                                                  [MS_R_FFN_UP] = "ffn_w3",
+                                                  [MS_R_FFN_DOWN] = "ffn_w2"};
+    const char *nm = names[t->r] ? names[t->r] : "?";
+    if (t->layer < 0)
+        snprintf(buf, n, "%s", nm);
+    else if (is_expert(t->r))
+        snprintf(buf, n, "L%d.E%d.%s", t->layer, t->expert, nm);
     else
-        snprintf(buf, n, "L%d.%s", t->layer, names[t->r]);
+        snprintf(buf, n, "L%d.%s", t->layer, nm);
 }
 
-static void hf_name(const ltensor *t, char *buf, size_t n) {
-    switch (t->r) {
-    case R_EMBD:
-        snprintf(buf, n, "model.embed_tokens.weight");
-        break;
-    case R_OUT_NORM:
-        snprintf(buf, n, "model.norm.weight");
-        break;
-    case R_LM_HEAD:
-        snprintf(buf, n, "lm_head.weight");
-        break;
-    case R_ATTN_NORM:
-        snprintf(buf, n, "model.layers.%d.input_layernorm.weight", t->layer);
-        break;
-    case R_WQ:
-        snprintf(buf, n, "model.layers.%d.self_attn.q_proj.weight", t->layer);
-        break;
-    case R_WK:
-        snprintf(buf, n, "model.layers.%d.self_attn.k_proj.weight", t->layer);
-        break;
-    case R_WV:
-        snprintf(buf, n, "model.layers.%d.self_attn.v_proj.weight", t->layer);
-        break;
-    case R_WO:
-        snprintf(buf, n, "model.layers.%d.self_attn.o_proj.weight", t->layer);
-        break;
-    case R_FFN_NORM:
-        snprintf(buf, n, "model.layers.%d.post_attention_layernorm.weight", t->layer);
-        break;
-    case R_ROUTER:
-        snprintf(buf, n, "model.layers.%d.block_sparse_moe.gate.weight", t->layer);
-        break;
-    case R_W1:
-    case R_W3:
-    case R_W2:
-        snprintf(buf, n, "model.layers.%d.block_sparse_moe.experts.%d.%s.weight", t->layer,
-                 t->expert,
-                 t->r == R_W1   ? "w1"
-                 : t->r == R_W3 ? "w3"
-                                : "w2");
-        break;
-    }
+static void hf_name(const fixture *f, const ltensor *t, char *buf, size_t n) {
+    ms_tensor_name(f->a, 1, t->r, t->layer, t->expert, buf, n);
 }
 
 /* Generates tensor t (rows*cols floats, HF layout) into dst. */
@@ -167,6 +168,8 @@ static void gen(const fixture *f, const ltensor *t, float *dst) {
         gen_normal(dst, n, s, 1.0f, 0.1f);
     else if (t->r == R_EMBD)
         gen_normal(dst, n, s, 0.0f, 1.0f);
+    else if (is_bias(t->r))
+        gen_normal(dst, n, s, 0.0f, 0.5f);
     else {
         float std = f->o.weight_scale > 0 ? f->o.weight_scale : 1.0f / sqrtf((float)t->cols);
         gen_normal(dst, n, s, 0.0f, std);
@@ -194,17 +197,30 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
     if (p->norm_eps <= 0) p->norm_eps = 1e-5f;
     if (p->n_ctx <= 0) p->n_ctx = 4096;
     if (p->n_head_kv <= 0) p->n_head_kv = p->n_head;
+    f->a = ms_arch_by_name(p->arch ? p->arch : "mixtral");
+    if (!f->a) {
+        st_errf(err, errlen, "fixture: unknown architecture (known: %s)", ms_arch_list());
+        return MS_ERR_INPUT;
+    }
+    if (p->d_ff_shared <= 0) p->d_ff_shared = p->d_ff;
     const char *bad = NULL;
     if (p->d_model <= 0 || p->d_model > (1 << 16))
         bad = "d_model must be in [1, 65536]";
     else if (p->n_layer <= 0 || p->n_layer > 1024)
         bad = "n_layer must be in [1, 1024]";
-    else if (p->n_head <= 0 || p->d_model % p->n_head)
-        bad = "n_head must divide d_model";
+    else if (p->n_head <= 0 || (p->d_head <= 0 && p->d_model % p->n_head))
+        bad = "n_head must divide d_model (or give the head size)";
     else if (p->n_head % p->n_head_kv)
         bad = "n_head_kv must divide n_head";
-    else if ((p->d_model / p->n_head) % 2)
-        bad = "the head size d_model/n_head must be even";
+    else if (p->d_head < 0 || p->d_head > 4096 ||
+             (p->d_head ? p->d_head : p->d_model / p->n_head) % 2)
+        bad = "the head size must be even (and at most 4096)";
+    else if (p->d_head > 0 && p->d_head != p->d_model / p->n_head && !strcmp(f->a->name, "mixtral"))
+        bad = "mixtral fixtures have head size d_model/n_head";
+    else if (p->expert_layout != 0 && !f->a->per_expert_gguf)
+        bad = "one tensor per expert is a Mixtral GGUF layout only";
+    else if (p->tied_embeddings && !f->a->output_optional)
+        bad = "this family's GGUF files always have an output matrix (no --tied)";
     else if (p->d_ff <= 0 || p->d_ff > (1 << 20))
         bad = "d_ff must be in [1, 1048576]";
     else if (p->n_expert <= 0 || p->n_expert > MS_MAX_EXPERTS)
@@ -220,7 +236,7 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
         st_errf(err, errlen, "fixture: %s", bad);
         return MS_ERR_INPUT;
     }
-    f->d_head = p->d_model / p->n_head;
+    f->d_head = p->d_head > 0 ? p->d_head : p->d_model / p->n_head;
     int rc = gguf_open(&f->vocab, p->vocab_gguf, err, errlen);
     if (rc) return rc;
     gguf_vtype et;
@@ -242,12 +258,29 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
         rc |= push(f, R_WK, il, -1, kv, d);
         rc |= push(f, R_WV, il, -1, kv, d);
         rc |= push(f, R_WO, il, -1, d, q);
+        if (f->a->qkv_bias) {
+            rc |= push(f, MS_R_Q_BIAS, il, -1, 1, q);
+            rc |= push(f, MS_R_K_BIAS, il, -1, 1, kv);
+            rc |= push(f, MS_R_V_BIAS, il, -1, 1, kv);
+        }
+        if (f->a->qk_norm != MS_QK_NORM_NONE) {
+            int full = f->a->qk_norm == MS_QK_NORM_FULL;
+            rc |= push(f, MS_R_Q_NORM, il, -1, 1, full ? q : f->d_head);
+            rc |= push(f, MS_R_K_NORM, il, -1, 1, full ? kv : f->d_head);
+        }
         rc |= push(f, R_FFN_NORM, il, -1, 1, d);
         rc |= push(f, R_ROUTER, il, -1, p->n_expert, d);
         for (int e = 0; e < p->n_expert; e++) {
             rc |= push(f, R_W1, il, e, ff, d);
             rc |= push(f, R_W2, il, e, d, ff);
             rc |= push(f, R_W3, il, e, ff, d);
+        }
+        if (f->a->shared_expert) {
+            const int64_t fs = p->d_ff_shared;
+            rc |= push(f, MS_R_SH_GATE, il, -1, fs, d);
+            rc |= push(f, MS_R_SH_UP, il, -1, fs, d);
+            rc |= push(f, MS_R_SH_DOWN, il, -1, d, fs);
+            rc |= push(f, MS_R_SH_INP, il, -1, 1, d);
         }
     }
     rc |= push(f, R_OUT_NORM, -1, -1, 1, d);
@@ -282,7 +315,7 @@ static int use_more_bits(int i, int n) {
 
 /* Storage type of a tensor in a GGUF fixture of base type `type` (see engine.h). */
 static ms_type gguf_type_for(const fixture *f, int type, const ltensor *t) {
-    if (is_norm(t->r) || t->r == R_ROUTER) return MS_TYPE_F32;
+    if (is_vec(t->r) || t->r == R_ROUTER) return MS_TYPE_F32;
     ms_type want = type == MS_FIXTURE_Q4_K_M ? MS_TYPE_Q4_K : (ms_type)type;
     if (type == MS_FIXTURE_Q4_K_M && (t->r == R_LM_HEAD || ((t->r == R_WV || t->r == R_W2) &&
                                                             use_more_bits(t->layer, f->o.n_layer))))
@@ -341,32 +374,17 @@ static int quantize(ms_type type, const float *src, uint8_t *dst, int64_t rows, 
     return 0;
 }
 
-static const char *gguf_base(role r) {
-    switch (r) {
-    case R_ATTN_NORM:
-        return "attn_norm";
-    case R_WQ:
-        return "attn_q";
-    case R_WK:
-        return "attn_k";
-    case R_WV:
-        return "attn_v";
-    case R_WO:
-        return "attn_output";
-    case R_FFN_NORM:
-        return "ffn_norm";
-    case R_ROUTER:
-        return "ffn_gate_inp";
-    case R_W1:
-        return "ffn_gate";
-    case R_W3:
-        return "ffn_up";
-    case R_W2:
-        return "ffn_down";
-    default:
-        return "";
-    }
+/* Stacked GGUF role of an expert role. */
+static role stacked_role(role r) {
+    return r == R_W1 ? MS_R_EXPS_GATE : r == R_W3 ? MS_R_EXPS_UP : MS_R_EXPS_DOWN;
 }
+
+/* Granite fixture multipliers: values of the order of granite-3.1-3b-a800m's (embedding 12,
+ * attention 1/64, residual 0.22, logits 6), fixed so the fixture exercises each. */
+#define GRANITE_EMBD_SCALE     12.0f
+#define GRANITE_ATTN_SCALE     0.015625f
+#define GRANITE_RESIDUAL_SCALE 0.22f
+#define GRANITE_LOGIT_SCALE    6.0f
 
 int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *path, char *err,
                           size_t errlen) {
@@ -386,38 +404,66 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
     rc = MS_ERR_RUNTIME;
     if (!w) goto oom;
 
-    gguf_w_str(w, "general.architecture", "llama");
+    const ms_arch *a = f.a;
+    char kb[96];
+#define KW(suffix) (snprintf(kb, sizeof kb, "%s.%s", a->gguf_arch, (suffix)), kb)
+    gguf_w_str(w, "general.architecture", a->gguf_arch);
     gguf_w_str(w, "general.name", "moescope fixture");
     gguf_w_u32(w, "general.file_type", (uint32_t)file_type_of((int)type));
     if (type != MS_TYPE_F32 && type != MS_TYPE_F16 && type != MS_TYPE_BF16)
         gguf_w_u32(w, "general.quantization_version", 2);
-    gguf_w_u32(w, "llama.vocab_size", (uint32_t)f.n_vocab);
-    gguf_w_u32(w, "llama.context_length", (uint32_t)p->n_ctx);
-    gguf_w_u32(w, "llama.embedding_length", (uint32_t)p->d_model);
-    gguf_w_u32(w, "llama.block_count", (uint32_t)p->n_layer);
-    gguf_w_u32(w, "llama.feed_forward_length", (uint32_t)p->d_ff);
-    gguf_w_u32(w, "llama.rope.dimension_count", (uint32_t)f.d_head);
-    gguf_w_u32(w, "llama.attention.head_count", (uint32_t)p->n_head);
-    gguf_w_u32(w, "llama.attention.head_count_kv", (uint32_t)p->n_head_kv);
-    gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", p->norm_eps);
-    gguf_w_f32(w, "llama.rope.freq_base", p->rope_theta);
-    gguf_w_u32(w, "llama.expert_count", (uint32_t)p->n_expert);
-    gguf_w_u32(w, "llama.expert_used_count", (uint32_t)p->n_expert_used);
+    gguf_w_u32(w, KW("vocab_size"), (uint32_t)f.n_vocab);
+    gguf_w_u32(w, KW("context_length"), (uint32_t)p->n_ctx);
+    gguf_w_u32(w, KW("embedding_length"), (uint32_t)p->d_model);
+    gguf_w_u32(w, KW("block_count"), (uint32_t)p->n_layer);
+    /* feed_forward_length: the experts' width, or for the Qwen families (whose experts have
+     * their own key) the dense width: the shared expert's, or k experts' */
+    const char *eff = a->gguf_keys[MS_K_EXPERT_FF];
+    int is_ff = !strcmp(eff, "feed_forward_length");
+    gguf_w_u32(w, KW("feed_forward_length"),
+               (uint32_t)(is_ff              ? p->d_ff
+                          : a->shared_expert ? p->d_ff_shared
+                                             : p->d_ff * p->n_expert_used));
+    if (!is_ff) gguf_w_u32(w, KW(eff), (uint32_t)p->d_ff);
+    if (a->shared_expert) gguf_w_u32(w, KW(a->gguf_keys[MS_K_SHARED_FF]), (uint32_t)p->d_ff_shared);
+    gguf_w_u32(w, KW("rope.dimension_count"), (uint32_t)f.d_head);
+    gguf_w_u32(w, KW("attention.head_count"), (uint32_t)p->n_head);
+    gguf_w_u32(w, KW("attention.head_count_kv"), (uint32_t)p->n_head_kv);
+    if (f.d_head != p->d_model / p->n_head) {
+        gguf_w_u32(w, KW("attention.key_length"), (uint32_t)f.d_head);
+        gguf_w_u32(w, KW("attention.value_length"), (uint32_t)f.d_head);
+    }
+    gguf_w_f32(w, KW("attention.layer_norm_rms_epsilon"), p->norm_eps);
+    gguf_w_f32(w, KW("rope.freq_base"), p->rope_theta);
+    gguf_w_u32(w, KW(a->gguf_keys[MS_K_EXPERT_COUNT]), (uint32_t)p->n_expert);
+    gguf_w_u32(w, KW(a->gguf_keys[MS_K_EXPERT_USED]), (uint32_t)p->n_expert_used);
     if (p->sliding_window > 0)
-        gguf_w_u32(w, "llama.attention.sliding_window", (uint32_t)p->sliding_window);
+        gguf_w_u32(w, KW("attention.sliding_window"), (uint32_t)p->sliding_window);
+    if (a->multipliers) {
+        gguf_w_f32(w, KW(a->gguf_keys[MS_K_EMBD_SCALE]), GRANITE_EMBD_SCALE);
+        gguf_w_f32(w, KW(a->gguf_keys[MS_K_ATTN_SCALE]), GRANITE_ATTN_SCALE);
+        gguf_w_f32(w, KW(a->gguf_keys[MS_K_RESIDUAL_SCALE]), GRANITE_RESIDUAL_SCALE);
+        gguf_w_f32(w, KW(a->gguf_keys[MS_K_LOGIT_SCALE]), GRANITE_LOGIT_SCALE);
+    }
+#undef KW
     for (int64_t i = 0; i < gguf_n_kv(f.vocab); i++) {
         gguf_str k = gguf_key_name(f.vocab, i);
         if (k.n > 10 && memcmp(k.p, "tokenizer.", 10) == 0) gguf_w_copy_kv(w, f.vocab, i);
     }
 
-    /* largest tensor (a stacked expert tensor holds n_expert matrices) */
-    int64_t max_elems = 0;
-    for (int i = 0; i < f.n; i++)
-        if (f.t[i].rows * f.t[i].cols > max_elems) max_elems = f.t[i].rows * f.t[i].cols;
+    /* largest matrix, and largest stored tensor (a stacked expert tensor holds n_expert
+     * matrices; F32 is the widest storage). Not max matrix x E: with 128 experts and a
+     * 32000-row embedding that product was tens of GB. */
+    int64_t max_elems = 0, max_stored = 0;
+    for (int i = 0; i < f.n; i++) {
+        int64_t el = f.t[i].rows * f.t[i].cols;
+        int64_t st = is_expert(f.t[i].r) && p->expert_layout == 0 ? el * p->n_expert : el;
+        if (el > max_elems) max_elems = el;
+        if (st > max_stored) max_stored = st;
+    }
     buf = malloc(sizeof(float) * (size_t)max_elems);
     perm = malloc(sizeof(float) * (size_t)max_elems);
-    /* F32 is the widest storage: bytes of E stacked matrices bound everything */
-    qbuf = malloc(sizeof(float) * (size_t)max_elems * (size_t)p->n_expert);
+    qbuf = malloc(sizeof(float) * (size_t)max_stored);
     if (!buf || !perm || !qbuf) goto oom;
 
     /* llama.cpp's order: token_embd, output_norm, output, then the blocks */
@@ -428,11 +474,9 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
         ms_type tt = gguf_type_for(&f, (int)type, t);
         gen(&f, t, buf);
         if (quantize(tt, buf, qbuf, t->rows, t->cols)) goto noquant;
-        const char *nm = t->r == R_EMBD       ? "token_embd.weight"
-                         : t->r == R_OUT_NORM ? "output_norm.weight"
-                                              : "output.weight";
+        const char *nm = ms_gguf_name(t->r);
         int64_t ne[2] = {t->cols, t->rows};
-        gguf_w_tensor(w, nm, tt, is_norm(t->r) ? 1 : 2, ne, qbuf,
+        gguf_w_tensor(w, nm, tt, is_vec(t->r) ? 1 : 2, ne, qbuf,
                       ms_type_row_bytes(tt, t->cols) * (size_t)t->rows);
     }
     char nb[96];
@@ -442,8 +486,8 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
         ms_type tt = gguf_type_for(&f, (int)type, t);
         size_t rb = ms_type_row_bytes(tt, t->cols);
         size_t mat_bytes = rb * (size_t)t->rows;
-        int is_expert = t->r == R_W1 || t->r == R_W2 || t->r == R_W3;
-        if (is_expert && p->expert_layout == 0) {
+        int is_exp = is_expert(t->r);
+        if (is_exp && p->expert_layout == 0) {
             /* stacked: emitted once per (layer, w) when its expert 0 comes by, in the order
              * gate, down, up of llama.cpp's converter */
             if (t->expert != 0) continue;
@@ -453,24 +497,21 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
                 gen(&f, &te, buf);
                 if (quantize(tt, buf, qbuf + (size_t)e * mat_bytes, t->rows, t->cols)) goto noquant;
             }
-            snprintf(nb, sizeof nb, "blk.%d.%s_exps.weight", t->layer, gguf_base(t->r));
+            ms_tensor_name(a, 0, stacked_role(t->r), t->layer, 0, nb, sizeof nb);
             int64_t ne[3] = {t->cols, t->rows, p->n_expert};
             gguf_w_tensor(w, nb, tt, 3, ne, qbuf, mat_bytes * (size_t)p->n_expert);
             continue;
         }
         gen(&f, t, buf);
         const float *src = buf;
-        if (t->r == R_WQ || t->r == R_WK) {
+        if ((t->r == R_WQ || t->r == R_WK) && a->gguf_rope == MS_ROPE_ADJACENT) {
             permute_rows(buf, perm, t->rows, t->cols, t->r == R_WQ ? p->n_head : p->n_head_kv);
             src = perm;
         }
         if (quantize(tt, src, qbuf, t->rows, t->cols)) goto noquant;
-        if (is_expert)
-            snprintf(nb, sizeof nb, "blk.%d.%s.%d.weight", t->layer, gguf_base(t->r), t->expert);
-        else
-            snprintf(nb, sizeof nb, "blk.%d.%s.weight", t->layer, gguf_base(t->r));
+        ms_tensor_name(a, 0, t->r, t->layer, t->expert, nb, sizeof nb);
         int64_t ne[2] = {t->cols, t->rows};
-        gguf_w_tensor(w, nb, tt, is_norm(t->r) ? 1 : 2, ne, qbuf, mat_bytes);
+        gguf_w_tensor(w, nb, tt, is_vec(t->r) ? 1 : 2, ne, qbuf, mat_bytes);
     }
     rc = gguf_writer_write(w, path, err, errlen);
     goto done;
@@ -522,8 +563,10 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
                         size_t errlen) {
     const ms_fixture_opts *p = &f->o;
     cJSON *c = cJSON_CreateObject();
+    const ms_arch *fa = f->a;
+    int mix = !strcmp(fa->name, "mixtral");
     cJSON *a = cJSON_AddArrayToObject(c, "architectures");
-    cJSON_AddItemToArray(a, cJSON_CreateString("MixtralForCausalLM"));
+    cJSON_AddItemToArray(a, cJSON_CreateString(fa->hf_arch));
     cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
     cJSON_AddNumberToObject(c, "bos_token_id", 1);
     cJSON_AddNumberToObject(c, "eos_token_id", 2);
@@ -531,14 +574,21 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     cJSON_AddStringToObject(c, "hidden_act", "silu");
     cJSON_AddNumberToObject(c, "hidden_size", p->d_model);
     cJSON_AddNumberToObject(c, "initializer_range", 0.02);
-    cJSON_AddNumberToObject(c, "intermediate_size", p->d_ff);
+    /* intermediate_size: the experts' width, or (families whose experts have their own key)
+     * the dense width, as the GGUF writer's feed_forward_length */
+    const char *eff = fa->hf_keys[MS_K_EXPERT_FF];
+    int is_ff = !strcmp(eff, "intermediate_size");
+    cJSON_AddNumberToObject(c, "intermediate_size",
+                            is_ff               ? p->d_ff
+                            : fa->shared_expert ? p->d_ff_shared
+                                                : p->d_ff * p->n_expert_used);
     cJSON_AddNumberToObject(c, "max_position_embeddings", p->n_ctx);
-    cJSON_AddStringToObject(c, "model_type", "mixtral");
+    cJSON_AddStringToObject(c, "model_type", fa->hf_model_type);
     cJSON_AddNumberToObject(c, "num_attention_heads", p->n_head);
     cJSON_AddNumberToObject(c, "num_experts_per_tok", p->n_expert_used);
     cJSON_AddNumberToObject(c, "num_hidden_layers", p->n_layer);
     cJSON_AddNumberToObject(c, "num_key_value_heads", p->n_head_kv);
-    cJSON_AddNumberToObject(c, "num_local_experts", p->n_expert);
+    cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_EXPERT_COUNT], p->n_expert);
     cJSON_AddBoolToObject(c, "output_router_logits", 0);
     cJSON_AddNumberToObject(c, "rms_norm_eps", short_double(p->norm_eps));
     cJSON_AddNumberToObject(c, "rope_theta", short_double(p->rope_theta));
@@ -555,6 +605,28 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     cJSON_AddStringToObject(c, "transformers_version", "4.46.0");
     cJSON_AddBoolToObject(c, "use_cache", 1);
     cJSON_AddNumberToObject(c, "vocab_size", f->n_vocab);
+    if (!mix) { /* what the other families add (hfconfig.c reads them) */
+        if (!is_ff) cJSON_AddNumberToObject(c, eff, p->d_ff);
+        if (fa->shared_expert)
+            cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_SHARED_FF], p->d_ff_shared);
+        if (fa->router != MS_ROUTER_TOPK_SOFTMAX) /* as llama.cpp hard-codes it per family */
+            cJSON_AddBoolToObject(c, "norm_topk_prob", fa->router == MS_ROUTER_SOFTMAX_TOPK_RENORM);
+        if (fa->hf_keys[MS_K_DENSE_FF]) {
+            cJSON_AddNumberToObject(c, "decoder_sparse_step", 1);
+            cJSON_AddArrayToObject(c, "mlp_only_layers");
+        }
+        cJSON_AddBoolToObject(c, "attention_bias", fa->qkv_bias);
+        if (fa->multipliers) {
+            cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_EMBD_SCALE],
+                                    short_double(GRANITE_EMBD_SCALE));
+            cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_ATTN_SCALE],
+                                    short_double(GRANITE_ATTN_SCALE));
+            cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_RESIDUAL_SCALE],
+                                    short_double(GRANITE_RESIDUAL_SCALE));
+            cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_LOGIT_SCALE],
+                                    short_double(GRANITE_LOGIT_SCALE));
+        }
+    }
     char *text = cJSON_Print(c);
     cJSON_Delete(c);
     char *path = path_join_alloc(dir, "config.json");
@@ -566,6 +638,15 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     free(text);
     free(path);
     return rc;
+}
+
+/* HF experts stored fused (Granite): -1 an ordinary tensor, 1 the (W1, expert 0) tensor that
+ * stands for input_linear (E, 2*ff, d), 2 the (W2, expert 0) one for output_linear
+ * (E, d, ff), 0 an expert matrix already written as part of those. */
+static int fused_part(const fixture *f, const ltensor *t) {
+    if (!f->a->hf_fused_experts || !is_expert(t->r)) return -1;
+    if (t->expert != 0 || t->r == R_W3) return 0;
+    return t->r == R_W1 ? 1 : 2;
 }
 
 /* Writes one safetensors file holding tensors first..last-1 of those with shard_of == s. */
@@ -581,13 +662,26 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
     for (int i = 0; i < f->n; i++) {
         if (shard_of[i] != s) continue;
         const ltensor *t = &f->t[i];
-        hf_name(t, nm, sizeof nm);
+        int fused = fused_part(f, t); /* Granite: 0 skip, 1 input_linear, 2 output_linear */
+        if (fused == 0) continue;
+        if (fused > 0) {
+            ms_tensor_name(f->a, 1, fused == 1 ? MS_R_EXPS_GATE : MS_R_EXPS_DOWN, t->layer, 0, nm,
+                           sizeof nm);
+        } else
+            hf_name(f, t, nm, sizeof nm);
         cJSON *e = cJSON_AddObjectToObject(h, nm);
         cJSON_AddStringToObject(e, "dtype", dn);
         cJSON *shape = cJSON_AddArrayToObject(e, "shape");
-        if (!is_norm(t->r)) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->rows));
+        int64_t rows = t->rows, mats = 1;
+        if (fused > 0) {
+            mats = f->o.n_expert;
+            if (fused == 1) rows *= 2;
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)mats));
+        }
+        if (!(is_norm(t->r) || is_bias(t->r)))
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)rows));
         cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->cols));
-        uint64_t nb = (uint64_t)(t->rows * t->cols) * es;
+        uint64_t nb = (uint64_t)(mats * rows * t->cols) * es;
         cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + nb)));
@@ -618,16 +712,27 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
     for (int i = 0; i < f->n && !bad; i++) {
         if (shard_of[i] != s) continue;
         const ltensor *t = &f->t[i];
-        int64_t n = t->rows * t->cols;
-        gen(f, t, buf);
-        if (dtype == MS_TYPE_F32) {
-            bad = write_all(fp, buf, (size_t)n * 4); /* little-endian host */
-            continue;
+        int fused = fused_part(f, t);
+        if (fused == 0) continue;
+        /* a fused tensor is its experts' matrices in order (input_linear: gate then up) */
+        int n_parts = fused < 0 ? 1 : fused == 1 ? 2 * f->o.n_expert : f->o.n_expert;
+        for (int part = 0; part < n_parts && !bad; part++) {
+            ltensor tp = *t;
+            if (fused > 0) {
+                tp.expert = fused == 1 ? part / 2 : part;
+                if (fused == 1) tp.r = part % 2 ? R_W3 : R_W1;
+            }
+            int64_t n = tp.rows * tp.cols;
+            gen(f, &tp, buf);
+            if (dtype == MS_TYPE_F32) {
+                bad = write_all(fp, buf, (size_t)n * 4); /* little-endian host */
+                continue;
+            }
+            uint16_t *o16 = (uint16_t *)obuf;
+            for (int64_t k = 0; k < n; k++)
+                o16[k] = dtype == MS_TYPE_BF16 ? ms_f32_to_bf16(buf[k]) : ms_f32_to_f16(buf[k]);
+            bad = write_all(fp, obuf, (size_t)n * 2);
         }
-        uint16_t *o16 = (uint16_t *)obuf;
-        for (int64_t k = 0; k < n; k++)
-            o16[k] = dtype == MS_TYPE_BF16 ? ms_f32_to_bf16(buf[k]) : ms_f32_to_f16(buf[k]);
-        bad = write_all(fp, obuf, (size_t)n * 2);
     }
     if (bad) {
         st_errf(err, errlen, "%s: write failed: %s", path, strerror(errno));
@@ -692,7 +797,13 @@ int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir
         cJSON *wm = cJSON_AddObjectToObject(index, "weight_map");
         char nm[128], fn[64];
         for (int i = 0; i < f.n; i++) {
-            hf_name(&f.t[i], nm, sizeof nm);
+            int fused = fused_part(&f, &f.t[i]);
+            if (fused == 0) continue;
+            if (fused > 0)
+                ms_tensor_name(f.a, 1, fused == 1 ? MS_R_EXPS_GATE : MS_R_EXPS_DOWN, f.t[i].layer,
+                               0, nm, sizeof nm);
+            else
+                hf_name(&f, &f.t[i], nm, sizeof nm);
             snprintf(fn, sizeof fn, "model-%05d-of-%05d.safetensors", shard_of[i] + 1, n_shards);
             cJSON_AddStringToObject(wm, nm, fn);
         }

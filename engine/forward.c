@@ -48,8 +48,16 @@ struct ms_engine {
     ms_pool *pool;
 
     float *attn_norm, *ffn_norm; /* (n_layer, d_model) norm weights as f32 */
-    float *out_norm;             /* (d_model) */
-    float *rope_cos, *rope_sin;  /* (max_tokens, d_head/2) */
+    /* optional per-layer vectors of the blocks as f32 (NULL when no layer has them) */
+    float *bq, *bk, *bv;        /* (n_layer, n_head*d_head), (n_layer, n_head_kv*d_head) x2 */
+    float *q_norm, *k_norm;     /* (n_layer, n_head*d_head), (n_layer, n_head_kv*d_head):
+                                   the first d_head values for per-head norms */
+    float *sh_inp;              /* (n_layer, d_model) shared-expert gate vectors */
+    float *ysh;                 /* (T, d_model) shared-expert / dense-MLP output */
+    float *sh_g;                /* (T) shared-expert gate logits */
+    float attn_scale;           /* 1/sqrt(d_head) unless the family sets its own */
+    float *out_norm;            /* (d_model) */
+    float *rope_cos, *rope_sin; /* (max_tokens, d_head/2) */
 
     /* activations for a window of T <= max_tokens tokens */
     float *x;          /* (T, d_model) residual stream */
@@ -303,9 +311,9 @@ static void attn_task(void *ctx, int64_t t, int th) {
     int64_t ldq = (int64_t)hp->n_head * dh, ldk = (int64_t)hp->n_head_kv * dh;
     float *S = e->scores + (size_t)th * ATT_QCHUNK * (size_t)e->max_tokens; /* (nq, nk) */
 
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, dh,
-                (float)(1.0 / sqrt((double)dh)), e->q + q0 * ldq + (int64_t)h * dh, (int)ldq,
-                e->k + k0 * ldk + (int64_t)kvh * dh, (int)ldk, 0.0f, S, (int)nk);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, dh, e->attn_scale,
+                e->q + q0 * ldq + (int64_t)h * dh, (int)ldq, e->k + k0 * ldk + (int64_t)kvh * dh,
+                (int)ldk, 0.0f, S, (int)nk);
     for (int64_t i = 0; i < nq; i++) {
         int64_t pos = q0 + i;
         int64_t lo = (W > 0 && pos - W + 1 > k0) ? pos - W + 1 : k0; /* first visible key */
@@ -364,7 +372,9 @@ static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
         hp->d_head % 2 != 0 || hp->d_ff < 1 || hp->n_expert < 1 || hp->n_expert > MS_MAX_EXPERTS ||
         hp->n_expert_used < 1 || hp->n_expert_used > hp->n_expert ||
         hp->n_expert_used > MS_MAX_TOPK || hp->sliding_window < 0 || !(hp->rope_theta > 0.0f) ||
-        !(hp->norm_eps >= 0.0f)) {
+        !(hp->norm_eps >= 0.0f) || hp->d_ff_shared < 0 || hp->d_ff_dense < 0 ||
+        (int)hp->router < 0 || hp->router > MS_ROUTER_TOPK_SOFTMAX || !(hp->embd_scale >= 0.0f) ||
+        !(hp->attn_scale >= 0.0f) || !(hp->residual_scale >= 0.0f) || !(hp->logit_scale >= 0.0f)) {
         snprintf(err, errlen, "forward: inconsistent hyper-parameters");
         return MS_ERR_INPUT;
     }
@@ -382,9 +392,46 @@ static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
             (rc = check_mat(&L->wk, kvd, d, "attn_k", err, errlen)) ||
             (rc = check_mat(&L->wv, kvd, d, "attn_v", err, errlen)) ||
             (rc = check_mat(&L->wo, d, qd, "attn_output", err, errlen)) ||
-            (rc = check_mat(&L->ffn_norm, 1, d, "ffn_norm", err, errlen)) ||
-            (rc = check_mat(&L->router, hp->n_expert, d, "ffn_gate_inp", err, errlen)))
+            (rc = check_mat(&L->ffn_norm, 1, d, "ffn_norm", err, errlen)))
             return rc;
+        const ms_block *b = &L->blk;
+        if (b->qkv_bias && ((rc = check_mat(&L->bq, 1, qd, "attn_q.bias", err, errlen)) ||
+                            (rc = check_mat(&L->bk, 1, kvd, "attn_k.bias", err, errlen)) ||
+                            (rc = check_mat(&L->bv, 1, kvd, "attn_v.bias", err, errlen))))
+            return rc;
+        if (b->qk_norm != MS_QK_NORM_NONE) {
+            int full = b->qk_norm == MS_QK_NORM_FULL;
+            if ((rc = check_mat(&L->q_norm, 1, full ? qd : hp->d_head, "attn_q_norm", err,
+                                errlen)) ||
+                (rc =
+                     check_mat(&L->k_norm, 1, full ? kvd : hp->d_head, "attn_k_norm", err, errlen)))
+                return rc;
+        }
+        if (b->ffn == MS_FFN_DENSE) {
+            if (hp->d_ff_dense < 1) {
+                snprintf(err, errlen, "forward: layer %d is dense but d_ff_dense is %d", il,
+                         hp->d_ff_dense);
+                return MS_ERR_INPUT;
+            }
+            if ((rc = check_mat(&L->ffn_gate, hp->d_ff_dense, d, "ffn_gate", err, errlen)) ||
+                (rc = check_mat(&L->ffn_up, hp->d_ff_dense, d, "ffn_up", err, errlen)) ||
+                (rc = check_mat(&L->ffn_down, d, hp->d_ff_dense, "ffn_down", err, errlen)))
+                return rc;
+            continue;
+        }
+        if (b->shared_expert) {
+            if (hp->d_ff_shared < 1) {
+                snprintf(err, errlen, "forward: layer %d has a shared expert but d_ff_shared is %d",
+                         il, hp->d_ff_shared);
+                return MS_ERR_INPUT;
+            }
+            if ((rc = check_mat(&L->sh_inp, 1, d, "ffn_gate_inp_shexp", err, errlen)) ||
+                (rc = check_mat(&L->sh_gate, hp->d_ff_shared, d, "ffn_gate_shexp", err, errlen)) ||
+                (rc = check_mat(&L->sh_up, hp->d_ff_shared, d, "ffn_up_shexp", err, errlen)) ||
+                (rc = check_mat(&L->sh_down, d, hp->d_ff_shared, "ffn_down_shexp", err, errlen)))
+                return rc;
+        }
+        if ((rc = check_mat(&L->router, hp->n_expert, d, "ffn_gate_inp", err, errlen))) return rc;
         if (!L->w_gate || !L->w_up || !L->w_down) {
             snprintf(err, errlen, "forward: layer %d has no experts", il);
             return MS_ERR_INPUT;
@@ -424,6 +471,9 @@ void ms_engine_close(ms_engine *e) {
     free(e->e_fill);
     free(e->g_tok);
     free(e->slot_row);
+    float *opt[] = {e->bq, e->bk, e->bv, e->q_norm, e->k_norm, e->sh_inp, e->ysh, e->sh_g};
+    for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
+        free(opt[i]);
     free(e->t_dequant);
     free(e);
 }
@@ -464,6 +514,8 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     int fail = 0;
     size_t d = (size_t)hp->d_model, L = (size_t)hp->n_layer, E = (size_t)hp->n_expert;
     size_t K = (size_t)hp->n_expert_used, F = (size_t)hp->d_ff, t = (size_t)T;
+    if ((size_t)hp->d_ff_shared > F) F = (size_t)hp->d_ff_shared; /* gate/up scratch serves */
+    if ((size_t)hp->d_ff_dense > F) F = (size_t)hp->d_ff_dense;   /* every FFN of the model */
     size_t qd = (size_t)hp->n_head * (size_t)hp->d_head;
     size_t kvd = (size_t)hp->n_head_kv * (size_t)hp->d_head, half = (size_t)hp->d_head / 2;
 
@@ -494,6 +546,30 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     e->ye = xcalloc(t * K * d, sizeof(float), &fail);
     e->t_dequant = xcalloc((size_t)nth * THREAD_PAD, sizeof(double), &fail);
     e->scores = xcalloc((size_t)nth * ATT_QCHUNK * t, sizeof(float), &fail);
+    e->attn_scale =
+        hp->attn_scale > 0.0f ? hp->attn_scale : (float)(1.0 / sqrt((double)hp->d_head));
+    int any_bias = 0, any_qkn = 0, any_sh = 0, any_dense = 0;
+    for (int il = 0; il < hp->n_layer; il++) {
+        const ms_block *b = &m->layers[il].blk;
+        any_bias |= b->qkv_bias;
+        any_qkn |= b->qk_norm != MS_QK_NORM_NONE;
+        any_sh |= b->ffn == MS_FFN_MOE && b->shared_expert;
+        any_dense |= b->ffn == MS_FFN_DENSE;
+    }
+    if (any_bias) {
+        e->bq = xcalloc(L * qd, sizeof(float), &fail);
+        e->bk = xcalloc(L * kvd, sizeof(float), &fail);
+        e->bv = xcalloc(L * kvd, sizeof(float), &fail);
+    }
+    if (any_qkn) {
+        e->q_norm = xcalloc(L * qd, sizeof(float), &fail);
+        e->k_norm = xcalloc(L * kvd, sizeof(float), &fail);
+    }
+    if (any_sh) {
+        e->sh_inp = xcalloc(L * d, sizeof(float), &fail);
+        e->sh_g = xcalloc(t, sizeof(float), &fail);
+    }
+    if (any_sh || any_dense) e->ysh = xcalloc(t * d, sizeof(float), &fail);
     if (fail) goto oom;
 
     size_t need = tile_need(m->tok_embd);
@@ -503,11 +579,24 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
         e->layers[il] = *ly;
         vec_to_f32(&ly->attn_norm, e->attn_norm + il * d);
         vec_to_f32(&ly->ffn_norm, e->ffn_norm + il * d);
-        const ms_mat *mats[] = {&ly->wq,     &ly->wk,        &ly->wv,      &ly->wo,
-                                &ly->router, &ly->w_gate[0], &ly->w_up[0], &ly->w_down[0]};
+        const ms_block *b = &ly->blk;
+        if (b->qkv_bias) {
+            vec_to_f32(&ly->bq, e->bq + il * qd);
+            vec_to_f32(&ly->bk, e->bk + il * kvd);
+            vec_to_f32(&ly->bv, e->bv + il * kvd);
+        }
+        if (b->qk_norm != MS_QK_NORM_NONE) {
+            vec_to_f32(&ly->q_norm, e->q_norm + il * qd);
+            vec_to_f32(&ly->k_norm, e->k_norm + il * kvd);
+        }
+        if (b->ffn == MS_FFN_MOE && b->shared_expert) vec_to_f32(&ly->sh_inp, e->sh_inp + il * d);
+        const ms_mat *mats[] = {&ly->wq,      &ly->wk,        &ly->wv,      &ly->wo,
+                                &ly->router,  &ly->w_gate[0], &ly->w_up[0], &ly->w_down[0],
+                                &ly->sh_gate, &ly->sh_up,     &ly->sh_down, &ly->ffn_gate,
+                                &ly->ffn_up,  &ly->ffn_down};
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
             if (tile_need(mats[i]) > need) need = tile_need(mats[i]);
-        for (int x = 1; x < hp->n_expert; x++) {
+        for (int x = 1; x < hp->n_expert && b->ffn == MS_FFN_MOE; x++) {
             const ms_mat *xm[] = {&ly->w_gate[x], &ly->w_up[x], &ly->w_down[x]};
             for (int i = 0; i < 3; i++)
                 if (tile_need(xm[i]) > need) need = tile_need(xm[i]);
@@ -585,8 +674,41 @@ static void swiglu_task(void *ctx, int64_t t, int th) {
     }
 }
 
-/* Experts of one layer over the grouped tokens; adds the weighted sum to the residual. */
-static void moe_ffn(ms_engine *e, const ms_layer *ly, int64_t n) {
+/* y (n, d_model) = down(silu(gate x) * up x) for x (n, d_model): a dense MLP layer or a
+ * shared expert, over the whole window. */
+static void mlp(ms_engine *e, const ms_mat *wg, const ms_mat *wu, const ms_mat *wd, const float *x,
+                int64_t n, float *y) {
+    int64_t d = e->hp.d_model, F = wg->rows;
+    mm_step s = {0};
+    mm_add(&s, wg, x, d, n, e->gate, F);
+    mm_add(&s, wu, x, d, n, e->up, F);
+    mm_run(e, &s);
+    swiglu_ctx sc = {e->gate, e->up, n * F};
+    ms_pool_run(e->pool, swiglu_task, &sc, (n * F + SWIGLU_CHUNK - 1) / SWIGLU_CHUNK);
+    matmul(e, wd, e->gate, n, y);
+}
+
+/* x += s * y over n rows of d (s = 0: plain add, the families without a residual multiplier,
+ * bit-identical to before multipliers existed). */
+static void residual_add(float *x, const float *y, int64_t nd, float s) {
+    if (s > 0.0f)
+        for (int64_t i = 0; i < nd; i++)
+            x[i] += s * y[i];
+    else
+        for (int64_t i = 0; i < nd; i++)
+            x[i] += y[i];
+}
+
+/* Dense MLP layer: the residual gets mlp(xn). */
+static void dense_ffn(ms_engine *e, const ms_layer *ly, int64_t n) {
+    int64_t d = e->hp.d_model;
+    mlp(e, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down, e->xn, n, e->ysh);
+    residual_add(e->x, e->ysh, n * d, e->hp.residual_scale);
+}
+
+/* Experts of one layer over the grouped tokens; adds the weighted sum (plus the shared
+ * expert's gated output, when the block has one) to the residual. */
+static void moe_ffn(ms_engine *e, const ms_layer *ly, int il, int64_t n) {
     const ms_hparams *hp = &e->hp;
     int E = hp->n_expert, K = hp->n_expert_used;
     int64_t d = hp->d_model, F = hp->d_ff;
@@ -622,6 +744,20 @@ static void moe_ffn(ms_engine *e, const ms_layer *ly, int64_t n) {
         matmul(e, &ly->w_down[x], e->gate, cnt, e->ye + r0 * d);
     }
 
+    /* shared expert: sigmoid(sh_inp . x) * mlp(x), on the normed input (still in xn) */
+    int shared = ly->blk.shared_expert;
+    if (shared) {
+        mlp(e, &ly->sh_gate, &ly->sh_up, &ly->sh_down, e->xn, n, e->ysh);
+        const float *g = e->sh_inp + (int64_t)il * d;
+        for (int64_t t = 0; t < n; t++) {
+            const float *xr = e->xn + t * d;
+            double dot = 0.0;
+            for (int64_t i = 0; i < d; i++)
+                dot += (double)g[i] * xr[i];
+            e->sh_g[t] = 1.0f / (1.0f + expf(-(float)dot));
+        }
+    }
+
     /* weighted sum in rank order, then the residual */
     for (int64_t t = 0; t < n; t++) {
         float *xr = e->x + t * d, *acc = e->xn + t * d;
@@ -634,8 +770,38 @@ static void moe_ffn(ms_engine *e, const ms_layer *ly, int64_t n) {
             for (int64_t i = 0; i < d; i++)
                 acc[i] += w[s] * ys[i];
         }
-        for (int64_t i = 0; i < d; i++)
-            xr[i] += acc[i];
+        if (shared) {
+            const float sg = e->sh_g[t], *ysh = e->ysh + t * d;
+            for (int64_t i = 0; i < d; i++)
+                acc[i] += sg * ysh[i];
+        }
+        residual_add(xr, acc, d, hp->residual_scale);
+    }
+}
+
+/* Biases and QK-norm of a block on q (n, qd) and k (n, kvd), before RoPE. */
+static void qk_prepare(ms_engine *e, const ms_layer *ly, int il, int64_t n) {
+    const ms_hparams *hp = &e->hp;
+    int64_t qd = (int64_t)hp->n_head * hp->d_head, kvd = (int64_t)hp->n_head_kv * hp->d_head;
+    const ms_block *b = &ly->blk;
+    if (b->qkv_bias) {
+        const float *bq = e->bq + il * qd, *bk = e->bk + il * kvd, *bv = e->bv + il * kvd;
+        for (int64_t t = 0; t < n; t++) {
+            for (int64_t i = 0; i < qd; i++)
+                e->q[t * qd + i] += bq[i];
+            for (int64_t i = 0; i < kvd; i++) {
+                e->k[t * kvd + i] += bk[i];
+                e->v[t * kvd + i] += bv[i];
+            }
+        }
+    }
+    if (b->qk_norm == MS_QK_NORM_FULL) {
+        rmsnorm(e->q, e->q, e->q_norm + il * qd, n, (int)qd, hp->norm_eps);
+        rmsnorm(e->k, e->k, e->k_norm + il * kvd, n, (int)kvd, hp->norm_eps);
+    } else if (b->qk_norm == MS_QK_NORM_HEAD) {
+        /* every head of every row is a row of d_head */
+        rmsnorm(e->q, e->q, e->q_norm + il * qd, n * hp->n_head, hp->d_head, hp->norm_eps);
+        rmsnorm(e->k, e->k, e->k_norm + il * kvd, n * hp->n_head_kv, hp->d_head, hp->norm_eps);
     }
 }
 
@@ -683,6 +849,9 @@ int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hoo
         else
             ms_fwd_dequant_row(emb->type, src, e->x + t * d, d);
     }
+    if (hp->embd_scale > 0.0f)
+        for (int64_t i = 0; i < n * d; i++)
+            e->x[i] *= hp->embd_scale;
     t1 = now_s();
     e->prof.other += t1 - t0;
     t0 = t1;
@@ -698,20 +867,28 @@ int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hoo
         mm_add(&s, &ly->wk, e->xn, d, n, e->k, kvd);
         mm_add(&s, &ly->wv, e->xn, d, n, e->v, kvd);
         mm_run(e, &s);
+        qk_prepare(e, ly, il, n);
         rope(e, e->q, n, qd, hp->n_head);
         rope(e, e->k, n, kvd, hp->n_head_kv);
         attn_ctx ac = {e, n};
         ms_pool_run(e->pool, attn_task, &ac,
                     (int64_t)hp->n_head * ((n + ATT_QCHUNK - 1) / ATT_QCHUNK));
         matmul(e, &ly->wo, e->att, n, e->xn);
-        for (int64_t i = 0; i < n * d; i++)
-            e->x[i] += e->xn[i];
+        residual_add(e->x, e->xn, n * d, hp->residual_scale);
         t1 = now_s();
         e->prof.attention += t1 - t0;
         t0 = t1;
 
         /* router */
         rmsnorm(e->xn, e->x, e->ffn_norm + il * d, n, (int)d, hp->norm_eps);
+        if (ly->blk.ffn == MS_FFN_DENSE) { /* no router: the hook does not see this layer */
+            if (last && !logits) break;
+            dense_ffn(e, ly, n);
+            t1 = now_s();
+            e->prof.experts += t1 - t0;
+            t0 = t1;
+            continue;
+        }
         matmul(e, &ly->router, e->xn, n, e->r_logits);
         if (!logits_finite(e->r_logits, n * E)) {
             int64_t bad = 0;
@@ -747,7 +924,7 @@ int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hoo
 
         /* experts (routing-only windows skip the last layer's) */
         if (last && !logits) break;
-        moe_ffn(e, ly, n);
+        moe_ffn(e, ly, il, n);
         t1 = now_s();
         e->prof.experts += t1 - t0;
         t0 = t1;
@@ -757,6 +934,11 @@ int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hoo
         int64_t r0 = e->logits_last_only ? n - 1 : 0; /* rows [r0, n) get logits */
         rmsnorm(e->xn + r0 * d, e->x + r0 * d, e->out_norm, n - r0, (int)d, hp->norm_eps);
         matmul(e, e->m.lm_head, e->xn + r0 * d, n - r0, logits);
+        if (hp->logit_scale > 0.0f && hp->logit_scale != 1.0f) {
+            const float inv = 1.0f / hp->logit_scale;
+            for (int64_t i = 0; i < (n - r0) * hp->n_vocab; i++)
+                logits[i] *= inv;
+        }
         t1 = now_s();
         e->prof.lm_head += t1 - t0;
     }

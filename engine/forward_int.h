@@ -31,7 +31,9 @@ void ms_router_probs(const float *logits, int n_expert, float *probs);
  * first. ids[k], p[k] (the selected probabilities). */
 void ms_router_topk(const float *probs, int n_expert, int k, int32_t *ids, float *p);
 /* Weights the layer applies to the k experts: p renormalised to sum 1 for
- * MS_ROUTER_SOFTMAX_TOPK_RENORM, p unchanged for MS_ROUTER_SOFTMAX_TOPK. */
+ * MS_ROUTER_SOFTMAX_TOPK_RENORM and MS_ROUTER_TOPK_SOFTMAX (a softmax over the k selected
+ * logits is exactly the renormalised top-k of the full softmax; the ranking is the same since
+ * softmax is monotonic), p unchanged for MS_ROUTER_SOFTMAX_TOPK. */
 void ms_router_weights(ms_router_kind kind, const float *p, int k, float *weights);
 
 /* Dequantizes n elements of a row like ms_dequantize_row (bit-identical), with AVX2 paths for

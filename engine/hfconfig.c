@@ -1,8 +1,10 @@
-/* hfconfig.c — Hugging Face config.json of Mixtral-family checkpoints (MixtralForCausalLM).
- * Reads the fields the model description needs, with transformers' MixtralConfig defaults for
- * optional ones, and rejects wrong JSON types, out-of-range sizes, inconsistent head counts and
- * features moescope does not implement (rope_scaling, other activations) with a message naming
- * the file and the field. */
+/* hfconfig.c — Hugging Face config.json of the registry's families (MixtralForCausalLM,
+ * OlmoeForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, GraniteMoeForCausalLM).
+ * Reads the fields the model description needs under each family's key names (arch.c), with
+ * transformers' config-class defaults for optional ones, and rejects wrong JSON types, out-of-range
+ * sizes, inconsistent head counts and features moescope does not implement (rope_scaling, other
+ * activations) with a message naming the file and the field. */
+#include "arch.h"
 #include "safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -61,6 +63,100 @@ static int get_pos_double(const cJSON *root, const char *key, double *out, const
     return 0;
 }
 
+static int get_bool(const cJSON *root, const char *key, int *out, const char *name, char *err,
+                    size_t errlen) {
+    const cJSON *v = st_json_get(root, key);
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsBool(v)) {
+        st_errf(err, errlen, "%s: field '%s' must be a boolean (got %s)", name, key, json_kind(v));
+        return MS_ERR_INPUT;
+    }
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+/* What the families add to Mixtral's config: the experts' own width, shared experts, dense
+ * layers, norm_topk_prob, attention biases and Granite's multipliers. */
+static int hf_family_fields(const cJSON *root, hf_config *c, const char *name, char *err,
+                            size_t errlen) {
+    const ms_arch *a = c->family;
+    const long big = 1L << 24;
+    const char *eff = a->hf_keys[MS_K_EXPERT_FF];
+    if (strcmp(eff, "intermediate_size") != 0) {
+        /* experts have their own width; intermediate_size is then the dense layers' */
+        int moe_ff = 0;
+        if (get_int(root, eff, 1, 0, 1, big, &moe_ff, name, err, errlen)) return MS_ERR_INPUT;
+        c->d_ff_dense = c->intermediate_size;
+        c->intermediate_size = moe_ff;
+    }
+    if (a->shared_expert &&
+        get_int(root, a->hf_keys[MS_K_SHARED_FF], 1, 0, 1, big, &c->d_ff_shared, name, err, errlen))
+        return MS_ERR_INPUT;
+    /* transformers renormalises the top-k when norm_topk_prob is true (OLMoE, Qwen2/3-MoE) */
+    if (a->router != MS_ROUTER_TOPK_SOFTMAX && strcmp(a->name, "mixtral") != 0) {
+        int norm = 0;
+        if (get_bool(root, "norm_topk_prob", &norm, name, err, errlen)) return MS_ERR_INPUT;
+        c->router = norm ? MS_ROUTER_SOFTMAX_TOPK_RENORM : MS_ROUTER_SOFTMAX_TOPK;
+    }
+    int bias = 0;
+    if (get_bool(root, "attention_bias", &bias, name, err, errlen)) return MS_ERR_INPUT;
+    if (bias && !a->qkv_bias) {
+        st_errf(err, errlen, "%s: field 'attention_bias' = true is not supported for %s", name,
+                c->arch[0] ? c->arch : a->hf_arch);
+        return MS_ERR_INPUT;
+    }
+    /* Qwen configs carry a sliding_window that only applies with use_sliding_window */
+    int usw = 1;
+    if (get_bool(root, "use_sliding_window", &usw, name, err, errlen)) return MS_ERR_INPUT;
+    if (!usw) c->sliding_window = 0;
+    const cJSON *clip = st_json_get(root, "clip_qkv");
+    if (clip && !cJSON_IsNull(clip)) {
+        st_errf(err, errlen, "%s: field 'clip_qkv' is not supported (must be null)", name);
+        return MS_ERR_INPUT;
+    }
+    /* dense layers: transformers' Qwen2-MoE/Qwen3-MoE rule — layer i is sparse when it is not
+     * in mlp_only_layers and (i + 1) % decoder_sparse_step == 0 */
+    if (c->d_ff_dense > 0) {
+        int step = 1;
+        if (get_int(root, "decoder_sparse_step", 0, 1, 1, 4096, &step, name, err, errlen))
+            return MS_ERR_INPUT;
+        for (int i = 0; i < c->num_hidden_layers; i++)
+            c->dense_layer[i] = (i + 1) % step != 0;
+        const cJSON *mo = st_json_get(root, "mlp_only_layers");
+        if (mo && !cJSON_IsNull(mo)) {
+            if (!cJSON_IsArray(mo)) {
+                st_errf(err, errlen, "%s: field 'mlp_only_layers' must be an array (got %s)", name,
+                        json_kind(mo));
+                return MS_ERR_INPUT;
+            }
+            for (const cJSON *e = mo->child; e; e = e->next) {
+                if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) ||
+                    e->valuedouble < 0 || e->valuedouble >= c->num_hidden_layers) {
+                    st_errf(err, errlen,
+                            "%s: field 'mlp_only_layers' holds %s, not a layer index in [0, %d)",
+                            name, cJSON_IsNumber(e) ? "a number out of range" : json_kind(e),
+                            c->num_hidden_layers);
+                    return MS_ERR_INPUT;
+                }
+                c->dense_layer[(int)e->valuedouble] = 1;
+            }
+        }
+    }
+    if (a->multipliers) {
+        c->logits_scaling = 1.0;
+        if (get_pos_double(root, a->hf_keys[MS_K_EMBD_SCALE], &c->embedding_multiplier, name, err,
+                           errlen) ||
+            get_pos_double(root, a->hf_keys[MS_K_ATTN_SCALE], &c->attention_multiplier, name, err,
+                           errlen) ||
+            get_pos_double(root, a->hf_keys[MS_K_RESIDUAL_SCALE], &c->residual_multiplier, name,
+                           err, errlen) ||
+            get_pos_double(root, a->hf_keys[MS_K_LOGIT_SCALE], &c->logits_scaling, name, err,
+                           errlen))
+            return MS_ERR_INPUT;
+    }
+    return 0;
+}
+
 int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name, char *err,
                     size_t errlen) {
     memset(c, 0, sizeof *c);
@@ -93,11 +189,12 @@ int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name
         }
         snprintf(c->model_type, sizeof c->model_type, "%s", mt->valuestring);
     }
-    if (strcmp(c->arch, "MixtralForCausalLM") != 0 &&
-        !(c->arch[0] == 0 && strcmp(c->model_type, "mixtral") == 0)) {
+    const ms_arch *a = c->family = ms_arch_by_hf(c->arch, c->model_type);
+    if (!a) {
         st_errf(err, errlen,
                 "%s: unsupported architecture '%s' (model_type '%s'); moescope reads "
-                "MixtralForCausalLM checkpoints",
+                "MixtralForCausalLM, OlmoeForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM "
+                "and GraniteMoeForCausalLM checkpoints",
                 name, c->arch[0] ? c->arch : "none", c->model_type[0] ? c->model_type : "none");
         goto out;
     }
@@ -113,17 +210,31 @@ int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name
                 errlen))
         goto out;
     c->num_key_value_heads = c->num_attention_heads;
-    c->num_local_experts = 8; /* MixtralConfig defaults */
-    c->num_experts_per_tok = 2;
-    c->rope_theta = 1e6;
-    c->rms_norm_eps = 1e-5;
+    /* transformers' config-class defaults (MixtralConfig, OlmoeConfig, ...) */
+    static const struct {
+        const char *family;
+        int experts, k;
+        double theta, eps;
+    } defaults[] = {{"mixtral", 8, 2, 1e6, 1e-5},
+                    {"olmoe", 64, 8, 1e4, 1e-5},
+                    {"qwen2moe", 60, 4, 1e4, 1e-6},
+                    {"qwen3moe", 128, 8, 1e4, 1e-6},
+                    {"granitemoe", 8, 2, 1e4, 1e-6}};
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        if (!strcmp(defaults[i].family, a->name)) {
+            c->num_local_experts = defaults[i].experts;
+            c->num_experts_per_tok = defaults[i].k;
+            c->rope_theta = defaults[i].theta;
+            c->rms_norm_eps = defaults[i].eps;
+        }
+    c->router = a->router;
     if (get_int(root, "num_key_value_heads", 0, 1, 1, 4096, &c->num_key_value_heads, name, err,
                 errlen) ||
         get_int(root, "head_dim", 0, 1, 1, 1 << 16, &c->head_dim, name, err, errlen) ||
-        get_int(root, "num_local_experts", 0, 0, 1, MS_MAX_EXPERTS, &c->num_local_experts, name,
-                err, errlen) ||
-        get_int(root, "num_experts_per_tok", 0, 0, 1, MS_MAX_TOPK, &c->num_experts_per_tok, name,
-                err, errlen) ||
+        get_int(root, a->hf_keys[MS_K_EXPERT_COUNT], 0, 0, 1, MS_MAX_EXPERTS, &c->num_local_experts,
+                name, err, errlen) ||
+        get_int(root, a->hf_keys[MS_K_EXPERT_USED], 0, 0, 1, MS_MAX_TOPK, &c->num_experts_per_tok,
+                name, err, errlen) ||
         get_int(root, "max_position_embeddings", 0, 1, 0, 1 << 30, &c->max_position_embeddings,
                 name, err, errlen) ||
         get_int(root, "sliding_window", 0, 1, 0, 1 << 30, &c->sliding_window, name, err, errlen) ||
@@ -179,10 +290,16 @@ int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name
         goto out;
     }
     if (c->num_experts_per_tok > c->num_local_experts) {
-        st_errf(err, errlen, "%s: num_experts_per_tok %d exceeds num_local_experts %d", name,
-                c->num_experts_per_tok, c->num_local_experts);
+        st_errf(err, errlen, "%s: %s %d exceeds %s %d", name, a->hf_keys[MS_K_EXPERT_USED],
+                c->num_experts_per_tok, a->hf_keys[MS_K_EXPERT_COUNT], c->num_local_experts);
         goto out;
     }
+    if (c->num_hidden_layers > HF_MAX_LAYERS) {
+        st_errf(err, errlen, "%s: num_hidden_layers %d is above %d", name, c->num_hidden_layers,
+                HF_MAX_LAYERS);
+        goto out;
+    }
+    if (hf_family_fields(root, c, name, err, errlen)) goto out;
     rc = 0;
 out:
     cJSON_Delete(root);

@@ -4,6 +4,7 @@
  * tensor the forward pass needs is checked to exist with the expected shape and a supported
  * type before the model is handed out. Also the model's tokenizer, parameter counts, the
  * tensor/file tables and the JSON description (`inspect`, route store provenance). */
+#include "arch.h"
 #include "engine.h"
 #include "gguf.h"
 #include "gguf_split.h"
@@ -22,6 +23,7 @@
 
 struct ms_model {
     ms_hparams hp;
+    const ms_arch *arch; /* the family's registry entry (names, keys, block) */
     ms_layer *layers;    /* [n_layer] */
     ms_mat *expert_mats; /* [n_layer][3][n_expert]: gate, up, down; ms_layer points here */
     ms_mat tok_embd;     /* (n_vocab, d_model) */
@@ -201,6 +203,133 @@ static int bind(ms_model *m, const char *name, int64_t rows, int64_t cols, int n
     return 0;
 }
 
+/* Binds tensor of role r (the family's GGUF name when hf is 0, else its HF name) for layer il
+ * and expert x as n_mats matrices of (rows, cols). */
+static int bind_role(ms_model *m, int hf, ms_role r, int il, int x, int64_t rows, int64_t cols,
+                     int n_mats, ms_mat *out, char *err, size_t errlen) {
+    char nb[192];
+    if (ms_tensor_name(m->arch, hf, r, il, x, nb, sizeof nb)) {
+        st_errf(err, errlen, "%s: the %s family has no %s tensor for role %d", m->src,
+                m->arch->name, hf ? "Hugging Face" : "GGUF", (int)r);
+        return MS_ERR_INPUT;
+    }
+    return bind(m, nb, rows, cols, n_mats, out, err, errlen);
+}
+
+/* Every tensor of the model, named by the family's table (arch.c) and checked against each
+ * layer's block: embeddings, output, then per layer attention (+ biases, QK-norm), the FFN
+ * norm, and a dense MLP or the router, the experts and a shared expert. A GGUF file's experts
+ * are stacked ffn_*_exps tensors (or, for Mixtral files, one tensor per expert); HF folders
+ * have one tensor per expert (Granite: fused input_linear / output_linear). */
+static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
+    const ms_arch *a = m->arch;
+    ms_hparams *hp = &m->hp;
+    int rc;
+    if ((rc = bind_role(m, hf, MS_R_TOK_EMBD, 0, 0, hp->n_vocab, hp->d_model, 1, &m->tok_embd, err,
+                        errlen)) ||
+        (rc = bind_role(m, hf, MS_R_OUT_NORM, 0, 0, 1, hp->d_model, 1, &m->out_norm, err, errlen)))
+        return rc;
+    char nb[192];
+    ms_tensor_name(a, hf, MS_R_OUTPUT, 0, 0, nb, sizeof nb);
+    if (hf ? !hp->tied_embeddings : (find_tensor(m, nb) >= 0 || !a->output_optional)) {
+        if ((rc = bind(m, nb, hp->n_vocab, hp->d_model, 1, &m->lm_head, err, errlen))) return rc;
+    } else {
+        hp->tied_embeddings = 1;
+        m->lm_head = m->tok_embd;
+    }
+    const int64_t d = hp->d_model, q = (int64_t)hp->n_head * hp->d_head,
+                  kv = (int64_t)hp->n_head_kv * hp->d_head, ff = hp->d_ff;
+    const int E = hp->n_expert;
+    for (int il = 0; il < hp->n_layer; il++) {
+        ms_layer *L = &m->layers[il];
+        ms_block *b = &L->blk; /* ffn (dense or MoE) was set by the config reader */
+        b->qk_norm = a->qk_norm;
+        b->qkv_bias = a->qkv_bias;
+        b->shared_expert = b->ffn == MS_FFN_MOE && a->shared_expert;
+#define R(role, rows, cols, n, dst)                                                                \
+    do {                                                                                           \
+        if ((rc = bind_role(m, hf, role, il, 0, rows, cols, n, dst, err, errlen))) return rc;      \
+    } while (0)
+        R(MS_R_ATTN_NORM, 1, d, 1, &L->attn_norm);
+        R(MS_R_Q, q, d, 1, &L->wq);
+        R(MS_R_K, kv, d, 1, &L->wk);
+        R(MS_R_V, kv, d, 1, &L->wv);
+        R(MS_R_O, d, q, 1, &L->wo);
+        if (b->qkv_bias) {
+            R(MS_R_Q_BIAS, 1, q, 1, &L->bq);
+            R(MS_R_K_BIAS, 1, kv, 1, &L->bk);
+            R(MS_R_V_BIAS, 1, kv, 1, &L->bv);
+        }
+        if (b->qk_norm != MS_QK_NORM_NONE) {
+            int full = b->qk_norm == MS_QK_NORM_FULL;
+            R(MS_R_Q_NORM, 1, full ? q : hp->d_head, 1, &L->q_norm);
+            R(MS_R_K_NORM, 1, full ? kv : hp->d_head, 1, &L->k_norm);
+        }
+        R(MS_R_FFN_NORM, 1, d, 1, &L->ffn_norm);
+        if (b->ffn == MS_FFN_DENSE) {
+            const int64_t fd = hp->d_ff_dense;
+            R(MS_R_FFN_GATE, fd, d, 1, &L->ffn_gate);
+            R(MS_R_FFN_UP, fd, d, 1, &L->ffn_up);
+            R(MS_R_FFN_DOWN, d, fd, 1, &L->ffn_down);
+            continue;
+        }
+        R(MS_R_ROUTER, E, d, 1, &L->router);
+        int stacked = !hf || a->hf_fused_experts;
+        if (!hf && a->per_expert_gguf) {
+            ms_tensor_name(a, 0, MS_R_EXPS_GATE, il, 0, nb, sizeof nb);
+            stacked = find_tensor(m, nb) >= 0;
+            if (!stacked) {
+                ms_tensor_name(a, 0, MS_R_EXP_GATE, il, 0, nb, sizeof nb);
+                if (find_tensor(m, nb) < 0) {
+                    ms_tensor_name(a, 0, MS_R_EXPS_GATE, il, 0, nb, sizeof nb);
+                    st_errf(err, errlen, "%s: missing tensor '%s'", m->src, nb);
+                    return MS_ERR_INPUT;
+                }
+            }
+        }
+        if (il == 0 && !hf) m->stacked_experts = stacked;
+        if (hf && a->hf_fused_experts) {
+            /* input_linear (E, 2*ff, d): expert e's gate rows then its up rows */
+            ms_mat *tmp = malloc(sizeof *tmp * (size_t)E);
+            if (!tmp) return MS_ERR_RUNTIME;
+            rc = bind_role(m, hf, MS_R_EXPS_GATE, il, 0, 2 * ff, d, E, tmp, err, errlen);
+            for (int e = 0; !rc && e < E; e++) {
+                L->w_gate[e] = tmp[e];
+                L->w_gate[e].rows = ff;
+                L->w_up[e] = tmp[e];
+                L->w_up[e].rows = ff;
+                L->w_up[e].data += (size_t)ff * tmp[e].row_bytes;
+            }
+            free(tmp);
+            if (rc) return rc;
+            R(MS_R_EXPS_DOWN, d, ff, E, L->w_down);
+        } else if (stacked) {
+            R(MS_R_EXPS_GATE, ff, d, E, L->w_gate);
+            R(MS_R_EXPS_UP, ff, d, E, L->w_up);
+            R(MS_R_EXPS_DOWN, d, ff, E, L->w_down);
+        } else {
+            for (int e = 0; e < E; e++) {
+                if ((rc = bind_role(m, hf, MS_R_EXP_GATE, il, e, ff, d, 1, &L->w_gate[e], err,
+                                    errlen)) ||
+                    (rc = bind_role(m, hf, MS_R_EXP_UP, il, e, ff, d, 1, &L->w_up[e], err,
+                                    errlen)) ||
+                    (rc = bind_role(m, hf, MS_R_EXP_DOWN, il, e, d, ff, 1, &L->w_down[e], err,
+                                    errlen)))
+                    return rc;
+            }
+        }
+        if (b->shared_expert) {
+            const int64_t fs = hp->d_ff_shared;
+            R(MS_R_SH_INP, 1, d, 1, &L->sh_inp);
+            R(MS_R_SH_GATE, fs, d, 1, &L->sh_gate);
+            R(MS_R_SH_UP, fs, d, 1, &L->sh_up);
+            R(MS_R_SH_DOWN, d, fs, 1, &L->sh_down);
+        }
+#undef R
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------------------
  * GGUF.
  */
@@ -252,48 +381,95 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
         st_errf(err, errlen, "%s: missing metadata key 'general.architecture'", path);
         return MS_ERR_INPUT;
     }
-    if (arch.n != 5 || memcmp(arch.p, "llama", 5) != 0) {
+    const ms_arch *a = ms_arch_by_gguf(arch.p, arch.n);
+    if (!a) {
+        char an[40];
+        snprintf(an, sizeof an, "%.*s", (int)(arch.n > 32 ? 32 : arch.n), arch.p);
+        ms_text_safe_inplace(an, sizeof an);
         st_errf(err, errlen,
-                "%s: unsupported architecture '%.*s' (moescope reads Mixtral-family \"llama\" "
-                "GGUF files)",
-                path, (int)(arch.n > 32 ? 32 : arch.n), arch.p);
+                "%s: unsupported architecture '%s' (moescope reads the GGUF architectures llama "
+                "(Mixtral), olmoe, qwen2moe, qwen3moe and granitemoe)",
+                path, an);
         return MS_ERR_INPUT;
     }
+    m->arch = a;
+    snprintf(m->hp.arch, sizeof m->hp.arch, "%s", a->name);
+    m->hp.router = a->router;
     gguf_str nm;
     if (gguf_get_str(g, "general.name", &nm) == 0)
         snprintf(m->name, sizeof m->name, "%.*s", (int)(nm.n > 127 ? 127 : nm.n), nm.p);
 
+    /* keys are "<general.architecture>.<suffix>"; kb holds one at a time */
+    char kb[8][96];
+    int nk = 0;
+#define KEY(suffix)                                                                                \
+    (snprintf(kb[nk & 7], sizeof kb[0], "%s.%s", a->gguf_arch, (suffix)), kb[nk++ & 7])
     ms_hparams *hp = &m->hp;
     hp->n_expert = 0;
-    if (gg_int(g, "llama.expert_count", 0, 0, MS_MAX_EXPERTS, &hp->n_expert, err, errlen))
-        return MS_ERR_INPUT;
+    const char *k_ecount = KEY(a->gguf_keys[MS_K_EXPERT_COUNT]);
+    if (gg_int(g, k_ecount, 0, 0, MS_MAX_EXPERTS, &hp->n_expert, err, errlen)) return MS_ERR_INPUT;
     if (hp->n_expert == 0) {
-        st_errf(err, errlen,
-                "%s: not a Mixture-of-Experts model (llama.expert_count is missing or 0)", path);
+        st_errf(err, errlen, "%s: not a Mixture-of-Experts model (%s is missing or 0)", path,
+                k_ecount);
         return MS_ERR_INPUT;
     }
     hp->rope_theta = 10000.0f; /* llama.cpp's defaults for optional keys */
     hp->norm_eps = 1e-5f;
-    if (gg_int(g, "llama.expert_used_count", 1, 1,
+    int n_ff = 0;
+    if (gg_int(g, KEY(a->gguf_keys[MS_K_EXPERT_USED]), 1, 1,
                hp->n_expert < MS_MAX_TOPK ? hp->n_expert : MS_MAX_TOPK, &hp->n_expert_used, err,
                errlen) ||
-        gg_int(g, "llama.embedding_length", 1, 1, 1 << 20, &hp->d_model, err, errlen) ||
-        gg_int(g, "llama.block_count", 1, 1, 4096, &hp->n_layer, err, errlen) ||
-        gg_int(g, "llama.attention.head_count", 1, 1, 4096, &hp->n_head, err, errlen) ||
-        gg_int(g, "llama.feed_forward_length", 1, 1, 1 << 24, &hp->d_ff, err, errlen))
+        gg_int(g, KEY("embedding_length"), 1, 1, 1 << 20, &hp->d_model, err, errlen) ||
+        gg_int(g, KEY("block_count"), 1, 1, 4096, &hp->n_layer, err, errlen) ||
+        gg_int(g, KEY("attention.head_count"), 1, 1, 4096, &hp->n_head, err, errlen))
         return MS_ERR_INPUT;
+    /* experts' width: the family's key; llama.cpp's fallback for Qwen files without
+     * expert_feed_forward_length is feed_forward_length / k */
+    const char *k_eff = a->gguf_keys[MS_K_EXPERT_FF];
+    if (!strcmp(k_eff, "feed_forward_length")) {
+        if (gg_int(g, KEY(k_eff), 1, 1, 1 << 24, &hp->d_ff, err, errlen)) return MS_ERR_INPUT;
+        n_ff = hp->d_ff;
+    } else {
+        if (gg_int(g, KEY(k_eff), 0, 1, 1 << 24, &hp->d_ff, err, errlen) ||
+            gg_int(g, KEY("feed_forward_length"), hp->d_ff == 0, 1, 1 << 24, &n_ff, err, errlen))
+            return MS_ERR_INPUT;
+        if (hp->d_ff == 0) hp->d_ff = n_ff / hp->n_expert_used;
+        if (hp->d_ff < 1) {
+            st_errf(err, errlen, "%s: cannot tell the experts' width", path);
+            return MS_ERR_INPUT;
+        }
+    }
+    if (a->shared_expert) {
+        hp->d_ff_shared = n_ff; /* llama.cpp: n_ff_shexp ? n_ff_shexp : n_ff */
+        if (gg_int(g, KEY(a->gguf_keys[MS_K_SHARED_FF]), 0, 1, 1 << 24, &hp->d_ff_shared, err,
+                   errlen))
+            return MS_ERR_INPUT;
+        if (hp->d_ff_shared < 1) {
+            st_errf(err, errlen, "%s: missing metadata key '%s'", path,
+                    KEY(a->gguf_keys[MS_K_SHARED_FF]));
+            return MS_ERR_INPUT;
+        }
+    }
+    if (a->multipliers) {
+        hp->logit_scale = 1.0f;
+        if (gg_float(g, KEY(a->gguf_keys[MS_K_EMBD_SCALE]), &hp->embd_scale, err, errlen) ||
+            gg_float(g, KEY(a->gguf_keys[MS_K_ATTN_SCALE]), &hp->attn_scale, err, errlen) ||
+            gg_float(g, KEY(a->gguf_keys[MS_K_RESIDUAL_SCALE]), &hp->residual_scale, err, errlen) ||
+            gg_float(g, KEY(a->gguf_keys[MS_K_LOGIT_SCALE]), &hp->logit_scale, err, errlen))
+            return MS_ERR_INPUT;
+    }
     hp->n_head_kv = hp->n_head;
     hp->d_head = hp->d_model / hp->n_head;
     int rope_dim = 0, v_len = 0;
-    if (gg_int(g, "llama.attention.head_count_kv", 0, 1, 4096, &hp->n_head_kv, err, errlen) ||
-        gg_int(g, "llama.attention.key_length", 0, 1, 1 << 16, &hp->d_head, err, errlen) ||
-        gg_int(g, "llama.attention.value_length", 0, 1, 1 << 16, &v_len, err, errlen) ||
-        gg_int(g, "llama.rope.dimension_count", 0, 1, 1 << 16, &rope_dim, err, errlen) ||
-        gg_int(g, "llama.context_length", 0, 0, 1 << 30, &hp->n_ctx_train, err, errlen) ||
-        gg_int(g, "llama.attention.sliding_window", 0, 0, 1 << 30, &hp->sliding_window, err,
+    if (gg_int(g, KEY("attention.head_count_kv"), 0, 1, 4096, &hp->n_head_kv, err, errlen) ||
+        gg_int(g, KEY("attention.key_length"), 0, 1, 1 << 16, &hp->d_head, err, errlen) ||
+        gg_int(g, KEY("attention.value_length"), 0, 1, 1 << 16, &v_len, err, errlen) ||
+        gg_int(g, KEY("rope.dimension_count"), 0, 1, 1 << 16, &rope_dim, err, errlen) ||
+        gg_int(g, KEY("context_length"), 0, 0, 1 << 30, &hp->n_ctx_train, err, errlen) ||
+        gg_int(g, KEY("attention.sliding_window"), 0, 0, 1 << 30, &hp->sliding_window, err,
                errlen) ||
-        gg_float(g, "llama.rope.freq_base", &hp->rope_theta, err, errlen) ||
-        gg_float(g, "llama.attention.layer_norm_rms_epsilon", &hp->norm_eps, err, errlen))
+        gg_float(g, KEY("rope.freq_base"), &hp->rope_theta, err, errlen) ||
+        gg_float(g, KEY("attention.layer_norm_rms_epsilon"), &hp->norm_eps, err, errlen))
         return MS_ERR_INPUT;
     if (hp->n_head % hp->n_head_kv != 0) {
         st_errf(err, errlen, "%s: head_count %d is not a multiple of head_count_kv %d", path,
@@ -307,7 +483,8 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
                 path, hp->d_head, v_len, rope_dim);
         return MS_ERR_INPUT;
     }
-    hp->rope = MS_ROPE_ADJACENT;
+#undef KEY
+    hp->rope = a->gguf_rope;
     if (alloc_layers(m)) return MS_ERR_RUNTIME;
 
     /* tensor table, over the parts (split.tensors.count and duplicates were checked) */
@@ -330,15 +507,16 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
         }
     if (build_index(m)) return MS_ERR_RUNTIME;
 
-    /* vocabulary size: the tokenizer's, else llama.vocab_size, else the embedding's rows */
+    /* vocabulary size: the tokenizer's, else <arch>.vocab_size, else the embedding's rows */
+    char vocab_key[64];
+    snprintf(vocab_key, sizeof vocab_key, "%s.vocab_size", a->gguf_arch);
     gguf_vtype et;
     uint64_t ntok = 0;
     int ie = find_tensor(m, "token_embd.weight");
     if (gguf_get_arr(g, "tokenizer.ggml.tokens", &et, &ntok) == 0 && ntok > 0 && ntok < (1u << 24))
         hp->n_vocab = (int)ntok;
-    else if (gguf_find_key(g, "llama.vocab_size") >= 0) {
-        if (gg_int(g, "llama.vocab_size", 1, 1, 1 << 24, &hp->n_vocab, err, errlen))
-            return MS_ERR_INPUT;
+    else if (gguf_find_key(g, vocab_key) >= 0) {
+        if (gg_int(g, vocab_key, 1, 1, 1 << 24, &hp->n_vocab, err, errlen)) return MS_ERR_INPUT;
     } else if (ie >= 0 && m->tensors[ie].n_dims >= 2 && m->tensors[ie].ne[1] > 0 &&
                m->tensors[ie].ne[1] < (1 << 24))
         hp->n_vocab = (int)m->tensors[ie].ne[1];
@@ -347,62 +525,8 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
         return MS_ERR_INPUT;
     }
 
-    int rc2 = bind(m, "token_embd.weight", hp->n_vocab, hp->d_model, 1, &m->tok_embd, err, errlen);
+    int rc2 = bind_model(m, 0, err, errlen);
     if (rc2) return rc2;
-    if ((rc2 = bind(m, "output_norm.weight", 1, hp->d_model, 1, &m->out_norm, err, errlen)))
-        return rc2;
-    if (find_tensor(m, "output.weight") >= 0) {
-        if ((rc2 = bind(m, "output.weight", hp->n_vocab, hp->d_model, 1, &m->lm_head, err, errlen)))
-            return rc2;
-    } else {
-        hp->tied_embeddings = 1;
-        m->lm_head = m->tok_embd;
-    }
-    const int64_t d = hp->d_model, q = (int64_t)hp->n_head * hp->d_head,
-                  kv = (int64_t)hp->n_head_kv * hp->d_head, ff = hp->d_ff;
-    const int E = hp->n_expert;
-    char nb[128];
-    for (int il = 0; il < hp->n_layer; il++) {
-        ms_layer *L = &m->layers[il];
-#define B(suffix, rows, cols, n, dst)                                                              \
-    do {                                                                                           \
-        snprintf(nb, sizeof nb, "blk.%d." suffix, il);                                             \
-        if ((rc2 = bind(m, nb, rows, cols, n, dst, err, errlen))) return rc2;                      \
-    } while (0)
-        B("attn_norm.weight", 1, d, 1, &L->attn_norm);
-        B("attn_q.weight", q, d, 1, &L->wq);
-        B("attn_k.weight", kv, d, 1, &L->wk);
-        B("attn_v.weight", kv, d, 1, &L->wv);
-        B("attn_output.weight", d, q, 1, &L->wo);
-        B("ffn_norm.weight", 1, d, 1, &L->ffn_norm);
-        B("ffn_gate_inp.weight", E, d, 1, &L->router);
-        snprintf(nb, sizeof nb, "blk.%d.ffn_gate_exps.weight", il);
-        int stacked = find_tensor(m, nb) >= 0;
-        if (il == 0) m->stacked_experts = stacked;
-        if (stacked) {
-            B("ffn_gate_exps.weight", ff, d, E, L->w_gate);
-            B("ffn_up_exps.weight", ff, d, E, L->w_up);
-            B("ffn_down_exps.weight", d, ff, E, L->w_down);
-        } else {
-            snprintf(nb, sizeof nb, "blk.%d.ffn_gate.0.weight", il);
-            if (find_tensor(m, nb) < 0) {
-                st_errf(err, errlen, "%s: missing tensor 'blk.%d.ffn_gate_exps.weight'", path, il);
-                return MS_ERR_INPUT;
-            }
-            for (int e = 0; e < E; e++) {
-#define BE(fmt, rows, cols, dst)                                                                   \
-    do {                                                                                           \
-        snprintf(nb, sizeof nb, fmt, il, e);                                                       \
-        if ((rc2 = bind(m, nb, rows, cols, 1, dst, err, errlen))) return rc2;                      \
-    } while (0)
-                BE("blk.%d.ffn_gate.%d.weight", ff, d, &L->w_gate[e]);
-                BE("blk.%d.ffn_up.%d.weight", ff, d, &L->w_up[e]);
-                BE("blk.%d.ffn_down.%d.weight", d, ff, &L->w_down[e]);
-            }
-        }
-    }
-#undef B
-#undef BE
 
     if (gguf_find_key(g, "tokenizer.ggml.model") >= 0) {
         rc = ms_tokenizer_from_gguf(&m->tok, g, err, errlen);
@@ -635,52 +759,24 @@ static int open_hf(ms_model *m, const char *dir, const char *single, char *err, 
     hp->norm_eps = (float)c.rms_norm_eps;
     hp->rope = MS_ROPE_HALF;
     hp->tied_embeddings = c.tie_word_embeddings;
+    m->arch = c.family; /* the registry entry hf_config_parse matched */
+    snprintf(hp->arch, sizeof hp->arch, "%s", m->arch->name);
+    hp->router = (ms_router_kind)c.router;
+    hp->d_ff_shared = c.d_ff_shared;
+    hp->d_ff_dense = c.d_ff_dense;
+    hp->embd_scale = (float)c.embedding_multiplier;
+    hp->attn_scale = (float)c.attention_multiplier;
+    hp->residual_scale = (float)c.residual_multiplier;
+    hp->logit_scale = (float)c.logits_scaling;
     {
         const char *base = strrchr(dir, '/');
         snprintf(m->name, sizeof m->name, "%s", base && base[1] ? base + 1 : dir);
     }
     if (alloc_layers(m)) goto out;
+    for (int il = 0; il < hp->n_layer; il++)
+        m->layers[il].blk.ffn = c.dense_layer[il] ? MS_FFN_DENSE : MS_FFN_MOE;
 
-    if ((rc = bind(m, "model.embed_tokens.weight", hp->n_vocab, hp->d_model, 1, &m->tok_embd, err,
-                   errlen)) ||
-        (rc = bind(m, "model.norm.weight", 1, hp->d_model, 1, &m->out_norm, err, errlen)))
-        goto out;
-    if (hp->tied_embeddings)
-        m->lm_head = m->tok_embd;
-    else if ((rc =
-                  bind(m, "lm_head.weight", hp->n_vocab, hp->d_model, 1, &m->lm_head, err, errlen)))
-        goto out;
-    const int64_t d = hp->d_model, q = (int64_t)hp->n_head * hp->d_head,
-                  kv = (int64_t)hp->n_head_kv * hp->d_head, ff = hp->d_ff;
-    char nb[160];
-    for (int il = 0; il < hp->n_layer; il++) {
-        ms_layer *L = &m->layers[il];
-#define H(suffix, rows, cols, dst)                                                                 \
-    do {                                                                                           \
-        snprintf(nb, sizeof nb, "model.layers.%d." suffix, il);                                    \
-        if ((rc = bind(m, nb, rows, cols, 1, dst, err, errlen))) goto out;                         \
-    } while (0)
-        H("input_layernorm.weight", 1, d, &L->attn_norm);
-        H("self_attn.q_proj.weight", q, d, &L->wq);
-        H("self_attn.k_proj.weight", kv, d, &L->wk);
-        H("self_attn.v_proj.weight", kv, d, &L->wv);
-        H("self_attn.o_proj.weight", d, q, &L->wo);
-        H("post_attention_layernorm.weight", 1, d, &L->ffn_norm);
-        H("block_sparse_moe.gate.weight", hp->n_expert, d, &L->router);
-        for (int e = 0; e < hp->n_expert; e++) {
-#define HE(w, rows, cols, dst)                                                                     \
-    do {                                                                                           \
-        snprintf(nb, sizeof nb, "model.layers.%d.block_sparse_moe.experts.%d." w ".weight", il,    \
-                 e);                                                                               \
-        if ((rc = bind(m, nb, rows, cols, 1, dst, err, errlen))) goto out;                         \
-    } while (0)
-            HE("w1", ff, d, &L->w_gate[e]);
-            HE("w3", ff, d, &L->w_up[e]);
-            HE("w2", d, ff, &L->w_down[e]);
-        }
-    }
-#undef H
-#undef HE
+    if ((rc = bind_model(m, 1, err, errlen))) goto out;
 
     if (exists(tok_path)) {
         if ((rc = ms_tokenizer_from_json_file(&m->tok, tok_path, err, errlen))) goto out;
@@ -723,8 +819,6 @@ int ms_model_open(ms_model **out, const ms_model_opts *opts, char *err, size_t e
         st_errf(err, errlen, "%s: out of memory", path);
         return MS_ERR_RUNTIME;
     }
-    m->hp.router = MS_ROUTER_SOFTMAX_TOPK_RENORM;
-    snprintf(m->hp.arch, sizeof m->hp.arch, "mixtral");
     int rc;
     if (S_ISDIR(st.st_mode)) {
         m->hp.format = MS_FORMAT_SAFETENSORS;
@@ -811,6 +905,9 @@ const ms_hparams *ms_model_hparams(const ms_model *m) {
 const ms_layer *ms_model_layer(const ms_model *m, int il) {
     return il >= 0 && il < m->hp.n_layer ? &m->layers[il] : NULL;
 }
+int ms_model_layer_routes(const ms_model *m, int il) {
+    return il >= 0 && il < m->hp.n_layer && m->layers[il].blk.ffn == MS_FFN_MOE;
+}
 const ms_mat *ms_model_tok_embd(const ms_model *m) {
     return &m->tok_embd;
 }
@@ -868,12 +965,21 @@ void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active) {
         const ms_layer *L = &m->layers[il];
         t += mat_elems(&L->attn_norm) + mat_elems(&L->wq) + mat_elems(&L->wk) + mat_elems(&L->wv) +
              mat_elems(&L->wo) + mat_elems(&L->ffn_norm) + mat_elems(&L->router);
+        /* optional tensors of the block (zero-sized views when absent) */
+        t += mat_elems(&L->bq) + mat_elems(&L->bk) + mat_elems(&L->bv) + mat_elems(&L->q_norm) +
+             mat_elems(&L->k_norm) + mat_elems(&L->sh_inp) + mat_elems(&L->sh_gate) +
+             mat_elems(&L->sh_up) + mat_elems(&L->sh_down) + mat_elems(&L->ffn_gate) +
+             mat_elems(&L->ffn_up) + mat_elems(&L->ffn_down);
         for (int e = 0; e < hp->n_expert; e++)
             t += mat_elems(&L->w_gate[e]) + mat_elems(&L->w_up[e]) + mat_elems(&L->w_down[e]);
         per_expert += mat_elems(&L->w_gate[0]) + mat_elems(&L->w_up[0]) + mat_elems(&L->w_down[0]);
     }
     if (total) *total = t;
     if (active) *active = t - (int64_t)(hp->n_expert - hp->n_expert_used) * per_expert;
+}
+
+const char *ms_model_file_arch(const ms_model *m) {
+    return m->hp.format == MS_FORMAT_GGUF ? m->arch->gguf_arch : m->arch->hf_arch;
 }
 
 const char *ms_model_name(const ms_model *m) {
@@ -889,6 +995,7 @@ char *ms_model_describe_json(const ms_model *m) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "arch", hp->arch);
+    cJSON_AddStringToObject(o, "file_arch", ms_model_file_arch(m));
     cJSON_AddStringToObject(o, "format", hp->format == MS_FORMAT_GGUF ? "gguf" : "safetensors");
     cJSON_AddStringToObject(o, "name", m->name);
     cJSON *h = cJSON_AddObjectToObject(o, "hparams");
@@ -906,10 +1013,30 @@ char *ms_model_describe_json(const ms_model *m) {
     cJSON_AddNumberToObject(h, "rope_theta", hp->rope_theta);
     cJSON_AddNumberToObject(h, "norm_eps", hp->norm_eps);
     cJSON_AddStringToObject(h, "rope", hp->rope == MS_ROPE_ADJACENT ? "adjacent" : "half");
-    cJSON_AddStringToObject(h, "router",
-                            hp->router == MS_ROUTER_SOFTMAX_TOPK_RENORM ? "softmax_topk_renorm"
-                                                                        : "softmax_topk");
+    cJSON_AddStringToObject(h, "router", ms_router_kind_name(hp->router));
     cJSON_AddBoolToObject(h, "tied_embeddings", hp->tied_embeddings);
+    if (hp->d_ff_shared) cJSON_AddNumberToObject(h, "d_ff_shared", hp->d_ff_shared);
+    if (hp->d_ff_dense) cJSON_AddNumberToObject(h, "d_ff_dense", hp->d_ff_dense);
+    if (m->arch->multipliers) {
+        cJSON_AddNumberToObject(h, "embd_scale", hp->embd_scale);
+        cJSON_AddNumberToObject(h, "attn_scale", hp->attn_scale);
+        cJSON_AddNumberToObject(h, "residual_scale", hp->residual_scale);
+        cJSON_AddNumberToObject(h, "logit_scale", hp->logit_scale);
+    }
+    /* the per-layer blocks, when the family has more than Mixtral's */
+    if (m->arch->qk_norm || m->arch->qkv_bias || m->arch->shared_expert || hp->d_ff_dense) {
+        static const char *const qkn[] = {"none", "full", "per_head"};
+        cJSON *bl = cJSON_AddArrayToObject(o, "blocks");
+        for (int il = 0; il < hp->n_layer; il++) {
+            const ms_block *b = &m->layers[il].blk;
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "ffn", b->ffn == MS_FFN_DENSE ? "dense" : "moe");
+            cJSON_AddStringToObject(j, "qk_norm", qkn[b->qk_norm]);
+            cJSON_AddBoolToObject(j, "qkv_bias", b->qkv_bias);
+            cJSON_AddBoolToObject(j, "shared_expert", b->shared_expert);
+            cJSON_AddItemToArray(bl, j);
+        }
+    }
     cJSON_AddStringToObject(o, "expert_layout",
                             hp->format == MS_FORMAT_GGUF
                                 ? (m->stacked_experts ? "stacked" : "per_expert")

@@ -53,17 +53,25 @@ typedef struct st_file {
 int st_open(st_file **out, const char *path, char *err, size_t errlen);
 void st_close(st_file *f);
 
-/* Hugging Face config.json of a Mixtral-family model. */
+/* Hugging Face config.json of a model of one of the registry's families (engine/arch.c). */
+#define HF_MAX_LAYERS 4096
 typedef struct hf_config {
     char arch[64];       /* architectures[0], e.g. "MixtralForCausalLM" */
     char model_type[32]; /* "mixtral" */
+    const struct ms_arch *family;
     int vocab_size, hidden_size, intermediate_size, num_hidden_layers;
     int num_attention_heads, num_key_value_heads, head_dim;
-    int num_local_experts, num_experts_per_tok;
-    int max_position_embeddings; /* 0 if absent */
-    int sliding_window;          /* 0 if absent or null */
+    int num_local_experts, num_experts_per_tok; /* whatever the family calls them */
+    int max_position_embeddings;                /* 0 if absent */
+    int sliding_window;                         /* 0 if absent or null */
     double rope_theta, rms_norm_eps;
     int tie_word_embeddings;
+    int router;      /* ms_router_kind: the family's, or as norm_topk_prob says */
+    int d_ff_shared; /* shared expert's width (0: none) */
+    int d_ff_dense;  /* dense MLP layers' width (0: no dense layer) */
+    double embedding_multiplier, attention_multiplier, residual_multiplier, logits_scaling;
+    unsigned char dense_layer[HF_MAX_LAYERS]; /* 1: a dense MLP layer (mlp_only_layers,
+                                                 decoder_sparse_step) */
 } hf_config;
 
 /* Parses config.json text (len bytes, need not be NUL-terminated). Missing required fields,

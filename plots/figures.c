@@ -128,9 +128,21 @@ static int expert_tic_step(int E) {
     return E <= 16 ? 1 : E <= 32 ? 4 : E <= 64 ? 8 : 16;
 }
 
-/* A clustered bar chart panel body: experts on x, one bar per domain, dashed uniform line.
- * Expects arrays dom[] and col[] and variables ND, uniform in the script. */
+/* Above this many experts (OLMoE's 64, Qwen3-MoE's 128) clustered bars would be a wall:
+ * Figs. 7 and 9 draw each panel as a domain x expert heatmap instead (same .dat files). */
+#define BARS_MAX_E 32
+
+/* A clustered bar chart panel body: experts on x, one bar per domain, dashed uniform line
+ * (a domain x expert heatmap row per domain when E > BARS_MAX_E). Expects arrays dom[] and
+ * col[] and variables ND, uniform in the script. */
 static void gp_bars(pl_buf *b, const char *name, int index, int E) {
+    if (E > BARS_MAX_E) {
+        pl_printf(b,
+                  "plot for [d=1:ND] \"%s.dat\" index %d using 1:(d):(0.5):(0.5):(column(d+1)) "
+                  "with boxxyerror fs solid 1.0 noborder lc palette notitle\n",
+                  name, index);
+        return;
+    }
     pl_printf(b,
               "plot for [d=1:ND] \"%s.dat\" index %d using (column(d+1)):xtic(int($1) %% %d == 0 ? "
               "stringcolumn(1) : \"\") lc rgb col[d] title dom[d], \\\n"
@@ -199,11 +211,35 @@ static void gp_legend_clear(pl_buf *b) {
     pl_puts(b, "unset object\nunset label\nunset arrow\n");
 }
 
-/* Bars: experts on x, one bar per domain. yr is the common y maximum of all panels. */
-static void gp_bar_style(pl_buf *b, const ms_plot_analysis *a, double yr) {
+/* Left margin of Figs. 7 and 9: 110 px, or room for the domain names that label the
+ * heatmap rows (at most ~40 characters of the 14 pt tick font). */
+static int left_px(const ms_plot_analysis *a) {
+    if (a->n_expert <= BARS_MAX_E) return 110;
+    int px = key_px(a) - 40;
+    return px < 110 ? 110 : px > 520 ? 520 : px;
+}
+
+/* Bars: experts on x, one bar per domain. yr is the common y maximum of all panels. With more
+ * than BARS_MAX_E experts: a heatmap, experts on x, domains on y, share as colour (0..yr),
+ * the colour bar where the legend would be (w, h, keyw: the figure's pixel layout). */
+static void gp_bar_style(pl_buf *b, const ms_plot_analysis *a, double yr, int w, int h, int keyw) {
     pl_printf(b, "ND = %d; E = %d; uniform = %.8g\n", a->n_domains, a->n_expert, a->base_share);
     gp_array_str(b, "dom", a->domains, a->n_domains);
     gp_domain_colors(b, a->n_domains);
+    if (a->n_expert > BARS_MAX_E) {
+        pl_puts(b, pl_viridis_gp());
+        pl_printf(b,
+                  "set cbrange [0:%.6g]\nset cbtics format \"%%.3f\"\n"
+                  "set colorbox user origin screen %.4f, screen %.4f size screen %.4f, screen "
+                  "%.4f\n"
+                  "set cblabel \"share (uniform 1/E = %.3g)\" offset 1,0\n"
+                  "set xrange [-0.5:E-0.5]\nset yrange [0.5:ND+0.5]\n"
+                  "set ytics (\"\" 1)\nset for [d=1:ND] ytics add (dom[d] d)\n"
+                  "set xtics %d\nset tics scale 0\nset grid noytics\n",
+                  yr, 1.0 - (double)(keyw - 20) / w, 75.0 / h, 22.0 / w, 1.0 - 175.0 / h,
+                  a->base_share, expert_tic_step(a->n_expert));
+        return;
+    }
     pl_printf(b,
               "set style data histogram\n"
               "set style histogram clustered gap 1.4\n"
@@ -260,23 +296,24 @@ static int fig7(fig_ctx *c) {
     }
     /* Pixel layout: 110 left, 100 top (title), 300 per panel, 100 between panels, 75
      * bottom. */
-    int n = c->n_slots, keyw = key_px(a), pw = 1250, w = 110 + pw + 20 + keyw;
+    int n = c->n_slots, keyw = key_px(a), pw = 1250, lm = left_px(a), w = lm + pw + 20 + keyw;
     int h = 100 + 300 * n + 100 * (n - 1) + 75;
     if (h < 100 + legend_px(a)) h = 100 + legend_px(a);
     const double *src[1] = {a->either};
     gp_begin(c, &gp, name, "Mixtral Fig. 7: expert share per domain", w, h);
-    gp_bar_style(&gp, a, bars_ymax(c, 1, src));
+    gp_bar_style(&gp, a, bars_ymax(c, 1, src), w, h, keyw);
     pl_printf(&gp,
               "set multiplot layout %d,1 margins %.4f,%.4f,%.4f,%.4f spacing 0,%.4f "
               "title \"Proportion of tokens assigned to each expert (either choice)\" "
               "font \"" FONT ",18\"\n",
-              n, 110.0 / w, (110.0 + pw) / w, 75.0 / h, 1.0 - 100.0 / h, 100.0 / h);
+              n, (double)lm / w, (double)(lm + pw) / w, 75.0 / h, 1.0 - 100.0 / h, 100.0 / h);
     for (int i = 0; i < n; i++) {
         pl_printf(&gp, "set title \"Layer %d\" font \"" FONT ",16\"\n", a->layers[c->slots[i]]);
-        pl_printf(&gp, "set ylabel \"share\"\n");
+        pl_printf(&gp, "set ylabel \"%s\"\n", a->n_expert > BARS_MAX_E ? "domain" : "share");
         if (i == n - 1) pl_puts(&gp, "set xlabel \"expert\"\n");
-        if (i == 0) gp_legend(&gp, a, w, h, keyw, 100, 0, "uniform 1/E");
-        if (i == 1) gp_legend_clear(&gp);
+        if (i == 0 && a->n_expert <= BARS_MAX_E)
+            gp_legend(&gp, a, w, h, keyw, 100, 0, "uniform 1/E");
+        if (i == 1 && a->n_expert <= BARS_MAX_E) gp_legend_clear(&gp);
         gp_bars(&gp, name, i, a->n_expert);
     }
     pl_puts(&gp, "unset multiplot\n");
@@ -284,9 +321,11 @@ static int fig7(fig_ctx *c) {
     char cap[512];
     snprintf(cap, sizeof cap,
              "Share of the k·N expert assignments (first and second choice together) that "
-             "each expert receives, per domain; bars of one domain sum to 1 in each panel. "
-             "Dashed: uniform share 1/E = %.3g. Compare with Mixtral Fig. 7.",
-             a->base_share);
+             "each expert receives, per domain; %s of one domain sum to 1 in each panel. "
+             "%s uniform share 1/E = %.3g. Compare with Mixtral Fig. 7.",
+             a->n_expert > BARS_MAX_E ? "the cells of a row (a heatmap: more than 32 experts)"
+                                      : "bars",
+             a->n_expert > BARS_MAX_E ? "Colour scale from 0;" : "Dashed:", a->base_share);
     int rc = emit(c, name, &dat, &gp, "Expert share per domain (Mixtral Fig. 7)", cap);
     pl_buf_free(&dat);
     pl_buf_free(&gp);
@@ -330,26 +369,32 @@ static int fig9(fig_ctx *c) {
     /* Pixel layout: columns of 520 px with 30 px between, 90 left; rows of 280 px with
      * 80 px between, 80 top, 75 bottom. One y range, labelled on the left column only. */
     int n = c->n_slots, keyw = key_px(a), cw = 520, pw = nc * cw + (nc - 1) * 30;
-    int w = 110 + pw + 20 + keyw, h = 100 + 280 * n + 100 * (n - 1) + 75;
+    int lm = left_px(a), w = lm + pw + 20 + keyw, h = 100 + 280 * n + 100 * (n - 1) + 75;
     if (h < 100 + legend_px(a)) h = 100 + legend_px(a);
     const double *src[3] = {a->either, a->first, a->second};
     gp_begin(c, &gp, name, "Mixtral Fig. 9: either / first / second choice", w, h);
-    gp_bar_style(&gp, a, bars_ymax(c, nc, src));
+    gp_bar_style(&gp, a, bars_ymax(c, nc, src), w, h, keyw);
     pl_printf(&gp,
               "set multiplot layout %d,%d margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f "
               "title \"Proportion of tokens per expert by choice rank\" font \"" FONT ",18\"\n",
-              n, nc, 110.0 / w, (110.0 + pw) / w, 75.0 / h, 1.0 - 100.0 / h, 30.0 / w, 100.0 / h);
+              n, nc, (double)lm / w, (double)(lm + pw) / w, 75.0 / h, 1.0 - 100.0 / h, 30.0 / w,
+              100.0 / h);
     for (int i = 0; i < n; i++) {
         for (int j = 0; j < nc; j++) {
             pl_printf(&gp, "set title \"Layer %d — %s\" font \"" FONT ",16\"\n",
                       a->layers[c->slots[i]], choice[j]);
-            if (j == 0)
+            if (a->n_expert > BARS_MAX_E) /* heatmap rows: domain names on the left column */
+                pl_puts(&gp, j == 0 ? "set ylabel \"domain\"\nset ytics (\"\" 1)\n"
+                                      "set for [d=1:ND] ytics add (dom[d] d)\n"
+                                    : "unset ylabel\nset ytics (\"\" 1)\n");
+            else if (j == 0)
                 pl_puts(&gp, "set ylabel \"share\"\nset ytics format \"%.2f\"\n");
             else
                 pl_puts(&gp, "unset ylabel\nset ytics format \"\"\n");
             if (i == n - 1) pl_puts(&gp, "set xlabel \"expert\"\n");
-            if (i == 0 && j == 0) gp_legend(&gp, a, w, h, keyw, 100, 0, "uniform 1/E");
-            if (i == 0 && j == 1) gp_legend_clear(&gp);
+            if (i == 0 && j == 0 && a->n_expert <= BARS_MAX_E)
+                gp_legend(&gp, a, w, h, keyw, 100, 0, "uniform 1/E");
+            if (i == 0 && j == 1 && a->n_expert <= BARS_MAX_E) gp_legend_clear(&gp);
             gp_bars(&gp, name, i * nc + j, a->n_expert);
         }
     }

@@ -21,7 +21,8 @@ set_tests_properties(model_corrupt PROPERTIES LABELS unit TIMEOUT 300)
 # clang whatever the project's compiler (as tests/gguf.cmake does); 10 s each.
 find_program(MS_CLANG NAMES clang clang-19 clang-18 clang-17 clang-16 clang-15 clang-14)
 foreach(target safetensors hfconfig)
-  set(srcs ${PROJECT_SOURCE_DIR}/engine/safetensors.c ${PROJECT_SOURCE_DIR}/engine/hfconfig.c ${MS_UTIL_SRCS}
+  set(srcs ${PROJECT_SOURCE_DIR}/engine/safetensors.c ${PROJECT_SOURCE_DIR}/engine/hfconfig.c
+           ${PROJECT_SOURCE_DIR}/engine/arch.c ${MS_UTIL_SRCS}
            ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_${target}.c)
   set(bin ${CMAKE_CURRENT_BINARY_DIR}/fuzz_${target})
   if(MS_CLANG)
@@ -29,7 +30,7 @@ foreach(target safetensors hfconfig)
       COMMAND ${MS_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
               -I${PROJECT_SOURCE_DIR}/engine ${MS_UTIL_INC} ${CJSON_CFLAGS} ${srcs} ${CJSON_LDFLAGS} -lm -o ${bin}
-      DEPENDS ${srcs} ${PROJECT_SOURCE_DIR}/engine/safetensors.h
+      DEPENDS ${srcs} ${PROJECT_SOURCE_DIR}/engine/safetensors.h ${PROJECT_SOURCE_DIR}/engine/arch.h
               ${PROJECT_SOURCE_DIR}/engine/engine.h
       COMMENT "Building libFuzzer target fuzz_${target} with ${MS_CLANG}")
     add_custom_target(fuzz_${target} ALL DEPENDS ${bin})
