@@ -1,0 +1,16 @@
+# DeepSeek family (GGUF `deepseek`, DeepSeek-MoE-16B layout: leading dense layers, softmax
+# router without renormalisation times expert_weights_scale, ungated shared experts).
+
+# Against llama.cpp (node-llama-cpp): router top-k and weights at every MoE layer and token
+# through router-probe copies, and next-token distributions, on F32 and Q8_0 fixtures with
+# 64 experts k 6 + 2 shared experts + 1 dense layer, and 16 experts k 4 + 1 shared expert.
+add_test(NAME deepseek_llama_oracle
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek_oracle.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/oracle)
+set_tests_properties(deepseek_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900)
+
+# Bad deepseek GGUF files (keys, tensors, widths) and refused requests: one error line, exit 2.
+add_test(NAME deepseek_corrupt
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek_corrupt.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/corrupt)
+set_tests_properties(deepseek_corrupt PROPERTIES LABELS unit TIMEOUT 300)
