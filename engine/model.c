@@ -1044,6 +1044,12 @@ char *ms_model_describe_json(const ms_model *m) {
     cJSON_AddBoolToObject(h, "tied_embeddings", hp->tied_embeddings);
     if (hp->d_ff_shared) cJSON_AddNumberToObject(h, "d_ff_shared", hp->d_ff_shared);
     if (hp->d_ff_dense) cJSON_AddNumberToObject(h, "d_ff_dense", hp->d_ff_dense);
+    if (m->arch->shared_nogate) { /* DeepSeek: shared experts (every token), weights scale */
+        cJSON_AddNumberToObject(h, "n_shared_experts", hp->d_ff_shared / hp->d_ff);
+        cJSON_AddNumberToObject(h, "expert_weights_scale",
+                                hp->expert_weights_scale != 0.0f ? (double)hp->expert_weights_scale
+                                                                 : 1.0);
+    }
     if (m->arch->multipliers) {
         cJSON_AddNumberToObject(h, "embd_scale", hp->embd_scale);
         cJSON_AddNumberToObject(h, "attn_scale", hp->attn_scale);
@@ -1061,6 +1067,7 @@ char *ms_model_describe_json(const ms_model *m) {
             cJSON_AddStringToObject(j, "qk_norm", qkn[b->qk_norm]);
             cJSON_AddBoolToObject(j, "qkv_bias", b->qkv_bias);
             cJSON_AddBoolToObject(j, "shared_expert", b->shared_expert);
+            if (b->shared_expert && b->shared_nogate) cJSON_AddBoolToObject(j, "shared_gate", 0);
             cJSON_AddItemToArray(bl, j);
         }
     }

@@ -14,3 +14,11 @@ add_test(NAME deepseek_corrupt
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek_corrupt.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/corrupt)
 set_tests_properties(deepseek_corrupt PROPERTIES LABELS unit TIMEOUT 300)
+
+# capture -> analyze -> report on 64 experts, k 6, 2 shared experts, 1 dense layer: stored
+# layers, the model description (shared experts, weights scale), applied weights, refusals.
+add_test(NAME deepseek_pipeline
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek_pipeline.py ${MOESCOPE_BIN}
+          ${PROJECT_SOURCE_DIR}/corpora/samples/manifest.json
+          ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/pipeline)
+set_tests_properties(deepseek_pipeline PROPERTIES LABELS unit TIMEOUT 300)
