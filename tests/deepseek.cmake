@@ -22,3 +22,10 @@ add_test(NAME deepseek_pipeline
           ${PROJECT_SOURCE_DIR}/corpora/samples/manifest.json
           ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/pipeline)
 set_tests_properties(deepseek_pipeline PROPERTIES LABELS unit TIMEOUT 300)
+
+# The DeepSeek V2/V3 router (engine/router_v3.c) against hand-computed references.
+add_executable(test_router_v3 ${CMAKE_CURRENT_SOURCE_DIR}/test_router_v3.c)
+target_include_directories(test_router_v3 PRIVATE ${PROJECT_SOURCE_DIR}/engine)
+target_link_libraries(test_router_v3 PRIVATE ms_engine)
+add_test(NAME deepseek_router_v3 COMMAND test_router_v3)
+set_tests_properties(deepseek_router_v3 PROPERTIES LABELS unit)
