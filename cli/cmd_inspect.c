@@ -133,7 +133,12 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
             if (b0->qk_norm)
                 printf(" QK-norm %s;", b0->qk_norm == MS_QK_NORM_FULL ? "over q/k" : "per head");
             if (b0->qkv_bias) printf(" q/k/v biases;");
-            if (hp->d_ff_shared) printf(" shared expert (ff %d, sigmoid gate);", hp->d_ff_shared);
+            if (hp->d_ff_shared)
+                printf(" shared expert (ff %d, %s);", hp->d_ff_shared,
+                       ms_model_layer(m, hp->n_layer - 1)->blk.shared_nogate ? "no gate"
+                                                                             : "sigmoid gate");
+            if (hp->expert_weights_scale != 0.0f && hp->expert_weights_scale != 1.0f)
+                printf(" routed weights x %g;", hp->expert_weights_scale);
             if (n_dense) {
                 printf(" dense MLP layers (ff %d):", hp->d_ff_dense);
                 for (int il = 0; il < hp->n_layer; il++)

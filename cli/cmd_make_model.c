@@ -16,7 +16,8 @@ static const char usage[] =
     "                           [--experts N] [--k N] [--ctx N] [--sliding-window N]\n"
     "                           [--rope-theta X] [--norm-eps X] [--weight-scale X] [--tied]\n"
     "                           [--per-expert-tensors] [--shard-mb X] [--vocab GGUF]\n"
-    "                           [--arch A] [--head-dim N] [--shared-ff N]\n"
+    "                           [--arch A] [--head-dim N] [--shared-ff N] [--dense-lead N]\n"
+    "                           [--shared-experts N]\n"
     "\n"
     "Writes a random-weight model of one MoE family. Weights depend only on the seed and the\n"
     "shapes, so a GGUF file and a Hugging Face folder made with the same options describe the\n"
@@ -45,10 +46,13 @@ static const char usage[] =
     "                      stacked ffn_*_exps tensors\n"
     "  --shard-mb X        hf: split the weights into shards of at most X MiB (a tensor larger\n"
     "                      than X gets a shard of its own) + model.safetensors.index.json\n"
-    "  --arch A            family: mixtral (default), olmoe, qwen2moe, qwen3moe, granitemoe\n"
+    "  --arch A            family: mixtral (default), olmoe, qwen2moe, qwen3moe, granitemoe,\n"
+    "                      deepseek (GGUF only)\n"
     "                      (docs/MODELS.md: what each adds)\n"
     "  --head-dim N        head size (default d-model/heads; not for mixtral)\n"
     "  --shared-ff N       qwen2moe: shared expert's intermediate size (default --ff)\n"
+    "  --dense-lead N      deepseek: leading dense layers of width k x ff (default 0)\n"
+    "  --shared-experts N  deepseek: shared experts, each of width ff (default 2)\n"
     "  --vocab GGUF        vocabulary source (default tests/data/vocab/ggml-vocab-llama-spm.gguf\n"
     "                      of the source tree, 32000 tokens)\n"
     "  -q, -v, -h          quiet, verbose, this help\n"
@@ -90,6 +94,8 @@ static int run(int argc, char **argv) {
                                              {"arch", required_argument, 0, 17},
                                              {"head-dim", required_argument, 0, 18},
                                              {"shared-ff", required_argument, 0, 19},
+                                             {"dense-lead", required_argument, 0, 20},
+                                             {"shared-experts", required_argument, 0, 21},
                                              MS_COMMON_LONG_OPTS};
     ms_fixture_opts o = {.seed = 1,
                          .d_model = 64,
@@ -193,6 +199,12 @@ static int run(int argc, char **argv) {
             break;
         case 19:
             field = &o.d_ff_shared;
+            break;
+        case 20:
+            field = &o.n_dense_lead, lo = 0, hi = 1023;
+            break;
+        case 21:
+            field = &o.n_shared, hi = 64;
             break;
         default:
             return ms_usage_error(cmd, "unexpected option");

@@ -179,6 +179,28 @@ static const ms_arch archs[] = {
              [MS_R_EXPS_DOWN] = "model.layers.%d.block_sparse_moe.output_linear.weight"},
         .hf_fused_experts = 1,
     },
+    {
+        /* DeepSeek-MoE-16B (llama.cpp LLM_ARCH_DEEPSEEK, src/models/deepseek.cpp): leading
+         * dense layers, softmax router without renormalisation (norm_w false), weights times
+         * expert_weights_scale, shared experts added without a gate, RoPE as llama's (the
+         * converter permutes q/k). GGUF only for now: no Hugging Face names. */
+        .name = "deepseek",
+        .gguf_arch = "deepseek",
+        .hf_arch = "DeepseekForCausalLM",
+        .hf_model_type = "deepseek",
+        .router = MS_ROUTER_SOFTMAX_TOPK,
+        .gguf_rope = MS_ROPE_ADJACENT,
+        .shared_expert = 1,
+        .shared_nogate = 1,
+        .output_optional = 1,
+        .gguf_keys = {[MS_K_EXPERT_COUNT] = "expert_count",
+                      [MS_K_EXPERT_USED] = "expert_used_count",
+                      [MS_K_EXPERT_FF] = "expert_feed_forward_length",
+                      [MS_K_DENSE_FF] = "feed_forward_length",
+                      [MS_K_SHARED_COUNT] = "expert_shared_count",
+                      [MS_K_DENSE_LEAD] = "leading_dense_block_count",
+                      [MS_K_WEIGHTS_SCALE] = "expert_weights_scale"},
+    },
 };
 
 #define N_ARCHS ((int)(sizeof archs / sizeof archs[0]))

@@ -60,6 +60,9 @@ typedef enum ms_hkey {
     MS_K_ATTN_SCALE,
     MS_K_RESIDUAL_SCALE,
     MS_K_LOGIT_SCALE,
+    MS_K_SHARED_COUNT,  /* DeepSeek: number of shared experts (their width: count x expert ff) */
+    MS_K_DENSE_LEAD,    /* DeepSeek: leading dense layers */
+    MS_K_WEIGHTS_SCALE, /* DeepSeek: routed experts' weight multiplier */
     MS_K_COUNT
 } ms_hkey;
 
@@ -73,6 +76,7 @@ typedef struct ms_arch {
     ms_qk_norm qk_norm;
     int qkv_bias;        /* q/k/v biases (required) */
     int shared_expert;   /* one shared expert behind a sigmoid gate */
+    int shared_nogate;   /* with shared_expert: no gate (DeepSeek's n shared experts as one MLP) */
     int output_optional; /* GGUF output.weight may be absent (tied embeddings) */
     int multipliers;     /* Granite's embedding/attention/residual/logit multipliers */
     int per_expert_gguf; /* the GGUF loader also accepts one tensor per expert (old Mixtral) */

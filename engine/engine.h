@@ -108,6 +108,7 @@ typedef struct ms_block {
     int qkv_bias;      /* q/k/v projections add a bias */
     ms_ffn_kind ffn;   /* routed experts (with the model's router kind) or a dense MLP */
     int shared_expert; /* MoE layers: + sigmoid(sh_inp . x) * shared expert(x) (Qwen2-MoE) */
+    int shared_nogate; /* with shared_expert: added without a gate (DeepSeek: + shared(x)) */
 } ms_block;
 
 typedef enum ms_format { MS_FORMAT_GGUF = 0, MS_FORMAT_SAFETENSORS = 1 } ms_format;
@@ -139,6 +140,10 @@ typedef struct ms_hparams {
     float attn_scale;     /* replaces 1/sqrt(d_head) in the attention scores */
     float residual_scale; /* each block's output is multiplied by it before the residual add */
     float logit_scale;    /* logits are divided by it */
+    /* DeepSeek: the routed experts' weights are multiplied by it (0: 1); the route store's
+     * weights are the scaled ones (the weights the layer applies) */
+    float expert_weights_scale;
+    int n_dense_lead; /* DeepSeek: layers 0..n_dense_lead-1 are dense MLPs */
 } ms_hparams;
 
 typedef struct ms_layer {
@@ -358,6 +363,9 @@ typedef struct ms_fixture_opts {
                                "qwen3moe", "granitemoe"); NULL: mixtral */
     int d_head;             /* 0: d_model / n_head (Qwen3 checkpoints use another) */
     int d_ff_shared;        /* qwen2moe: shared expert's intermediate size (0: d_ff) */
+    int n_dense_lead;       /* deepseek: leading dense layers (their width: d_ff * k) */
+    int n_shared;           /* deepseek: shared experts (0: 2); their width is n_shared * d_ff */
+    float expert_weights_scale; /* deepseek: expert_weights_scale written (0: 1.5) */
 } ms_fixture_opts;
 
 /* Writes a GGUF file with all weights of type `type` (norms and router stay F32). A tensor whose

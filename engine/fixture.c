@@ -203,6 +203,12 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
         return MS_ERR_INPUT;
     }
     if (p->d_ff_shared <= 0) p->d_ff_shared = p->d_ff;
+    const int ds = f->a->shared_nogate; /* DeepSeek: n shared experts of the experts' width */
+    if (ds) {
+        if (p->n_shared <= 0) p->n_shared = 2;
+        if (p->expert_weights_scale <= 0) p->expert_weights_scale = 1.5f;
+        p->d_ff_shared = p->n_shared * p->d_ff;
+    }
     const char *bad = NULL;
     if (p->d_model <= 0 || p->d_model > (1 << 16))
         bad = "d_model must be in [1, 65536]";
@@ -232,6 +238,13 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
         bad = "sliding_window must be >= 0";
     else if (!p->vocab_gguf)
         bad = "no vocabulary GGUF given";
+    else if (p->n_dense_lead < 0 || p->n_dense_lead >= p->n_layer ||
+             (p->n_dense_lead && !f->a->gguf_keys[MS_K_DENSE_LEAD]))
+        bad = "leading dense layers: deepseek only, and fewer than n_layer";
+    else if (!ds && p->n_shared)
+        bad = "--shared-experts is for deepseek";
+    else if (ds && (p->n_shared > 64 || (int64_t)p->n_shared * p->d_ff > (1 << 24)))
+        bad = "too many shared experts";
     if (bad) {
         st_errf(err, errlen, "fixture: %s", bad);
         return MS_ERR_INPUT;
@@ -269,6 +282,13 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
             rc |= push(f, MS_R_K_NORM, il, -1, 1, full ? kv : f->d_head);
         }
         rc |= push(f, R_FFN_NORM, il, -1, 1, d);
+        if (il < p->n_dense_lead) { /* dense MLP of width k x d_ff */
+            const int64_t fd = ff * p->n_expert_used;
+            rc |= push(f, MS_R_FFN_GATE, il, -1, fd, d);
+            rc |= push(f, MS_R_FFN_UP, il, -1, fd, d);
+            rc |= push(f, MS_R_FFN_DOWN, il, -1, d, fd);
+            continue;
+        }
         rc |= push(f, R_ROUTER, il, -1, p->n_expert, d);
         for (int e = 0; e < p->n_expert; e++) {
             rc |= push(f, R_W1, il, e, ff, d);
@@ -280,7 +300,7 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
             rc |= push(f, MS_R_SH_GATE, il, -1, fs, d);
             rc |= push(f, MS_R_SH_UP, il, -1, fs, d);
             rc |= push(f, MS_R_SH_DOWN, il, -1, d, fs);
-            rc |= push(f, MS_R_SH_INP, il, -1, 1, d);
+            if (!ds) rc |= push(f, MS_R_SH_INP, il, -1, 1, d);
         }
     }
     rc |= push(f, R_OUT_NORM, -1, -1, 1, d);
@@ -421,11 +441,17 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
     const char *eff = a->gguf_keys[MS_K_EXPERT_FF];
     int is_ff = !strcmp(eff, "feed_forward_length");
     gguf_w_u32(w, KW("feed_forward_length"),
-               (uint32_t)(is_ff              ? p->d_ff
-                          : a->shared_expert ? p->d_ff_shared
-                                             : p->d_ff * p->n_expert_used));
+               (uint32_t)(is_ff                                   ? p->d_ff
+                          : a->shared_expert && !a->shared_nogate ? p->d_ff_shared
+                                                                  : p->d_ff * p->n_expert_used));
     if (!is_ff) gguf_w_u32(w, KW(eff), (uint32_t)p->d_ff);
-    if (a->shared_expert) gguf_w_u32(w, KW(a->gguf_keys[MS_K_SHARED_FF]), (uint32_t)p->d_ff_shared);
+    if (a->shared_expert && a->gguf_keys[MS_K_SHARED_FF])
+        gguf_w_u32(w, KW(a->gguf_keys[MS_K_SHARED_FF]), (uint32_t)p->d_ff_shared);
+    if (a->gguf_keys[MS_K_SHARED_COUNT]) {
+        gguf_w_u32(w, KW(a->gguf_keys[MS_K_SHARED_COUNT]), (uint32_t)p->n_shared);
+        gguf_w_u32(w, KW(a->gguf_keys[MS_K_DENSE_LEAD]), (uint32_t)p->n_dense_lead);
+        gguf_w_f32(w, KW(a->gguf_keys[MS_K_WEIGHTS_SCALE]), p->expert_weights_scale);
+    }
     gguf_w_u32(w, KW("rope.dimension_count"), (uint32_t)f.d_head);
     gguf_w_u32(w, KW("attention.head_count"), (uint32_t)p->n_head);
     gguf_w_u32(w, KW("attention.head_count_kv"), (uint32_t)p->n_head_kv);
@@ -744,6 +770,12 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
 
 int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir,
                         uint64_t shard_bytes, char *err, size_t errlen) {
+    const ms_arch *ha = ms_arch_by_name(o->arch ? o->arch : "mixtral");
+    if (ha && !ha->hf_keys[MS_K_EXPERT_COUNT]) {
+        st_errf(err, errlen, "%s: %s fixtures are GGUF only (no Hugging Face layout yet)", dir,
+                ha->name);
+        return MS_ERR_INPUT;
+    }
     if (dtype != MS_TYPE_F32 && dtype != MS_TYPE_F16 && dtype != MS_TYPE_BF16) {
         st_errf(err, errlen, "%s: safetensors fixtures are F32, F16 or BF16 (not %s)", dir,
                 ms_type_name((int)dtype));

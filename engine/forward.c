@@ -425,7 +425,8 @@ static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
                          il, hp->d_ff_shared);
                 return MS_ERR_INPUT;
             }
-            if ((rc = check_mat(&L->sh_inp, 1, d, "ffn_gate_inp_shexp", err, errlen)) ||
+            if ((!b->shared_nogate &&
+                 (rc = check_mat(&L->sh_inp, 1, d, "ffn_gate_inp_shexp", err, errlen))) ||
                 (rc = check_mat(&L->sh_gate, hp->d_ff_shared, d, "ffn_gate_shexp", err, errlen)) ||
                 (rc = check_mat(&L->sh_up, hp->d_ff_shared, d, "ffn_up_shexp", err, errlen)) ||
                 (rc = check_mat(&L->sh_down, d, hp->d_ff_shared, "ffn_down_shexp", err, errlen)))
@@ -589,7 +590,8 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
             vec_to_f32(&ly->q_norm, e->q_norm + il * qd);
             vec_to_f32(&ly->k_norm, e->k_norm + il * kvd);
         }
-        if (b->ffn == MS_FFN_MOE && b->shared_expert) vec_to_f32(&ly->sh_inp, e->sh_inp + il * d);
+        if (b->ffn == MS_FFN_MOE && b->shared_expert && !b->shared_nogate)
+            vec_to_f32(&ly->sh_inp, e->sh_inp + il * d);
         const ms_mat *mats[] = {&ly->wq,      &ly->wk,        &ly->wv,      &ly->wo,
                                 &ly->router,  &ly->w_gate[0], &ly->w_up[0], &ly->w_down[0],
                                 &ly->sh_gate, &ly->sh_up,     &ly->sh_down, &ly->ffn_gate,
@@ -744,12 +746,15 @@ static void moe_ffn(ms_engine *e, const ms_layer *ly, int il, int64_t n) {
         matmul(e, &ly->w_down[x], e->gate, cnt, e->ye + r0 * d);
     }
 
-    /* shared expert: sigmoid(sh_inp . x) * mlp(x), on the normed input (still in xn) */
+    /* shared expert: sigmoid(sh_inp . x) * mlp(x), on the normed input (still in xn);
+     * DeepSeek's shared experts have no gate (weight 1) */
     int shared = ly->blk.shared_expert;
     if (shared) {
         mlp(e, &ly->sh_gate, &ly->sh_up, &ly->sh_down, e->xn, n, e->ysh);
         const float *g = e->sh_inp + (int64_t)il * d;
-        for (int64_t t = 0; t < n; t++) {
+        for (int64_t t = 0; t < n && ly->blk.shared_nogate; t++)
+            e->sh_g[t] = 1.0f;
+        for (int64_t t = 0; t < n && !ly->blk.shared_nogate; t++) {
             const float *xr = e->xn + t * d;
             double dot = 0.0;
             for (int64_t i = 0; i < d; i++)
@@ -907,6 +912,10 @@ int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hoo
             ms_router_topk(e->r_probs + t * E, E, K, e->r_ids + t * K, e->r_p + t * K);
             ms_router_weights(hp->router, e->r_p + t * K, K, e->r_w + t * K);
         }
+        /* llama.cpp: weights *= expert_weights_scale unless it is 0 or 1 */
+        if (hp->expert_weights_scale != 0.0f && hp->expert_weights_scale != 1.0f)
+            for (int64_t i = 0; i < n * K; i++)
+                e->r_w[i] *= hp->expert_weights_scale;
         t1 = now_s();
         e->prof.router += t1 - t0;
         t0 = t1;

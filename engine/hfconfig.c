@@ -190,7 +190,7 @@ int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name
         snprintf(c->model_type, sizeof c->model_type, "%s", mt->valuestring);
     }
     const ms_arch *a = c->family = ms_arch_by_hf(c->arch, c->model_type);
-    if (!a) {
+    if (!a || !a->hf_keys[MS_K_EXPERT_COUNT]) { /* DeepSeek: GGUF only for now */
         st_errf(err, errlen,
                 "%s: unsupported architecture '%s' (model_type '%s'); moescope reads "
                 "MixtralForCausalLM, OlmoeForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM "

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,7 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
         b->qk_norm = a->qk_norm;
         b->qkv_bias = a->qkv_bias;
         b->shared_expert = b->ffn == MS_FFN_MOE && a->shared_expert;
+        b->shared_nogate = b->shared_expert && a->shared_nogate;
 #define R(role, rows, cols, n, dst)                                                                \
     do {                                                                                           \
         if ((rc = bind_role(m, hf, role, il, 0, rows, cols, n, dst, err, errlen))) return rc;      \
@@ -287,7 +289,7 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
                 }
             }
         }
-        if (il == 0 && !hf) m->stacked_experts = stacked;
+        if (il == hp->n_dense_lead && !hf) m->stacked_experts = stacked; /* first MoE layer */
         if (hf && a->hf_fused_experts) {
             /* input_linear (E, 2*ff, d): expert e's gate rows then its up rows */
             ms_mat *tmp = malloc(sizeof *tmp * (size_t)E);
@@ -320,7 +322,7 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
         }
         if (b->shared_expert) {
             const int64_t fs = hp->d_ff_shared;
-            R(MS_R_SH_INP, 1, d, 1, &L->sh_inp);
+            if (!b->shared_nogate) R(MS_R_SH_INP, 1, d, 1, &L->sh_inp);
             R(MS_R_SH_GATE, fs, d, 1, &L->sh_gate);
             R(MS_R_SH_UP, fs, d, 1, &L->sh_up);
             R(MS_R_SH_DOWN, d, fs, 1, &L->sh_down);
@@ -439,7 +441,30 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
             return MS_ERR_INPUT;
         }
     }
-    if (a->shared_expert) {
+    if (a->shared_nogate) { /* DeepSeek: shared experts (count x expert width), dense lead */
+        int n_sh = 0;
+        if (gg_int(g, KEY(a->gguf_keys[MS_K_SHARED_COUNT]), 1, 1, 64, &n_sh, err, errlen) ||
+            gg_int(g, KEY(a->gguf_keys[MS_K_DENSE_LEAD]), 0, 0, hp->n_layer - 1, &hp->n_dense_lead,
+                   err, errlen) ||
+            gg_float(g, KEY(a->gguf_keys[MS_K_WEIGHTS_SCALE]), &hp->expert_weights_scale, err,
+                     errlen))
+            return MS_ERR_INPUT;
+        hp->d_ff_shared = n_sh * hp->d_ff;
+        if (hp->n_dense_lead > 0) {
+            if (n_ff < 1) {
+                st_errf(err, errlen, "%s: missing metadata key '%s'", path,
+                        KEY("feed_forward_length"));
+                return MS_ERR_INPUT;
+            }
+            hp->d_ff_dense = n_ff;
+        }
+        if (!isfinite(hp->expert_weights_scale) || hp->expert_weights_scale < 0.0f ||
+            hp->expert_weights_scale > 1e6f) {
+            st_errf(err, errlen, "%s: %s is out of range", path,
+                    KEY(a->gguf_keys[MS_K_WEIGHTS_SCALE]));
+            return MS_ERR_INPUT;
+        }
+    } else if (a->shared_expert) {
         hp->d_ff_shared = n_ff; /* llama.cpp: n_ff_shexp ? n_ff_shexp : n_ff */
         if (gg_int(g, KEY(a->gguf_keys[MS_K_SHARED_FF]), 0, 1, 1 << 24, &hp->d_ff_shared, err,
                    errlen))
@@ -486,6 +511,8 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
 #undef KEY
     hp->rope = a->gguf_rope;
     if (alloc_layers(m)) return MS_ERR_RUNTIME;
+    for (int il = 0; il < hp->n_dense_lead; il++)
+        m->layers[il].blk.ffn = MS_FFN_DENSE;
 
     /* tensor table, over the parts (split.tensors.count and duplicates were checked) */
     int64_t nt = 0;
@@ -1017,6 +1044,12 @@ char *ms_model_describe_json(const ms_model *m) {
     cJSON_AddBoolToObject(h, "tied_embeddings", hp->tied_embeddings);
     if (hp->d_ff_shared) cJSON_AddNumberToObject(h, "d_ff_shared", hp->d_ff_shared);
     if (hp->d_ff_dense) cJSON_AddNumberToObject(h, "d_ff_dense", hp->d_ff_dense);
+    if (m->arch->shared_nogate) { /* DeepSeek: shared experts (every token), weights scale */
+        cJSON_AddNumberToObject(h, "n_shared_experts", hp->d_ff_shared / hp->d_ff);
+        cJSON_AddNumberToObject(h, "expert_weights_scale",
+                                hp->expert_weights_scale != 0.0f ? (double)hp->expert_weights_scale
+                                                                 : 1.0);
+    }
     if (m->arch->multipliers) {
         cJSON_AddNumberToObject(h, "embd_scale", hp->embd_scale);
         cJSON_AddNumberToObject(h, "attn_scale", hp->attn_scale);
@@ -1034,6 +1067,7 @@ char *ms_model_describe_json(const ms_model *m) {
             cJSON_AddStringToObject(j, "qk_norm", qkn[b->qk_norm]);
             cJSON_AddBoolToObject(j, "qkv_bias", b->qkv_bias);
             cJSON_AddBoolToObject(j, "shared_expert", b->shared_expert);
+            if (b->shared_expert && b->shared_nogate) cJSON_AddBoolToObject(j, "shared_gate", 0);
             cJSON_AddItemToArray(bl, j);
         }
     }

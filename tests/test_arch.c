@@ -25,7 +25,7 @@ static int has(const ms_arch *a, int hf, ms_role r) {
 
 int main(void) {
     static const char *const fams[] = {"mixtral", "olmoe", "qwen2moe", "qwen3moe", "granitemoe"};
-    CHECK(ms_arch_count() == 5, "%d families", ms_arch_count());
+    CHECK(ms_arch_count() == 6, "%d families", ms_arch_count());
     for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
         const ms_arch *a = ms_arch_by_name(fams[i]);
         CHECK(a != NULL, "%s not found", fams[i]);
@@ -64,6 +64,14 @@ int main(void) {
         CHECK(!a->multipliers || (a->gguf_keys[MS_K_LOGIT_SCALE] && a->hf_keys[MS_K_LOGIT_SCALE]),
               "%s: multiplier keys", a->name);
     }
+    /* deepseek: GGUF only (no HF names or keys), ungated shared experts, DeepSeek keys */
+    const ms_arch *ds = ms_arch_by_name("deepseek");
+    CHECK(ds && ms_arch_by_gguf("deepseek", 8) == ds && ds->shared_expert && ds->shared_nogate &&
+              ds->router == MS_ROUTER_SOFTMAX_TOPK && !ds->hf_keys[MS_K_EXPERT_COUNT] &&
+              !has(ds, 1, MS_R_ROUTER) && has(ds, 0, MS_R_SH_DOWN) && has(ds, 0, MS_R_FFN_UP) &&
+              ds->gguf_keys[MS_K_SHARED_COUNT] && ds->gguf_keys[MS_K_DENSE_LEAD] &&
+              ds->gguf_keys[MS_K_WEIGHTS_SCALE] && strstr(ms_arch_list(), "deepseek"),
+          "deepseek entry");
     CHECK(ms_arch_by_gguf("gemma", 5) == NULL && ms_arch_by_hf("FooForCausalLM", "foo") == NULL,
           "unknown architectures resolve to nothing");
     CHECK(ms_arch_by_gguf("llamax", 5) == ms_arch_by_name("mixtral"), "length-bounded lookup");

@@ -1,0 +1,31 @@
+# DeepSeek family (GGUF `deepseek`, DeepSeek-MoE-16B layout: leading dense layers, softmax
+# router without renormalisation times expert_weights_scale, ungated shared experts).
+
+# Against llama.cpp (node-llama-cpp): router top-k and weights at every MoE layer and token
+# through router-probe copies, and next-token distributions, on F32 and Q8_0 fixtures with
+# 64 experts k 6 + 2 shared experts + 1 dense layer, and 16 experts k 4 + 1 shared expert.
+add_test(NAME deepseek_llama_oracle
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek_oracle.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/oracle)
+set_tests_properties(deepseek_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900)
+
+# Bad deepseek GGUF files (keys, tensors, widths) and refused requests: one error line, exit 2.
+add_test(NAME deepseek_corrupt
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek_corrupt.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/corrupt)
+set_tests_properties(deepseek_corrupt PROPERTIES LABELS unit TIMEOUT 300)
+
+# capture -> analyze -> report on 64 experts, k 6, 2 shared experts, 1 dense layer: stored
+# layers, the model description (shared experts, weights scale), applied weights, refusals.
+add_test(NAME deepseek_pipeline
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek_pipeline.py ${MOESCOPE_BIN}
+          ${PROJECT_SOURCE_DIR}/corpora/samples/manifest.json
+          ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/pipeline)
+set_tests_properties(deepseek_pipeline PROPERTIES LABELS unit TIMEOUT 300)
+
+# The DeepSeek V2/V3 router (engine/router_v3.c) against hand-computed references.
+add_executable(test_router_v3 ${CMAKE_CURRENT_SOURCE_DIR}/test_router_v3.c)
+target_include_directories(test_router_v3 PRIVATE ${PROJECT_SOURCE_DIR}/engine)
+target_link_libraries(test_router_v3 PRIVATE ms_engine)
+add_test(NAME deepseek_router_v3 COMMAND test_router_v3)
+set_tests_properties(deepseek_router_v3 PROPERTIES LABELS unit)

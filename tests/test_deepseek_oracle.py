@@ -1,0 +1,156 @@
+"""test_deepseek_oracle.py — GGUF `deepseek` (DeepSeek-MoE-16B layout) against llama.cpp
+(node-llama-cpp, src/models/deepseek.cpp), on `moescope make-model --arch deepseek` fixtures:
+leading dense layers, routed experts (softmax over E, top-k, no renormalisation, weights times
+expert_weights_scale = 1.5) and shared experts added without a gate.
+
+The method is test_families_oracle.py's (its helpers are reused): for each MoE layer L a
+"router probe" copy (layers 0..L, layer L's routed and shared down projections zeroed,
+output_norm := layer L's ffn_norm, output := layer L's router padded to the vocabulary), whose
+next-token probabilities of tokens 0..E-1 are softmax(router logits). moescope's `route --json`
+must give the same experts in the same order (near ties within 1e-4 in logit counted, not
+failed) and weights = 1.5 x softmax within 1e-4. Dense layers must not appear in the routes.
+Next-token distributions (`eval --json`) agree with llama.cpp's within the families tolerance.
+
+usage: test_deepseek_oracle.py MOESCOPE TESTS_DIR WORK_DIR
+"""
+import json
+import os
+import sys
+
+import test_families_oracle as fo  # noqa: E402  (same argv layout: MOESCOPE TESTS WORK)
+
+np = fo.np
+SCALE = 1.5  # make-model's expert_weights_scale for deepseek
+
+# tag, experts, k, extra make-model options, leading dense layers
+VARIANTS = [
+    ("ds64", 64, 6, ["--shared-experts", "2", "--dense-lead", "1"], 1),
+    ("ds16", 16, 4, ["--shared-experts", "1"], 0),
+]
+N_LAYER = 3
+
+
+def probe_models(f32_path, tag, moe_layers):
+    arch, reader, t = fo.read_f32(f32_path)
+    n_vocab = t["token_embd.weight"].shape[0]
+    out = []
+    for L in moe_layers:
+        sel = {"token_embd.weight": t["token_embd.weight"]}
+        for name, a in t.items():
+            if name.startswith("blk."):
+                il = int(name.split(".")[1])
+                if il < L:
+                    sel[name] = a
+                elif il == L:
+                    zero = name.startswith("blk.%d.ffn_down" % L)  # _exps and _shexp
+                    sel[name] = np.zeros_like(a) if zero else a
+        router = t["blk.%d.ffn_gate_inp.weight" % L]
+        head = np.zeros((n_vocab, router.shape[1]), dtype=np.float32)
+        head[: router.shape[0]] = router
+        sel["output_norm.weight"] = t["blk.%d.ffn_norm.weight" % L]
+        sel["output.weight"] = head
+        path = os.path.join(fo.WORK, "%s.probe%d.gguf" % (tag, L))
+        fo.write_gguf(path, arch, reader, sel, {"%s.block_count" % arch: L + 1})
+        out.append(path)
+    return out
+
+
+def check_routes(tag, k, routes, probe_out, stats):
+    bad = 0
+    for li, probs in enumerate(probe_out):
+        lp = np.log(np.maximum(np.array(probs, dtype=np.float64), 1e-300))
+        for pos, tok in enumerate(routes["tokens"]):
+            ours, w_ours = tok["experts"][li], tok["weights"][li]
+            lg = lp[pos]
+            order = sorted(range(len(lg)), key=lambda e: (-lg[e], e))[:k]
+            for r in range(k):
+                if ours[r] != order[r]:
+                    if abs(lg[ours[r]] - lg[order[r]]) <= fo.TIE:
+                        stats["ties"] += 1
+                    else:
+                        bad += 1
+                        if bad <= 5:
+                            print("%s: layer %d pos %d: moescope %s, llama.cpp %s" %
+                                  (tag, routes["layers"][li], pos, ours, order))
+                        break
+            pr = np.exp(lg - lg.max())
+            pr /= pr.sum()
+            w = SCALE * np.array([pr[e] for e in ours])  # no renormalisation, then the scale
+            dw = np.abs(w - np.array(w_ours)).max()
+            stats["dw"] = max(stats["dw"], dw)
+            if dw > fo.WTOL:
+                bad += 1
+                if bad <= 5:
+                    print("%s: layer %d pos %d: weights differ by %.2e" %
+                          (tag, routes["layers"][li], pos, dw))
+            stats["checked"] += 1
+    return bad
+
+
+def main():
+    failures = 0
+    next_jobs, next_checks, probe_jobs, probe_checks = [], [], [], []
+    for name, ne, k, extra, lead in VARIANTS:
+        moe_layers = list(range(lead, N_LAYER))
+        for typ in fo.TYPES:
+            tag = "%s_%s" % (name, typ.lower())
+            model = os.path.join(fo.WORK, tag + ".gguf")
+            fo.run([fo.MOESCOPE, "make-model", "--arch", "deepseek", "--out", model, "--type",
+                    typ, "--experts", str(ne), "--k", str(k), "--d-model", "128", "--ff", "64",
+                    "--layers", str(N_LAYER), "--heads", "4", "--kv-heads", "2", "--seed", "7",
+                    "-q"] + extra)
+            ref = model
+            if typ != "F32":
+                ref = os.path.join(fo.WORK, tag + ".f32.gguf")
+                fo.f32_copy(model, ref)
+            probes = probe_models(ref, tag, moe_layers)
+            prompts, ours = [], []
+            for text in fo.PROMPTS:
+                path = fo.write_prompt(text)
+                d = json.loads(fo.run([fo.MOESCOPE, "eval", "--model", model, "--file", path,
+                                       "--json", "--top", "1000000", "--threads", "2"]))
+                probs = np.zeros(len(d["top"]))
+                for t in d["top"]:
+                    probs[t["id"]] = t["prob"]
+                prompts.append(d["ids"])
+                ours.append(probs)
+                routes = json.loads(fo.run([fo.MOESCOPE, "route", "--model", model, "--file",
+                                            path, "--json", "--threads", "2"]))
+                if routes["n_expert"] != ne or routes["k"] != k or \
+                        routes["layers"] != moe_layers or \
+                        [t["id"] for t in routes["tokens"]] != d["ids"]:
+                    print("%s: route reports E=%d k=%d layers %s (want %s) or other tokens" %
+                          (tag, routes["n_expert"], routes["k"], routes["layers"], moe_layers))
+                    failures += 1
+                    continue
+                probe_checks.append((tag, k, routes, len(probe_jobs), len(moe_layers)))
+                for pm in probes:
+                    probe_jobs.append({"model": pm, "prompt": d["ids"], "n_first": ne})
+            next_jobs.append({"model": ref, "prompts": prompts, "all_positions": False})
+            next_checks.append((tag, ours, len(next_jobs) - 1))
+    probe_out = fo.node("families_oracle.mjs", probe_jobs, "ds_probes")
+    stats = {"ties": 0, "checked": 0, "dw": 0.0}
+    for tag, k, routes, j0, nl in probe_checks:
+        outs = [probe_out[j0 + i]["probs"] for i in range(nl)]
+        b = check_routes(tag, k, routes, outs, stats)
+        if b:
+            print("%s: %d route mismatches   FAIL" % (tag, b))
+            failures += 1
+    print("routes: %d (layer, token) pairs checked, %d near-tie swaps, max |dweight| %.2e" %
+          (stats["checked"], stats["ties"], stats["dw"]))
+    if stats["checked"] == 0:
+        failures += 1
+    next_out = fo.node("forward_oracle.mjs", next_jobs, "ds_next")
+    for tag, ours, j in next_checks:
+        for i, (p, r) in enumerate(zip(ours, next_out[j]["results"])):
+            if not fo.compare_next("%s prompt %d" % (tag, i), p, np.array(r["probs"])):
+                failures += 1
+    if failures:
+        print("%d check(s) failed" % failures)
+        return 1
+    print("all deepseek oracle checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
