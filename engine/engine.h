@@ -38,13 +38,14 @@ typedef enum ms_type {
     MS_TYPE_Q5_K = 13,
     MS_TYPE_Q6_K = 14,
     MS_TYPE_BF16 = 30,
+    MS_TYPE_MXFP4 = 39, /* 32 E2M1 values and a shared E8M0 exponent (gpt-oss experts) */
 } ms_type;
 
 /* 1 if moescope can read weights of this ggml type id. */
 int ms_type_supported(int type);
 /* "F32", "Q4_K", ... or "type N" for unknown ids (static storage for known ones). */
 const char *ms_type_name(int type);
-/* Elements per block (1 for F32/F16/BF16, 32 for Q*_0/1, 256 for K-quants) and bytes per
+/* Elements per block (1 for F32/F16/BF16, 32 for Q*_0/1 and MXFP4, 256 for K-quants) and bytes per
  * block. 0 for unsupported types. */
 int64_t ms_type_block_elems(ms_type t);
 size_t ms_type_block_bytes(ms_type t);
@@ -55,7 +56,7 @@ size_t ms_type_row_bytes(ms_type t, int64_t n);
  * ggml's reference dequantize_row_* functions do. */
 void ms_dequantize_row(ms_type t, const void *src, float *dst, int64_t n);
 /* Quantize n elements with ggml's reference quantizers (quantize_row_*_ref): F32, F16,
- * BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K as implemented.
+ * BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, MXFP4 as implemented.
  * Returns 0, or MS_ERR_INPUT if this type has no quantizer. Used by the fixture writer. */
 int ms_quantize_row(ms_type t, const float *src, void *dst, int64_t n);
 /* IEEE half / bfloat16 conversions (round to nearest even, as ggml). */
