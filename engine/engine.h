@@ -365,7 +365,8 @@ typedef struct ms_fixture_opts {
  * row length is not a multiple of the type's block falls back to Q8_0 (K types, when the row
  * is a multiple of 32) or F16. `type` may also be MS_FIXTURE_Q4_K_M: a mix like llama.cpp's
  * Q4_K_M (Q4_K; output, and attn_v / ffn_down of the layers llama.cpp's use_more_bits() picks,
- * in Q6_K). */
+ * in Q6_K). With MS_TYPE_MXFP4 only the routed experts are MXFP4 and every other matrix is
+ * F32 (llama.cpp's MXFP4_MOE file type). */
 #define MS_FIXTURE_Q4_K_M 1015
 int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *path, char *err,
                           size_t errlen);
