@@ -7,3 +7,11 @@ add_test(NAME mxfp4_llama_oracle
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_mxfp4_oracle.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/mxfp4-work/oracle)
 set_tests_properties(mxfp4_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900)
+
+# MXFP4 files through the loader without llama.cpp: which tensors make-model stores as MXFP4
+# (stacked and per-expert layouts, equal routes), and bad MXFP4 tensors (rows not whole
+# blocks, data past the end, wrong expert count) refused with one line, exit 2.
+add_test(NAME mxfp4_files
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_mxfp4_files.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_BINARY_DIR}/mxfp4-work/files)
+set_tests_properties(mxfp4_files PROPERTIES LABELS unit TIMEOUT 300)
