@@ -27,7 +27,8 @@ static const char usage[] =
     "  --out PATH          output: a .gguf file, or a folder for --format hf\n"
     "  --format F          gguf or hf (default: gguf when PATH ends in .gguf, else hf)\n"
     "  --type T            gguf: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K\n"
-    "                      Q6_K Q4_K_M (default F32); hf: F32 F16 BF16 (default F32)\n"
+    "                      Q6_K Q4_K_M MXFP4 (default F32); hf: F32 F16 BF16 (default\n"
+    "                      F32). MXFP4: routed experts MXFP4, everything else F32\n"
     "  --seed N            random seed (default 1)\n"
     "  --d-model N         hidden size (default 64)\n"
     "  --layers N          layers (default 4)\n"
@@ -63,11 +64,11 @@ static const char usage[] =
 static const struct {
     const char *name;
     int type;
-} types[] = {{"F32", MS_TYPE_F32},   {"F16", MS_TYPE_F16},         {"BF16", MS_TYPE_BF16},
-             {"Q8_0", MS_TYPE_Q8_0}, {"Q4_0", MS_TYPE_Q4_0},       {"Q4_1", MS_TYPE_Q4_1},
-             {"Q5_0", MS_TYPE_Q5_0}, {"Q5_1", MS_TYPE_Q5_1},       {"Q2_K", MS_TYPE_Q2_K},
-             {"Q3_K", MS_TYPE_Q3_K}, {"Q4_K", MS_TYPE_Q4_K},       {"Q5_K", MS_TYPE_Q5_K},
-             {"Q6_K", MS_TYPE_Q6_K}, {"Q4_K_M", MS_FIXTURE_Q4_K_M}};
+} types[] = {{"F32", MS_TYPE_F32},   {"F16", MS_TYPE_F16},          {"BF16", MS_TYPE_BF16},
+             {"Q8_0", MS_TYPE_Q8_0}, {"Q4_0", MS_TYPE_Q4_0},        {"Q4_1", MS_TYPE_Q4_1},
+             {"Q5_0", MS_TYPE_Q5_0}, {"Q5_1", MS_TYPE_Q5_1},        {"Q2_K", MS_TYPE_Q2_K},
+             {"Q3_K", MS_TYPE_Q3_K}, {"Q4_K", MS_TYPE_Q4_K},        {"Q5_K", MS_TYPE_Q5_K},
+             {"Q6_K", MS_TYPE_Q6_K}, {"Q4_K_M", MS_FIXTURE_Q4_K_M}, {"MXFP4", MS_TYPE_MXFP4}};
 
 static int run(int argc, char **argv) {
     const ms_command *cmd = &ms_cmd_make_model;

@@ -38,13 +38,14 @@ typedef enum ms_type {
     MS_TYPE_Q5_K = 13,
     MS_TYPE_Q6_K = 14,
     MS_TYPE_BF16 = 30,
+    MS_TYPE_MXFP4 = 39, /* 32 E2M1 values and a shared E8M0 exponent (gpt-oss experts) */
 } ms_type;
 
 /* 1 if moescope can read weights of this ggml type id. */
 int ms_type_supported(int type);
 /* "F32", "Q4_K", ... or "type N" for unknown ids (static storage for known ones). */
 const char *ms_type_name(int type);
-/* Elements per block (1 for F32/F16/BF16, 32 for Q*_0/1, 256 for K-quants) and bytes per
+/* Elements per block (1 for F32/F16/BF16, 32 for Q*_0/1 and MXFP4, 256 for K-quants) and bytes per
  * block. 0 for unsupported types. */
 int64_t ms_type_block_elems(ms_type t);
 size_t ms_type_block_bytes(ms_type t);
@@ -55,7 +56,7 @@ size_t ms_type_row_bytes(ms_type t, int64_t n);
  * ggml's reference dequantize_row_* functions do. */
 void ms_dequantize_row(ms_type t, const void *src, float *dst, int64_t n);
 /* Quantize n elements with ggml's reference quantizers (quantize_row_*_ref): F32, F16,
- * BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K as implemented.
+ * BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, MXFP4 as implemented.
  * Returns 0, or MS_ERR_INPUT if this type has no quantizer. Used by the fixture writer. */
 int ms_quantize_row(ms_type t, const float *src, void *dst, int64_t n);
 /* IEEE half / bfloat16 conversions (round to nearest even, as ggml). */
@@ -372,7 +373,8 @@ typedef struct ms_fixture_opts {
  * row length is not a multiple of the type's block falls back to Q8_0 (K types, when the row
  * is a multiple of 32) or F16. `type` may also be MS_FIXTURE_Q4_K_M: a mix like llama.cpp's
  * Q4_K_M (Q4_K; output, and attn_v / ffn_down of the layers llama.cpp's use_more_bits() picks,
- * in Q6_K). */
+ * in Q6_K). With MS_TYPE_MXFP4 only the routed experts are MXFP4 and every other matrix is
+ * F32 (llama.cpp's MXFP4_MOE file type). */
 #define MS_FIXTURE_Q4_K_M 1015
 int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *path, char *err,
                           size_t errlen);

@@ -336,6 +336,9 @@ static int use_more_bits(int i, int n) {
 /* Storage type of a tensor in a GGUF fixture of base type `type` (see engine.h). */
 static ms_type gguf_type_for(const fixture *f, int type, const ltensor *t) {
     if (is_vec(t->r) || t->r == R_ROUTER) return MS_TYPE_F32;
+    /* MXFP4: routed experts only, the rest F32 (gpt-oss as released keeps its experts in
+     * MXFP4; llama.cpp's MXFP4_MOE file type) */
+    if (type == MS_TYPE_MXFP4 && !is_expert(t->r)) return MS_TYPE_F32;
     ms_type want = type == MS_FIXTURE_Q4_K_M ? MS_TYPE_Q4_K : (ms_type)type;
     if (type == MS_FIXTURE_Q4_K_M && (t->r == R_LM_HEAD || ((t->r == R_WV || t->r == R_W2) &&
                                                             use_more_bits(t->layer, f->o.n_layer))))
@@ -377,6 +380,8 @@ static int file_type_of(int type) {
         return 18;
     case MS_TYPE_BF16:
         return 32;
+    case MS_TYPE_MXFP4:
+        return 38; /* LLAMA_FTYPE_MOSTLY_MXFP4_MOE */
     default:
         return -1;
     }

@@ -1,6 +1,6 @@
 /* forward_dequant.c — dequantization of weight rows into the forward pass's f32 tiles, with
- * AVX2 paths for the common types (F16 with F16C, BF16, Q8_0, Q4_K, Q6_K) and ms_dequantize_row
- * (engine/quant.c, ggml's reference) for everything else.
+ * AVX2 paths for the common types (F16 with F16C, BF16, Q8_0, Q4_K, Q6_K, MXFP4) and
+ * ms_dequantize_row (engine/quant.c, ggml's reference) for everything else.
  *
  * The fast paths are bit-identical to the reference: the same float operations in the same
  * order (a product then a difference, never a fused multiply-add), only several lanes at a
@@ -155,6 +155,27 @@ static void deq_q6_k(const uint8_t *b, float *y, int64_t nb) {
         }
     }
 }
+
+/* MXFP4 block (17 bytes): e8m0 e, 16 bytes of E2M1 codes (low nibbles elements 0..15).
+ * The 16-entry doubled E2M1 table is one PSHUFB; y = int8 value * 2^(e-128) exactly as
+ * ggml's dequantize_row_mxfp4 (an exact int8->float conversion, then one product). */
+static void deq_mxfp4(const uint8_t *b, float *y, int64_t nb) {
+    const __m128i tbl = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    for (int64_t i = 0; i < nb; i++, b += 17, y += 32) {
+        const uint32_t bits = b[0] < 2 ? (uint32_t)0x00200000u << b[0] : (uint32_t)(b[0] - 1) << 23;
+        float df;
+        memcpy(&df, &bits, 4);
+        const __m256 d = _mm256_set1_ps(df);
+        const __m128i qs = _mm_loadu_si128((const __m128i *)(const void *)(b + 1));
+        const __m128i lo = _mm_shuffle_epi8(tbl, _mm_and_si128(qs, m4));
+        const __m128i hi = _mm_shuffle_epi8(tbl, _mm_and_si128(_mm_srli_epi16(qs, 4), m4));
+        _mm256_storeu_ps(y, _mm256_mul_ps(i8x8_to_ps(lo), d));
+        _mm256_storeu_ps(y + 8, _mm256_mul_ps(i8x8_to_ps(_mm_srli_si128(lo, 8)), d));
+        _mm256_storeu_ps(y + 16, _mm256_mul_ps(i8x8_to_ps(hi), d));
+        _mm256_storeu_ps(y + 24, _mm256_mul_ps(i8x8_to_ps(_mm_srli_si128(hi, 8)), d));
+    }
+}
 #endif
 
 void ms_fwd_dequant_row(ms_type t, const uint8_t *src, float *dst, int64_t n) {
@@ -176,6 +197,9 @@ void ms_fwd_dequant_row(ms_type t, const uint8_t *src, float *dst, int64_t n) {
         return;
     case MS_TYPE_Q6_K:
         deq_q6_k(src, dst, n / 256);
+        return;
+    case MS_TYPE_MXFP4:
+        deq_mxfp4(src, dst, n / 32);
         return;
     default:
         break;

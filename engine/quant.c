@@ -8,6 +8,9 @@
  *   Q5_0 {d; qh[4]; qs[16]}   fifth bit of element j in qh bit j; x = d * (q - 16)
  *   Q5_1 {d, m; qh[4]; qs[16]} x = d * q + m
  *   Q8_0 {d; qs[32] int8}     x = d * q
+ *   MXFP4 {e; qs[16]}         e an E8M0 exponent byte (no sign, no mantissa), q 4-bit E2M1
+ *                             codes as ggml's doubled table; x = kvalues[q] * 2^(e-128),
+ *                             low nibbles are elements 0..15, high 16..31
  *   K-quants: super-blocks of 256 with 6-bit (Q4_K/Q5_K), 4-bit (Q2_K), 6-bit signed
  *   (Q3_K) or 8-bit (Q6_K) sub-block scales; see each function. */
 #include "engine.h"
@@ -48,6 +51,7 @@ static const type_traits *traits(int type) {
     static const type_traits t_q5_0 = {"Q5_0", QK, 2 + 4 + QK / 2};
     static const type_traits t_q5_1 = {"Q5_1", QK, 4 + 4 + QK / 2};
     static const type_traits t_q8_0 = {"Q8_0", QK, 2 + QK};
+    static const type_traits t_mxfp4 = {"MXFP4", QK, 1 + QK / 2};
     /* Q2_K: scales[16] qs[64] d dmin */
     static const type_traits t_q2_k = {"Q2_K", QK_K, QK_K / 16 + QK_K / 4 + 4};
     /* Q3_K: hmask[32] qs[64] scales[12] d */
@@ -75,6 +79,8 @@ static const type_traits *traits(int type) {
         return &t_q5_1;
     case MS_TYPE_Q8_0:
         return &t_q8_0;
+    case MS_TYPE_MXFP4:
+        return &t_mxfp4;
     case MS_TYPE_Q2_K:
         return &t_q2_k;
     case MS_TYPE_Q3_K:
@@ -101,7 +107,6 @@ const char *ms_type_name(int type) {
         [17] = "IQ2_XS", [18] = "IQ3_XXS", [19] = "IQ1_S", [20] = "IQ4_NL", [21] = "IQ3_S",
         [22] = "IQ2_S",  [23] = "IQ4_XS",  [24] = "I8",    [25] = "I16",    [26] = "I32",
         [27] = "I64",    [28] = "F64",     [29] = "IQ1_M", [34] = "TQ1_0",  [35] = "TQ2_0",
-        [39] = "MXFP4",
     };
     static _Thread_local char buf[32];
     const type_traits *t = traits(type);
@@ -270,6 +275,29 @@ static void deq_q8_0(const uint8_t *b, float *y, int64_t nb) {
         const int8_t *qs = (const int8_t *)(b + 2);
         for (int j = 0; j < QK; j++)
             y[j] = qs[j] * d;
+    }
+}
+
+/* E2M1 values doubled (ggml's kvalues_mxfp4): 0, 0.5, 1, 1.5, 2, 3, 4, 6 and negatives. */
+static const int8_t kvalues_mxfp4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+/* ggml_e8m0_to_fp32_half: 2^(e-128) as an f32 bit pattern; e 0 and 1 are subnormals, e 255
+ * is 2^127 (ggml does not treat it as NaN). */
+static inline float e8m0_to_f32_half(uint8_t e) {
+    uint32_t bits = e < 2 ? (uint32_t)0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* MXFP4 block (17 bytes): e8m0 e, qs[16]. y = kvalues[q] * 2^(e-128). */
+static void deq_mxfp4(const uint8_t *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, b += 1 + QK / 2, y += QK) {
+        const float d = e8m0_to_f32_half(b[0]);
+        for (int j = 0; j < QK / 2; j++) {
+            y[j] = kvalues_mxfp4[b[1 + j] & 0x0F] * d;
+            y[j + QK / 2] = kvalues_mxfp4[b[1 + j] >> 4] * d;
+        }
     }
 }
 
@@ -454,6 +482,9 @@ void ms_dequantize_row(ms_type t, const void *src, float *dst, int64_t n) {
     case MS_TYPE_Q8_0:
         deq_q8_0(b, dst, nb);
         break;
+    case MS_TYPE_MXFP4:
+        deq_mxfp4(b, dst, nb);
+        break;
     case MS_TYPE_Q2_K:
         deq_q2_k(b, dst, nb);
         break;
@@ -587,6 +618,42 @@ static void q_q8_0(const float *x, uint8_t *b, int64_t nb) {
         wr_f16(b, d);
         for (int j = 0; j < QK; j++)
             b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+    }
+}
+
+/* ggml's best_index_mxfp4: the first code with the smallest |kvalue * e - x| (a NaN x keeps
+ * code 0). */
+static inline int best_index_mxfp4(float x, float e) {
+    int best = 0;
+    float best_err = fabsf(kvalues_mxfp4[0] * e - x);
+    for (int i = 1; i < 16; i++) {
+        const float err = fabsf(kvalues_mxfp4[i] * e - x);
+        if (err < best_err) {
+            best = i;
+            best_err = err;
+        }
+    }
+    return best;
+}
+
+/* quantize_row_mxfp4_ref: e = floor(log2(amax)) - 2 + 127 (so amax / 2^(e-127) < 8, the
+ * largest code 6 being 12 halves), 0 for an all-zero block. ggml converts that float to
+ * uint8_t directly; for finite amax the value is an integer in [-24, 253] and x86 keeps the
+ * low byte of the int32 conversion, which is what the int cast here does without the
+ * undefined float-to-unsigned conversion. An infinite amax gives 0 there (cvttss2si's
+ * 0x80000000), and so here. NaNs never win the amax comparison. */
+static void q_mxfp4(const float *x, uint8_t *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK, b += 1 + QK / 2) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK; j++)
+            if (amax < fabsf(x[j])) amax = fabsf(x[j]);
+        uint8_t e = 0;
+        if (amax > 0.0f && isfinite(amax)) e = (uint8_t)((int)floorf(log2f(amax)) - 2 + 127);
+        const float d = e8m0_to_f32_half(e);
+        b[0] = e;
+        for (int j = 0; j < QK / 2; j++)
+            b[1 + j] =
+                (uint8_t)(best_index_mxfp4(x[j], d) | best_index_mxfp4(x[j + QK / 2], d) << 4);
     }
 }
 
@@ -1097,6 +1164,9 @@ int ms_quantize_row(ms_type t, const float *src, void *dst, int64_t n) {
         break;
     case MS_TYPE_Q8_0:
         q_q8_0(src, b, nb);
+        break;
+    case MS_TYPE_MXFP4:
+        q_mxfp4(src, b, nb);
         break;
     case MS_TYPE_Q2_K:
         q_q2_k(src, b, nb);

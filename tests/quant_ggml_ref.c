@@ -46,6 +46,7 @@ DECL(q3_K)
 DECL(q4_K)
 DECL(q5_K)
 DECL(q6_K)
+DECL(mxfp4)
 
 static const struct {
     const char *name;
@@ -64,6 +65,7 @@ static const struct {
     {"Q4_K", 256, 144, quantize_row_q4_K_ref, dequantize_row_q4_K},
     {"Q5_K", 256, 176, quantize_row_q5_K_ref, dequantize_row_q5_K},
     {"Q6_K", 256, 210, quantize_row_q6_K_ref, dequantize_row_q6_K},
+    {"MXFP4", 32, 17, quantize_row_mxfp4_ref, dequantize_row_mxfp4},
 };
 
 int main(int argc, char **argv) {

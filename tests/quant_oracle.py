@@ -2,7 +2,7 @@
 against two independent implementations from llama.cpp's source bundle:
   1. gguf-py's numpy quants (gguf/quants.py): dequantization of every type we read, and
      quantization where gguf-py has a quantizer (BF16, F16 via numpy, Q4_0, Q4_1, Q5_0,
-     Q5_1, Q8_0);
+     Q5_1, Q8_0, MXFP4);
   2. ggml's reference C code (ggml/src/ggml-quants.c), compiled here: quantize_row_*_ref
      for all our quantized types (this is the only oracle for the K-quant quantizers) and
      dequantize_row_* once more.
@@ -29,6 +29,7 @@ TYPES = {
     "Q5_1": (32, 24, [0, 2]), "Q8_0": (32, 34, [0]),
     "Q2_K": (256, 84, [80, 82]), "Q3_K": (256, 110, [108]), "Q4_K": (256, 144, [0, 2]),
     "Q5_K": (256, 176, [0, 2]), "Q6_K": (256, 210, [208]),
+    "MXFP4": (32, 17, []),  # E8M0 exponent byte: every pattern 0..255 is meaningful
 }
 failures = []
 rng = np.random.default_rng(20240601)
@@ -144,18 +145,32 @@ for tname, (blck, bb, _) in TYPES.items():
 N = 256 * 32
 for kind in range(6):
     x = random_floats(N, kind)
-    for tname in ("F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"):
+    for tname in ("F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "MXFP4"):
         mine = ours("quant", tname, x, np.uint8)
         theirs = np.ascontiguousarray(gguf.quants.quantize(x.reshape(1, -1), Q[tname])).view(np.uint8).reshape(-1)
         nbad = int(np.sum(mine != theirs)) if mine.shape == theirs.shape else -1
         report("quantize %s vs gguf-py (input kind %d)" % (tname, kind), nbad == 0,
                "" if nbad == 0 else "(%d bytes differ)" % nbad)
-    for tname in ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"):
+    for tname in ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
+                  "MXFP4"):
         mine = ours("quant", tname, x, np.uint8)
         ref = ggml_ref("quant", tname, x, np.uint8)
         nbad = int(np.sum(mine != ref)) if mine.shape == ref.shape else -1
         report("quantize %s vs ggml-quants.c (input kind %d)" % (tname, kind), nbad == 0,
                "" if nbad == 0 else "(%d bytes differ)" % nbad)
+
+# MXFP4's exponent for tiny blocks: floor(log2(amax)) - 2 + 127 is negative below 2^-125
+# and ggml's float-to-uint8 conversion wraps it (the low byte of the int32); blocks at every
+# scale from subnormal to huge, and with exact powers of two as amax.
+x = rng.standard_normal(32 * 400).astype(np.float32).reshape(400, 32)
+x *= np.float32(2.0) ** rng.integers(-150, 120, size=(400, 1)).astype(np.float32)
+x[::7, 0] = np.float32(2.0) ** rng.integers(-149, 127, size=x[::7].shape[0]).astype(np.float32)
+x = x.reshape(-1)
+mine = ours("quant", "MXFP4", x, np.uint8)
+ref = ggml_ref("quant", "MXFP4", x, np.uint8)
+nbad = int(np.sum(mine != ref)) if mine.shape == ref.shape else -1
+report("quantize MXFP4 vs ggml-quants.c (2^-150..2^120)", nbad == 0,
+       "" if nbad == 0 else "(%d bytes differ)" % nbad)
 
 if failures:
     print("%d checks failed: %s" % (len(failures), ", ".join(failures)), file=sys.stderr)

@@ -463,7 +463,7 @@ static void test_dequant(void) {
     static const ms_type types[] = {MS_TYPE_F32,  MS_TYPE_F16,  MS_TYPE_BF16, MS_TYPE_Q4_0,
                                     MS_TYPE_Q4_1, MS_TYPE_Q5_0, MS_TYPE_Q5_1, MS_TYPE_Q8_0,
                                     MS_TYPE_Q2_K, MS_TYPE_Q3_K, MS_TYPE_Q4_K, MS_TYPE_Q5_K,
-                                    MS_TYPE_Q6_K};
+                                    MS_TYPE_Q6_K, MS_TYPE_MXFP4};
     enum { N = 1024 };
     float src[N], a[N], b[N];
     uint8_t q[N * 4 + 64];

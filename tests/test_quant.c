@@ -17,7 +17,7 @@
 static const ms_type all_types[] = {MS_TYPE_F32,  MS_TYPE_F16,  MS_TYPE_BF16, MS_TYPE_Q4_0,
                                     MS_TYPE_Q4_1, MS_TYPE_Q5_0, MS_TYPE_Q5_1, MS_TYPE_Q8_0,
                                     MS_TYPE_Q2_K, MS_TYPE_Q3_K, MS_TYPE_Q4_K, MS_TYPE_Q5_K,
-                                    MS_TYPE_Q6_K};
+                                    MS_TYPE_Q6_K, MS_TYPE_MXFP4};
 #define N_TYPES (int)(sizeof all_types / sizeof all_types[0])
 
 static int type_by_name(const char *s, ms_type *t) {
@@ -119,7 +119,7 @@ static int cmd_self(void) {
         {MS_TYPE_Q5_1, 32, 24, "Q5_1"},   {MS_TYPE_Q8_0, 32, 34, "Q8_0"},
         {MS_TYPE_Q2_K, 256, 84, "Q2_K"},  {MS_TYPE_Q3_K, 256, 110, "Q3_K"},
         {MS_TYPE_Q4_K, 256, 144, "Q4_K"}, {MS_TYPE_Q5_K, 256, 176, "Q5_K"},
-        {MS_TYPE_Q6_K, 256, 210, "Q6_K"},
+        {MS_TYPE_Q6_K, 256, 210, "Q6_K"}, {MS_TYPE_MXFP4, 32, 17, "MXFP4"},
     };
     for (size_t i = 0; i < sizeof geo / sizeof geo[0]; i++) {
         CHECK(ms_type_supported((int)geo[i].t), "%s supported", geo[i].name);
@@ -134,6 +134,41 @@ static int cmd_self(void) {
           "unsupported ids");
     CHECK(strcmp(ms_type_name(16), "IQ2_XXS") == 0, "IQ2_XXS name");
     CHECK(strcmp(ms_type_name(977), "type 977") == 0, "unknown name");
+
+    /* MXFP4 by hand: e = 127 gives scale 2^-1 on the doubled E2M1 table (0, 1, .., 12), so the
+     * E2M1 values themselves; e = 0 the subnormal 2^-128, e = 255 2^127 (ggml's
+     * e8m0_to_fp32_half, which has no NaN). */
+    {
+        uint8_t blk[3 * 17] = {0};
+        blk[0] = 127;
+        for (int j = 0; j < 16; j++)
+            blk[1 + j] = (uint8_t)(j | (15 - j) << 4);
+        blk[17] = 0;
+        blk[18] = 0x21; /* element 0 code 1 (0.5), element 16 code 2 (1.0) */
+        blk[34] = 255;
+        blk[35] = 0x97; /* element 0 code 7 (12 * 2^127 = inf), element 16 code 9 (-2^127) */
+        static const float e2m1[16] = {0,  0.5f,  1,  1.5f,  2,  3,  4,  6,
+                                       -0, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+        float y3[96];
+        ms_dequantize_row(MS_TYPE_MXFP4, blk, y3, 96);
+        for (int j = 0; j < 16; j++) {
+            CHECK(y3[j] == e2m1[j] && y3[16 + j] == e2m1[15 - j], "mxfp4 code %d", j);
+        }
+        CHECK(y3[32] == 0x1p-128f && y3[48] == 0x1p-127f && y3[33] == 0, "mxfp4 e=0 scale");
+        CHECK(isinf(y3[64]) && y3[64] > 0 && y3[80] == -0x1p127f, "mxfp4 e=255 scale");
+        /* Quantizer: amax 3 -> e = floor(log2 3) - 2 + 127 = 126, codes exact. */
+        float xq[32];
+        for (int j = 0; j < 32; j++)
+            xq[j] = e2m1[j % 16] * 0.5f;
+        uint8_t qb[17];
+        CHECK(ms_quantize_row(MS_TYPE_MXFP4, xq, qb, 32) == 0, "mxfp4 quantize");
+        CHECK(qb[0] == 126, "mxfp4 exponent %d", qb[0]);
+        float yq[32];
+        ms_dequantize_row(MS_TYPE_MXFP4, qb, yq, 32);
+        for (int j = 0; j < 32; j++)
+            CHECK(yq[j] == xq[j], "mxfp4 exact value %d: %g != %g", j, (double)yq[j],
+                  (double)xq[j]);
+    }
 
     /* Half precision: hand-known encodings. */
     static const struct {
@@ -175,7 +210,7 @@ static int cmd_self(void) {
               {MS_TYPE_Q8_0, 0.01}, {MS_TYPE_Q5_0, 0.05}, {MS_TYPE_Q5_1, 0.05},
               {MS_TYPE_Q4_0, 0.12}, {MS_TYPE_Q4_1, 0.1},  {MS_TYPE_Q6_K, 0.03},
               {MS_TYPE_Q5_K, 0.05}, {MS_TYPE_Q4_K, 0.1},  {MS_TYPE_Q3_K, 0.2},
-              {MS_TYPE_Q2_K, 0.4}};
+              {MS_TYPE_Q2_K, 0.4},  {MS_TYPE_MXFP4, 0.2}};
     for (int i = 0; i < N; i++)
         x[i] = (float)(sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand()));
     for (size_t k = 0; k < sizeof rt / sizeof rt[0]; k++) {
