@@ -5,3 +5,12 @@ target_include_directories(test_gemm PRIVATE ${PROJECT_SOURCE_DIR}/engine)
 target_link_libraries(test_gemm PRIVATE ms_engine m)
 add_test(NAME gemm_unit COMMAND test_gemm)
 set_tests_properties(gemm_unit PROPERTIES LABELS unit)
+
+# Documents packed into one window (ms_forward_packed) == one document per pass, bit for bit.
+file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/forward-work/packed)
+add_executable(test_forward_packed ${CMAKE_CURRENT_SOURCE_DIR}/test_forward_packed.c)
+target_link_libraries(test_forward_packed PRIVATE ms_engine m)
+add_test(NAME forward_packed
+  COMMAND test_forward_packed ${MS_TEST_DATA}/vocab/ggml-vocab-llama-spm.gguf
+          ${CMAKE_CURRENT_BINARY_DIR}/forward-work/packed)
+set_tests_properties(forward_packed PROPERTIES LABELS unit)
