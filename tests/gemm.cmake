@@ -14,3 +14,9 @@ add_test(NAME forward_packed
   COMMAND test_forward_packed ${MS_TEST_DATA}/vocab/ggml-vocab-llama-spm.gguf
           ${CMAKE_CURRENT_BINARY_DIR}/forward-work/packed)
 set_tests_properties(forward_packed PROPERTIES LABELS unit)
+
+# capture packs short documents into shared passes: the store equals --no-pack's (h5py).
+add_test(NAME capture_packed
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/capture/packed.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_BINARY_DIR}/capture_tmp/packed ${PROJECT_SOURCE_DIR}/corpora/samples)
+set_tests_properties(capture_packed PROPERTIES LABELS unit TIMEOUT 600)
