@@ -47,35 +47,51 @@ void ms_gemm_pack(const float *w, int64_t ldw, int64_t rows, int64_t cols, float
 }
 
 #if defined(__AVX512F__)
-/* y[i][0..nc) (+)= Σ_k x[i][k] · b[k][0..nc), i < mr; first: start the chains from 0. */
-static inline __attribute__((always_inline)) void kern(int mr, int nc, int64_t kc, const float *x,
-                                                       int64_t ldx, const float *b, float *y,
-                                                       int64_t ldy, int first) {
-    __m512 acc[MR][2];
+/* y[i][0..nc) (+)= Σ_k x[i][k] · b[k][0..nc) for i < mr; first: start the chains from 0.
+ * Always MR rows (16 zmm accumulators in registers); rows past mr repeat row mr - 1 and are not
+ * stored, so a row's arithmetic never depends on mr. */
+static void kern(int mr, int nc, int64_t kc, const float *x, int64_t ldx, const float *b, float *y,
+                 int64_t ldy, int first) {
+    const float *xr[MR];
+    for (int i = 0; i < MR; i++)
+        xr[i] = x + (i < mr ? i : mr - 1) * ldx;
     __mmask16 m0 = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1u);
     __mmask16 m1 = nc >= 32 ? (__mmask16)0xffff : nc > 16 ? (__mmask16)((1u << (nc - 16)) - 1u) : 0;
-    for (int i = 0; i < mr; i++) {
-        if (first) {
-            acc[i][0] = _mm512_setzero_ps();
-            acc[i][1] = _mm512_setzero_ps();
-        } else {
-            acc[i][0] = _mm512_maskz_loadu_ps(m0, y + i * ldy);
-            acc[i][1] = _mm512_maskz_loadu_ps(m1, y + i * ldy + 16);
-        }
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define DECL(i) __m512 c##i##0, c##i##1;
+    ROWS(DECL)
+#undef DECL
+    if (first) {
+#define ZERO(i) c##i##0 = c##i##1 = _mm512_setzero_ps();
+        ROWS(ZERO)
+#undef ZERO
+    } else {
+#define LOAD(i)                                                                                    \
+    c##i##0 = _mm512_maskz_loadu_ps(m0, y + (i < mr ? i : 0) * ldy);                               \
+    c##i##1 = _mm512_maskz_loadu_ps(m1, y + (i < mr ? i : 0) * ldy + 16);
+        ROWS(LOAD)
+#undef LOAD
     }
     for (int64_t k = 0; k < kc; k++) {
         __m512 b0 = _mm512_loadu_ps(b + k * MS_GEMM_NR);
         __m512 b1 = _mm512_loadu_ps(b + k * MS_GEMM_NR + 16);
-        for (int i = 0; i < mr; i++) {
-            __m512 a = _mm512_set1_ps(x[i * ldx + k]);
-            acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
-        }
+#define FMA(i)                                                                                     \
+    {                                                                                              \
+        __m512 a = _mm512_set1_ps(xr[i][k]);                                                       \
+        c##i##0 = _mm512_fmadd_ps(a, b0, c##i##0);                                                 \
+        c##i##1 = _mm512_fmadd_ps(a, b1, c##i##1);                                                 \
     }
-    for (int i = 0; i < mr; i++) {
-        _mm512_mask_storeu_ps(y + i * ldy, m0, acc[i][0]);
-        _mm512_mask_storeu_ps(y + i * ldy + 16, m1, acc[i][1]);
+        ROWS(FMA)
+#undef FMA
     }
+#define STORE(i)                                                                                   \
+    if (i < mr) {                                                                                  \
+        _mm512_mask_storeu_ps(y + i * ldy, m0, c##i##0);                                           \
+        _mm512_mask_storeu_ps(y + i * ldy + 16, m1, c##i##1);                                      \
+    }
+    ROWS(STORE)
+#undef STORE
+#undef ROWS
 }
 #elif defined(__AVX2__) && defined(__FMA__)
 #define KERN_MR_AVX2 3 /* 3 rows x 4 ymm = 12 accumulators */
@@ -139,6 +155,9 @@ static void kern(int mr, int nc, int64_t kc, const float *x, int64_t ldx, const 
 /* The micro-kernel with a constant row count (so its accumulators live in registers). */
 static void kern_rows(int mr, int nc, int64_t kc, const float *x, int64_t ldx, const float *b,
                       float *y, int64_t ldy, int first) {
+#if defined(__AVX512F__)
+    kern(mr, nc, kc, x, ldx, b, y, ldy, first);
+#else
     switch (mr) {
 #define KCASE(R)                                                                                   \
     case R:                                                                                        \
@@ -156,6 +175,7 @@ static void kern_rows(int mr, int nc, int64_t kc, const float *x, int64_t ldx, c
     default:
         break;
     }
+#endif
 }
 
 void ms_gemm_packed(int64_t m, int64_t rows, int64_t cols, const float *x, int64_t ldx,
