@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -22,13 +22,51 @@ size_t ms_gemm_packed_elems(int64_t rows, int64_t cols) {
     return (size_t)np * (size_t)cols * MS_GEMM_NR;
 }
 
+#if defined(__AVX2__)
+/* dst[kk * NR + c] = src[c * lds + kk] for an 8 x 8 block (c, kk < 8). */
+static inline void transpose8(const float *src, int64_t lds, float *dst) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    const int NR = MS_GEMM_NR;
+    _mm256_storeu_ps(dst + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
 void ms_gemm_pack(const float *w, int64_t ldw, int64_t rows, int64_t cols, float *panel) {
     const int NR = MS_GEMM_NR;
     for (int64_t p0 = 0; p0 < rows; p0 += NR) {
         int64_t nc = rows - p0 < NR ? rows - p0 : NR;
         float *dst = panel + (size_t)(p0 / NR) * (size_t)cols * NR;
-        /* 8 k at a time: reads 8 consecutive floats of each row, writes 8 panel rows. */
         int64_t k = 0;
+#if defined(__AVX2__)
+        if (nc == NR) /* whole panels: 8 x 8 blocks transposed in registers */
+            for (; k + 8 <= cols; k += 8)
+                for (int c0 = 0; c0 < NR; c0 += 8)
+                    transpose8(w + (size_t)(p0 + c0) * (size_t)ldw + k, ldw,
+                               dst + (size_t)k * NR + c0);
+#endif
+        /* 8 k at a time: reads 8 consecutive floats of each row, writes 8 panel rows. */
         for (; k + 8 <= cols; k += 8) {
             for (int64_t c = 0; c < nc; c++) {
                 const float *src = w + (size_t)(p0 + c) * (size_t)ldw + k;
