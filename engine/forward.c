@@ -38,6 +38,7 @@
 #define TILE_F32_ROWS 256 /* tile height for F32 weights multiplied in place */
 #define ATT_QCHUNK    64  /* queries per attention task */
 #define THREAD_PAD    8   /* doubles between per-thread counters (no false sharing) */
+#define PACK_CHUNK    256 /* columns dequantized per step (a K-quant super-block; 32 KiB of f32) */
 
 struct ms_engine {
     ms_fwd_model m;   /* m.layers points at layers below */
@@ -163,17 +164,31 @@ static void mm_task(void *ctx, int64_t t, int th) {
         ms_gemm_pack((const float *)(const void *)(w->data + (size_t)r0 * w->row_bytes), w->cols,
                      nr, w->cols, panel);
     } else {
-        float *tile = e->tiles + (size_t)th * e->tile_elems; /* (nr, cols) */
-        assert((size_t)(nr * w->cols) <= e->tile_elems);
-        for (int64_t r = 0; r < nr; r++) {
-            const uint8_t *src = w->data + (size_t)(r0 + r) * w->row_bytes;
-            float *dst = tile + (size_t)r * (size_t)w->cols;
-            if (w->type == MS_TYPE_F32)
-                memcpy(dst, src, (size_t)w->cols * sizeof(float));
-            else
-                ms_fwd_dequant_row(w->type, src, dst, w->cols);
+        /* Dequantize PACK_CHUNK columns of NR rows at a time into the thread's staging area (in
+         * L1) and pack them straight into the panel: no f32 tile goes through memory. */
+        int64_t be = ms_type_block_elems(w->type);
+        int64_t ch = w->cols % PACK_CHUNK == 0 && PACK_CHUNK % be == 0 ? PACK_CHUNK : w->cols;
+        size_t ch_bytes = ms_type_row_bytes(w->type, ch);
+        float *stage = e->tiles + (size_t)th * e->tile_elems; /* (NR, ch) */
+        for (int64_t p0 = 0; p0 < nr; p0 += MS_GEMM_NR) {
+            int64_t nc = nr - p0 < MS_GEMM_NR ? nr - p0 : MS_GEMM_NR;
+            assert((size_t)(nc * ch) <= e->tile_elems);
+            float *pp = panel + (size_t)(p0 / MS_GEMM_NR) * (size_t)w->cols * MS_GEMM_NR;
+            for (int64_t k0 = 0; k0 < w->cols; k0 += ch) {
+                for (int64_t r = 0; r < nc; r++) {
+                    const uint8_t *src = w->data + (size_t)(r0 + p0 + r) * w->row_bytes +
+                                         (size_t)(k0 / ch) * ch_bytes;
+                    if (k0 + ch < w->cols) /* the row's next chunk: 32 rows defeat prefetchers */
+                        for (size_t o = 0; o < ch_bytes; o += 64)
+                            __builtin_prefetch(src + ch_bytes + o);
+                    if (w->type == MS_TYPE_F32)
+                        memcpy(stage + r * ch, src, (size_t)ch * sizeof(float));
+                    else
+                        ms_fwd_dequant_row(w->type, src, stage + r * ch, ch);
+                }
+                ms_gemm_pack_part(stage, ch, nc, ch, pp + (size_t)k0 * MS_GEMM_NR);
+            }
         }
-        ms_gemm_pack(tile, w->cols, nr, w->cols, panel);
     }
     e->t_dequant[th * THREAD_PAD] += now_s() - t0;
     ms_gemm_packed(j->m, nr, w->cols, j->x, j->ldx, panel, j->y + r0, j->ldy);

@@ -55,33 +55,35 @@ static inline void transpose8(const float *src, int64_t lds, float *dst) {
 
 void ms_gemm_pack(const float *w, int64_t ldw, int64_t rows, int64_t cols, float *panel) {
     const int NR = MS_GEMM_NR;
-    for (int64_t p0 = 0; p0 < rows; p0 += NR) {
-        int64_t nc = rows - p0 < NR ? rows - p0 : NR;
-        float *dst = panel + (size_t)(p0 / NR) * (size_t)cols * NR;
-        int64_t k = 0;
+    for (int64_t p0 = 0; p0 < rows; p0 += NR)
+        ms_gemm_pack_part(w + (size_t)p0 * (size_t)ldw, ldw, rows - p0 < NR ? rows - p0 : NR, cols,
+                          panel + (size_t)(p0 / NR) * (size_t)cols * NR);
+}
+
+void ms_gemm_pack_part(const float *w, int64_t ldw, int64_t nc, int64_t cols, float *dst) {
+    const int NR = MS_GEMM_NR;
+    int64_t k = 0;
 #if defined(__AVX2__)
-        if (nc == NR) /* whole panels: 8 x 8 blocks transposed in registers */
-            for (; k + 8 <= cols; k += 8)
-                for (int c0 = 0; c0 < NR; c0 += 8)
-                    transpose8(w + (size_t)(p0 + c0) * (size_t)ldw + k, ldw,
-                               dst + (size_t)k * NR + c0);
+    if (nc == NR) /* whole panels: 8 x 8 blocks transposed in registers */
+        for (; k + 8 <= cols; k += 8)
+            for (int c0 = 0; c0 < NR; c0 += 8)
+                transpose8(w + (size_t)c0 * (size_t)ldw + k, ldw, dst + (size_t)k * NR + c0);
 #endif
-        /* 8 k at a time: reads 8 consecutive floats of each row, writes 8 panel rows. */
-        for (; k + 8 <= cols; k += 8) {
-            for (int64_t c = 0; c < nc; c++) {
-                const float *src = w + (size_t)(p0 + c) * (size_t)ldw + k;
-                float *d = dst + (size_t)k * NR + c;
-                for (int kk = 0; kk < 8; kk++)
-                    d[kk * NR] = src[kk];
-            }
-            for (int64_t c = nc; c < NR; c++)
-                for (int kk = 0; kk < 8; kk++)
-                    dst[(size_t)(k + kk) * NR + c] = 0.0f;
+    /* 8 k at a time: reads 8 consecutive floats of each row, writes 8 panel rows. */
+    for (; k + 8 <= cols; k += 8) {
+        for (int64_t c = 0; c < nc; c++) {
+            const float *src = w + (size_t)c * (size_t)ldw + k;
+            float *d = dst + (size_t)k * NR + c;
+            for (int kk = 0; kk < 8; kk++)
+                d[kk * NR] = src[kk];
         }
-        for (; k < cols; k++)
-            for (int64_t c = 0; c < NR; c++)
-                dst[(size_t)k * NR + c] = c < nc ? w[(size_t)(p0 + c) * (size_t)ldw + k] : 0.0f;
+        for (int64_t c = nc; c < NR; c++)
+            for (int kk = 0; kk < 8; kk++)
+                dst[(size_t)(k + kk) * NR + c] = 0.0f;
     }
+    for (; k < cols; k++)
+        for (int64_t c = 0; c < NR; c++)
+            dst[(size_t)k * NR + c] = c < nc ? w[(size_t)c * (size_t)ldw + k] : 0.0f;
 }
 
 #if defined(__AVX512F__)

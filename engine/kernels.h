@@ -26,6 +26,10 @@ size_t ms_gemm_packed_elems(int64_t rows, int64_t cols);
 /* Packs W (rows, cols), row stride ldw floats, into panels: panel p holds
  * panel[(p·cols + k)·NR + c] = W[p·NR + c][k], zero for rows past the end. */
 void ms_gemm_pack(const float *w, int64_t ldw, int64_t rows, int64_t cols, float *panel);
+/* The columns [k0, k0 + cols) of one panel from nc <= NR rows of W (row stride ldw, starting at
+ * column k0): dst = panel + (p·total_cols + k0)·NR. Lets a caller dequantize a few blocks of
+ * NR rows at a time (in L1) and pack them, instead of a whole f32 tile. */
+void ms_gemm_pack_part(const float *w, int64_t ldw, int64_t nc, int64_t cols, float *dst);
 /* Y (m, rows) = X (m, cols) · Wᵀ for a packed W; X row stride ldx, Y row stride ldy. */
 void ms_gemm_packed(int64_t m, int64_t rows, int64_t cols, const float *x, int64_t ldx,
                     const float *panel, float *y, int64_t ldy);
