@@ -8,8 +8,8 @@
  *   "hook": pass a route hook that copies every event's routes (what a probe minimally does).
  *   "full": the full forward pass llama.cpp's prompt processing does: every layer's experts
  *   and the lm_head logits of each window's last token (MS_LOGITS_LAST).
- *   "packed": routing-only, lines packed greedily into passes of the longest line's length
- *   (ms_forward_packed), as capture packs short documents.
+ *   "packed [N]": routing-only, lines packed greedily into passes of at most N tokens (default:
+ *   the longest line) with ms_forward_packed, as capture packs short documents.
  * Prints one JSON line: tokens, windows, CPU and wall seconds of the passes, and the
  * engine's per-stage profile. */
 #include "engine.h"
@@ -119,6 +119,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     const ms_hparams *hp = ms_model_hparams(m);
+    if (packed && argc > 5 && atoll(argv[5]) > max_len) max_len = atoll(argv[5]);
     ms_engine_opts eo = {threads, max_len, full ? MS_LOGITS_LAST : 0};
     ms_engine *e;
     if (ms_engine_open(&e, m, &eo, err, sizeof err)) {

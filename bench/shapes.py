@@ -8,7 +8,8 @@ For each type (F16, Q8_0, Q4_K_M) of a Mixtral-layer-shaped fixture (d_model 409
 `moescope make-model` and cached):
   routing   bench/perf_forward.c: capture's routing-only pass (the last layer's experts and
             lm_head skipped), one document window per pass
-  packed    the same windows packed into shared passes (ms_forward_packed, as capture does)
+  packed    the same windows packed into shared passes of up to --pack-window tokens
+            (ms_forward_packed, as capture does with its default window of 2048)
   full      every layer's experts and the last token's logits per window: what llama.cpp's
             prompt processing computes
   llama.cpp tests/oracle/perf_bench.mjs (node-llama-cpp CPU build), each window from an empty
@@ -59,6 +60,8 @@ def main():
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--skip-llama", action="store_true")
+    ap.add_argument("--pack-window", type=int, default=2048,
+                    help="tokens per packed pass (capture's default window)")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     moescope = os.path.join(build, "moescope")
@@ -119,7 +122,8 @@ def main():
         for r in range(a.repeats):  # alternate the engines on the same file
             for mode in ("routing", "packed", "full"):
                 log("bench: %s %s run %d" % (typ, mode, r + 1))
-                runs[mode].append(Proc([fwd, model, wins, str(a.threads), mode]))
+                runs[mode].append(Proc([fwd, model, wins, str(a.threads), mode] +
+                                       ([str(a.pack_window)] if mode == "packed" else [])))
             if not a.skip_llama:
                 log("bench: %s llama.cpp run %d" % (typ, r + 1))
                 runs["llama"].append(Proc(["node", os.path.join(SRC, "tests", "oracle",
@@ -150,9 +154,9 @@ def report(res, path):
                               res["threads"], res["repeats"], res["load_before"][0],
                               res["load_after"][0]))
     p("")
-    p("| model | pass | tok/CPU-s | tok/s (wall) | GFLOP/CPU-s | CPU s (all runs) | vs llama.cpp "
-      "(CPU) |")
-    p("|---|---|---|---|---|---|---|")
+    p("| model | pass | passes | tok/CPU-s | tok/s (wall) | GFLOP/CPU-s | CPU s (all runs) | "
+      "llama.cpp CPU / this CPU |")
+    p("|---|---|---|---|---|---|---|---|")
     for m in res["models"]:
         ll = m.get("llama")
         for mode in ("routing", "packed", "full", "llama"):
@@ -162,8 +166,9 @@ def report(res, path):
             ratio = ("%.2f" % (ll["cpu"] / r["cpu"])) if ll and mode != "llama" else "-"
             if mode in ("routing", "packed"):
                 ratio += " (less work)" if ratio != "-" else ""
-            p("| %s | %s | %.1f | %.1f | %.1f | %s | %s |" %
-              (m["type"], "llama.cpp" if mode == "llama" else mode, res["tokens"] / r["cpu"],
+            p("| %s | %s | %s | %.1f | %.1f | %.1f | %s | %s |" %
+              (m["type"], "llama.cpp" if mode == "llama" else mode, r.get("passes") or "-",
+               res["tokens"] / r["cpu"],
                res["tokens"] / r["wall"], r["flops"] / r["cpu"] / 1e9,
                " ".join("%.2f" % c for c in r["all_cpu"]), ratio))
     p("")
