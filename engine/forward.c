@@ -3,16 +3,21 @@
  * sliding window), the router (forward_router.c) with its probe hook, SwiGLU experts, final
  * norm and lm_head.
  *
- * Speed by design: every projection is an OpenBLAS sgemm over the whole window. Weights are
- * never copied whole: a matrix is cut into tiles of rows of bounded size (TILE_BYTES, about
- * an L2) that a worker dequantizes into its own scratch and multiplies with the window; F32
- * weights are multiplied in place. Tokens are grouped by expert so each expert runs one GEMM
- * per projection per layer. Attention is two GEMMs per (head, block of queries).
+ * Speed by design: every projection is one matrix product over the whole window. Weights are
+ * never copied whole: a matrix is cut into tiles of rows of bounded size (TILE_BYTES) that a
+ * worker dequantizes, 256 columns of 32 rows at a time, straight into the packed panel layout
+ * of the engine's kernel (gemm.c) and multiplies with the window. Tokens are grouped by expert
+ * so each expert runs one product per projection per layer. Attention is two OpenBLAS GEMMs
+ * per (document segment, head, block of queries).
  *
  * Determinism: the work is cut into tasks whose shapes do not depend on the thread count,
- * every task writes its own outputs, OpenBLAS runs single-threaded inside each task
- * (openblas_set_num_threads(1)), and no sum is reduced across threads. So routes and logits
- * are bit-identical whatever the thread count.
+ * every task writes its own outputs, and no sum is reduced across threads. So routes and
+ * logits are bit-identical whatever the thread count. The projections use gemm.c rather than
+ * OpenBLAS because its rows do not depend on the batch (kernels.h): a token gets the same bits
+ * whichever tokens share its window and its experts, which makes packed windows
+ * (ms_forward_packed) identical to one document per pass. Attention keeps OpenBLAS
+ * (single-threaded inside each task): its products are per segment, with the same shapes
+ * whether the segment is alone or packed.
  *
  * Memory: all scratch is allocated at ms_engine_open for max_tokens; ms_forward allocates
  * nothing. */
@@ -29,10 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Target size of one dequantized tile (f32), and the row counts that bound it. OpenBLAS packs
- * the activations again for every tile, so taller tiles pack them less often: 1 MiB (256 rows
- * of d_model 1024) measured 5-8% less CPU than 512 KiB on the 0.8B bench model (bench/run.sh,
- * docs/PERFORMANCE.md); 2 MiB was no better. */
+/* Target size of one tile of weight rows (as f32), and the row counts that bound it: a task's
+ * share of a matrix. Every tile streams the window's activations through the kernel once, so
+ * taller tiles read them less often (1 MiB measured 5-8% less CPU than 512 KiB with OpenBLAS,
+ * issue 10); results do not depend on it. */
 #define TILE_BYTES    (1024 * 1024)
 #define TILE_MIN_ROWS 64
 #define TILE_F32_ROWS 256 /* tile height for F32 weights multiplied in place */
