@@ -20,3 +20,15 @@ add_test(NAME capture_packed
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/capture/packed.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_BINARY_DIR}/capture_tmp/packed ${PROJECT_SOURCE_DIR}/corpora/samples)
 set_tests_properties(capture_packed PROPERTIES LABELS unit TIMEOUT 600)
+
+# The same checks on the kernel's AVX2 and portable (fmaf) paths: all three give the same bits.
+foreach(path avx2 scalar)
+  add_executable(test_gemm_${path} ${CMAKE_CURRENT_SOURCE_DIR}/test_gemm.c
+                                   ${PROJECT_SOURCE_DIR}/engine/gemm.c)
+  target_include_directories(test_gemm_${path} PRIVATE ${PROJECT_SOURCE_DIR}/engine)
+  target_link_libraries(test_gemm_${path} PRIVATE ms_flags m)
+  add_test(NAME gemm_unit_${path} COMMAND test_gemm_${path})
+  set_tests_properties(gemm_unit_${path} PROPERTIES LABELS unit)
+endforeach()
+target_compile_options(test_gemm_avx2 PRIVATE -mno-avx512f)
+target_compile_options(test_gemm_scalar PRIVATE -mno-avx512f -mno-avx2 -mno-fma)
