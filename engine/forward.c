@@ -40,7 +40,7 @@
  * issue 10); results do not depend on it. */
 #define TILE_BYTES    (1024 * 1024)
 #define TILE_MIN_ROWS 64
-#define TILE_F32_ROWS 256 /* tile height for F32 weights multiplied in place */
+#define TILE_F32_ROWS 256 /* tile height for F32 weights (packed from the mapping, no copy) */
 #define ATT_QCHUNK    64  /* queries per attention task */
 #define THREAD_PAD    8   /* doubles between per-thread counters (no false sharing) */
 #define PACK_CHUNK    256 /* columns dequantized per step (a K-quant super-block; 32 KiB of f32) */
