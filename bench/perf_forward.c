@@ -3,9 +3,13 @@
  * routing-only pass (no logits), exactly the windows capture ran. The probe overhead of
  * capture is its whole-process CPU time over this program's.
  *
- * usage: perf_forward MODEL WINDOWS.txt THREADS [hook]
+ * usage: perf_forward MODEL WINDOWS.txt THREADS [hook|full|packed]
  *   WINDOWS.txt: one window per line, token ids separated by spaces.
  *   "hook": pass a route hook that copies every event's routes (what a probe minimally does).
+ *   "full": the full forward pass llama.cpp's prompt processing does: every layer's experts
+ *   and the lm_head logits of each window's last token (MS_LOGITS_LAST).
+ *   "packed [N]": routing-only, lines packed greedily into passes of at most N tokens (default:
+ *   the longest line) with ms_forward_packed, as capture packs short documents.
  * Prints one JSON line: tokens, windows, CPU and wall seconds of the passes, and the
  * engine's per-stage profile. */
 #include "engine.h"
@@ -97,6 +101,8 @@ int main(int argc, char **argv) {
     }
     int threads = atoi(argv[3]);
     int use_hook = argc > 4 && !strcmp(argv[4], "hook");
+    int full = argc > 4 && !strcmp(argv[4], "full");
+    int packed = argc > 4 && !strcmp(argv[4], "packed");
     windows w;
     if (read_windows(argv[2], &w) || w.n_win < 1) {
         fprintf(stderr, "%s: no windows\n", argv[2]);
@@ -113,7 +119,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     const ms_hparams *hp = ms_model_hparams(m);
-    ms_engine_opts eo = {threads, max_len, 0};
+    if (packed && argc > 5 && atoll(argv[5]) > max_len) max_len = atoll(argv[5]);
+    ms_engine_opts eo = {threads, max_len, full ? MS_LOGITS_LAST : 0};
     ms_engine *e;
     if (ms_engine_open(&e, m, &eo, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
@@ -121,23 +128,40 @@ int main(int argc, char **argv) {
     }
     sink s = {malloc((size_t)max_len * (size_t)hp->n_expert_used * sizeof(int32_t)),
               malloc((size_t)max_len * (size_t)hp->n_expert_used * sizeof(float)), 0};
+    float *logits = full ? malloc(sizeof(float) * (size_t)hp->n_vocab) : NULL;
+    int64_t *lens = malloc(sizeof(int64_t) * (size_t)w.n_win), passes = 0;
     double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-    for (int64_t i = 0; i < w.n_win; i++) {
-        if (ms_forward(e, w.ids + w.off[i], w.off[i + 1] - w.off[i], use_hook ? copy_hook : NULL,
-                       &s, NULL, err, sizeof err)) {
+    for (int64_t i = 0; i < w.n_win;) {
+        int64_t j = i + 1, n = w.off[i + 1] - w.off[i];
+        lens[0] = n;
+        while (packed && j < w.n_win && n + (w.off[j + 1] - w.off[j]) <= max_len) {
+            lens[j - i] = w.off[j + 1] - w.off[j];
+            n += lens[j - i];
+            j++;
+        }
+        if (ms_forward_packed(e, w.ids + w.off[i], lens, j - i, use_hook ? copy_hook : NULL, &s,
+                              logits, err, sizeof err)) {
             fprintf(stderr, "%s\n", err);
             return 1;
         }
+        passes++;
+        i = j;
     }
     double wall = clock_s(CLOCK_MONOTONIC) - w0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     ms_profile p;
     ms_engine_profile(e, &p);
     printf("{\"engine\":\"moescope-forward\",\"tokens\":%lld,\"windows\":%lld,\"threads\":%d,"
-           "\"hook\":%d,\"seconds\":%.3f,\"cpu_seconds\":%.3f,"
+           "\"hook\":%d,\"mode\":\"%s\",\"passes\":%lld,\"seconds\":%.3f,\"cpu_seconds\":%.3f,"
            "\"profile\":{\"attention\":%.3f,\"router\":%.3f,\"experts\":%.3f,"
            "\"lm_head\":%.3f,\"other\":%.3f,\"dequant_cpu\":%.3f}}\n",
-           (long long)w.n, (long long)w.n_win, threads, use_hook, wall, cpu, p.attention, p.router,
-           p.experts, p.lm_head, p.other, p.dequant);
+           (long long)w.n, (long long)w.n_win, threads, use_hook,
+           full     ? "full"
+           : packed ? "packed"
+                    : "routing",
+           (long long)passes, wall, cpu, p.attention, p.router, p.experts, p.lm_head, p.other,
+           p.dequant);
+    free(logits);
+    free(lens);
     free(s.ids);
     free(s.w);
     free(w.ids);

@@ -23,7 +23,7 @@ static const char usage[] =
     "usage: moescope capture --model MODEL --corpus (MANIFEST | FILE...) --out ROUTES.h5\n"
     "                        [--layers all|LIST] [--logits] [--threads N] [--resume]\n"
     "                        [--window N] [--skip-bad] [--max-docs N] [--text-field F]\n"
-    "                        [--batch N] [--profile] [-q] [-v]\n"
+    "                        [--batch N] [--no-pack] [--profile] [-q] [-v]\n"
     "\n"
     "Runs the model over every document of the corpus and stores, per token and chosen layer,\n"
     "the router's top-k experts (rank order) and their weights in an HDF5 route store\n"
@@ -49,6 +49,9 @@ static const char usage[] =
     "                   (default \"text\")\n"
     "  --batch N        flush the store every N documents (default: every 16384 tokens,\n"
     "                   512 documents or 30 seconds, whichever comes first)\n"
+    "  --no-pack        one document window per forward pass (default: windows shorter than\n"
+    "                   --window share a pass, each with its own positions and attention;\n"
+    "                   the stored routes are the same either way, packing is faster)\n"
     "  --profile        print time per stage at the end (forward-pass stages, corpus\n"
     "                   reading, tokenization, HDF5 writing)\n"
     "  -q, -v, -h       quiet, verbose, this help\n"
@@ -126,6 +129,139 @@ static int docbuf_reserve(docbuf *b, int64_t n, int64_t lk, int64_t le, int logi
     if (lg) b->lg = lg;
     if (!pos || !ids || !w || (logits && !lg)) return -1;
     b->cap = cap;
+    return 0;
+}
+
+/* Packing (--pack): documents wait here until all their windows have run; windows shorter
+ * than --window share forward passes (ms_forward_packed), which give every token the routes
+ * it gets alone in its own window, so the store is the same with or without packing. */
+typedef struct pdoc {
+    int domain;
+    char *source;
+    int32_t *ids; /* (n) tokens */
+    int64_t n;
+    int left; /* windows not yet run */
+    docbuf db;
+} pdoc;
+
+typedef struct packq {
+    pdoc **docs; /* [head, count) waiting, in corpus order */
+    int64_t head, count, cap;
+    /* the forward pass being filled: segment s is tokens [w0, w0 + wn) of docs[seg_doc] */
+    int64_t *seg_doc, *seg_w0, *seg_len;
+    int32_t *tok; /* (window) the segments' tokens, concatenated */
+    int64_t n_segs, n_tok, window;
+    int64_t passes, windows; /* forward passes run, document windows they held (--profile) */
+} packq;
+
+static void pdoc_free(pdoc *d) {
+    if (!d) return;
+    free(d->source);
+    free(d->ids);
+    free(d->db.pos);
+    free(d->db.ids);
+    free(d->db.w);
+    free(d->db.lg);
+    free(d);
+}
+
+static int packq_init(packq *q, int64_t window) {
+    memset(q, 0, sizeof *q);
+    q->window = window;
+    q->seg_doc = malloc(sizeof *q->seg_doc * (size_t)window);
+    q->seg_w0 = malloc(sizeof *q->seg_w0 * (size_t)window);
+    q->seg_len = malloc(sizeof *q->seg_len * (size_t)window);
+    q->tok = malloc(sizeof *q->tok * (size_t)window);
+    return q->seg_doc && q->seg_w0 && q->seg_len && q->tok ? 0 : -1;
+}
+
+static void packq_free(packq *q) {
+    for (int64_t i = q->head; i < q->count; i++)
+        pdoc_free(q->docs[i]);
+    free(q->docs);
+    free(q->seg_doc);
+    free(q->seg_w0);
+    free(q->seg_len);
+    free(q->tok);
+    memset(q, 0, sizeof *q);
+}
+
+/* A new waiting document (zeroed) at the end of the queue. */
+static int pack_push(packq *q, pdoc **out) {
+    if (q->count == q->cap) {
+        int64_t nc = q->cap ? 2 * q->cap : 64;
+        pdoc **g = realloc(q->docs, sizeof *g * (size_t)nc);
+        if (!g) return -1;
+        q->docs = g;
+        q->cap = nc;
+    }
+    pdoc *d = calloc(1, sizeof *d);
+    if (!d) return -1;
+    q->docs[q->count++] = d;
+    *out = d;
+    return 0;
+}
+
+/* Adds window [w0, w0 + wn) of docs[doc] to the pass (the caller checked that it fits). */
+static void pack_add(packq *q, int64_t doc, int64_t w0, int64_t wn) {
+    pdoc *d = q->docs[doc];
+    q->seg_doc[q->n_segs] = doc;
+    q->seg_w0[q->n_segs] = w0;
+    q->seg_len[q->n_segs] = wn;
+    memcpy(q->tok + q->n_tok, d->ids + w0, sizeof *q->tok * (size_t)wn);
+    q->n_segs++;
+    q->n_tok += wn;
+    d->left++;
+}
+
+/* Runs the pass being filled (solo NULL), or only the window solo = {doc, w0, wn} (a full
+ * window: it runs at once and leaves the pass being filled alone), and hands each segment's
+ * routes to its document. 0, or an exit status with failmsg set. */
+static int pack_run(packq *q, const int64_t *solo, ms_engine *e, ms_route_collector *col,
+                    int n_layers, int64_t lk, int64_t le, int logits, char *failmsg,
+                    size_t faillen) {
+    char err[512];
+    int64_t n_segs = solo ? 1 : q->n_segs, n_tok = solo ? solo[2] : q->n_tok;
+    const int64_t *seg_doc = solo ? solo : q->seg_doc, *seg_w0 = solo ? solo + 1 : q->seg_w0;
+    const int64_t *seg_len = solo ? solo + 2 : q->seg_len;
+    const int32_t *tok = solo ? q->docs[solo[0]]->ids + solo[1] : q->tok;
+    const char *src = q->docs[seg_doc[0]]->source;
+    if (solo) q->docs[solo[0]]->left++;
+    ms_collector_begin(col);
+    int fr =
+        ms_forward_packed(e, tok, seg_len, n_segs, ms_collector_hook, col, NULL, err, sizeof err);
+    if (fr) {
+        /* The engine's message names the model file first; the documents come after. */
+        if (n_segs > 1)
+            snprintf(failmsg, faillen, "%s (document %s and %lld more in its forward pass)",
+                     col->err[0] ? col->err : err, src, (long long)(n_segs - 1));
+        else
+            snprintf(failmsg, faillen, "%s (document %s)", col->err[0] ? col->err : err, src);
+        return fr == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
+    }
+    if (col->seen_mask_count != (uint64_t)n_layers || col->n_tokens != n_tok) {
+        snprintf(failmsg, faillen,
+                 "%s: the engine reported %llu of %d layers for %lld of %lld tokens", src,
+                 (unsigned long long)col->seen_mask_count, n_layers, (long long)col->n_tokens,
+                 (long long)n_tok);
+        return MS_EXIT_RUNTIME;
+    }
+    int64_t o = 0;
+    for (int64_t s = 0; s < n_segs; s++) {
+        pdoc *d = q->docs[seg_doc[s]];
+        int64_t w0 = seg_w0[s], wn = seg_len[s];
+        for (int64_t i = 0; i < wn; i++)
+            d->db.pos[w0 + i] = (int32_t)i;
+        memcpy(d->db.ids + w0 * lk, col->ids + o * lk, sizeof *d->db.ids * (size_t)(wn * lk));
+        memcpy(d->db.w + w0 * lk, col->weights + o * lk, sizeof *d->db.w * (size_t)(wn * lk));
+        if (logits)
+            memcpy(d->db.lg + w0 * le, col->logits + o * le, sizeof *d->db.lg * (size_t)(wn * le));
+        o += wn;
+        d->left--;
+    }
+    q->passes++;
+    q->windows += n_segs;
+    if (!solo) q->n_segs = q->n_tok = 0;
     return 0;
 }
 
@@ -362,17 +498,24 @@ static int plan_ranks(ms_corpus *corpus, const ms_tokenizer *tk, int64_t max_tok
 
 static int run(int argc, char **argv) {
     const ms_command *cmd = &ms_cmd_capture;
-    static const struct option longopts[] = {
-        {"model", required_argument, 0, 'm'},      {"corpus", required_argument, 0, 'c'},
-        {"out", required_argument, 0, 'o'},        {"layers", required_argument, 0, 'L'},
-        {"logits", no_argument, 0, 'g'},           {"threads", required_argument, 0, 't'},
-        {"resume", no_argument, 0, 'r'},           {"window", required_argument, 0, 'w'},
-        {"skip-bad", no_argument, 0, 's'},         {"max-docs", required_argument, 0, 'n'},
-        {"text-field", required_argument, 0, 'F'}, {"profile", no_argument, 0, 'p'},
-        {"batch", required_argument, 0, 'B'},      MS_COMMON_LONG_OPTS};
+    static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
+                                             {"corpus", required_argument, 0, 'c'},
+                                             {"out", required_argument, 0, 'o'},
+                                             {"layers", required_argument, 0, 'L'},
+                                             {"logits", no_argument, 0, 'g'},
+                                             {"threads", required_argument, 0, 't'},
+                                             {"resume", no_argument, 0, 'r'},
+                                             {"window", required_argument, 0, 'w'},
+                                             {"skip-bad", no_argument, 0, 's'},
+                                             {"max-docs", required_argument, 0, 'n'},
+                                             {"text-field", required_argument, 0, 'F'},
+                                             {"profile", no_argument, 0, 'p'},
+                                             {"batch", required_argument, 0, 'B'},
+                                             {"no-pack", no_argument, 0, 'P'},
+                                             MS_COMMON_LONG_OPTS};
     const char *model_path = NULL, *out = NULL, *layers_arg = "all", *text_field = NULL;
     const char **corpus_args = calloc((size_t)argc + 1, sizeof *corpus_args);
-    int n_corpus = 0, logits = 0, resume = 0, skip_bad = 0, profile = 0;
+    int n_corpus = 0, logits = 0, resume = 0, skip_bad = 0, profile = 0, pack = 1;
     double t_read = 0, t_tok = 0, t_store = 0; /* --profile: seconds outside the engine */
     long threads = 0, window = 2048, max_docs = 0, batch = 0;
     if (!corpus_args) return MS_EXIT_RUNTIME;
@@ -425,6 +568,9 @@ static int run(int argc, char **argv) {
         case 'p':
             profile = 1;
             break;
+        case 'P':
+            pack = 0;
+            break;
         case 'B':
             r = ms_parse_long(cmd, "--batch", optarg, 1, 1000000, &batch);
             break;
@@ -468,9 +614,9 @@ static int run(int argc, char **argv) {
     ms_store_lock *lock = NULL;
     ms_route_collector col;
     memset(&col, 0, sizeof col);
-    docbuf db = {0};
+    packq q;
+    memset(&q, 0, sizeof q);
     int *layers = NULL, n_layers = 0;
-    int32_t *ids = NULL;
     char *cmdline = NULL, *model_json = NULL, *tok_json = NULL;
     ms_progress prog;
     int progress_on = 0;
@@ -582,6 +728,11 @@ static int run(int argc, char **argv) {
         rc = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
         goto done;
     }
+    if (packq_init(&q, window)) {
+        ms_error("capture: out of memory for a window of %ld tokens", window);
+        rc = MS_EXIT_RUNTIME;
+        goto done;
+    }
     if ((rc = ms_collector_init(&col, layers, n_layers, E, k, window, logits, err, sizeof err))) {
         ms_error("%s", err);
         rc = MS_EXIT_RUNTIME;
@@ -637,7 +788,44 @@ static int run(int argc, char **argv) {
     const int64_t max_tok = ms_corpus_max_tokens_per_doc(corpus);
     int64_t docs = 0, tokens = 0, batch_tokens = 0, batch_docs = 0;
     double last_flush = ms_now();
+    int eof = 0;
     for (;;) {
+        /* documents whose windows have all run go to the store, in corpus order */
+        while (q.head < q.count && q.docs[q.head]->left == 0) {
+            pdoc *d = q.docs[q.head];
+            double t2 = ms_now();
+            int ar = ms_store_append(store, d->domain, d->source, d->ids, d->db.pos, d->n,
+                                     d->db.ids, d->db.w, logits ? d->db.lg : NULL, err, sizeof err);
+            if (ar) {
+                snprintf(failmsg, sizeof failmsg, "%s", err);
+                rc = MS_EXIT_RUNTIME;
+                break;
+            }
+            docs++;
+            tokens += d->n;
+            batch_docs++;
+            batch_tokens += d->n;
+            pdoc_free(d);
+            q.docs[q.head++] = NULL;
+            /* A batch: enough tokens to fill chunks, or documents, or time since the last
+             * flush. */
+            double now = ms_now();
+            if (batch > 0
+                    ? batch_docs >= batch
+                    : (batch_tokens >= 16384 || batch_docs >= 512 || now - last_flush >= 30.0)) {
+                if (ms_store_flush(store, err, sizeof err)) {
+                    snprintf(failmsg, sizeof failmsg, "%s", err);
+                    rc = MS_EXIT_RUNTIME;
+                    break;
+                }
+                batch_docs = batch_tokens = 0;
+                last_flush = now;
+            }
+            t_store += ms_now() - t2;
+            ms_progress_update(&prog, docs, tokens);
+        }
+        if (rc || eof) break;
+        if (q.head == q.count) q.head = q.count = 0;
         if (stop_requested) {
             snprintf(failmsg, sizeof failmsg,
                      "interrupted: %lld documents are in %s; continue with --resume",
@@ -645,86 +833,65 @@ static int run(int argc, char **argv) {
             rc = MS_EXIT_RUNTIME;
             break;
         }
-        if ((max_docs > 0 || n_ranks > 1) && ms_store_n_documents(store) >= max_docs) break;
+        int got = 0;
         ms_doc doc;
-        double t0 = ms_now();
-        int got = ms_corpus_next(corpus, &doc, err, sizeof err);
-        double t1 = ms_now();
-        t_read += t1 - t0;
-        if (got == 0) break;
+        if (!((max_docs > 0 || n_ranks > 1) &&
+              ms_store_n_documents(store) + (q.count - q.head) >= max_docs)) {
+            double t0 = ms_now();
+            got = ms_corpus_next(corpus, &doc, err, sizeof err);
+            t_read += ms_now() - t0;
+        }
         if (got < 0) {
             snprintf(failmsg, sizeof failmsg, "%s", err);
             rc = got == -MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
             break;
         }
+        if (got == 0) { /* no more documents: run what is packed, store it, stop */
+            eof = 1;
+            if (q.n_segs > 0 && (rc = pack_run(&q, NULL, e, &col, n_layers, lk, le, logits, failmsg,
+                                               sizeof failmsg)))
+                break;
+            continue;
+        }
+        double t1 = ms_now();
+        pdoc *d = NULL;
         int64_t n = 0;
-        free(ids);
-        ids = NULL;
-        if (ms_tokenize(tk, doc.text, doc.len, 1, &ids, &n) != 0) {
+        if (pack_push(&q, &d) != 0) {
+            snprintf(failmsg, sizeof failmsg, "%s: out of memory", doc.source);
+            rc = MS_EXIT_RUNTIME;
+            break;
+        }
+        d->domain = doc.domain;
+        d->source = strdup(doc.source);
+        if (!d->source || ms_tokenize(tk, doc.text, doc.len, 1, &d->ids, &n) != 0) {
             snprintf(failmsg, sizeof failmsg, "%s: tokenization failed", doc.source);
             rc = MS_EXIT_RUNTIME;
             break;
         }
         t_tok += ms_now() - t1;
         if (max_tok > 0 && n > max_tok) n = max_tok;
-        if (docbuf_reserve(&db, n > 0 ? n : 1, lk, le, logits)) {
+        d->n = n;
+        if (docbuf_reserve(&d->db, n > 0 ? n : 1, lk, le, logits)) {
             snprintf(failmsg, sizeof failmsg, "%s: out of memory for %lld tokens", doc.source,
                      (long long)n);
             rc = MS_EXIT_RUNTIME;
             break;
         }
+        /* Full windows run at once; shorter ones (short documents, the tails of long ones) join
+         * the pass being filled, which runs first when they do not fit (--no-pack: every
+         * window runs alone). */
         for (int64_t w0 = 0; w0 < n && rc == 0; w0 += window) {
             int64_t wn = n - w0 < window ? n - w0 : window;
-            ms_collector_begin(&col);
-            int fr = ms_forward(e, ids + w0, wn, ms_collector_hook, &col, NULL, err, sizeof err);
-            if (fr) {
-                /* The engine's message names the model file first; the document comes after. */
-                snprintf(failmsg, sizeof failmsg, "%s (document %s)", col.err[0] ? col.err : err,
-                         doc.source);
-                rc = fr == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
-                break;
+            if (!pack || wn == window) {
+                int64_t solo[3] = {q.count - 1, w0, wn};
+                rc = pack_run(&q, solo, e, &col, n_layers, lk, le, logits, failmsg, sizeof failmsg);
+                continue;
             }
-            if (col.seen_mask_count != (uint64_t)n_layers || col.n_tokens != wn) {
-                snprintf(failmsg, sizeof failmsg,
-                         "%s: the engine reported %llu of %d layers for %lld of %lld tokens",
-                         doc.source, (unsigned long long)col.seen_mask_count, n_layers,
-                         (long long)col.n_tokens, (long long)wn);
-                rc = MS_EXIT_RUNTIME;
-                break;
-            }
-            for (int64_t i = 0; i < wn; i++)
-                db.pos[w0 + i] = (int32_t)i;
-            memcpy(db.ids + w0 * lk, col.ids, sizeof *db.ids * (size_t)(wn * lk));
-            memcpy(db.w + w0 * lk, col.weights, sizeof *db.w * (size_t)(wn * lk));
-            if (logits) memcpy(db.lg + w0 * le, col.logits, sizeof *db.lg * (size_t)(wn * le));
+            if (q.n_segs > 0 && q.n_tok + wn > window)
+                rc = pack_run(&q, NULL, e, &col, n_layers, lk, le, logits, failmsg, sizeof failmsg);
+            if (rc == 0) pack_add(&q, q.count - 1, w0, wn);
         }
         if (rc) break;
-        double t2 = ms_now();
-        int ar = ms_store_append(store, doc.domain, doc.source, ids, db.pos, n, db.ids, db.w,
-                                 logits ? db.lg : NULL, err, sizeof err);
-        if (ar) {
-            snprintf(failmsg, sizeof failmsg, "%s", err);
-            rc = MS_EXIT_RUNTIME;
-            break;
-        }
-        docs++;
-        tokens += n;
-        batch_docs++;
-        batch_tokens += n;
-        /* A batch: enough tokens to fill chunks, or documents, or time since the last flush. */
-        double now = ms_now();
-        if (batch > 0 ? batch_docs >= batch
-                      : (batch_tokens >= 16384 || batch_docs >= 512 || now - last_flush >= 30.0)) {
-            if (ms_store_flush(store, err, sizeof err)) {
-                snprintf(failmsg, sizeof failmsg, "%s", err);
-                rc = MS_EXIT_RUNTIME;
-                break;
-            }
-            batch_docs = batch_tokens = 0;
-            last_flush = now;
-        }
-        t_store += ms_now() - t2;
-        ms_progress_update(&prog, docs, tokens);
     }
     if (progress_on) ms_progress_end(&prog);
     progress_on = 0;
@@ -749,9 +916,11 @@ static int run(int argc, char **argv) {
         fprintf(stderr,
                 "profile: attention %.2fs, router %.2fs, experts %.2fs, dequant %.2fs (cpu), "
                 "lm_head %.2fs, other %.2fs, %lld tokens; corpus reading %.2fs, "
-                "tokenization %.2fs, route store (HDF5) %.2fs\n",
+                "tokenization %.2fs, route store (HDF5) %.2fs; %lld windows in %lld forward "
+                "passes\n",
                 pr.attention, pr.router, pr.experts, pr.dequant, pr.lm_head, pr.other,
-                (long long)pr.tokens, t_read, t_tok, t_store);
+                (long long)pr.tokens, t_read, t_tok, t_store, (long long)q.windows,
+                (long long)q.passes);
     }
 done:
     if (progress_on) ms_progress_end(&prog);
@@ -764,11 +933,7 @@ done:
     }
     ms_store_lock_release(lock); /* the store is closed */
     lock = NULL;
-    free(ids);
-    free(db.pos);
-    free(db.ids);
-    free(db.w);
-    free(db.lg);
+    packq_free(&q);
     ms_collector_free(&col);
     free(layers);
     free(cmdline);

@@ -334,6 +334,19 @@ void ms_engine_close(ms_engine *e);
 int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hook, void *user,
                float *logits, char *err, size_t errlen);
 
+/* Several documents packed into one window: segment s is the seg_len[s] tokens that follow
+ * segment s - 1 in tokens[] (n_seg >= 1, every seg_len >= 1, their sum at most max_tokens).
+ * Each segment is computed as if alone in its own window: positions restart at 0 and
+ * attention sees only the segment's own tokens, and because every matrix product computes a
+ * row the same way whatever other rows share it (engine/kernels.h), routes and logits are
+ * bit-identical to ms_forward on each segment alone. The hook sees each layer once, for all
+ * tokens of the window (segments in order, pos0 0). logits: (n, n_vocab) with MS_LOGITS_ALL;
+ * MS_LOGITS_LAST gives the last token of the last segment only. Why: a forward pass streams
+ * every expert's weights, so short documents run together cost the weights once.
+ * ms_forward(e, t, n, ...) is ms_forward_packed with one segment of n tokens. */
+int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_len, int64_t n_seg,
+                      ms_route_hook hook, void *user, float *logits, char *err, size_t errlen);
+
 /* Time spent per stage since open (wall seconds of the calling thread), for
  * `capture --profile`: attention = norm, q/k/v, RoPE, attention, output projection; router =
  * norm, router GEMM, softmax/top-k; experts = grouped expert FFNs and their sum; lm_head =

@@ -3,20 +3,26 @@
  * sliding window), the router (forward_router.c) with its probe hook, SwiGLU experts, final
  * norm and lm_head.
  *
- * Speed by design: every projection is an OpenBLAS sgemm over the whole window. Weights are
- * never copied whole: a matrix is cut into tiles of rows of bounded size (TILE_BYTES, about
- * an L2) that a worker dequantizes into its own scratch and multiplies with the window; F32
- * weights are multiplied in place. Tokens are grouped by expert so each expert runs one GEMM
- * per projection per layer. Attention is two GEMMs per (head, block of queries).
+ * Speed by design: every projection is one matrix product over the whole window. Weights are
+ * never copied whole: a matrix is cut into tiles of rows of bounded size (TILE_BYTES) that a
+ * worker dequantizes, 256 columns of 32 rows at a time, straight into the packed panel layout
+ * of the engine's kernel (gemm.c) and multiplies with the window. Tokens are grouped by expert
+ * so each expert runs one product per projection per layer. Attention is two OpenBLAS GEMMs
+ * per (document segment, head, block of queries).
  *
  * Determinism: the work is cut into tasks whose shapes do not depend on the thread count,
- * every task writes its own outputs, OpenBLAS runs single-threaded inside each task
- * (openblas_set_num_threads(1)), and no sum is reduced across threads. So routes and logits
- * are bit-identical whatever the thread count.
+ * every task writes its own outputs, and no sum is reduced across threads. So routes and
+ * logits are bit-identical whatever the thread count. The projections use gemm.c rather than
+ * OpenBLAS because its rows do not depend on the batch (kernels.h): a token gets the same bits
+ * whichever tokens share its window and its experts, which makes packed windows
+ * (ms_forward_packed) identical to one document per pass. Attention keeps OpenBLAS
+ * (single-threaded inside each task): its products are per segment, with the same shapes
+ * whether the segment is alone or packed.
  *
  * Memory: all scratch is allocated at ms_engine_open for max_tokens; ms_forward allocates
  * nothing. */
 #include "forward_int.h"
+#include "kernels.h"
 #include "msutil.h"
 
 #include <assert.h>
@@ -28,15 +34,16 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Target size of one dequantized tile (f32), and the row counts that bound it. OpenBLAS packs
- * the activations again for every tile, so taller tiles pack them less often: 1 MiB (256 rows
- * of d_model 1024) measured 5-8% less CPU than 512 KiB on the 0.8B bench model (bench/run.sh,
- * docs/PERFORMANCE.md); 2 MiB was no better. */
+/* Target size of one tile of weight rows (as f32), and the row counts that bound it: a task's
+ * share of a matrix. Every tile streams the window's activations through the kernel once, so
+ * taller tiles read them less often (1 MiB measured 5-8% less CPU than 512 KiB with OpenBLAS,
+ * issue 10); results do not depend on it. */
 #define TILE_BYTES    (1024 * 1024)
 #define TILE_MIN_ROWS 64
-#define TILE_F32_ROWS 256 /* tile height for F32 weights multiplied in place */
+#define TILE_F32_ROWS 256 /* tile height for F32 weights (packed from the mapping, no copy) */
 #define ATT_QCHUNK    64  /* queries per attention task */
 #define THREAD_PAD    8   /* doubles between per-thread counters (no false sharing) */
+#define PACK_CHUNK    256 /* columns dequantized per step (a K-quant super-block; 32 KiB of f32) */
 
 struct ms_engine {
     ms_fwd_model m;   /* m.layers points at layers below */
@@ -74,15 +81,21 @@ struct ms_engine {
     int64_t *e_fill;   /* (n_expert) */
     int32_t *g_tok;    /* (T*k) token of each grouped row (expert-major, tokens ascending) */
     int64_t *slot_row; /* (T, k) grouped row of (token, slot) */
+    int32_t *pos;      /* (T) position of each row in its document segment */
+    int64_t *ch_base;  /* (T) attention chunks: first row of the chunk's segment */
+    int64_t *ch_q0;    /* (T) first query of the chunk, relative to its segment */
+    int64_t *ch_len;   /* (T) length of the chunk's segment */
     float *xe;         /* (T, d_model) gathered inputs of one expert */
     float *gate, *up;  /* (T, d_ff) */
     float *ye;         /* (T*k, d_model) expert outputs, grouped rows */
 
     /* per-thread scratch */
-    size_t tile_elems; /* floats per thread */
-    float *tiles;      /* (n_threads, tile_elems) */
-    float *scores;     /* (n_threads, ATT_QCHUNK * max_tokens) */
-    double *t_dequant; /* (n_threads * THREAD_PAD) seconds */
+    size_t tile_elems;  /* floats per thread */
+    float *tiles;       /* (n_threads, tile_elems) */
+    size_t panel_elems; /* floats per thread: a tile packed for ms_gemm_packed */
+    float *panels;      /* (n_threads, panel_elems) */
+    float *scores;      /* (n_threads, ATT_QCHUNK * max_tokens) */
+    double *t_dequant;  /* (n_threads * THREAD_PAD) seconds */
 
     ms_profile prof;
 };
@@ -109,7 +122,7 @@ static int64_t tile_rows(const ms_mat *w) {
         r = TILE_F32_ROWS;
     } else {
         r = (int64_t)(TILE_BYTES / sizeof(float)) / w->cols;
-        r = r / 16 * 16;
+        r = r / MS_GEMM_NR * MS_GEMM_NR;
         if (r < TILE_MIN_ROWS) r = TILE_MIN_ROWS;
     }
     return r < w->rows ? r : w->rows;
@@ -157,26 +170,41 @@ static void mm_task(void *ctx, int64_t t, int th) {
     const ms_mat *w = j->w;
     int64_t r0 = t * j->tile;
     int64_t nr = w->rows - r0 < j->tile ? w->rows - r0 : j->tile;
-    const float *b;
+    double t0 = now_s();
+    float *panel = e->panels + (size_t)th * e->panel_elems;
+    assert(ms_gemm_packed_elems(nr, w->cols) <= e->panel_elems);
     if (mat_direct(w)) {
-        b = (const float *)(const void *)(w->data + (size_t)r0 * w->row_bytes);
+        ms_gemm_pack((const float *)(const void *)(w->data + (size_t)r0 * w->row_bytes), w->cols,
+                     nr, w->cols, panel);
     } else {
-        double t0 = now_s();
-        float *tile = e->tiles + (size_t)th * e->tile_elems; /* (nr, cols) */
-        assert((size_t)(nr * w->cols) <= e->tile_elems);
-        for (int64_t r = 0; r < nr; r++) {
-            const uint8_t *src = w->data + (size_t)(r0 + r) * w->row_bytes;
-            float *dst = tile + (size_t)r * (size_t)w->cols;
-            if (w->type == MS_TYPE_F32)
-                memcpy(dst, src, (size_t)w->cols * sizeof(float));
-            else
-                ms_fwd_dequant_row(w->type, src, dst, w->cols);
+        /* Dequantize PACK_CHUNK columns of NR rows at a time into the thread's staging area (in
+         * L1) and pack them straight into the panel: no f32 tile goes through memory. */
+        int64_t be = ms_type_block_elems(w->type);
+        int64_t ch = w->cols % PACK_CHUNK == 0 && PACK_CHUNK % be == 0 ? PACK_CHUNK : w->cols;
+        size_t ch_bytes = ms_type_row_bytes(w->type, ch);
+        float *stage = e->tiles + (size_t)th * e->tile_elems; /* (NR, ch) */
+        for (int64_t p0 = 0; p0 < nr; p0 += MS_GEMM_NR) {
+            int64_t nc = nr - p0 < MS_GEMM_NR ? nr - p0 : MS_GEMM_NR;
+            assert((size_t)(nc * ch) <= e->tile_elems);
+            float *pp = panel + (size_t)(p0 / MS_GEMM_NR) * (size_t)w->cols * MS_GEMM_NR;
+            for (int64_t k0 = 0; k0 < w->cols; k0 += ch) {
+                for (int64_t r = 0; r < nc; r++) {
+                    const uint8_t *src = w->data + (size_t)(r0 + p0 + r) * w->row_bytes +
+                                         (size_t)(k0 / ch) * ch_bytes;
+                    if (k0 + ch < w->cols) /* the row's next chunk: 32 rows defeat prefetchers */
+                        for (size_t o = 0; o < ch_bytes; o += 64)
+                            __builtin_prefetch(src + ch_bytes + o);
+                    if (w->type == MS_TYPE_F32)
+                        memcpy(stage + r * ch, src, (size_t)ch * sizeof(float));
+                    else
+                        ms_fwd_dequant_row(w->type, src, stage + r * ch, ch);
+                }
+                ms_gemm_pack_part(stage, ch, nc, ch, pp + (size_t)k0 * MS_GEMM_NR);
+            }
         }
-        e->t_dequant[th * THREAD_PAD] += now_s() - t0;
-        b = tile;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->m, (int)nr, (int)w->cols, 1.0f,
-                j->x, (int)j->ldx, b, (int)w->cols, 0.0f, j->y + r0, (int)j->ldy);
+    e->t_dequant[th * THREAD_PAD] += now_s() - t0;
+    ms_gemm_packed(j->m, nr, w->cols, j->x, j->ldx, panel, j->y + r0, j->ldy);
 }
 
 static void mm_run(ms_engine *e, mm_step *s) {
@@ -209,11 +237,12 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t n, int d, 
     }
 }
 
-/* Rotates n_heads heads of d_head in each of n rows (stride ld), row t at position t. */
+/* Rotates n_heads heads of d_head in each of n rows (stride ld), row t at position pos[t]. */
 static void rope(const ms_engine *e, float *x, int64_t n, int64_t ld, int n_heads) {
     int dh = e->hp.d_head, half = dh / 2;
     for (int64_t t = 0; t < n; t++) {
-        const float *c = e->rope_cos + t * half, *s = e->rope_sin + t * half;
+        const float *c = e->rope_cos + (int64_t)e->pos[t] * half;
+        const float *s = e->rope_sin + (int64_t)e->pos[t] * half;
         for (int h = 0; h < n_heads; h++) {
             float *v = x + t * ld + (int64_t)h * dh;
             for (int i = 0; i < half; i++) {
@@ -241,7 +270,6 @@ static void rope(const ms_engine *e, float *x, int64_t n, int64_t ld, int n_head
 
 typedef struct attn_ctx {
     ms_engine *e;
-    int64_t n;
 } attn_ctx;
 
 /* y[i] = exp(y[i] - mx) for y[i] <= mx: the attention softmax's exponentials, n_layer·n_head·T²/2
@@ -301,8 +329,9 @@ static void attn_task(void *ctx, int64_t t, int th) {
     ms_engine *e = a->e;
     const ms_hparams *hp = &e->hp;
     int h = (int)(t % hp->n_head);
-    int64_t q0 = (t / hp->n_head) * ATT_QCHUNK;
-    int64_t q1 = q0 + ATT_QCHUNK < a->n ? q0 + ATT_QCHUNK : a->n;
+    int64_t c = t / hp->n_head, seg_n = e->ch_len[c];
+    int64_t q0 = e->ch_q0[c];
+    int64_t q1 = q0 + ATT_QCHUNK < seg_n ? q0 + ATT_QCHUNK : seg_n;
     int64_t W = hp->sliding_window;
     int64_t k0 = (W > 0 && q0 - W + 1 > 0) ? q0 - W + 1 : 0;
     int64_t nq = q1 - q0, nk = q1 - k0;
@@ -310,9 +339,14 @@ static void attn_task(void *ctx, int64_t t, int th) {
     int kvh = h / (hp->n_head / hp->n_head_kv);
     int64_t ldq = (int64_t)hp->n_head * dh, ldk = (int64_t)hp->n_head_kv * dh;
     float *S = e->scores + (size_t)th * ATT_QCHUNK * (size_t)e->max_tokens; /* (nq, nk) */
+    /* the chunk's document segment, rows [base, base + seg_n) of the window: everything below
+     * is relative to it, so a segment computes exactly what it would alone in a window */
+    const float *Q = e->q + e->ch_base[c] * ldq, *Kr = e->k + e->ch_base[c] * ldk;
+    const float *V = e->v + e->ch_base[c] * ldk;
+    float *O = e->att + e->ch_base[c] * ldq;
 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, dh, e->attn_scale,
-                e->q + q0 * ldq + (int64_t)h * dh, (int)ldq, e->k + k0 * ldk + (int64_t)kvh * dh,
+                Q + q0 * ldq + (int64_t)h * dh, (int)ldq, Kr + k0 * ldk + (int64_t)kvh * dh,
                 (int)ldk, 0.0f, S, (int)nk);
     for (int64_t i = 0; i < nq; i++) {
         int64_t pos = q0 + i;
@@ -335,8 +369,8 @@ static void attn_task(void *ctx, int64_t t, int th) {
             row[j] *= inv;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, dh, (int)nk, 1.0f, S, (int)nk,
-                e->v + k0 * ldk + (int64_t)kvh * dh, (int)ldk, 0.0f,
-                e->att + q0 * ldq + (int64_t)h * dh, (int)ldq);
+                V + k0 * ldk + (int64_t)kvh * dh, (int)ldk, 0.0f, O + q0 * ldq + (int64_t)h * dh,
+                (int)ldq);
 }
 
 /* ----------------------------------------------------------------------------------------
@@ -453,6 +487,10 @@ static void vec_to_f32(const ms_mat *w, float *dst) {
         ms_fwd_dequant_row(w->type, w->data, dst, w->cols);
 }
 
+static size_t panel_need(const ms_mat *w) {
+    return ms_gemm_packed_elems(tile_rows(w), w->cols);
+}
+
 static size_t tile_need(const ms_mat *w) {
     return mat_direct(w) ? 0 : (size_t)tile_rows(w) * (size_t)w->cols;
 }
@@ -464,7 +502,7 @@ void ms_engine_close(ms_engine *e) {
     float *bufs[] = {e->attn_norm, e->ffn_norm, e->out_norm, e->rope_cos, e->rope_sin, e->x,
                      e->xn,        e->q,        e->k,        e->v,        e->att,      e->r_logits,
                      e->r_probs,   e->r_p,      e->r_w,      e->xe,       e->gate,     e->up,
-                     e->ye,        e->tiles,    e->scores};
+                     e->ye,        e->tiles,    e->scores,   e->panels};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(e->r_ids);
@@ -475,6 +513,10 @@ void ms_engine_close(ms_engine *e) {
     float *opt[] = {e->bq, e->bk, e->bv, e->q_norm, e->k_norm, e->sh_inp, e->ysh, e->sh_g};
     for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
         free(opt[i]);
+    free(e->pos);
+    free(e->ch_base);
+    free(e->ch_q0);
+    free(e->ch_len);
     free(e->t_dequant);
     free(e);
 }
@@ -541,6 +583,10 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     e->e_fill = xcalloc(E, sizeof(int64_t), &fail);
     e->g_tok = xcalloc(t * K, sizeof(int32_t), &fail);
     e->slot_row = xcalloc(t * K, sizeof(int64_t), &fail);
+    e->pos = xcalloc(t, sizeof(int32_t), &fail);
+    e->ch_base = xcalloc(t, sizeof(int64_t), &fail);
+    e->ch_q0 = xcalloc(t, sizeof(int64_t), &fail);
+    e->ch_len = xcalloc(t, sizeof(int64_t), &fail);
     e->xe = xcalloc(t * d, sizeof(float), &fail);
     e->gate = xcalloc(t * F, sizeof(float), &fail);
     e->up = xcalloc(t * F, sizeof(float), &fail);
@@ -573,8 +619,7 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     if (any_sh || any_dense) e->ysh = xcalloc(t * d, sizeof(float), &fail);
     if (fail) goto oom;
 
-    size_t need = tile_need(m->tok_embd);
-    if (tile_need(m->lm_head) > need) need = tile_need(m->lm_head);
+    size_t need = tile_need(m->lm_head), pneed = panel_need(m->lm_head);
     for (int il = 0; il < hp->n_layer; il++) {
         const ms_layer *ly = &m->layers[il];
         e->layers[il] = *ly;
@@ -598,10 +643,14 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
                                 &ly->ffn_up,  &ly->ffn_down};
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
             if (tile_need(mats[i]) > need) need = tile_need(mats[i]);
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
+            if (panel_need(mats[i]) > pneed) pneed = panel_need(mats[i]);
         for (int x = 1; x < hp->n_expert && b->ffn == MS_FFN_MOE; x++) {
             const ms_mat *xm[] = {&ly->w_gate[x], &ly->w_up[x], &ly->w_down[x]};
             for (int i = 0; i < 3; i++)
                 if (tile_need(xm[i]) > need) need = tile_need(xm[i]);
+            for (int i = 0; i < 3; i++)
+                if (panel_need(xm[i]) > pneed) pneed = panel_need(xm[i]);
         }
     }
     vec_to_f32(m->out_norm, e->out_norm);
@@ -632,6 +681,8 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     }
     e->tile_elems = need;
     e->tiles = xcalloc((size_t)nth * need, sizeof(float), &fail);
+    e->panel_elems = pneed;
+    e->panels = xcalloc((size_t)nth * pneed, sizeof(float), &fail);
     if (fail) goto oom;
 
     /* RoPE table: angle p·θ^(-2i/d_head), computed in double. */
@@ -821,8 +872,32 @@ static int logits_finite(const float *v, int64_t n) {
 
 int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hook, void *user,
                float *logits, char *err, size_t errlen) {
+    return ms_forward_packed(e, tokens, &n, 1, hook, user, logits, err, errlen);
+}
+
+int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_len, int64_t n_seg,
+                      ms_route_hook hook, void *user, float *logits, char *err, size_t errlen) {
     const ms_hparams *hp = &e->hp;
-    if (n < 1 || n > e->max_tokens) {
+    int64_t n = 0, n_chunks = 0;
+    for (int64_t sg = 0; sg < n_seg; sg++) {
+        if (seg_len[sg] < 1 || seg_len[sg] > e->max_tokens - n) {
+            snprintf(err, errlen,
+                     "forward: segment %lld of %lld tokens does not fit a window of %lld tokens "
+                     "after %lld",
+                     (long long)sg, (long long)seg_len[sg], (long long)e->max_tokens, (long long)n);
+            return MS_ERR_INPUT;
+        }
+        for (int64_t i = 0; i < seg_len[sg]; i++)
+            e->pos[n + i] = (int32_t)i;
+        for (int64_t q0 = 0; q0 < seg_len[sg]; q0 += ATT_QCHUNK) {
+            e->ch_base[n_chunks] = n;
+            e->ch_q0[n_chunks] = q0;
+            e->ch_len[n_chunks] = seg_len[sg];
+            n_chunks++;
+        }
+        n += seg_len[sg];
+    }
+    if (n_seg < 1 || n < 1 || n > e->max_tokens) {
         snprintf(err, errlen, "forward: window of %lld tokens (capacity %lld)", (long long)n,
                  (long long)e->max_tokens);
         return MS_ERR_INPUT;
@@ -875,9 +950,8 @@ int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hoo
         qk_prepare(e, ly, il, n);
         rope(e, e->q, n, qd, hp->n_head);
         rope(e, e->k, n, kvd, hp->n_head_kv);
-        attn_ctx ac = {e, n};
-        ms_pool_run(e->pool, attn_task, &ac,
-                    (int64_t)hp->n_head * ((n + ATT_QCHUNK - 1) / ATT_QCHUNK));
+        attn_ctx ac = {e};
+        ms_pool_run(e->pool, attn_task, &ac, (int64_t)hp->n_head * n_chunks);
         matmul(e, &ly->wo, e->att, n, e->xn);
         residual_add(e->x, e->xn, n * d, hp->residual_scale);
         t1 = now_s();
@@ -899,10 +973,16 @@ int ms_forward(ms_engine *e, const int32_t *tokens, int64_t n, ms_route_hook hoo
             int64_t bad = 0;
             while (bad < n * E && isfinite(e->r_logits[bad]))
                 bad++;
+            int64_t row = bad / E, seg = 0; /* the row's segment and its position there */
+            for (int64_t r = 1; r <= row && r < n; r++)
+                seg += e->pos[r] == 0;
+            char where[64] = "";
+            if (n_seg > 1) snprintf(where, sizeof where, " of segment %lld", (long long)seg);
             snprintf(err, errlen,
-                     "%s: layer %d: router logits are not finite at window position %lld (NaN/Inf "
-                     "in %s or in the hidden state)",
-                     e->m.source ? e->m.source : "forward", il, (long long)(bad / E),
+                     "%s: layer %d: router logits are not finite at window position %lld%s "
+                     "(NaN/Inf in %s or in the hidden state)",
+                     e->m.source ? e->m.source : "forward", il,
+                     (long long)(row < n ? e->pos[row] : row), where,
                      ly->router.name ? ly->router.name : "ffn_gate_inp");
             ms_text_safe_inplace(err, errlen);
             return MS_ERR_INPUT;
