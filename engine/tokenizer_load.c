@@ -837,6 +837,30 @@ static cJSON *replace_json(const char *pattern, const char *content) {
     return o;
 }
 
+/* The start of a written tokenizer.json: version, no truncation or padding, and the control,
+ * unknown and user-defined pieces as added tokens (special unless user-defined). */
+static cJSON *json_root_with_added(const ms_tokenizer *t) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "version", "1.0");
+    cJSON_AddNullToObject(root, "truncation");
+    cJSON_AddNullToObject(root, "padding");
+    cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        int ty = t->types[i];
+        if (ty != MS_TOK_CONTROL && ty != MS_TOK_UNKNOWN && ty != MS_TOK_USER_DEFINED) continue;
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddNumberToObject(a, "id", i);
+        cJSON_AddStringToObject(a, "content", ms_tok_piece(t, i));
+        cJSON_AddBoolToObject(a, "single_word", 0);
+        cJSON_AddBoolToObject(a, "lstrip", 0);
+        cJSON_AddBoolToObject(a, "rstrip", 0);
+        cJSON_AddBoolToObject(a, "normalized", 0);
+        cJSON_AddBoolToObject(a, "special", ty != MS_TOK_USER_DEFINED);
+        cJSON_AddItemToArray(added, a);
+    }
+    return root;
+}
+
 static int write_config_json(const ms_tokenizer *t, const char *path, int legacy, char *err,
                              size_t errlen);
 
@@ -862,24 +886,7 @@ static int write_json_byte_level(const ms_tokenizer *t, const char *path, char *
         errf(err, errlen, "%s: out of memory", path);
         return MS_ERR_RUNTIME;
     }
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "version", "1.0");
-    cJSON_AddNullToObject(root, "truncation");
-    cJSON_AddNullToObject(root, "padding");
-    cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
-    for (int32_t i = 0; i < t->n_vocab; i++) {
-        int ty = t->types[i];
-        if (ty != MS_TOK_CONTROL && ty != MS_TOK_UNKNOWN && ty != MS_TOK_USER_DEFINED) continue;
-        cJSON *a = cJSON_CreateObject();
-        cJSON_AddNumberToObject(a, "id", i);
-        cJSON_AddStringToObject(a, "content", ms_tok_piece(t, i));
-        cJSON_AddBoolToObject(a, "single_word", 0);
-        cJSON_AddBoolToObject(a, "lstrip", 0);
-        cJSON_AddBoolToObject(a, "rstrip", 0);
-        cJSON_AddBoolToObject(a, "normalized", 0);
-        cJSON_AddBoolToObject(a, "special", ty != MS_TOK_USER_DEFINED);
-        cJSON_AddItemToArray(added, a);
-    }
+    cJSON *root = json_root_with_added(t);
     cJSON_AddNullToObject(root, "normalizer");
     cJSON *pt = cJSON_AddObjectToObject(root, "pre_tokenizer");
     cJSON_AddStringToObject(pt, "type", "Sequence");
@@ -965,24 +972,7 @@ int ms_tokenizer_write_json(const ms_tokenizer *t, const char *path, char *err, 
         space_in_piece = memchr(ms_tok_piece(t, i), ' ', t->piece_len[i]) != NULL;
 
     const char *meta = "\xE2\x96\x81";
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "version", "1.0");
-    cJSON_AddNullToObject(root, "truncation");
-    cJSON_AddNullToObject(root, "padding");
-    cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
-    for (int32_t i = 0; i < t->n_vocab; i++) {
-        int ty = t->types[i];
-        if (ty != MS_TOK_CONTROL && ty != MS_TOK_UNKNOWN && ty != MS_TOK_USER_DEFINED) continue;
-        cJSON *a = cJSON_CreateObject();
-        cJSON_AddNumberToObject(a, "id", i);
-        cJSON_AddStringToObject(a, "content", ms_tok_piece(t, i));
-        cJSON_AddBoolToObject(a, "single_word", 0);
-        cJSON_AddBoolToObject(a, "lstrip", 0);
-        cJSON_AddBoolToObject(a, "rstrip", 0);
-        cJSON_AddBoolToObject(a, "normalized", 0);
-        cJSON_AddBoolToObject(a, "special", ty != MS_TOK_USER_DEFINED);
-        cJSON_AddItemToArray(added, a);
-    }
+    cJSON *root = json_root_with_added(t);
     /* The "legacy" Llama form: Prepend("▁") + Replace(" ", "▁"), no pre-tokenizer. */
     cJSON *nz = cJSON_AddObjectToObject(root, "normalizer");
     cJSON_AddStringToObject(nz, "type", "Sequence");
