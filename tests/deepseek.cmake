@@ -7,7 +7,8 @@
 add_test(NAME deepseek_llama_oracle
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek_oracle.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/oracle)
-set_tests_properties(deepseek_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900)
+set_tests_properties(deepseek_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900
+  ENVIRONMENT "MS_NODE=${MS_NODE}")
 
 # Bad deepseek GGUF files (keys, tensors, widths) and refused requests: one error line, exit 2.
 add_test(NAME deepseek_corrupt

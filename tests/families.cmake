@@ -5,7 +5,8 @@
 add_test(NAME families_llama_oracle
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_families_oracle.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/families-work/oracle)
-set_tests_properties(families_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 1800)
+set_tests_properties(families_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 1800
+  ENVIRONMENT "MS_NODE=${MS_NODE}")
 
 # A table of corrupt / inconsistent files of each family (GGUF and HF): one error line, exit 2.
 add_test(NAME families_corrupt

@@ -6,7 +6,8 @@
 add_test(NAME mxfp4_llama_oracle
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_mxfp4_oracle.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/mxfp4-work/oracle)
-set_tests_properties(mxfp4_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900)
+set_tests_properties(mxfp4_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900
+  ENVIRONMENT "MS_NODE=${MS_NODE}")
 
 # MXFP4 files through the loader without llama.cpp: which tensors make-model stores as MXFP4
 # (stacked and per-expert layouts, equal routes), and bad MXFP4 tensors (rows not whole

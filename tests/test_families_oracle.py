@@ -73,11 +73,16 @@ def write_prompt(text):
     return path
 
 
+# The Node.js the build chose (tests/CMakeLists.txt: MS_NODE, 20 or newer; `make test` fetches one
+# when the system's is older), passed by ctest in the environment.
+NODE = os.environ.get("MS_NODE") or "node"
+
+
 def node(script, jobs, tag):
     jp, op = os.path.join(WORK, tag + ".jobs.json"), os.path.join(WORK, tag + ".out.json")
     with open(jp, "w") as f:
         json.dump(jobs, f)
-    run(["node", os.path.join(ORACLE, script), jp, op], cwd=ORACLE)
+    run([NODE, os.path.join(ORACLE, script), jp, op], cwd=ORACLE)
     with open(op) as f:
         return json.load(f)
 
