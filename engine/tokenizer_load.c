@@ -839,6 +839,19 @@ static cJSON *replace_json(const char *pattern, const char *content) {
 
 /* The start of a written tokenizer.json: version, no truncation or padding, and the control,
  * unknown and user-defined pieces as added tokens (special unless user-defined). */
+/* The post-processor of a written tokenizer.json: BOS/EOS added as the tokenizer adds them. */
+static void add_post_processor(cJSON *root, const ms_tokenizer *t) {
+    cJSON *pp = cJSON_AddObjectToObject(root, "post_processor");
+    cJSON_AddStringToObject(pp, "type", "TemplateProcessing");
+    cJSON_AddItemToObject(pp, "single", build_template(t, 0));
+    cJSON_AddItemToObject(pp, "pair", build_template(t, 1));
+    cJSON *sts = cJSON_AddObjectToObject(pp, "special_tokens");
+    if (t->add_bos && t->bos >= 0)
+        cJSON_AddItemToObject(sts, ms_tok_piece(t, t->bos), special_token_json(t, t->bos));
+    if (t->add_eos && t->eos >= 0 && t->eos != t->bos)
+        cJSON_AddItemToObject(sts, ms_tok_piece(t, t->eos), special_token_json(t, t->eos));
+}
+
 static cJSON *json_root_with_added(const ms_tokenizer *t) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "version", "1.0");
@@ -906,15 +919,7 @@ static int write_json_byte_level(const ms_tokenizer *t, const char *path, char *
     cJSON_AddBoolToObject(bl, "trim_offsets", 1);
     cJSON_AddBoolToObject(bl, "use_regex", 0);
     cJSON_AddItemToArray(pts, bl);
-    cJSON *pp = cJSON_AddObjectToObject(root, "post_processor");
-    cJSON_AddStringToObject(pp, "type", "TemplateProcessing");
-    cJSON_AddItemToObject(pp, "single", build_template(t, 0));
-    cJSON_AddItemToObject(pp, "pair", build_template(t, 1));
-    cJSON *sts = cJSON_AddObjectToObject(pp, "special_tokens");
-    if (t->add_bos && t->bos >= 0)
-        cJSON_AddItemToObject(sts, ms_tok_piece(t, t->bos), special_token_json(t, t->bos));
-    if (t->add_eos && t->eos >= 0 && t->eos != t->bos)
-        cJSON_AddItemToObject(sts, ms_tok_piece(t, t->eos), special_token_json(t, t->eos));
+    add_post_processor(root, t);
     cJSON *dec = cJSON_AddObjectToObject(root, "decoder");
     cJSON_AddStringToObject(dec, "type", "ByteLevel");
     cJSON *model = cJSON_AddObjectToObject(root, "model");
@@ -985,15 +990,7 @@ int ms_tokenizer_write_json(const ms_tokenizer *t, const char *path, char *err, 
     }
     cJSON_AddItemToArray(nzs, replace_json(" ", meta));
     cJSON_AddNullToObject(root, "pre_tokenizer");
-    cJSON *pp = cJSON_AddObjectToObject(root, "post_processor");
-    cJSON_AddStringToObject(pp, "type", "TemplateProcessing");
-    cJSON_AddItemToObject(pp, "single", build_template(t, 0));
-    cJSON_AddItemToObject(pp, "pair", build_template(t, 1));
-    cJSON *sts = cJSON_AddObjectToObject(pp, "special_tokens");
-    if (t->add_bos && t->bos >= 0)
-        cJSON_AddItemToObject(sts, ms_tok_piece(t, t->bos), special_token_json(t, t->bos));
-    if (t->add_eos && t->eos >= 0 && t->eos != t->bos)
-        cJSON_AddItemToObject(sts, ms_tok_piece(t, t->eos), special_token_json(t, t->eos));
+    add_post_processor(root, t);
     cJSON *dec = cJSON_AddObjectToObject(root, "decoder");
     cJSON_AddStringToObject(dec, "type", "Sequence");
     cJSON *decs = cJSON_AddArrayToObject(dec, "decoders");
