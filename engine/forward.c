@@ -449,8 +449,8 @@ static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
         !(hp->rope_freq_scale >= 0.0f) ||
         (hp->rope_yarn && (!(hp->yarn_attn_factor > 0.0f) || !(hp->yarn_beta_fast > 0.0f) ||
                            !(hp->yarn_beta_slow > 0.0f) || !isfinite(hp->yarn_ext_factor))) ||
-        hp->d_ff_shared < 0 || hp->d_ff_dense < 0 ||
-        (int)hp->router < 0 || hp->router > MS_ROUTER_TOPK_SOFTMAX || !(hp->embd_scale >= 0.0f) ||
+        hp->d_ff_shared < 0 || hp->d_ff_dense < 0 || (int)hp->router < 0 ||
+        hp->router > MS_ROUTER_TOPK_SOFTMAX || !(hp->embd_scale >= 0.0f) ||
         !(hp->attn_scale >= 0.0f) || !(hp->residual_scale >= 0.0f) || !(hp->logit_scale >= 0.0f)) {
         snprintf(err, errlen, "forward: inconsistent hyper-parameters");
         return MS_ERR_INPUT;

@@ -103,8 +103,8 @@ static int rope_scaling(hf_config *c, const cJSON *root, const cJSON *rp, const 
     if (!rt || cJSON_IsNull(rt)) rt = st_json_get(rs, "type");
     const char *type = cJSON_IsString(rt) ? rt->valuestring : rt ? NULL : "default";
     if (!type || (strcmp(type, "default") && strcmp(type, "linear") && strcmp(type, "yarn"))) {
-        st_errf(err, errlen, "%s: %s.rope_type must be \"default\", \"linear\" or \"yarn\"",
-                name, field);
+        st_errf(err, errlen, "%s: %s.rope_type must be \"default\", \"linear\" or \"yarn\"", name,
+                field);
         return MS_ERR_INPUT;
     }
     if (!strcmp(type, "default")) return 0;

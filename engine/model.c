@@ -374,8 +374,8 @@ static int gg_float(const gguf_file *g, const char *key, float *out, char *err, 
 static int gguf_rope_scaling(const gguf_file *g, const char *arch, ms_hparams *hp, char *err,
                              size_t errlen) {
     char k[6][96];
-    const char *suffix[6] = {"type", "factor", "original_context_length", "attn_factor",
-                             "yarn_beta_fast", "yarn_beta_slow"};
+    const char *suffix[6] = {"type",        "factor",         "original_context_length",
+                             "attn_factor", "yarn_beta_fast", "yarn_beta_slow"};
     for (int i = 0; i < 6; i++)
         snprintf(k[i], sizeof k[i], "%s.rope.scaling.%s", arch, suffix[i]);
     hp->rope_freq_scale = 1.0f;
@@ -847,8 +847,10 @@ static int open_hf(ms_model *m, const char *dir, const char *single, char *err, 
         hp->yarn_beta_slow = (float)c.yarn_beta_slow;
         hp->yarn_no_truncate = c.yarn_no_truncate;
         if (hp->rope_orig_ctx < 1) {
-            st_errf(err, errlen, "%s/config.json: YaRN rope_scaling without "
-                    "original_max_position_embeddings", dir);
+            st_errf(err, errlen,
+                    "%s/config.json: YaRN rope_scaling without "
+                    "original_max_position_embeddings",
+                    dir);
             rc = MS_ERR_INPUT;
             goto out;
         }
@@ -1114,7 +1116,7 @@ char *ms_model_describe_json(const ms_model *m) {
     cJSON_AddStringToObject(h, "rope_scaling",
                             hp->rope_yarn                                               ? "yarn"
                             : hp->rope_freq_scale > 0.0f && hp->rope_freq_scale != 1.0f ? "linear"
-                                                                                         : "none");
+                                                                                        : "none");
     cJSON_AddNumberToObject(h, "rope_scaling_factor",
                             hp->rope_freq_scale > 0.0f ? 1.0 / (double)hp->rope_freq_scale : 1.0);
     if (hp->rope_yarn) cJSON_AddNumberToObject(h, "rope_orig_ctx", hp->rope_orig_ctx);
