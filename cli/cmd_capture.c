@@ -23,7 +23,8 @@ static const char usage[] =
     "usage: moescope capture --model MODEL --corpus (MANIFEST | FILE...) --out ROUTES.h5\n"
     "                        [--layers all|LIST] [--logits] [--threads N] [--resume]\n"
     "                        [--window N] [--skip-bad] [--max-docs N] [--text-field F]\n"
-    "                        [--batch N] [--no-pack] [--special] [--profile] [-q] [-v]\n"
+    "                        [--batch N] [--no-pack] [--special] [--original-regex]\n"
+    "                        [--profile] [-q] [-v]\n"
     "\n"
     "Runs the model over every document of the corpus and stores, per token and chosen layer,\n"
     "the router's top-k experts (rank order) and their weights in an HDF5 route store\n"
@@ -55,6 +56,9 @@ static const char usage[] =
     "  --special        the text of control tokens (<|start|>, <|message|>, <s>, ...) in the\n"
     "                   documents becomes those tokens, as in chat transcripts written in the\n"
     "                   model's template (gpt-oss's harmony format); default: plain text\n"
+    "  --original-regex GGUF gpt-4o (GPT-OSS): split the text with the model's own pattern, as\n"
+    "                   it was trained (tiktoken, its tokenizer.json), not llama.cpp's rewrite\n"
+    "                   of it (they differ on combining marks and non-ASCII upper/lower case)\n"
     "  --profile        print time per stage at the end (forward-pass stages, corpus\n"
     "                   reading, tokenization, HDF5 writing)\n"
     "  -q, -v, -h       quiet, verbose, this help\n"
@@ -502,19 +506,27 @@ static int plan_ranks(ms_corpus *corpus, const ms_tokenizer *tk, unsigned tok_fl
 
 static int run(int argc, char **argv) {
     const ms_command *cmd = &ms_cmd_capture;
-    static const struct option longopts[] = {
-        {"model", required_argument, 0, 'm'},      {"corpus", required_argument, 0, 'c'},
-        {"out", required_argument, 0, 'o'},        {"layers", required_argument, 0, 'L'},
-        {"logits", no_argument, 0, 'g'},           {"threads", required_argument, 0, 't'},
-        {"resume", no_argument, 0, 'r'},           {"window", required_argument, 0, 'w'},
-        {"skip-bad", no_argument, 0, 's'},         {"max-docs", required_argument, 0, 'n'},
-        {"text-field", required_argument, 0, 'F'}, {"profile", no_argument, 0, 'p'},
-        {"batch", required_argument, 0, 'B'},      {"no-pack", no_argument, 0, 'P'},
-        {"special", no_argument, 0, 'S'},          MS_COMMON_LONG_OPTS};
+    static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
+                                             {"corpus", required_argument, 0, 'c'},
+                                             {"out", required_argument, 0, 'o'},
+                                             {"layers", required_argument, 0, 'L'},
+                                             {"logits", no_argument, 0, 'g'},
+                                             {"threads", required_argument, 0, 't'},
+                                             {"resume", no_argument, 0, 'r'},
+                                             {"window", required_argument, 0, 'w'},
+                                             {"skip-bad", no_argument, 0, 's'},
+                                             {"max-docs", required_argument, 0, 'n'},
+                                             {"text-field", required_argument, 0, 'F'},
+                                             {"profile", no_argument, 0, 'p'},
+                                             {"batch", required_argument, 0, 'B'},
+                                             {"no-pack", no_argument, 0, 'P'},
+                                             {"special", no_argument, 0, 'S'},
+                                             {"original-regex", no_argument, 0, 'O'},
+                                             MS_COMMON_LONG_OPTS};
     const char *model_path = NULL, *out = NULL, *layers_arg = "all", *text_field = NULL;
     const char **corpus_args = calloc((size_t)argc + 1, sizeof *corpus_args);
     int n_corpus = 0, logits = 0, resume = 0, skip_bad = 0, profile = 0, pack = 1;
-    unsigned tok_flags = MS_TOKENIZE_BOS;      /* --special adds MS_TOKENIZE_SPECIAL */
+    unsigned tok_flags = MS_TOKENIZE_BOS;      /* --special, --original-regex add theirs */
     double t_read = 0, t_tok = 0, t_store = 0; /* --profile: seconds outside the engine */
     long threads = 0, window = 2048, max_docs = 0, batch = 0;
     if (!corpus_args) return MS_EXIT_RUNTIME;
@@ -572,6 +584,9 @@ static int run(int argc, char **argv) {
             break;
         case 'S':
             tok_flags |= MS_TOKENIZE_SPECIAL;
+            break;
+        case 'O':
+            tok_flags |= MS_TOKENIZE_ORIGINAL_REGEX;
             break;
         case 'B':
             r = ms_parse_long(cmd, "--batch", optarg, 1, 1000000, &batch);
@@ -742,11 +757,18 @@ static int run(int argc, char **argv) {
     }
     cmdline = join_command(argc, argv);
     tok_json = ms_tokenizer_describe_json(tk);
-    if (tok_json && (tok_flags & MS_TOKENIZE_SPECIAL)) { /* the store says how it tokenized */
-        size_t tl = strlen(tok_json);
-        char *tj = tl && tok_json[tl - 1] == '}' ? realloc(tok_json, tl + 24) : NULL;
+    /* The store says how the documents were tokenized. */
+    const char *extra =
+        tok_flags & MS_TOKENIZE_SPECIAL
+            ? (tok_flags & MS_TOKENIZE_ORIGINAL_REGEX
+                   ? ",\"parse_special\":true,\"original_regex\":true}"
+                   : ",\"parse_special\":true}")
+            : (tok_flags & MS_TOKENIZE_ORIGINAL_REGEX ? ",\"original_regex\":true}" : NULL);
+    size_t tl = tok_json ? strlen(tok_json) : 0;
+    if (extra && tl && tok_json[tl - 1] == '}') {
+        char *tj = realloc(tok_json, tl + strlen(extra) + 1);
         if (tj) {
-            memcpy(tj + tl - 1, ",\"parse_special\":true}", 23);
+            memcpy(tj + tl - 1, extra, strlen(extra) + 1);
             tok_json = tj;
         }
     }

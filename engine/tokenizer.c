@@ -94,6 +94,7 @@ void ms_tokenizer_free(ms_tokenizer *t) {
     free(t->special.by_first);
     free(t->added_flags);
     ms_tok_pretok_free(t->pre);
+    ms_tok_pretok_free(t->pre_orig);
     free(t);
 }
 
@@ -337,7 +338,8 @@ typedef struct tok_work {
     ms_tok_spans spans; /* byte-level: words of the fragment */
     char *aux;          /* (aux_cap) byte-level: words rebuilt with a prefix space */
     int64_t aux_cap;
-    int unk_run; /* the last id came from a symbol outside the vocabulary (fuse_unk) */
+    int unk_run;              /* the last id came from a symbol outside the vocabulary (fuse_unk) */
+    const ms_tok_pretok *pre; /* byte-level: the split patterns this call uses */
     int oom;
 } tok_work;
 
@@ -550,7 +552,7 @@ static void encode_byte_level(tok_work *w, const char *src, int64_t len) {
         if (normed) text = normed;
     }
     const char *words;
-    int rc = ms_tok_pretok_split(t->pre, text, n, &w->spans, &w->aux, &w->aux_cap, &words);
+    int rc = ms_tok_pretok_split(w->pre, text, n, &w->spans, &w->aux, &w->aux_cap, &words);
     if (rc) {
         free(normed);
         w->oom = 1;
@@ -815,7 +817,8 @@ int ms_tokenize_ex(const ms_tokenizer *t, const char *text, size_t len, unsigned
     if ((t->added_flags ? partition_hf : partition)(t, set, text, (int64_t)len, &frags, &n_frags))
         return MS_ERR_RUNTIME;
 
-    tok_work w = {.t = t};
+    tok_work w = {.t = t, .pre = t->pre};
+    if ((flags & MS_TOKENIZE_ORIGINAL_REGEX) && t->pre_orig) w.pre = t->pre_orig;
     /* Ids: about one per 3-4 bytes of text; grown if needed, trimmed at the end. */
     if (grow((void **)&w.ids, &w.ids_cap, (int64_t)len / 3 + 2 * n_frags + 16, sizeof *w.ids))
         goto oom;

@@ -105,6 +105,7 @@ struct ms_tokenizer {
     unsigned norm;     /* Hugging Face normalizer steps (MS_NORM_*), 0 for none */
     int llama_bytes;   /* a symbol that is no piece: its bytes as one-byte pieces (llama.cpp) */
     struct ms_tok_pretok *pre;        /* split patterns, NULL for none */
+    struct ms_tok_pretok *pre_orig;   /* GGUF: the model's own pattern where llama.cpp's differs */
     char pre_name[32];                /* tokenizer.ggml.pre, or "tokenizer.json" */
     const char *const *pre_rx;        /* GGUF: the pre-type's patterns (static table), else NULL */
     int16_t cp_byte[MS_TOK_BYTE_CPS]; /* code point -> byte, -1 if none */

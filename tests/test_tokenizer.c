@@ -155,7 +155,7 @@ static ms_tokenizer *open_or_die(const char *path) {
     return t;
 }
 
-/* MS_TOKENIZE_SPECIAL for the "jsonspecial" command: special-token text is those tokens. */
+/* Flags of the "jsonx" command: MS_TOKENIZE_SPECIAL, MS_TOKENIZE_ORIGINAL_REGEX. */
 static unsigned tok_special;
 
 static void check_case(const ms_tokenizer *t, const char *label, int i, const char *text,
@@ -906,9 +906,10 @@ static int cmd_json(const char *model, const char *inp, const char *out) {
 
 int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "json") == 0) return cmd_json(argv[2], argv[3], argv[4]);
-    if (argc >= 5 && strcmp(argv[1], "jsonspecial") == 0) {
-        tok_special = MS_TOKENIZE_SPECIAL;
-        return cmd_json(argv[2], argv[3], argv[4]);
+    if (argc >= 6 && strcmp(argv[1], "jsonx") == 0) { /* jsonx special|orig|special,orig ... */
+        tok_special = (strstr(argv[2], "special") ? MS_TOKENIZE_SPECIAL : 0) |
+                      (strstr(argv[2], "orig") ? MS_TOKENIZE_ORIGINAL_REGEX : 0);
+        return cmd_json(argv[3], argv[4], argv[5]);
     }
     if (argc >= 6 && strcmp(argv[1], "vectors") == 0)
         return cmd_vectors(argv[2], argv[3], argv[4], argv[5]);
@@ -917,7 +918,6 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "edge") == 0) return cmd_edge(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "fuzz") == 0) return cmd_fuzz(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "errors") == 0) return cmd_errors(argv[2]);
-    fprintf(stderr,
-            "usage: test_tokenizer json|jsonspecial|vectors|roundtrip|edge|fuzz|errors ...\n");
+    fprintf(stderr, "usage: test_tokenizer json|jsonx|vectors|roundtrip|edge|fuzz|errors ...\n");
     return 2;
 }

@@ -68,4 +68,15 @@ for model in (os.path.join(work, "o200k.gguf"), os.path.join(work, "o200k")):
     text = "No special tokens here: <|start, |>, <|Start|>."
     check(model + " --special without special text", run("--model", model, text),
           run("--model", model, "--special", text))
+HINDI = next(t for t in open(os.path.join(refs, "tiktoken.inp"), encoding="utf-8", newline="")
+             .read().split(SEP) if t.startswith("\u0939\u093f\u0928\u094d\u0926\u0940 \u092e\u0947\u0902 \u092f\u0939"))
+want_tt, want_ll = ref_ids("tiktoken", HINDI), ref_ids("llamacpp", HINDI)
+if want_tt == want_ll:
+    fail("tiktoken and llama.cpp agree on the combining-mark text: the check below proves nothing")
+gguf, folder = os.path.join(work, "o200k.gguf"), os.path.join(work, "o200k")
+check("gguf default = llama.cpp", want_ll, run("--model", gguf, HINDI).split())
+check("gguf --original-regex = tiktoken", want_tt, run("--model", gguf, "--original-regex", HINDI).split())
+check("tokenizer.json = tiktoken", want_tt, run("--model", folder, HINDI).split())
+check("tokenizer.json --original-regex = tiktoken", want_tt,
+      run("--model", folder, "--original-regex", HINDI).split())
 sys.exit(1 if fails else 0)

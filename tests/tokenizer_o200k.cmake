@@ -26,18 +26,27 @@ add_test(NAME tokenizer_o200k_refs
 set_tests_properties(tokenizer_o200k_refs PROPERTIES LABELS "oracle" SKIP_RETURN_CODE 77
   FIXTURES_REQUIRED tok_o200k FIXTURES_SETUP tok_o200k_refs TIMEOUT 900)
 
-# NAME MODEL REF: moescope on MODEL gives REF's ids on its plain texts and, with special-token
-# parsing, on its special texts.
+# NAME MODEL REF [FLAGS]: moescope on MODEL gives REF's ids on its plain texts and, with
+# special-token parsing, on its special texts (FLAGS: more test_tokenizer jsonx flags).
 function(o200k_compare name model ref)
+  set(flags "${ARGN}")
+  if(NOT flags)
+    set(flags none)
+  endif()
   add_test(NAME tokenizer_o200k_${name}
-    COMMAND sh -c "[ -f \"$3.out\" ] || exit 77; \"$1\" json \"$2\" \"$3.inp\" \"$3.out\" && exec \"$1\" jsonspecial \"$2\" \"$3-special.inp\" \"$3-special.out\""
-            sh $<TARGET_FILE:test_tokenizer> ${model} ${O2_WORK}/refs/${ref})
+    COMMAND sh -c "[ -f \"$3.out\" ] || exit 77; \"$1\" jsonx \"$4\" \"$2\" \"$3.inp\" \"$3.out\" && exec \"$1\" jsonx \"$4,special\" \"$2\" \"$3-special.inp\" \"$3-special.out\""
+            sh $<TARGET_FILE:test_tokenizer> ${model} ${O2_WORK}/refs/${ref} ${flags})
   set_tests_properties(tokenizer_o200k_${name} PROPERTIES LABELS "oracle" SKIP_RETURN_CODE 77
     FIXTURES_REQUIRED "tok_o200k;tok_o200k_refs" TIMEOUT 600)
 endfunction()
 o200k_compare(tiktoken_json ${O2_WORK}/o200k/tokenizer.json tiktoken)
 o200k_compare(hf_json ${O2_WORK}/o200k/tokenizer.json hf)
 o200k_compare(llamacpp_gguf ${O2_WORK}/o200k.gguf llamacpp)
+# The GGUF with the model's own pattern (MS_TOKENIZE_ORIGINAL_REGEX, --original-regex) gives
+# tiktoken's ids, and tokenizers.js's; the tokenizer.json does so with or without the flag.
+o200k_compare(tiktoken_gguf_orig ${O2_WORK}/o200k.gguf tiktoken orig)
+o200k_compare(hf_gguf_orig ${O2_WORK}/o200k.gguf hf orig)
+o200k_compare(tiktoken_json_orig ${O2_WORK}/o200k/tokenizer.json tiktoken orig)
 
 add_test(NAME tokenizer_o200k_cli
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_tokenizer_o200k_cli.py ${MOESCOPE_BIN}
