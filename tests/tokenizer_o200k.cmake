@@ -53,3 +53,9 @@ add_test(NAME tokenizer_o200k_cli
           ${O2_WORK})
 set_tests_properties(tokenizer_o200k_cli PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
   FIXTURES_REQUIRED "tok_o200k;tok_o200k_refs")
+
+add_test(NAME tokenizer_o200k_capture
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_tokenizer_o200k_capture.py ${MOESCOPE_BIN}
+          ${O2_WORK})
+set_tests_properties(tokenizer_o200k_capture PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+  FIXTURES_REQUIRED "tok_o200k;tok_o200k_refs" TIMEOUT 300)
