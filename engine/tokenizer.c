@@ -605,7 +605,7 @@ static void encode_byte_level(tok_work *w, const char *src, int64_t len) {
 
 typedef struct tok_frag {
     int64_t off, len; /* raw text range */
-    int32_t tok;      /* >= 0: a user-defined token; -1: raw text */
+    int32_t tok;      /* >= 0: a token cut out of the text (user-defined, special); -1: text */
 } tok_frag;
 
 /* Splits the text at the tokens of set (user-defined, or all special ones) as llama.cpp's
@@ -722,8 +722,8 @@ static int word_char_near(const char *s, int64_t n, int before) {
 
 /* Hugging Face's added-token split (tokenizers' AddedVocabulary): left to right, at each
  * position the longest added token; lstrip/rstrip take the whitespace beside it into the
- * token, single_word drops a match inside a word. Control (special) tokens are not matched,
- * as everywhere in moescope. */
+ * token, single_word drops a match inside a word. Control (special) tokens are in set only
+ * with MS_TOKENIZE_SPECIAL (tokenizers' default; moescope's is plain text). */
 static int partition_hf(const ms_tokenizer *t, const struct ms_tok_set *set, const char *text,
                         int64_t len, tok_frag **out, int64_t *n_out) {
     int64_t n = 0, cap = 16, start = 0, i = 0;
