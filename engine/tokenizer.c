@@ -188,20 +188,103 @@ static int cmp_user_tokens(const void *pa, const void *pb, void *arg) {
     return a < b ? -1 : a > b;
 }
 
-/* The tokens whose type is in the mask (bit 1 << type), longest first, grouped by first
- * byte (counting sort, keeping that order): which of them occur in a text is then one pass
- * over it (partition). */
-static int tok_set_build(ms_tokenizer *t, struct ms_tok_set *set, unsigned mask) {
+/* Texts llama.cpp retypes as control tokens when it loads a GGUF vocabulary, whatever the
+ * file says (llama-vocab.cpp: end-of-turn/generation and fill-in-the-middle markers), so that
+ * parse_special cuts them out of text too; GGUF only, for MS_TOKENIZE_SPECIAL. */
+static const char *const LLAMA_CONTROL_TEXTS[] = {
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<\uFF5Cend\u2581of\u2581sentence\uFF5C>",
+    "<end_of_utterance>",
+    "<|eom_id|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "</s>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "[e~[",
+    "<|fim_prefix|>",
+    "<fim-prefix>",
+    "<fim_prefix>",
+    "<\uFF5Cfim\u2581begin\uFF5C>",
+    "<PRE>",
+    "\u2581<PRE>",
+    "<|code_prefix|>",
+    "<|prefix|>",
+    "<|fim_suffix|>",
+    "<fim-suffix>",
+    "<fim_suffix>",
+    "<\uFF5Cfim\u2581hole\uFF5C>",
+    "<SUF>",
+    "\u2581<SUF>",
+    "<|code_suffix|>",
+    "<|suffix|>",
+    "<|fim_middle|>",
+    "<fim-middle>",
+    "<fim_middle>",
+    "<\uFF5Cfim\u2581end\uFF5C>",
+    "<MID>",
+    "\u2581<MID>",
+    "<|code_middle|>",
+    "<|middle|>",
+    "<|fim_pad|>",
+    "<fim-pad>",
+    "<fim_pad>",
+    "<PAD>",
+    "[PAD]",
+    "<|fim_repo|>",
+    "<|repo_name|>",
+    "<fim-repo>",
+    "<REPO>",
+    "<reponame>",
+    "<|file_sep|>",
+};
+
+/* Whether token i belongs to the set of type mask (bit 1 << type); with llama_ctl also the
+ * tokens in *extra (LLAMA_CONTROL_TEXTS found in the vocabulary). */
+static int tok_set_has(const ms_tokenizer *t, int32_t i, unsigned mask, const uint8_t *extra) {
+    return t->piece_len[i] &&
+           ((t->types[i] < 32 && (mask >> t->types[i] & 1)) || (extra && extra[i]));
+}
+
+/* The tokens of a set, longest first, grouped by first byte (counting sort, keeping that
+ * order): which of them occur in a text is then one pass over it (partition). */
+static int tok_set_build(ms_tokenizer *t, struct ms_tok_set *set, unsigned mask, int llama_ctl) {
+    uint8_t *extra = NULL;
+    if (llama_ctl) {
+        extra = calloc((size_t)t->n_vocab, 1);
+        if (!extra) return MS_ERR_RUNTIME;
+        for (size_t k = 0; k < sizeof LLAMA_CONTROL_TEXTS / sizeof *LLAMA_CONTROL_TEXTS; k++) {
+            int32_t id = ms_tok_lookup(t, LLAMA_CONTROL_TEXTS[k], strlen(LLAMA_CONTROL_TEXTS[k]));
+            if (id >= 0) extra[id] = 1;
+        }
+    }
     int n = 0;
     for (int i = 0; i < t->n_vocab; i++)
-        n += t->types[i] < 32 && (mask >> t->types[i] & 1) && t->piece_len[i];
+        n += tok_set_has(t, i, mask, extra);
+    if (n) {
+        set->ids = malloc((size_t)n * sizeof *set->ids);
+        set->by_first = malloc((size_t)n * sizeof *set->by_first);
+    }
+    if (n && (!set->ids || !set->by_first)) {
+        free(extra);
+        return MS_ERR_RUNTIME;
+    }
+    for (int i = 0; i < t->n_vocab && n; i++)
+        if (tok_set_has(t, i, mask, extra)) set->ids[set->n++] = i;
+    free(extra);
     if (!n) return 0;
-    set->ids = malloc((size_t)n * sizeof *set->ids);
-    set->by_first = malloc((size_t)n * sizeof *set->by_first);
-    if (!set->ids || !set->by_first) return MS_ERR_RUNTIME;
-    for (int i = 0; i < t->n_vocab; i++)
-        if (t->types[i] < 32 && (mask >> t->types[i] & 1) && t->piece_len[i])
-            set->ids[set->n++] = i;
     qsort_r(set->ids, (size_t)set->n, sizeof *set->ids, cmp_user_tokens, t);
     int32_t cnt[257] = {0};
     for (int u = 0; u < set->n; u++) {
@@ -277,9 +360,10 @@ int ms_tok_finish(ms_tokenizer *t, int64_t expected_pairs) {
     }
     /* Tokens matched in raw text, longest first (llama.cpp's order): user-defined ones
      * always, control and unknown ones too when special tokens are parsed. */
-    if (tok_set_build(t, &t->user, 1u << MS_TOK_USER_DEFINED) ||
+    if (tok_set_build(t, &t->user, 1u << MS_TOK_USER_DEFINED, 0) ||
         tok_set_build(t, &t->special,
-                      1u << MS_TOK_USER_DEFINED | 1u << MS_TOK_CONTROL | 1u << MS_TOK_UNKNOWN))
+                      1u << MS_TOK_USER_DEFINED | 1u << MS_TOK_CONTROL | 1u << MS_TOK_UNKNOWN,
+                      strcmp(t->source, "gguf") == 0))
         return MS_ERR_RUNTIME;
     if (t->merge == MS_MERGE_RANKS) {
         /* Size the table once for the caller's merges. */
@@ -864,12 +948,12 @@ int ms_tokenize_ex(const ms_tokenizer *t, const char *text, size_t len, unsigned
             break;
         }
         if (prefix) {
-            memcpy(w.buf, "\xE2\x96\x81", 3);
+            memcpy(w.buf, "\u2581", 3);
             n = 3;
         }
         for (int64_t j = 0; j < f->len; j++) {
             if (src[j] == ' ') {
-                memcpy(w.buf + n, "\xE2\x96\x81", 3);
+                memcpy(w.buf + n, "\u2581", 3);
                 n += 3;
             } else {
                 w.buf[n++] = src[j];

@@ -59,3 +59,21 @@ add_test(NAME tokenizer_o200k_capture
           ${O2_WORK})
 set_tests_properties(tokenizer_o200k_capture PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
   FIXTURES_REQUIRED "tok_o200k;tok_o200k_refs" TIMEOUT 300)
+
+# Special-token parsing (MS_TOKENIZE_SPECIAL) on other vocabularies against llama.cpp's
+# parse_special (node-llama-cpp): the seeds with special-token text and 150 texts with the
+# vocabulary's control and user-defined tokens (and broken ones) put between snippets.
+set(O2_BPE ${CMAKE_CURRENT_BINARY_DIR}/tokenizer-bpe)
+foreach(v llama-spm llama-bpe qwen2 deepseek-llm deepseek-coder command-r gpt-2)
+  if(v STREQUAL "llama-spm")
+    set(m ${MS_TEST_DATA}/vocab/ggml-vocab-llama-spm.gguf)
+  else()
+    set(m ${O2_BPE}/ggml-vocab-${v}.gguf)
+  endif()
+  add_test(NAME tokenizer_special_llamacpp_${v}
+    COMMAND sh -c "[ -f \"$3\" ] && [ -n \"$2\" ] && [ -d \"$1/node_modules/node-llama-cpp\" ] || exit 77; cd \"$1\" && \"$2\" tokenize_special_oracle.mjs \"$3\" \"$4\" \"$5\" 150 7 >/dev/null && exec \"$6\" jsonx special \"$3\" \"$5.inp\" \"$5.out\""
+            sh ${O2_ORACLE} "${MS_NODE}" ${m} ${O2_WORK}/seeds.txt ${O2_WORK}/special-${v}
+            $<TARGET_FILE:test_tokenizer>)
+  set_tests_properties(tokenizer_special_llamacpp_${v} PROPERTIES LABELS "oracle"
+    SKIP_RETURN_CODE 77 FIXTURES_REQUIRED tok_bpe TIMEOUT 600)
+endforeach()
