@@ -16,8 +16,10 @@ deps:
 
 test-deps:
 	@sh .ci/install-deps --test
-	@node=$(ORACLE_NODE) && cd tests/oracle && { [ -d node_modules/node-llama-cpp ] || \
-	  PATH="$$(dirname "$$node"):$$PATH" npm ci --omit=optional --no-audit --no-fund --loglevel=error; }
+	@node=$(ORACLE_NODE) && cd tests/oracle && { \
+	  { [ -d node_modules/node-llama-cpp ] && cmp -s package-lock.json node_modules/.moescope-lock; } || \
+	  { PATH="$$(dirname "$$node"):$$PATH" npm ci --omit=optional --no-audit --no-fund --loglevel=error && \
+	    cp package-lock.json node_modules/.moescope-lock; }; }
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/tokenize.sh — tokenizer throughput (MB/s of input text) of ms_tokenize on a few MB of
 # mixed text, for the GGUF vocabulary and for a tokenizer.json of the same vocabulary, for the
-# byte-level BPE vocabularies of Llama 3 and Qwen2 (GGUF), and llama.cpp's (node-llama-cpp,
+# byte-level BPE vocabularies of Llama 3, Qwen2 and GPT-OSS's o200k (GGUF), and llama.cpp's (node-llama-cpp,
 # vocabulary only) on the same bytes when the test oracle is installed. Times cover ms_tokenize alone (no file reading, no vocabulary loading, no output);
 # CPU time of the process and wall time, best of 3 (wall time suffers on a loaded machine).
 #
@@ -51,6 +51,15 @@ if [ -f "$BUNDLE" ] && sh "$ROOT/tests/bpe_vocabs.sh" "$BUNDLE" "$W/vocab" llama
         echo "byte-level: $(basename "$b")"
         "$W/tokenize_bench" "$b" "$W" "$W/code.txt" "$W/docs.txt" "$W/ml.txt" "$W/mixed.txt"
     done
+fi
+
+# GPT-OSS's o200k (gpt-4o pre-tokenizer, 201,088 tokens), built from js-tiktoken's ranks when
+# the npm package is installed (tests/o200k_vocab.py).
+if [ -d "$ROOT/tests/oracle/node_modules/js-tiktoken" ] &&
+    python3 "$ROOT/tests/o200k_vocab.py" "$W/o200k" > /dev/null; then
+    echo "byte-level: o200k.gguf (GPT-OSS)"
+    "$W/tokenize_bench" "$W/o200k/o200k.gguf" "$W" "$W/code.txt" "$W/docs.txt" "$W/ml.txt" "$W/mixed.txt"
+    BPE="$BPE $W/o200k/o200k.gguf"
 fi
 
 # llama.cpp on the same mixed text, when the oracle is installed.

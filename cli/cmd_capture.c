@@ -23,7 +23,8 @@ static const char usage[] =
     "usage: moescope capture --model MODEL --corpus (MANIFEST | FILE...) --out ROUTES.h5\n"
     "                        [--layers all|LIST] [--logits] [--threads N] [--resume]\n"
     "                        [--window N] [--skip-bad] [--max-docs N] [--text-field F]\n"
-    "                        [--batch N] [--no-pack] [--profile] [-q] [-v]\n"
+    "                        [--batch N] [--no-pack] [--special] [--original-regex]\n"
+    "                        [--profile] [-q] [-v]\n"
     "\n"
     "Runs the model over every document of the corpus and stores, per token and chosen layer,\n"
     "the router's top-k experts (rank order) and their weights in an HDF5 route store\n"
@@ -52,6 +53,12 @@ static const char usage[] =
     "  --no-pack        one document window per forward pass (default: windows shorter than\n"
     "                   --window share a pass, each with its own positions and attention;\n"
     "                   the stored routes are the same either way, packing is faster)\n"
+    "  --special        the text of control tokens (<|start|>, <|message|>, <s>, ...) in the\n"
+    "                   documents becomes those tokens, as in chat transcripts written in the\n"
+    "                   model's template (gpt-oss's harmony format); default: plain text\n"
+    "  --original-regex GGUF gpt-4o (GPT-OSS): split the text with the model's own pattern, as\n"
+    "                   it was trained (tiktoken, its tokenizer.json), not llama.cpp's rewrite\n"
+    "                   of it (they differ on combining marks and non-ASCII upper/lower case)\n"
     "  --profile        print time per stage at the end (forward-pass stages, corpus\n"
     "                   reading, tokenization, HDF5 writing)\n"
     "  -q, -v, -h       quiet, verbose, this help\n"
@@ -431,8 +438,9 @@ static int check_out_inputs(const char *out, const char *model_path, const ms_mo
  * and the documents are cut into contiguous token-balanced ranges; this rank gets
  * [*first, *end). Deterministic, so a --resume run finds the same ranges. Returns an exit
  * status (errors printed). */
-static int plan_ranks(ms_corpus *corpus, const ms_tokenizer *tk, int64_t max_tok, long max_docs,
-                      int64_t *first, int64_t *end, int64_t *total) {
+static int plan_ranks(ms_corpus *corpus, const ms_tokenizer *tk, unsigned tok_flags,
+                      int64_t max_tok, long max_docs, int64_t *first, int64_t *end,
+                      int64_t *total) {
     const int rank = ms_dist_rank(), size = ms_dist_size();
     char err[512];
     int64_t n = 0, cap = 0, *cost = NULL, *bounds = NULL;
@@ -461,7 +469,7 @@ static int plan_ranks(ms_corpus *corpus, const ms_tokenizer *tk, int64_t max_tok
         if (n % size == rank) {
             int32_t *ids = NULL;
             int64_t nt = 0;
-            if (ms_tokenize(tk, doc.text, doc.len, 1, &ids, &nt) != 0) {
+            if (ms_tokenize_ex(tk, doc.text, doc.len, tok_flags, &ids, &nt) != 0) {
                 ms_error("%s: tokenization failed", doc.source);
                 rc = MS_EXIT_RUNTIME;
                 free(ids);
@@ -512,10 +520,13 @@ static int run(int argc, char **argv) {
                                              {"profile", no_argument, 0, 'p'},
                                              {"batch", required_argument, 0, 'B'},
                                              {"no-pack", no_argument, 0, 'P'},
+                                             {"special", no_argument, 0, 'S'},
+                                             {"original-regex", no_argument, 0, 'O'},
                                              MS_COMMON_LONG_OPTS};
     const char *model_path = NULL, *out = NULL, *layers_arg = "all", *text_field = NULL;
     const char **corpus_args = calloc((size_t)argc + 1, sizeof *corpus_args);
     int n_corpus = 0, logits = 0, resume = 0, skip_bad = 0, profile = 0, pack = 1;
+    unsigned tok_flags = MS_TOKENIZE_BOS;      /* --special, --original-regex add theirs */
     double t_read = 0, t_tok = 0, t_store = 0; /* --profile: seconds outside the engine */
     long threads = 0, window = 2048, max_docs = 0, batch = 0;
     if (!corpus_args) return MS_EXIT_RUNTIME;
@@ -570,6 +581,12 @@ static int run(int argc, char **argv) {
             break;
         case 'P':
             pack = 0;
+            break;
+        case 'S':
+            tok_flags |= MS_TOKENIZE_SPECIAL;
+            break;
+        case 'O':
+            tok_flags |= MS_TOKENIZE_ORIGINAL_REGEX;
             break;
         case 'B':
             r = ms_parse_long(cmd, "--batch", optarg, 1, 1000000, &batch);
@@ -666,8 +683,8 @@ static int run(int argc, char **argv) {
             rc = MS_EXIT_RUNTIME;
             goto done;
         }
-        rc = plan_ranks(corpus, tk, ms_corpus_max_tokens_per_doc(corpus), max_docs, &first, &end,
-                        &total);
+        rc = plan_ranks(corpus, tk, tok_flags, ms_corpus_max_tokens_per_doc(corpus), max_docs,
+                        &first, &end, &total);
         if (!rc && resume) {
             /* --resume after a finished run: the rank stores were merged and removed; OUT holds
              * every planned document of this model. Then there is nothing to do (all agree). */
@@ -740,6 +757,21 @@ static int run(int argc, char **argv) {
     }
     cmdline = join_command(argc, argv);
     tok_json = ms_tokenizer_describe_json(tk);
+    /* The store says how the documents were tokenized. */
+    const char *extra =
+        tok_flags & MS_TOKENIZE_SPECIAL
+            ? (tok_flags & MS_TOKENIZE_ORIGINAL_REGEX
+                   ? ",\"parse_special\":true,\"original_regex\":true}"
+                   : ",\"parse_special\":true}")
+            : (tok_flags & MS_TOKENIZE_ORIGINAL_REGEX ? ",\"original_regex\":true}" : NULL);
+    size_t tl = tok_json ? strlen(tok_json) : 0;
+    if (extra && tl && tok_json[tl - 1] == '}') {
+        char *tj = realloc(tok_json, tl + strlen(extra) + 1);
+        if (tj) {
+            memcpy(tj + tl - 1, extra, strlen(extra) + 1);
+            tok_json = tj;
+        }
+    }
     const char *const *domains_list = NULL;
     const char **dl = calloc((size_t)ms_corpus_n_domains(corpus), sizeof *dl);
     for (int i = 0; dl && i < ms_corpus_n_domains(corpus); i++)
@@ -863,7 +895,7 @@ static int run(int argc, char **argv) {
         }
         d->domain = doc.domain;
         d->source = strdup(doc.source);
-        if (!d->source || ms_tokenize(tk, doc.text, doc.len, 1, &d->ids, &n) != 0) {
+        if (!d->source || ms_tokenize_ex(tk, doc.text, doc.len, tok_flags, &d->ids, &n) != 0) {
             snprintf(failmsg, sizeof failmsg, "%s: tokenization failed", doc.source);
             rc = MS_EXIT_RUNTIME;
             break;

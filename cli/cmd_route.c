@@ -14,7 +14,8 @@ extern const ms_command ms_cmd_route;
 
 static const char usage[] =
     "usage: moescope route --model MODEL [--file F | TEXT] [--layers L] [--json]\n"
-    "                      [--threads N] [--window N] [--no-bos]\n"
+    "                      [--threads N] [--window N] [--no-bos] [--special]\n"
+    "                      [--original-regex]\n"
     "\n"
     "Prints, per token, its top-k experts (rank order, first choice first) and their weights\n"
     "at the chosen layers.\n"
@@ -28,6 +29,11 @@ static const char usage[] =
     "  --window N     tokens per forward pass (default 2048); longer texts are cut into\n"
     "                 independent windows (positions restart at 0 in each)\n"
     "  --no-bos       do not prepend BOS even when the model's tokenizer adds it\n"
+    "  --special      the text of control tokens (<|start|>, <s>, ...) becomes those tokens,\n"
+    "                 as in a chat transcript in the model's template; default: plain text\n"
+    "  --original-regex\n"
+    "                 GGUF gpt-4o (GPT-OSS): split with the model's own pattern (tiktoken's,\n"
+    "                 its tokenizer.json's), not llama.cpp's rewrite of it\n"
     "  -q, -v, -h     quiet, verbose, this help\n"
     "\n"
     "Line format: two header lines '# tokens<TAB>N' and '# experts<TAB>E<TAB>k<TAB>K', then\n"
@@ -77,13 +83,15 @@ static int keep_routes(void *user, const ms_route_event *ev) {
 static int run(int argc, char **argv) {
     const ms_command *cmd = &ms_cmd_route;
     static const struct option longopts[] = {
-        {"model", required_argument, 0, 'm'},   {"file", required_argument, 0, 'f'},
-        {"layers", required_argument, 0, 'L'},  {"json", no_argument, 0, 'j'},
-        {"threads", required_argument, 0, 't'}, {"window", required_argument, 0, 'w'},
-        {"no-bos", no_argument, 0, 'b'},        MS_COMMON_LONG_OPTS};
+        {"model", required_argument, 0, 'm'},    {"file", required_argument, 0, 'f'},
+        {"layers", required_argument, 0, 'L'},   {"json", no_argument, 0, 'j'},
+        {"threads", required_argument, 0, 't'},  {"window", required_argument, 0, 'w'},
+        {"no-bos", no_argument, 0, 'b'},         {"special", no_argument, 0, 'S'},
+        {"original-regex", no_argument, 0, 'O'}, MS_COMMON_LONG_OPTS};
     const char *model_path = NULL, *file = NULL, *layers_arg = "all";
     long threads = 0, window = 2048;
     int json = 0, no_bos = 0;
+    unsigned flags = 0;
     ms_opt_begin();
     int c;
     while ((c = getopt_long(argc, argv, MS_COMMON_SHORT_OPTS, longopts, NULL)) != -1) {
@@ -111,6 +119,12 @@ static int run(int argc, char **argv) {
             break;
         case 'b':
             no_bos = 1;
+            break;
+        case 'S':
+            flags |= MS_TOKENIZE_SPECIAL;
+            break;
+        case 'O':
+            flags |= MS_TOKENIZE_ORIGINAL_REGEX;
             break;
         default:
             return ms_usage_error(cmd, "unexpected option");
@@ -147,7 +161,7 @@ static int run(int argc, char **argv) {
         rc = MS_EXIT_USAGE;
         goto done;
     }
-    if (ms_tokenize(tk, text, len, !no_bos, &ids, &n) != 0) {
+    if (ms_tokenize_ex(tk, text, len, flags | (no_bos ? 0 : MS_TOKENIZE_BOS), &ids, &n) != 0) {
         ms_error("%s: tokenization failed", file ? file : "TEXT");
         rc = MS_EXIT_RUNTIME;
         goto done;

@@ -12,7 +12,8 @@ static int run(int argc, char **argv);
 
 const ms_command ms_cmd_tokenize = {
     "tokenize", "token ids of a text (SentencePiece BPE from GGUF or tokenizer.json)",
-    "usage: moescope tokenize --model MODEL [--pieces] [--no-bos] (--file F | TEXT)\n"
+    "usage: moescope tokenize --model MODEL [--pieces] [--no-bos] [--special]\n"
+    "                         [--original-regex] (--file F | TEXT)\n"
     "\n"
     "Prints the token ids of TEXT (one argument; quote it) or of the bytes of file F\n"
     "(- = standard input) on one line, space separated, BOS first when the model adds it.\n"
@@ -26,6 +27,13 @@ const ms_command ms_cmd_tokenize = {
     "  -p, --pieces        then one line per token: id, TAB, the piece as stored in the\n"
     "                      vocabulary (bytes < 0x20, 0x7F and backslash escaped as \\xNN)\n"
     "      --no-bos        do not add BOS (nor EOS) even if the model adds them\n"
+    "      --special       the text of control tokens (<|start|>, <s>, ...) in the input\n"
+    "                      becomes those tokens, as in a chat transcript written in the\n"
+    "                      model's template; without it such text is plain text\n"
+    "      --original-regex\n"
+    "                      GGUF gpt-4o (GPT-OSS): split with the model's own pattern, as\n"
+    "                      tiktoken and its tokenizer.json do, not llama.cpp's rewrite of it\n"
+    "                      (they differ on combining marks and non-ASCII upper/lower case)\n"
     "      --describe      print the tokenizer's description (JSON) and exit\n"
     "  -q, --quiet         no messages\n"
     "  -v, --verbose       more messages\n"
@@ -63,15 +71,18 @@ static void print_piece(const char *p) {
 
 static int run(int argc, char **argv) {
     const ms_command *cmd = &ms_cmd_tokenize;
-    enum { OPT_NO_BOS = 1000, OPT_DESCRIBE };
+    enum { OPT_NO_BOS = 1000, OPT_DESCRIBE, OPT_SPECIAL, OPT_ORIG };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"file", required_argument, 0, 'f'},
                                          {"pieces", no_argument, 0, 'p'},
                                          {"no-bos", no_argument, 0, OPT_NO_BOS},
                                          {"describe", no_argument, 0, OPT_DESCRIBE},
+                                         {"special", no_argument, 0, OPT_SPECIAL},
+                                         {"original-regex", no_argument, 0, OPT_ORIG},
                                          MS_COMMON_LONG_OPTS};
     const char *model = NULL, *file = NULL;
     int pieces = 0, bos = 1, describe = 0, c;
+    unsigned flags = 0;
     ms_opt_begin();
     while ((c = getopt_long(argc, argv, MS_COMMON_SHORT_OPTS "m:f:p", opts, NULL)) != -1) {
         int r = ms_opt_common(cmd, c, argv);
@@ -92,6 +103,12 @@ static int run(int argc, char **argv) {
             break;
         case OPT_DESCRIBE:
             describe = 1;
+            break;
+        case OPT_SPECIAL:
+            flags |= MS_TOKENIZE_SPECIAL;
+            break;
+        case OPT_ORIG:
+            flags |= MS_TOKENIZE_ORIGINAL_REGEX;
             break;
         default:
             return ms_usage_error(cmd, "unexpected option");
@@ -144,7 +161,7 @@ static int run(int argc, char **argv) {
     int32_t *ids = NULL;
     int64_t n = 0;
     double t0 = ms_now();
-    rc = ms_tokenize(t, src, len, bos, &ids, &n);
+    rc = ms_tokenize_ex(t, src, len, flags | (bos ? MS_TOKENIZE_BOS : 0), &ids, &n);
     double dt = ms_now() - t0;
     if (rc) {
         ms_error("%s: out of memory tokenizing %zu bytes", file ? file : "TEXT", len);

@@ -274,6 +274,17 @@ int ms_tokenizer_byte_level(const ms_tokenizer *t);
  * malloc'ed. Returns 0 or MS_ERR_RUNTIME (out of memory, text over 512 MiB). */
 int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos, int32_t **ids,
                 int64_t *n_ids);
+/* Flags of ms_tokenize_ex. MS_TOKENIZE_BOS: add_bos of ms_tokenize. MS_TOKENIZE_SPECIAL: the
+ * text of control tokens (<|start|>, <s>, <|endoftext|>, ...) in the input becomes those
+ * tokens, as llama.cpp's parse_special and Hugging Face's default do (for chat transcripts
+ * written in the model's template); without it such text is plain text (corpora). */
+enum { MS_TOKENIZE_BOS = 1, MS_TOKENIZE_SPECIAL = 2, MS_TOKENIZE_ORIGINAL_REGEX = 4 };
+/* MS_TOKENIZE_ORIGINAL_REGEX: a GGUF whose pre-tokenizer llama.cpp runs as a rewritten pattern
+ * that splits some texts differently from the model's own (gpt-4o: GPT-OSS's o200k, on
+ * combining marks and non-ASCII case) is split with the model's pattern, as it was trained
+ * (tiktoken, the tokenizer.json); other tokenizers are unaffected. */
+int ms_tokenize_ex(const ms_tokenizer *t, const char *text, size_t len, unsigned flags,
+                   int32_t **ids, int64_t *n_ids);
 /* The token's piece as stored in the vocabulary ("▁the", "<0x0A>"); NULL if out of range. */
 const char *ms_token_piece(const ms_tokenizer *t, int32_t id);
 /* Detokenize: appends the text of ids[0..n) to out (capacity cap, always NUL-terminated) and

@@ -88,10 +88,13 @@ void ms_tokenizer_free(ms_tokenizer *t) {
     free(t->types);
     free(t->phash);
     free(t->pairs);
-    free(t->user_ids);
+    free(t->user.ids);
+    free(t->user.by_first);
+    free(t->special.ids);
+    free(t->special.by_first);
     free(t->added_flags);
-    free(t->user_by_first);
     ms_tok_pretok_free(t->pre);
+    ms_tok_pretok_free(t->pre_orig);
     free(t);
 }
 
@@ -185,6 +188,118 @@ static int cmp_user_tokens(const void *pa, const void *pb, void *arg) {
     return a < b ? -1 : a > b;
 }
 
+/* Texts llama.cpp retypes as control tokens when it loads a GGUF vocabulary, whatever the
+ * file says (llama-vocab.cpp: end-of-turn/generation and fill-in-the-middle markers), so that
+ * parse_special cuts them out of text too; GGUF only, for MS_TOKENIZE_SPECIAL. */
+static const char *const LLAMA_CONTROL_TEXTS[] = {
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<\uFF5Cend\u2581of\u2581sentence\uFF5C>",
+    "<end_of_utterance>",
+    "<|eom_id|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "</s>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "[e~[",
+    "<|fim_prefix|>",
+    "<fim-prefix>",
+    "<fim_prefix>",
+    "<\uFF5Cfim\u2581begin\uFF5C>",
+    "<PRE>",
+    "\u2581<PRE>",
+    "<|code_prefix|>",
+    "<|prefix|>",
+    "<|fim_suffix|>",
+    "<fim-suffix>",
+    "<fim_suffix>",
+    "<\uFF5Cfim\u2581hole\uFF5C>",
+    "<SUF>",
+    "\u2581<SUF>",
+    "<|code_suffix|>",
+    "<|suffix|>",
+    "<|fim_middle|>",
+    "<fim-middle>",
+    "<fim_middle>",
+    "<\uFF5Cfim\u2581end\uFF5C>",
+    "<MID>",
+    "\u2581<MID>",
+    "<|code_middle|>",
+    "<|middle|>",
+    "<|fim_pad|>",
+    "<fim-pad>",
+    "<fim_pad>",
+    "<PAD>",
+    "[PAD]",
+    "<|fim_repo|>",
+    "<|repo_name|>",
+    "<fim-repo>",
+    "<REPO>",
+    "<reponame>",
+    "<|file_sep|>",
+};
+
+/* Whether token i belongs to the set of type mask (bit 1 << type); with llama_ctl also the
+ * tokens in *extra (LLAMA_CONTROL_TEXTS found in the vocabulary). */
+static int tok_set_has(const ms_tokenizer *t, int32_t i, unsigned mask, const uint8_t *extra) {
+    return t->piece_len[i] &&
+           ((t->types[i] < 32 && (mask >> t->types[i] & 1)) || (extra && extra[i]));
+}
+
+/* The tokens of a set, longest first, grouped by first byte (counting sort, keeping that
+ * order): which of them occur in a text is then one pass over it (partition). */
+static int tok_set_build(ms_tokenizer *t, struct ms_tok_set *set, unsigned mask, int llama_ctl) {
+    uint8_t *extra = NULL;
+    if (llama_ctl) {
+        extra = calloc((size_t)t->n_vocab, 1);
+        if (!extra) return MS_ERR_RUNTIME;
+        for (size_t k = 0; k < sizeof LLAMA_CONTROL_TEXTS / sizeof *LLAMA_CONTROL_TEXTS; k++) {
+            int32_t id = ms_tok_lookup(t, LLAMA_CONTROL_TEXTS[k], strlen(LLAMA_CONTROL_TEXTS[k]));
+            if (id >= 0) extra[id] = 1;
+        }
+    }
+    int n = 0;
+    for (int i = 0; i < t->n_vocab; i++)
+        n += tok_set_has(t, i, mask, extra);
+    if (n) {
+        set->ids = malloc((size_t)n * sizeof *set->ids);
+        set->by_first = malloc((size_t)n * sizeof *set->by_first);
+    }
+    if (n && (!set->ids || !set->by_first)) {
+        free(extra);
+        return MS_ERR_RUNTIME;
+    }
+    for (int i = 0; i < t->n_vocab && n; i++)
+        if (tok_set_has(t, i, mask, extra)) set->ids[set->n++] = i;
+    free(extra);
+    if (!n) return 0;
+    qsort_r(set->ids, (size_t)set->n, sizeof *set->ids, cmp_user_tokens, t);
+    int32_t cnt[257] = {0};
+    for (int u = 0; u < set->n; u++) {
+        uint8_t b = (uint8_t)ms_tok_piece(t, set->ids[u])[0];
+        cnt[b + 1]++;
+        set->first[b] = 1;
+    }
+    for (int b = 0; b < 256; b++)
+        cnt[b + 1] += cnt[b];
+    memcpy(set->first_off, cnt, sizeof cnt);
+    for (int u = 0; u < set->n; u++)
+        set->by_first[cnt[(uint8_t)ms_tok_piece(t, set->ids[u])[0]]++] = u;
+    return 0;
+}
+
 int ms_tok_finish(ms_tokenizer *t, int64_t expected_pairs) {
     int n = t->n_vocab;
     t->max_piece_len = 0;
@@ -243,29 +358,13 @@ int ms_tok_finish(ms_tokenizer *t, int64_t expected_pairs) {
         char c = (char)b;
         t->single_id[b] = ms_tok_lookup(t, &c, 1);
     }
-    /* User-defined tokens are matched in raw text, longest first (llama.cpp's order). */
-    int n_user = 0;
-    for (int i = 0; i < n; i++)
-        n_user += t->types[i] == MS_TOK_USER_DEFINED && t->piece_len[i];
-    if (n_user) {
-        t->user_ids = malloc((size_t)n_user * sizeof *t->user_ids);
-        if (!t->user_ids) return MS_ERR_RUNTIME;
-        for (int i = 0; i < n; i++)
-            if (t->types[i] == MS_TOK_USER_DEFINED && t->piece_len[i]) t->user_ids[t->n_user++] = i;
-        qsort_r(t->user_ids, (size_t)t->n_user, sizeof *t->user_ids, cmp_user_tokens, t);
-        /* By first byte (counting sort, keeping the longest-first order): which tokens occur
-         * in a text is then one pass over it (partition). */
-        t->user_by_first = malloc((size_t)t->n_user * sizeof *t->user_by_first);
-        if (!t->user_by_first) return MS_ERR_RUNTIME;
-        int32_t cnt[257] = {0};
-        for (int u = 0; u < t->n_user; u++)
-            cnt[(uint8_t)ms_tok_piece(t, t->user_ids[u])[0] + 1]++;
-        for (int b = 0; b < 256; b++)
-            cnt[b + 1] += cnt[b];
-        memcpy(t->user_first_off, cnt, sizeof cnt);
-        for (int u = 0; u < t->n_user; u++)
-            t->user_by_first[cnt[(uint8_t)ms_tok_piece(t, t->user_ids[u])[0]]++] = u;
-    }
+    /* Tokens matched in raw text, longest first (llama.cpp's order): user-defined ones
+     * always, control and unknown ones too when special tokens are parsed. */
+    if (tok_set_build(t, &t->user, 1u << MS_TOK_USER_DEFINED, 0) ||
+        tok_set_build(t, &t->special,
+                      1u << MS_TOK_USER_DEFINED | 1u << MS_TOK_CONTROL | 1u << MS_TOK_UNKNOWN,
+                      strcmp(t->source, "gguf") == 0))
+        return MS_ERR_RUNTIME;
     if (t->merge == MS_MERGE_RANKS) {
         /* Size the table once for the caller's merges. */
         while ((uint64_t)(expected_pairs + 1) * 2 > (t->pairs ? t->pair_mask + 1 : 0))
@@ -323,7 +422,8 @@ typedef struct tok_work {
     ms_tok_spans spans; /* byte-level: words of the fragment */
     char *aux;          /* (aux_cap) byte-level: words rebuilt with a prefix space */
     int64_t aux_cap;
-    int unk_run; /* the last id came from a symbol outside the vocabulary (fuse_unk) */
+    int unk_run;              /* the last id came from a symbol outside the vocabulary (fuse_unk) */
+    const ms_tok_pretok *pre; /* byte-level: the split patterns this call uses */
     int oom;
 } tok_work;
 
@@ -536,7 +636,7 @@ static void encode_byte_level(tok_work *w, const char *src, int64_t len) {
         if (normed) text = normed;
     }
     const char *words;
-    int rc = ms_tok_pretok_split(t->pre, text, n, &w->spans, &w->aux, &w->aux_cap, &words);
+    int rc = ms_tok_pretok_split(w->pre, text, n, &w->spans, &w->aux, &w->aux_cap, &words);
     if (rc) {
         free(normed);
         w->oom = 1;
@@ -589,13 +689,14 @@ static void encode_byte_level(tok_work *w, const char *src, int64_t len) {
 
 typedef struct tok_frag {
     int64_t off, len; /* raw text range */
-    int32_t tok;      /* >= 0: a user-defined token; -1: raw text */
+    int32_t tok;      /* >= 0: a token cut out of the text (user-defined, special); -1: text */
 } tok_frag;
 
-/* Splits the text at user-defined tokens as llama.cpp's tokenizer_st_partition does: for
- * each token, longest first, every raw fragment is cut at each occurrence, left to right. */
-static int partition(const ms_tokenizer *t, const char *text, int64_t len, tok_frag **out,
-                     int64_t *n_out) {
+/* Splits the text at the tokens of set (user-defined, or all special ones) as llama.cpp's
+ * tokenizer_st_partition does: for each token, longest first, every raw fragment is cut at
+ * each occurrence, left to right. */
+static int partition(const ms_tokenizer *t, const struct ms_tok_set *set, const char *text,
+                     int64_t len, tok_frag **out, int64_t *n_out) {
     int64_t n = len > 0, cap = 1;
     tok_frag *f = malloc(sizeof *f);
     if (!f) return MS_ERR_RUNTIME;
@@ -604,26 +705,26 @@ static int partition(const ms_tokenizer *t, const char *text, int64_t len, tok_f
      * so skipping them changes nothing, and a vocabulary with thousands of user tokens
      * (DeepSeek) does not scan the text thousands of times. */
     uint8_t *present = NULL;
-    if (t->n_user > 8 && len > 0) {
-        present = calloc((size_t)t->n_user, 1);
+    if (set->n > 8 && len > 0) {
+        present = calloc((size_t)set->n, 1);
         if (!present) {
             free(f);
             return MS_ERR_RUNTIME;
         }
         for (int64_t i = 0; i < len; i++) {
             uint8_t b = (uint8_t)text[i];
-            for (int32_t k = t->user_first_off[b]; k < t->user_first_off[b + 1]; k++) {
-                int u = t->user_by_first[k];
-                int32_t id = t->user_ids[u];
+            for (int32_t k = set->first_off[b]; k < set->first_off[b + 1]; k++) {
+                int u = set->by_first[k];
+                int32_t id = set->ids[u];
                 if (!present[u] && t->piece_len[id] <= (uint64_t)(len - i) &&
                     memcmp(text + i, ms_tok_piece(t, id), t->piece_len[id]) == 0)
                     present[u] = 1;
             }
         }
     }
-    for (int u = 0; u < t->n_user && n > 0; u++) {
+    for (int u = 0; u < set->n && n > 0; u++) {
         if (present && !present[u]) continue;
-        int32_t id = t->user_ids[u];
+        int32_t id = set->ids[u];
         const char *p = ms_tok_piece(t, id);
         size_t plen = t->piece_len[id];
         int64_t hits = 0;
@@ -705,21 +806,22 @@ static int word_char_near(const char *s, int64_t n, int before) {
 
 /* Hugging Face's added-token split (tokenizers' AddedVocabulary): left to right, at each
  * position the longest added token; lstrip/rstrip take the whitespace beside it into the
- * token, single_word drops a match inside a word. Control (special) tokens are not matched,
- * as everywhere in moescope. */
-static int partition_hf(const ms_tokenizer *t, const char *text, int64_t len, tok_frag **out,
-                        int64_t *n_out) {
+ * token, single_word drops a match inside a word. Control (special) tokens are in set only
+ * with MS_TOKENIZE_SPECIAL (tokenizers' default; moescope's is plain text). */
+static int partition_hf(const ms_tokenizer *t, const struct ms_tok_set *set, const char *text,
+                        int64_t len, tok_frag **out, int64_t *n_out) {
     int64_t n = 0, cap = 16, start = 0, i = 0;
     tok_frag *f = malloc((size_t)cap * sizeof *f);
     if (!f) return MS_ERR_RUNTIME;
     while (i < len) {
-        if (!t->added_first[(uint8_t)text[i]]) {
+        uint8_t c = (uint8_t)text[i];
+        if (!set->first[c]) {
             i++;
             continue;
         }
         int32_t best = -1;
-        for (int u = 0; u < t->n_user; u++) { /* longest first */
-            int32_t id = t->user_ids[u];
+        for (int32_t k = set->first_off[c]; k < set->first_off[c + 1]; k++) { /* longest first */
+            int32_t id = set->ids[set->by_first[k]];
             uint32_t pl = t->piece_len[id];
             if (pl <= (uint64_t)(len - i) && memcmp(text + i, ms_tok_piece(t, id), pl) == 0) {
                 best = id;
@@ -783,6 +885,11 @@ static int partition_hf(const ms_tokenizer *t, const char *text, int64_t len, to
 
 int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos, int32_t **ids,
                 int64_t *n_ids) {
+    return ms_tokenize_ex(t, text, len, add_bos ? MS_TOKENIZE_BOS : 0, ids, n_ids);
+}
+
+int ms_tokenize_ex(const ms_tokenizer *t, const char *text, size_t len, unsigned flags,
+                   int32_t **ids, int64_t *n_ids) {
     *ids = NULL;
     *n_ids = 0;
     /* Indices are int32 inside one fragment: 3 bytes per input byte plus the prefix. */
@@ -790,15 +897,18 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
     if (t->byte_level && len > (size_t)(INT32_MAX / 8)) return MS_ERR_RUNTIME; /* 3x, then 2x */
     tok_frag *frags = NULL;
     int64_t n_frags = 0;
-    if ((t->added_flags ? partition_hf : partition)(t, text, (int64_t)len, &frags, &n_frags))
+    const struct ms_tok_set *set = flags & MS_TOKENIZE_SPECIAL ? &t->special : &t->user;
+    if ((t->added_flags ? partition_hf : partition)(t, set, text, (int64_t)len, &frags, &n_frags))
         return MS_ERR_RUNTIME;
 
-    tok_work w = {.t = t};
+    tok_work w = {.t = t, .pre = t->pre};
+    if ((flags & MS_TOKENIZE_ORIGINAL_REGEX) && t->pre_orig) w.pre = t->pre_orig;
     /* Ids: about one per 3-4 bytes of text; grown if needed, trimmed at the end. */
     if (grow((void **)&w.ids, &w.ids_cap, (int64_t)len / 3 + 2 * n_frags + 16, sizeof *w.ids))
         goto oom;
 
-    int specials = add_bos; /* add_bos asks for the model's special tokens (BOS, EOS) */
+    /* MS_TOKENIZE_BOS asks for the model's special tokens (BOS, EOS) */
+    int specials = (flags & MS_TOKENIZE_BOS) != 0;
     if (specials && t->add_bos && t->bos >= 0) emit(&w, t->bos);
     for (int64_t i = 0; i < n_frags; i++) {
         const tok_frag *f = &frags[i];
@@ -838,12 +948,12 @@ int ms_tokenize(const ms_tokenizer *t, const char *text, size_t len, int add_bos
             break;
         }
         if (prefix) {
-            memcpy(w.buf, "\xE2\x96\x81", 3);
+            memcpy(w.buf, "\u2581", 3);
             n = 3;
         }
         for (int64_t j = 0; j < f->len; j++) {
             if (src[j] == ' ') {
-                memcpy(w.buf + n, "\xE2\x96\x81", 3);
+                memcpy(w.buf + n, "\u2581", 3);
                 n += 3;
             } else {
                 w.buf[n++] = src[j];

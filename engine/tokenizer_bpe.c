@@ -109,6 +109,20 @@ static const pre_def PRE_DEFS[] = {
      0},
 };
 
+/* The model's own pattern (its tokenizer.json's, tiktoken's) where llama.cpp's rewrite above
+ * splits some texts differently; used with MS_TOKENIZE_ORIGINAL_REGEX. o200k (gpt-4o, GPT-OSS):
+ * llama.cpp's letter classes leave out the combining marks (\p{M}) and take any non-ASCII letter
+ * as both upper and lower case. */
+static const struct {
+    const char *names, *rx;
+} PRE_ORIG[] = {
+    {"gpt-4o",
+     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
+     "(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+"
+     "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+"
+     "[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+};
+
 static int name_in(const char *names, const char *s, size_t n) {
     for (const char *p = names; *p;) {
         const char *e = strchr(p, '|');
@@ -431,6 +445,15 @@ int ms_tok_gguf_byte_level(ms_tokenizer *t, const gguf_file *g, char *err, size_
         int rc = ms_tok_pretok_add(&t->pre, d->rx[k], strlen(d->rx[k]), msg, sizeof msg);
         if (rc) {
             errf(err, errlen, "%s: pre-tokenizer '%s': %s", path, t->pre_name, msg);
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < sizeof PRE_ORIG / sizeof *PRE_ORIG; i++) {
+        if (!name_in(PRE_ORIG[i].names, pre.p, pre.n)) continue;
+        int rc = ms_tok_pretok_add(&t->pre_orig, PRE_ORIG[i].rx, strlen(PRE_ORIG[i].rx), msg,
+                                   sizeof msg);
+        if (rc) {
+            errf(err, errlen, "%s: pre-tokenizer '%s' (original): %s", path, t->pre_name, msg);
             return rc;
         }
     }

@@ -84,15 +84,18 @@ struct ms_tokenizer {
     uint64_t pair_mask;
     int64_t n_pairs;
 
-    /* User-defined tokens (matched in raw text before the BPE), longest first. */
-    int32_t *user_ids;
+    /* Tokens matched in raw text before the BPE, longest first: the user-defined ones
+     * always; with MS_TOKENIZE_SPECIAL also control and unknown ones (special). */
+    struct ms_tok_set {
+        int32_t *ids;           /* (n) token ids, longest first */
+        int32_t *by_first;      /* (n) indices into ids, grouped by first byte */
+        int32_t first_off[257]; /* group of byte b: by_first[off[b] .. off[b+1]) */
+        uint8_t first[256];     /* 1: some token starts with this byte */
+        int n;
+    } user, special;
     /* Hugging Face added tokens (tokenizer.json, byte-level): matched leftmost-longest as
      * tokenizers does, with their flags (NULL: llama.cpp's partition, flags ignored). */
-    int32_t *user_by_first;      /* (n_user) indices into user_ids, grouped by first byte */
-    int32_t user_first_off[257]; /* group of byte b: user_by_first[off[b] .. off[b+1]) */
-    uint8_t *added_flags;        /* (n_vocab) MS_ADDED_* */
-    uint8_t added_first[256];    /* first bytes of added tokens */
-    int n_user;
+    uint8_t *added_flags; /* (n_vocab) MS_ADDED_* */
 
     /* Byte-level BPE (GPT-2 family; tokenizer_bpe.c). Text is split by the pre-tokenizer's
      * patterns, each word's bytes are spelled as one-character pieces (bytes_to_unicode),
@@ -102,6 +105,7 @@ struct ms_tokenizer {
     unsigned norm;     /* Hugging Face normalizer steps (MS_NORM_*), 0 for none */
     int llama_bytes;   /* a symbol that is no piece: its bytes as one-byte pieces (llama.cpp) */
     struct ms_tok_pretok *pre;        /* split patterns, NULL for none */
+    struct ms_tok_pretok *pre_orig;   /* GGUF: the model's own pattern where llama.cpp's differs */
     char pre_name[32];                /* tokenizer.ggml.pre, or "tokenizer.json" */
     const char *const *pre_rx;        /* GGUF: the pre-type's patterns (static table), else NULL */
     int16_t cp_byte[MS_TOK_BYTE_CPS]; /* code point -> byte, -1 if none */

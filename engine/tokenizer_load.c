@@ -582,8 +582,6 @@ specials:;
             }
             k++;
         }
-        for (int u = 0; u < t->n_user; u++)
-            t->added_first[(uint8_t)ms_tok_piece(t, t->user_ids[u])[0]] = 1;
     }
     t->bos = ms_tok_lookup(t, bos_name, strlen(bos_name));
     t->eos = ms_tok_lookup(t, eos_name, strlen(eos_name));

@@ -155,11 +155,14 @@ static ms_tokenizer *open_or_die(const char *path) {
     return t;
 }
 
+/* Flags of the "jsonx" command: MS_TOKENIZE_SPECIAL, MS_TOKENIZE_ORIGINAL_REGEX. */
+static unsigned tok_special;
+
 static void check_case(const ms_tokenizer *t, const char *label, int i, const char *text,
                        size_t len, const int32_t *want, int64_t n_want) {
     int32_t *ids;
     int64_t n;
-    if (ms_tokenize(t, text, len, 0, &ids, &n)) {
+    if (ms_tokenize_ex(t, text, len, tok_special, &ids, &n)) {
         fail("%s case %d: ms_tokenize failed", label, i);
         return;
     }
@@ -171,7 +174,7 @@ static void check_case(const ms_tokenizer *t, const char *label, int i, const ch
     /* With BOS: exactly BOS followed by the same ids. */
     int32_t *ids2;
     int64_t n2;
-    if (ms_tokenize(t, text, len, 1, &ids2, &n2) == 0) {
+    if (ms_tokenize_ex(t, text, len, tok_special | MS_TOKENIZE_BOS, &ids2, &n2) == 0) {
         int bos = ms_tokenizer_adds_bos(t);
         if (n2 != n + bos || (bos && ids2[0] != ms_tokenizer_bos(t)) ||
             !same(ids2 + bos, n2 - bos, ids, n))
@@ -903,6 +906,11 @@ static int cmd_json(const char *model, const char *inp, const char *out) {
 
 int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "json") == 0) return cmd_json(argv[2], argv[3], argv[4]);
+    if (argc >= 6 && strcmp(argv[1], "jsonx") == 0) { /* jsonx special|orig|special,orig ... */
+        tok_special = (strstr(argv[2], "special") ? MS_TOKENIZE_SPECIAL : 0) |
+                      (strstr(argv[2], "orig") ? MS_TOKENIZE_ORIGINAL_REGEX : 0);
+        return cmd_json(argv[3], argv[4], argv[5]);
+    }
     if (argc >= 6 && strcmp(argv[1], "vectors") == 0)
         return cmd_vectors(argv[2], argv[3], argv[4], argv[5]);
     if (argc >= 5 && strcmp(argv[1], "roundtrip") == 0)
@@ -910,6 +918,6 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "edge") == 0) return cmd_edge(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "fuzz") == 0) return cmd_fuzz(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "errors") == 0) return cmd_errors(argv[2]);
-    fprintf(stderr, "usage: test_tokenizer vectors|roundtrip|edge|fuzz|errors ...\n");
+    fprintf(stderr, "usage: test_tokenizer json|jsonx|vectors|roundtrip|edge|fuzz|errors ...\n");
     return 2;
 }

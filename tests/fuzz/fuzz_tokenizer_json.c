@@ -1,10 +1,10 @@
 /* fuzz_tokenizer_json.c — libFuzzer target for the tokenizer.json reader (engine/
  * tokenizer_load.c, tokenizer_bpe.c: vocabulary, merges, added tokens, normalizers, Split
  * regexes compiled by Oniguruma, ByteLevel, Metaspace): any input either fails with one
- * "fuzz: ..." line, or yields a tokenizer whose ids for a few texts (the input itself, invalid
- * UTF-8, whitespace runs) are in range, deterministic, and decode to valid UTF-8. Built with
- * clang -fsanitize=fuzzer,address,undefined by tests/tokenizer_bpe.cmake; seeds in
- * tests/fuzz/seeds_tokenizer, dictionary tokenizer.dict. */
+ * "fuzz: ..." line, or yields a tokenizer whose ids for a few texts (the input itself, also
+ * with special-token parsing, invalid UTF-8, whitespace runs) are in range, deterministic, and
+ * decode to valid UTF-8. Built with clang -fsanitize=fuzzer,address,undefined by
+ * tests/tokenizer_bpe.cmake; seeds in tests/fuzz/seeds_tokenizer, dictionary tokenizer.dict. */
 #include "msutil.h"
 #include "tokenizer_int.h"
 
@@ -14,11 +14,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_text(const ms_tokenizer *t, const char *s, size_t n) {
+static void check_text(const ms_tokenizer *t, const char *s, size_t n, unsigned flags) {
     int32_t *a = NULL, *b = NULL;
     int64_t na = 0, nb = 0;
-    if (ms_tokenize(t, s, n, 1, &a, &na) != 0) return; /* out of memory only */
-    if (ms_tokenize(t, s, n, 1, &b, &nb) != 0 || na != nb ||
+    flags |= MS_TOKENIZE_BOS;
+    if (ms_tokenize_ex(t, s, n, flags, &a, &na) != 0) return; /* out of memory only */
+    if (ms_tokenize_ex(t, s, n, flags, &b, &nb) != 0 || na != nb ||
         (na && memcmp(a, b, (size_t)na * sizeof *a) != 0))
         abort();
     int nv = ms_tokenizer_n_vocab(t);
@@ -51,8 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                         "\xE6\xBC\xA2\xF0\x9F\xA6\x99",
                                         ""};
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
-        check_text(t, texts[i], strlen(texts[i]));
-    check_text(t, (const char *)data, size < 256 ? size : 256);
+        check_text(t, texts[i], strlen(texts[i]), 0);
+    /* The input itself holds the added tokens' text: with special parsing they are cut out. */
+    check_text(t, (const char *)data, size < 256 ? size : 256, 0);
+    check_text(t, (const char *)data, size < 256 ? size : 256, MS_TOKENIZE_SPECIAL);
     char *d = ms_tokenizer_describe_json(t);
     if (!d) abort();
     free(d);

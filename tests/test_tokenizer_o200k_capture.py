@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""test_tokenizer_o200k_capture.py MOESCOPE WORK — `capture` and `route` tokenize as `tokenize`
+does, with --special and --original-regex: a small random-weight model with GPT-OSS's o200k
+vocabulary (make-model --vocab WORK/o200k.gguf) captures a harmony transcript and a Devanagari
+text; the token ids in the store (h5py) are js-tiktoken's (WORK/refs/tiktoken*.inp/.out) with
+both options, and without them the transcript's plain-text ids and llama.cpp's ids of the
+Devanagari text (WORK/refs/llamacpp.*). The store's tokenizer attribute records the options;
+`route --special --original-regex` lists the same ids. Exit 77 without the references."""
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+
+moescope, work = sys.argv[1:3]
+SEP = "\n__ggml_vocab_test__\n"
+TRANSCRIPT = ("<|start|>user<|message|>Hi<|end|><|start|>assistant<|channel|>final<|message|>"
+              "Hello<|return|>")
+refs = os.path.join(work, "refs")
+if not os.path.isfile(os.path.join(refs, "tiktoken-special.out")):
+    print("no references in %s (tokenizer_o200k_refs)" % refs)
+    sys.exit(77)
+fails = 0
+
+
+def fail(msg):
+    global fails
+    print("FAIL: " + msg)
+    fails += 1
+
+
+def ref(name, text):
+    inp = open(os.path.join(refs, name + ".inp"), encoding="utf-8", newline="").read().split(SEP)
+    out = open(os.path.join(refs, name + ".out"), encoding="utf-8").read().split("\n")
+    return [int(x) for x in out[inp.index(text)].split()]
+
+
+def run(*args):
+    r = subprocess.run([moescope] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode:
+        sys.exit("FAIL: moescope %s: exit %d: %s" % (" ".join(args), r.returncode, r.stderr.decode()))
+    return r.stdout.decode("utf-8")
+
+
+inp = open(os.path.join(refs, "tiktoken.inp"), encoding="utf-8", newline="").read().split(SEP)
+HINDI = next(t for t in inp if t.startswith("\u0939\u093f\u0928\u094d\u0926\u0940 \u092e\u0947\u0902 \u092f\u0939"))
+d = os.path.join(work, "capture")
+os.makedirs(os.path.join(d, "corpus"), exist_ok=True)
+open(os.path.join(d, "corpus", "a-chat.txt"), "w", encoding="utf-8", newline="").write(TRANSCRIPT)
+open(os.path.join(d, "corpus", "b-hindi.txt"), "w", encoding="utf-8", newline="").write(HINDI)
+model = os.path.join(d, "o200k-model.gguf")
+run("make-model", "--out", model, "--vocab", os.path.join(work, "o200k.gguf"), "--d-model", "16",
+    "--heads", "2", "--kv-heads", "1", "--ff", "32", "--layers", "2", "--experts", "4", "--k", "2",
+    "--tied")
+cases = [(["--special", "--original-regex"], ref("tiktoken-special", TRANSCRIPT), ref("tiktoken", HINDI),
+          {"parse_special": True, "original_regex": True}),
+         ([], ref("tiktoken", TRANSCRIPT), ref("llamacpp", HINDI), {})]
+if ref("tiktoken", HINDI) == ref("llamacpp", HINDI):
+    fail("tiktoken and llama.cpp agree on the Devanagari text: the check proves nothing")
+for opts, want_chat, want_hindi, attrs in cases:
+    store = os.path.join(d, "s%d.h5" % len(opts))
+    run("capture", "-q", "--model", model, "--corpus", os.path.join(d, "corpus"), "--out", store, *opts)
+    with h5py.File(store, "r") as f:
+        ids, doc = f["tokens/id"][:].tolist(), f["tokens/doc"][:].tolist()
+        src = [s.decode() for s in f["documents/source"][:]]
+        tok = json.loads(f.attrs["tokenizer"])
+    by = {os.path.basename(s): [i for i, dd in zip(ids, doc) if dd == k] for k, s in enumerate(src)}
+    label = "capture %s" % " ".join(opts)
+    if by.get("a-chat.txt") != want_chat:
+        fail("%s: transcript ids %s, want %s" % (label, by.get("a-chat.txt"), want_chat))
+    if by.get("b-hindi.txt") != want_hindi:
+        fail("%s: Devanagari ids %s, want %s" % (label, by.get("b-hindi.txt"), want_hindi))
+    for k in ("parse_special", "original_regex"):
+        if tok.get(k) != attrs.get(k):
+            fail("%s: tokenizer attribute %s is %r" % (label, k, tok.get(k)))
+lines = run("route", "--model", model, "--special", "--original-regex", "--layers", "0",
+            TRANSCRIPT).split("\n")
+got = [int(l.split("\t")[1]) for l in lines if l and not l.startswith("#")]
+if got != ref("tiktoken-special", TRANSCRIPT):
+    fail("route --special: ids %s" % got)
+sys.exit(1 if fails else 0)
