@@ -17,7 +17,9 @@ static const char usage[] =
     "                           [--rope-theta X] [--norm-eps X] [--weight-scale X] [--tied]\n"
     "                           [--per-expert-tensors] [--shard-mb X] [--vocab GGUF]\n"
     "                           [--arch A] [--head-dim N] [--shared-ff N] [--dense-lead N]\n"
-    "                           [--shared-experts N]\n"
+    "                           [--shared-experts N] [--q-lora N] [--kv-lora N] [--rope-dim N]\n"
+    "                           [--v-head-dim N] [--kv-b-fused] [--sigmoid-router]\n"
+    "                           [--groups N] [--groups-used N] [--expert-norm]\n"
     "\n"
     "Writes a random-weight model of one MoE family. Weights depend only on the seed and the\n"
     "shapes, so a GGUF file and a Hugging Face folder made with the same options describe the\n"
@@ -48,12 +50,24 @@ static const char usage[] =
     "  --shard-mb X        hf: split the weights into shards of at most X MiB (a tensor larger\n"
     "                      than X gets a shard of its own) + model.safetensors.index.json\n"
     "  --arch A            family: mixtral (default), olmoe, qwen2moe, qwen3moe, granitemoe,\n"
-    "                      deepseek (GGUF only)\n"
+    "                      deepseek, deepseek2 (GGUF only)\n"
     "                      (docs/MODELS.md: what each adds)\n"
     "  --head-dim N        head size (default d-model/heads; not for mixtral)\n"
     "  --shared-ff N       qwen2moe: shared expert's intermediate size (default --ff)\n"
     "  --dense-lead N      deepseek: leading dense layers of width k x ff (default 0)\n"
     "  --shared-experts N  deepseek: shared experts, each of width ff (default 2)\n"
+    "  --q-lora N          deepseek2: q low-rank path of rank N (default 0: one q matrix)\n"
+    "  --kv-lora N         deepseek2: compressed kv size (default 32)\n"
+    "  --rope-dim N        deepseek2: rope part of each query/key head (default 16; --head-dim\n"
+    "                      is the other part)\n"
+    "  --v-head-dim N      deepseek2: value head size (default: --head-dim)\n"
+    "  --kv-b-fused        deepseek2: one attn_kv_b tensor (older files) instead of the split\n"
+    "                      attn_k_b / attn_v_b\n"
+    "  --sigmoid-router    deepseek2: V3 router (sigmoid scores, a selection bias exp_probs_b)\n"
+    "                      instead of V2's softmax\n"
+    "  --groups N          deepseek2: expert groups for group-limited selection (default none)\n"
+    "  --groups-used N     deepseek2: groups a token may use (with --groups)\n"
+    "  --expert-norm       deepseek2: renormalise the k weights (expert_weights_norm)\n"
     "  --vocab GGUF        vocabulary source (default tests/data/vocab/ggml-vocab-llama-spm.gguf\n"
     "                      of the source tree, 32000 tokens)\n"
     "  -q, -v, -h          quiet, verbose, this help\n"
@@ -97,6 +111,15 @@ static int run(int argc, char **argv) {
                                              {"shared-ff", required_argument, 0, 19},
                                              {"dense-lead", required_argument, 0, 20},
                                              {"shared-experts", required_argument, 0, 21},
+                                             {"q-lora", required_argument, 0, 22},
+                                             {"kv-lora", required_argument, 0, 23},
+                                             {"rope-dim", required_argument, 0, 24},
+                                             {"v-head-dim", required_argument, 0, 25},
+                                             {"kv-b-fused", no_argument, 0, 26},
+                                             {"sigmoid-router", no_argument, 0, 27},
+                                             {"groups", required_argument, 0, 28},
+                                             {"groups-used", required_argument, 0, 29},
+                                             {"expert-norm", no_argument, 0, 30},
                                              MS_COMMON_LONG_OPTS};
     ms_fixture_opts o = {.seed = 1,
                          .d_model = 64,
@@ -207,6 +230,33 @@ static int run(int argc, char **argv) {
         case 21:
             field = &o.n_shared, hi = 64;
             break;
+        case 22:
+            field = &o.q_lora_rank, lo = 0, hi = 4096;
+            break;
+        case 23:
+            field = &o.kv_lora_rank, hi = 4096;
+            break;
+        case 24:
+            field = &o.d_head_rope, hi = 1024;
+            break;
+        case 25:
+            field = &o.d_head_v, hi = 4096;
+            break;
+        case 26:
+            o.mla_kv_b_fused = 1;
+            continue;
+        case 27:
+            o.router_sigmoid = 1;
+            continue;
+        case 28:
+            field = &o.n_group, hi = MS_MAX_EXPERTS;
+            break;
+        case 29:
+            field = &o.topk_group, hi = MS_MAX_EXPERTS;
+            break;
+        case 30:
+            o.expert_weights_norm = 1;
+            continue;
         default:
             return ms_usage_error(cmd, "unexpected option");
         }

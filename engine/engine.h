@@ -91,8 +91,14 @@ typedef enum ms_router_kind {
     MS_ROUTER_SOFTMAX_TOPK = 1,        /* OLMoE, Qwen2-MoE: softmax over E, top-k, no renorm */
     MS_ROUTER_TOPK_SOFTMAX = 2,        /* Granite-MoE: top-k on the logits, softmax over the k
                                           (the same weights as softmax, top-k, renorm) */
+    MS_ROUTER_DS_SOFTMAX = 3,          /* DeepSeek-V2 (GGUF deepseek2): softmax over E, top-k of the
+                                          probabilities (+ selection bias, group limit when the file has
+                                          them), weights renormalised if expert_weights_norm, times
+                                          expert_weights_scale (engine/router_v3.h) */
+    MS_ROUTER_DS_SIGMOID = 4, /* DeepSeek-V3: sigmoid scores, the same selection and weights */
 } ms_router_kind;
-/* "softmax_topk_renorm", "softmax_topk", "topk_softmax" (as recorded in route stores). */
+/* "softmax_topk_renorm", "softmax_topk", "topk_softmax", "ds_softmax", "ds_sigmoid" (as
+ * recorded in route stores). */
 const char *ms_router_kind_name(ms_router_kind k);
 
 /* Per-layer block description: what the forward pass does in each layer. Families differ
@@ -145,6 +151,20 @@ typedef struct ms_hparams {
      * weights are the scaled ones (the weights the layer applies) */
     float expert_weights_scale;
     int n_dense_lead; /* DeepSeek: layers 0..n_dense_lead-1 are dense MLPs */
+    /* DeepSeek-V2/V3 multi-head latent attention (mla 1; engine/forward_mla.c). A head's query
+     * and key are d_head_nope + d_head_rope values (RoPE on the last d_head_rope, adjacent
+     * pairs), its value d_head_v; keys and values come from a compressed kv of kv_lora_rank
+     * values (RMS-normed) through attn_kv_b (or attn_k_b / attn_v_b), the rope part of the key
+     * (shared by the heads) straight from attn_kv_a_mqa. q_lora_rank > 0: q = q_b(norm(q_a x)).
+     * d_head is d_head_nope + d_head_rope; n_head_kv is n_head; attn_scale is llama.cpp's kq_scale
+     * for deepseek2 (1/sqrt(d_head), times the YaRN mscale squared). */
+    int mla;
+    int q_lora_rank, kv_lora_rank;
+    int d_head_nope, d_head_rope, d_head_v;
+    /* DeepSeek router kinds (MS_ROUTER_DS_*): group-limited selection (n_group <= 1: none) and
+     * renormalisation of the k weights; the selection bias is the layer's exp_probs_b */
+    int n_group, topk_group;
+    int expert_weights_norm;
 } ms_hparams;
 
 typedef struct ms_layer {
@@ -165,6 +185,17 @@ typedef struct ms_layer {
     ms_mat sh_down;          /* shared_expert: (d_model, d_ff_shared) */
     ms_mat ffn_gate, ffn_up; /* dense layer: (d_ff_dense, d_model); router/experts unused */
     ms_mat ffn_down;         /* dense layer: (d_model, d_ff_dense) */
+    /* MLA (hparams.mla); H = n_head, dn/dr/dv the head parts, R = kv_lora_rank */
+    ms_mat wq_a;        /* q_lora_rank > 0: (q_lora_rank, d_model) */
+    ms_mat q_a_norm;    /* q_lora_rank > 0: (1, q_lora_rank) */
+    ms_mat wq_b;        /* q_lora_rank > 0: (H*(dn+dr), q_lora_rank); else wq is (H*(dn+dr), d) */
+    ms_mat wkv_a;       /* (R + dr, d_model): compressed kv, then the key's rope part */
+    ms_mat kv_a_norm;   /* (1, R) */
+    ms_mat wkv_b;       /* (H*(dn+dv), R): per head dn key rows then dv value rows, or NULL data
+                           when the file has the split form below */
+    ms_mat wk_b;        /* split form: H matrices (R, dn) stacked: head h is rows h*R.. */
+    ms_mat wv_b;        /* split form: (H*dv, R) */
+    ms_mat exp_probs_b; /* MS_ROUTER_DS_*: (1, n_expert) selection bias, or NULL data */
 } ms_layer;
 
 typedef struct ms_model ms_model;
@@ -380,6 +411,16 @@ typedef struct ms_fixture_opts {
     int n_dense_lead;       /* deepseek: leading dense layers (their width: d_ff * k) */
     int n_shared;           /* deepseek: shared experts (0: 2); their width is n_shared * d_ff */
     float expert_weights_scale; /* deepseek: expert_weights_scale written (0: 1.5) */
+    /* deepseek2 (latent attention): d_head is the heads' nope part (0: d_model / n_head) */
+    int q_lora_rank;         /* 0: no q low-rank path (one attn_q matrix) */
+    int kv_lora_rank;        /* 0: 32 */
+    int d_head_rope;         /* 0: 16 */
+    int d_head_v;            /* 0: the nope part's size */
+    int mla_kv_b_fused;      /* 1: one attn_kv_b tensor (older llama.cpp files); 0: the split
+                                attn_k_b / attn_v_b of current converters */
+    int router_sigmoid;      /* 1: V3 router (sigmoid, exp_probs_b selection bias written) */
+    int n_group, topk_group; /* expert groups (0: none) */
+    int expert_weights_norm; /* renormalise the k weights */
 } ms_fixture_opts;
 
 /* Writes a GGUF file with all weights of type `type` (norms and router stay F32). A tensor whose

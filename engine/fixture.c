@@ -94,7 +94,7 @@ typedef struct fixture {
 
 static int is_norm(role r) {
     return r == R_OUT_NORM || r == R_ATTN_NORM || r == R_FFN_NORM || r == MS_R_Q_NORM ||
-           r == MS_R_K_NORM;
+           r == MS_R_K_NORM || r == MS_R_Q_A_NORM || r == MS_R_KV_A_NORM;
 }
 
 static int is_bias(role r) {
@@ -103,7 +103,7 @@ static int is_bias(role r) {
 
 /* Stored as a 1-D tensor (GGUF always; HF too except the shared-expert gate, a (1, d) Linear) */
 static int is_vec(role r) {
-    return is_norm(r) || is_bias(r) || r == MS_R_SH_INP;
+    return is_norm(r) || is_bias(r) || r == MS_R_SH_INP || r == MS_R_EXP_PROBS_B;
 }
 
 static int is_expert(role r) {
@@ -144,7 +144,14 @@ static void lname(const ltensor *t, char *buf, size_t n) {
                                                   [MS_R_SH_DOWN] = "sh_w2",
                                                   [MS_R_FFN_GATE] = "ffn_w1",
                                                   [MS_R_FFN_UP] = "ffn_w3",
-                                                  [MS_R_FFN_DOWN] = "ffn_w2"};
+                                                  [MS_R_FFN_DOWN] = "ffn_w2",
+                                                  [MS_R_Q_A] = "wq_a",
+                                                  [MS_R_Q_A_NORM] = "q_a_norm",
+                                                  [MS_R_Q_B] = "wq_b",
+                                                  [MS_R_KV_A] = "wkv_a",
+                                                  [MS_R_KV_A_NORM] = "kv_a_norm",
+                                                  [MS_R_KV_B] = "wkv_b",
+                                                  [MS_R_EXP_PROBS_B] = "exp_probs_b"};
     const char *nm = names[t->r] ? names[t->r] : "?";
     if (t->layer < 0)
         snprintf(buf, n, "%s", nm);
@@ -170,6 +177,8 @@ static void gen(const fixture *f, const ltensor *t, float *dst) {
         gen_normal(dst, n, s, 0.0f, 1.0f);
     else if (is_bias(t->r))
         gen_normal(dst, n, s, 0.0f, 0.5f);
+    else if (t->r == MS_R_EXP_PROBS_B) /* of the order of the sigmoid scores' spread */
+        gen_normal(dst, n, s, 0.0f, 0.05f);
     else {
         float std = f->o.weight_scale > 0 ? f->o.weight_scale : 1.0f / sqrtf((float)t->cols);
         gen_normal(dst, n, s, 0.0f, std);
@@ -209,8 +218,27 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
         if (p->expert_weights_scale <= 0) p->expert_weights_scale = 1.5f;
         p->d_ff_shared = p->n_shared * p->d_ff;
     }
+    const int mla = f->a->mla;
+    if (mla) {
+        if (p->kv_lora_rank <= 0) p->kv_lora_rank = 32;
+        if (p->d_head_rope <= 0) p->d_head_rope = 16;
+        if (p->d_head_v <= 0) p->d_head_v = p->d_head > 0 ? p->d_head : p->d_model / p->n_head;
+        p->n_head_kv = p->n_head;
+    }
     const char *bad = NULL;
-    if (p->d_model <= 0 || p->d_model > (1 << 16))
+    if (!mla &&
+        (p->q_lora_rank || p->kv_lora_rank || p->d_head_rope || p->d_head_v || p->mla_kv_b_fused ||
+         p->router_sigmoid || p->n_group || p->topk_group || p->expert_weights_norm))
+        bad = "latent attention and the V3 router options are for deepseek2";
+    else if (mla && (p->q_lora_rank < 0 || p->q_lora_rank > 4096 || p->kv_lora_rank > 4096 ||
+                     p->d_head_rope % 2 || p->d_head_rope > 1024 || p->d_head_v > 4096))
+        bad = "latent attention sizes out of range (q/kv lora <= 4096, even rope dims <= 1024)";
+    else if (mla && p->n_group > 1 &&
+             (p->n_expert % p->n_group || p->topk_group < 1 || p->topk_group >= p->n_group ||
+              p->n_expert / p->n_group < 2 ||
+              p->topk_group * (p->n_expert / p->n_group) < p->n_expert_used))
+        bad = "expert groups must divide the experts, topk_group in [1, groups) holding >= k";
+    else if (p->d_model <= 0 || p->d_model > (1 << 16))
         bad = "d_model must be in [1, 65536]";
     else if (p->n_layer <= 0 || p->n_layer > 1024)
         bad = "n_layer must be in [1, 1024]";
@@ -267,10 +295,26 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
     rc = push(f, R_EMBD, -1, -1, f->n_vocab, d);
     for (int il = 0; il < p->n_layer && !rc; il++) {
         rc |= push(f, R_ATTN_NORM, il, -1, 1, d);
-        rc |= push(f, R_WQ, il, -1, q, d);
-        rc |= push(f, R_WK, il, -1, kv, d);
-        rc |= push(f, R_WV, il, -1, kv, d);
-        rc |= push(f, R_WO, il, -1, d, q);
+        if (mla) { /* latent attention (HF order: q, kv_a, its norm, kv_b, o) */
+            const int64_t H = p->n_head, dn = f->d_head, dr = p->d_head_rope, dv = p->d_head_v;
+            const int64_t R = p->kv_lora_rank, qr = p->q_lora_rank;
+            if (qr > 0) {
+                rc |= push(f, MS_R_Q_A, il, -1, qr, d);
+                rc |= push(f, MS_R_Q_A_NORM, il, -1, 1, qr);
+                rc |= push(f, MS_R_Q_B, il, -1, H * (dn + dr), qr);
+            } else {
+                rc |= push(f, R_WQ, il, -1, H * (dn + dr), d);
+            }
+            rc |= push(f, MS_R_KV_A, il, -1, R + dr, d);
+            rc |= push(f, MS_R_KV_A_NORM, il, -1, 1, R);
+            rc |= push(f, MS_R_KV_B, il, -1, H * (dn + dv), R);
+            rc |= push(f, R_WO, il, -1, d, H * dv);
+        } else {
+            rc |= push(f, R_WQ, il, -1, q, d);
+            rc |= push(f, R_WK, il, -1, kv, d);
+            rc |= push(f, R_WV, il, -1, kv, d);
+            rc |= push(f, R_WO, il, -1, d, q);
+        }
         if (f->a->qkv_bias) {
             rc |= push(f, MS_R_Q_BIAS, il, -1, 1, q);
             rc |= push(f, MS_R_K_BIAS, il, -1, 1, kv);
@@ -290,6 +334,7 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
             continue;
         }
         rc |= push(f, R_ROUTER, il, -1, p->n_expert, d);
+        if (mla && p->router_sigmoid) rc |= push(f, MS_R_EXP_PROBS_B, il, -1, 1, p->n_expert);
         for (int e = 0; e < p->n_expert; e++) {
             rc |= push(f, R_W1, il, e, ff, d);
             rc |= push(f, R_W2, il, e, d, ff);
@@ -411,6 +456,33 @@ static role stacked_role(role r) {
 #define GRANITE_RESIDUAL_SCALE 0.22f
 #define GRANITE_LOGIT_SCALE    6.0f
 
+/* deepseek2's attn_kv_b (H*(dn+dv), R) as the split tensors llama.cpp's converter writes:
+ * attn_k_b {dn, R, H} (each head's key rows transposed) and attn_v_b {R, dv, H}. tmp and q
+ * hold the matrix's size in floats. */
+static int write_kv_b_split(const fixture *f, int type, gguf_writer *w, const ltensor *t,
+                            const float *kvb, float *tmp, uint8_t *q) {
+    const ms_fixture_opts *p = &f->o;
+    const int64_t H = p->n_head, dn = f->d_head, dv = p->d_head_v, R = p->kv_lora_rank;
+    char nb[96];
+    for (int part = 0; part < 2; part++) {                        /* 0: k_b, 1: v_b */
+        const int64_t rows = part ? dv : R, cols = part ? R : dn; /* per head */
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t c = 0; c < cols; c++)
+                    tmp[(h * rows + r) * cols + c] = part ? kvb[(h * (dn + dv) + dn + r) * R + c]
+                                                          : kvb[(h * (dn + dv) + c) * R + r];
+        ltensor pt = *t;
+        pt.rows = H * rows;
+        pt.cols = cols;
+        ms_type tt = gguf_type_for(f, type, &pt);
+        if (quantize(tt, tmp, q, pt.rows, cols)) return MS_ERR_INPUT;
+        ms_tensor_name(f->a, 0, part ? MS_R_V_B : MS_R_K_B, t->layer, 0, nb, sizeof nb);
+        int64_t ne[3] = {cols, rows, H};
+        gguf_w_tensor(w, nb, tt, 3, ne, q, ms_type_row_bytes(tt, cols) * (size_t)pt.rows);
+    }
+    return 0;
+}
+
 int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *path, char *err,
                           size_t errlen) {
     if (file_type_of((int)type) < 0 ||
@@ -457,10 +529,32 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
         gguf_w_u32(w, KW(a->gguf_keys[MS_K_DENSE_LEAD]), (uint32_t)p->n_dense_lead);
         gguf_w_f32(w, KW(a->gguf_keys[MS_K_WEIGHTS_SCALE]), p->expert_weights_scale);
     }
-    gguf_w_u32(w, KW("rope.dimension_count"), (uint32_t)f.d_head);
-    gguf_w_u32(w, KW("attention.head_count"), (uint32_t)p->n_head);
-    gguf_w_u32(w, KW("attention.head_count_kv"), (uint32_t)p->n_head_kv);
-    if (f.d_head != p->d_model / p->n_head) {
+    if (a->mla) { /* as llama.cpp's DeepseekV2Model converter writes them */
+        const uint32_t dk = (uint32_t)(f.d_head + p->d_head_rope), R = (uint32_t)p->kv_lora_rank;
+        gguf_w_u32(w, KW("rope.dimension_count"), (uint32_t)p->d_head_rope);
+        gguf_w_u32(w, KW("attention.head_count"), (uint32_t)p->n_head);
+        gguf_w_u32(w, KW("attention.head_count_kv"), p->mla_kv_b_fused ? (uint32_t)p->n_head : 1);
+        gguf_w_u32(w, KW("attention.q_lora_rank"), (uint32_t)p->q_lora_rank);
+        gguf_w_u32(w, KW("attention.kv_lora_rank"), R);
+        gguf_w_u32(w, KW("attention.key_length"),
+                   p->mla_kv_b_fused ? dk : R + (uint32_t)p->d_head_rope);
+        gguf_w_u32(w, KW("attention.value_length"), p->mla_kv_b_fused ? (uint32_t)p->d_head_v : R);
+        if (!p->mla_kv_b_fused) {
+            gguf_w_u32(w, KW("attention.key_length_mla"), dk);
+            gguf_w_u32(w, KW("attention.value_length_mla"), (uint32_t)p->d_head_v);
+        }
+        gguf_w_u32(w, KW(a->gguf_keys[MS_K_GATING]), p->router_sigmoid ? 2 : 1);
+        if (p->expert_weights_norm) gguf_w_bool(w, KW(a->gguf_keys[MS_K_WEIGHTS_NORM]), 1);
+        if (p->n_group > 1) {
+            gguf_w_u32(w, KW(a->gguf_keys[MS_K_GROUP_COUNT]), (uint32_t)p->n_group);
+            gguf_w_u32(w, KW(a->gguf_keys[MS_K_GROUP_USED]), (uint32_t)p->topk_group);
+        }
+    } else {
+        gguf_w_u32(w, KW("rope.dimension_count"), (uint32_t)f.d_head);
+        gguf_w_u32(w, KW("attention.head_count"), (uint32_t)p->n_head);
+        gguf_w_u32(w, KW("attention.head_count_kv"), (uint32_t)p->n_head_kv);
+    }
+    if (f.d_head != p->d_model / p->n_head && !a->mla) {
         gguf_w_u32(w, KW("attention.key_length"), (uint32_t)f.d_head);
         gguf_w_u32(w, KW("attention.value_length"), (uint32_t)f.d_head);
     }
@@ -535,7 +629,11 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
         }
         gen(&f, t, buf);
         const float *src = buf;
-        if ((t->r == R_WQ || t->r == R_WK) && a->gguf_rope == MS_ROPE_ADJACENT) {
+        if (t->r == MS_R_KV_B && !p->mla_kv_b_fused) {
+            if (write_kv_b_split(&f, (int)type, w, t, buf, perm, qbuf)) goto noquant;
+            continue;
+        }
+        if ((t->r == R_WQ || t->r == R_WK) && a->gguf_rope == MS_ROPE_ADJACENT && !a->mla) {
             permute_rows(buf, perm, t->rows, t->cols, t->r == R_WQ ? p->n_head : p->n_head_kv);
             src = perm;
         }

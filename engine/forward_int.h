@@ -51,4 +51,35 @@ void ms_pool_free(ms_pool *p);
 int ms_pool_threads(const ms_pool *p);
 void ms_pool_run(ms_pool *p, ms_pool_fn fn, void *ctx, int64_t n_tasks);
 
+/* forward.c's pieces that the latent attention (forward_mla.c) runs on. */
+/* Y (m, w->rows), row stride ldy = X (m, w->cols), row stride ldx, · Wᵀ (tiled kernel). */
+void ms_fwd_matmul(ms_engine *e, const ms_mat *w, const float *x, int64_t ldx, int64_t m, float *y,
+                   int64_t ldy);
+/* y = x / sqrt(mean(x²) + eps) · w for each of n rows of d (y may be x). */
+void ms_fwd_rmsnorm(float *y, const float *x, const float *w, int64_t n, int d, float eps);
+/* y[i] = exp(y[i] - mx) for the attention softmax. */
+void ms_fwd_exp_shifted(float *y, int64_t n, float mx);
+ms_pool *ms_fwd_pool(ms_engine *e);
+
+/* DeepSeek-V2/V3 multi-head latent attention (forward_mla.c): scratch for windows of T
+ * tokens, allocated at engine open. */
+typedef struct ms_mla ms_mla;
+typedef struct ms_mla_window {
+    const int32_t *pos;                      /* (n) position of each row in its segment */
+    const int64_t *ch_base, *ch_q0, *ch_len; /* attention chunks (forward.c) */
+    int64_t n_chunks;
+} ms_mla_window;
+int ms_mla_open(ms_mla **out, const ms_hparams *hp, int64_t T, int64_t qchunk, int n_threads);
+void ms_mla_close(ms_mla *a);
+/* The latent attention tensors of layer il against hp (MS_ERR_INPUT naming the tensor). */
+int ms_mla_check_layer(const ms_hparams *hp, const ms_layer *L, int il, char *err, size_t errlen);
+/* xn (n, d_model): the normed input, overwritten with the attention block's output. */
+void ms_mla_attention(ms_mla *a, ms_engine *e, const ms_layer *ly, const ms_hparams *hp, float *xn,
+                      int64_t n, const ms_mla_window *w);
+/* The DeepSeek router of a layer over n tokens (router_v3.c): scores (n, E) ranked, ids and
+ * weights (n, k), the weights before expert_weights_scale. MS_ERR_INPUT for a configuration
+ * router_v3 refuses. */
+int ms_mla_route(ms_mla *a, const ms_hparams *hp, const ms_layer *ly, const float *logits,
+                 int64_t n, float *scores, int32_t *ids, float *weights);
+
 #endif

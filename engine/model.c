@@ -217,6 +217,55 @@ static int bind_role(ms_model *m, int hf, ms_role r, int il, int x, int64_t rows
     return bind(m, nb, rows, cols, n_mats, out, err, errlen);
 }
 
+/* Latent attention tensors of layer il (hparams.mla): the q path (low-rank with its norm, or
+ * one matrix), attn_kv_a_mqa and its norm, attn_kv_b or the split attn_k_b / attn_v_b (whichever
+ * the file has), the output. */
+static int bind_mla(ms_model *m, int hf, int il, char *err, size_t errlen) {
+    const ms_hparams *hp = &m->hp;
+    ms_layer *L = &m->layers[il];
+    const int64_t d = hp->d_model, H = hp->n_head, R = hp->kv_lora_rank;
+    const int64_t dn = hp->d_head_nope, dr = hp->d_head_rope, dv = hp->d_head_v;
+    const int64_t qr = hp->q_lora_rank;
+    int rc;
+#define R_(role, rows, cols, n, dst)                                                               \
+    do {                                                                                           \
+        if ((rc = bind_role(m, hf, role, il, 0, rows, cols, n, dst, err, errlen))) return rc;      \
+    } while (0)
+    if (qr > 0) {
+        R_(MS_R_Q_A, qr, d, 1, &L->wq_a);
+        R_(MS_R_Q_A_NORM, 1, qr, 1, &L->q_a_norm);
+        R_(MS_R_Q_B, H * (dn + dr), qr, 1, &L->wq_b);
+    } else {
+        R_(MS_R_Q, H * (dn + dr), d, 1, &L->wq);
+    }
+    R_(MS_R_KV_A, R + dr, d, 1, &L->wkv_a);
+    R_(MS_R_KV_A_NORM, 1, R, 1, &L->kv_a_norm);
+    char nb[192];
+    const int have_kvb = ms_tensor_name(m->arch, hf, MS_R_KV_B, il, 0, nb, sizeof nb) == 0 &&
+                         find_tensor(m, nb) >= 0;
+    if (have_kvb || ms_tensor_name(m->arch, hf, MS_R_K_B, il, 0, nb, sizeof nb) != 0) {
+        R_(MS_R_KV_B, H * (dn + dv), R, 1, &L->wkv_b);
+    } else {
+        ms_mat *kb = malloc(sizeof *kb * (size_t)H);
+        if (!kb) return MS_ERR_RUNTIME;
+        rc = bind_role(m, hf, MS_R_K_B, il, 0, R, dn, (int)H, kb, err, errlen);
+        L->wk_b = kb[0];
+        L->wk_b.rows = H * R; /* the heads' (R, dn) matrices, one after the other */
+        free(kb);
+        if (rc) return rc;
+        ms_mat *vb = malloc(sizeof *vb * (size_t)H);
+        if (!vb) return MS_ERR_RUNTIME;
+        rc = bind_role(m, hf, MS_R_V_B, il, 0, dv, R, (int)H, vb, err, errlen);
+        L->wv_b = vb[0];
+        L->wv_b.rows = H * dv;
+        free(vb);
+        if (rc) return rc;
+    }
+    R_(MS_R_O, d, H * dv, 1, &L->wo);
+#undef R_
+    return 0;
+}
+
 /* Every tensor of the model, named by the family's table (arch.c) and checked against each
  * layer's block: embeddings, output, then per layer attention (+ biases, QK-norm), the FFN
  * norm, and a dense MLP or the router, the experts and a shared expert. A GGUF file's experts
@@ -253,10 +302,14 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
         if ((rc = bind_role(m, hf, role, il, 0, rows, cols, n, dst, err, errlen))) return rc;      \
     } while (0)
         R(MS_R_ATTN_NORM, 1, d, 1, &L->attn_norm);
-        R(MS_R_Q, q, d, 1, &L->wq);
-        R(MS_R_K, kv, d, 1, &L->wk);
-        R(MS_R_V, kv, d, 1, &L->wv);
-        R(MS_R_O, d, q, 1, &L->wo);
+        if (hp->mla) {
+            if ((rc = bind_mla(m, hf, il, err, errlen))) return rc;
+        } else {
+            R(MS_R_Q, q, d, 1, &L->wq);
+            R(MS_R_K, kv, d, 1, &L->wk);
+            R(MS_R_V, kv, d, 1, &L->wv);
+            R(MS_R_O, d, q, 1, &L->wo);
+        }
         if (b->qkv_bias) {
             R(MS_R_Q_BIAS, 1, q, 1, &L->bq);
             R(MS_R_K_BIAS, 1, kv, 1, &L->bk);
@@ -276,6 +329,9 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
             continue;
         }
         R(MS_R_ROUTER, E, d, 1, &L->router);
+        if (hp->mla && ms_tensor_name(a, hf, MS_R_EXP_PROBS_B, il, 0, nb, sizeof nb) == 0 &&
+            find_tensor(m, nb) >= 0)
+            R(MS_R_EXP_PROBS_B, 1, E, 1, &L->exp_probs_b);
         int stacked = !hf || a->hf_fused_experts;
         if (!hf && a->per_expert_gguf) {
             ms_tensor_name(a, 0, MS_R_EXPS_GATE, il, 0, nb, sizeof nb);
@@ -365,6 +421,72 @@ static int gg_float(const gguf_file *g, const char *key, float *out, char *err, 
         return MS_ERR_INPUT;
     }
     *out = (float)v;
+    return 0;
+}
+
+/* DeepSeek-V2/V3 (arch mla): the latent attention's sizes and the router, as llama.cpp's
+ * llama_model_deepseek2::load_arch_hparams reads them. attention.key_length_mla and
+ * value_length_mla (both or neither) mean the split attn_k_b / attn_v_b tensors, whose
+ * key_length / value_length are then the compressed sizes; without them key_length and
+ * value_length are the heads' and the file has attn_kv_b. */
+static int gguf_mla_hparams(ms_model *m, const gguf_file *g, int v_len, int rope_dim, char *err,
+                            size_t errlen) {
+    const ms_arch *a = m->arch;
+    ms_hparams *hp = &m->hp;
+    const char *path = gguf_path(g);
+    char kb[8][96];
+    int nk = 0;
+#define KEY(suffix)                                                                                \
+    (snprintf(kb[nk & 7], sizeof kb[0], "%s.%s", a->gguf_arch, (suffix)), kb[nk++ & 7])
+    int k_mla = 0, v_mla = 0, gating = 0, norm = 0;
+    if (gg_int(g, KEY("attention.q_lora_rank"), 0, 0, 1 << 16, &hp->q_lora_rank, err, errlen) ||
+        gg_int(g, KEY("attention.kv_lora_rank"), 1, 1, 1 << 16, &hp->kv_lora_rank, err, errlen) ||
+        gg_int(g, KEY("attention.key_length_mla"), 0, 1, 1 << 16, &k_mla, err, errlen) ||
+        gg_int(g, KEY("attention.value_length_mla"), 0, 1, 1 << 16, &v_mla, err, errlen) ||
+        gg_int(g, KEY(a->gguf_keys[MS_K_GATING]), 0, 0, 2, &gating, err, errlen) ||
+        gg_int(g, KEY(a->gguf_keys[MS_K_GROUP_COUNT]), 0, 0, MS_MAX_EXPERTS, &hp->n_group, err,
+               errlen) ||
+        gg_int(g, KEY(a->gguf_keys[MS_K_GROUP_USED]), 0, 0, MS_MAX_EXPERTS, &hp->topk_group, err,
+               errlen))
+        return MS_ERR_INPUT;
+    const char *k_norm = KEY(a->gguf_keys[MS_K_WEIGHTS_NORM]);
+    if (gguf_find_key(g, k_norm) >= 0 && gguf_get_bool(g, k_norm, &norm) != 0) {
+        st_errf(err, errlen, "%s: metadata key '%s' is not a boolean", path, k_norm);
+        return MS_ERR_INPUT;
+    }
+    if (rope_dim <= 0) {
+        st_errf(err, errlen, "%s: missing metadata key '%s'", path, KEY("rope.dimension_count"));
+        return MS_ERR_INPUT;
+    }
+#undef KEY
+    hp->mla = 1;
+    hp->expert_weights_norm = norm != 0;
+    hp->router = gating == 2 ? MS_ROUTER_DS_SIGMOID : MS_ROUTER_DS_SOFTMAX;
+    const int split = k_mla > 0 || v_mla > 0;
+    const int dk = split ? k_mla : hp->d_head, dv = split ? v_mla : v_len;
+    if ((k_mla > 0) != (v_mla > 0) || dk <= rope_dim || dv < 1 || rope_dim % 2 ||
+        (split && (hp->d_head != hp->kv_lora_rank + rope_dim || v_len != hp->kv_lora_rank))) {
+        st_errf(err, errlen,
+                "%s: unsupported latent attention layout (key_length %d, value_length %d, "
+                "key_length_mla %d, value_length_mla %d, rope dimension %d, kv_lora_rank %d)",
+                path, hp->d_head, v_len, k_mla, v_mla, rope_dim, hp->kv_lora_rank);
+        return MS_ERR_INPUT;
+    }
+    if (hp->n_group > 1 &&
+        (hp->n_expert % hp->n_group || hp->topk_group < 1 || hp->topk_group >= hp->n_group ||
+         hp->topk_group * (hp->n_expert / hp->n_group) < hp->n_expert_used ||
+         hp->n_expert / hp->n_group < 2)) {
+        st_errf(err, errlen,
+                "%s: expert groups %d (%d used) do not fit %d experts with %d used per token", path,
+                hp->n_group, hp->topk_group, hp->n_expert, hp->n_expert_used);
+        return MS_ERR_INPUT;
+    }
+    hp->d_head_rope = rope_dim;
+    hp->d_head_nope = dk - rope_dim;
+    hp->d_head_v = dv;
+    hp->d_head = dk;
+    hp->n_head_kv = hp->n_head;
+    hp->attn_scale = (float)(1.0 / sqrt((double)dk));
     return 0;
 }
 
@@ -501,8 +623,10 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
                 hp->n_head, hp->n_head_kv);
         return MS_ERR_INPUT;
     }
-    if (hp->d_head <= 0 || hp->d_head % 2 || (v_len && v_len != hp->d_head) ||
-        (rope_dim && rope_dim != hp->d_head)) {
+    if (a->mla) {
+        if ((rc = gguf_mla_hparams(m, g, v_len, rope_dim, err, errlen))) return rc;
+    } else if (hp->d_head <= 0 || hp->d_head % 2 || (v_len && v_len != hp->d_head) ||
+               (rope_dim && rope_dim != hp->d_head)) {
         st_errf(err, errlen,
                 "%s: unsupported head layout (key_length %d, value_length %d, rope dimension %d)",
                 path, hp->d_head, v_len, rope_dim);
@@ -997,6 +1121,9 @@ void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active) {
              mat_elems(&L->k_norm) + mat_elems(&L->sh_inp) + mat_elems(&L->sh_gate) +
              mat_elems(&L->sh_up) + mat_elems(&L->sh_down) + mat_elems(&L->ffn_gate) +
              mat_elems(&L->ffn_up) + mat_elems(&L->ffn_down);
+        t += mat_elems(&L->wq_a) + mat_elems(&L->q_a_norm) + mat_elems(&L->wq_b) +
+             mat_elems(&L->wkv_a) + mat_elems(&L->kv_a_norm) + mat_elems(&L->wkv_b) +
+             mat_elems(&L->wk_b) + mat_elems(&L->wv_b) + mat_elems(&L->exp_probs_b);
         for (int e = 0; e < hp->n_expert; e++)
             t += mat_elems(&L->w_gate[e]) + mat_elems(&L->w_up[e]) + mat_elems(&L->w_down[e]);
         per_expert += mat_elems(&L->w_gate[0]) + mat_elems(&L->w_up[0]) + mat_elems(&L->w_down[0]);
@@ -1049,6 +1176,23 @@ char *ms_model_describe_json(const ms_model *m) {
         cJSON_AddNumberToObject(h, "expert_weights_scale",
                                 hp->expert_weights_scale != 0.0f ? (double)hp->expert_weights_scale
                                                                  : 1.0);
+    }
+    if (hp->mla) { /* DeepSeek-V2/V3: latent attention sizes and the router's parameters */
+        cJSON *a = cJSON_AddObjectToObject(h, "mla");
+        cJSON_AddNumberToObject(a, "q_lora_rank", hp->q_lora_rank);
+        cJSON_AddNumberToObject(a, "kv_lora_rank", hp->kv_lora_rank);
+        cJSON_AddNumberToObject(a, "d_head_nope", hp->d_head_nope);
+        cJSON_AddNumberToObject(a, "d_head_rope", hp->d_head_rope);
+        cJSON_AddNumberToObject(a, "d_head_v", hp->d_head_v);
+        cJSON_AddNumberToObject(a, "kq_scale", hp->attn_scale);
+        cJSON_AddStringToObject(a, "kv_b", m->layers[0].wkv_b.data ? "attn_kv_b" : "split");
+        int bias = 0;
+        for (int il = 0; il < hp->n_layer; il++)
+            bias |= m->layers[il].exp_probs_b.data != NULL;
+        cJSON_AddBoolToObject(h, "selection_bias", bias);
+        cJSON_AddBoolToObject(h, "expert_weights_norm", hp->expert_weights_norm);
+        cJSON_AddNumberToObject(h, "n_group", hp->n_group > 1 ? hp->n_group : 1);
+        cJSON_AddNumberToObject(h, "topk_group", hp->n_group > 1 ? hp->topk_group : 1);
     }
     if (m->arch->multipliers) {
         cJSON_AddNumberToObject(h, "embd_scale", hp->embd_scale);

@@ -30,3 +30,13 @@ target_include_directories(test_router_v3 PRIVATE ${PROJECT_SOURCE_DIR}/engine)
 target_link_libraries(test_router_v3 PRIVATE ms_engine)
 add_test(NAME deepseek_router_v3 COMMAND test_router_v3)
 set_tests_properties(deepseek_router_v3 PROPERTIES LABELS unit)
+
+# GGUF deepseek2 (DeepSeek-V2/V3: latent attention, V2 softmax and V3 sigmoid + bias + groups
+# routers) against llama.cpp: router top-k and weights at every MoE layer and token (the rule
+# applied in numpy to llama.cpp's router logits from probe copies), next-token distributions;
+# F32 and Q8_0 fixtures with and without q low-rank, split and fused attn_kv_b, dense leads.
+add_test(NAME deepseek2_llama_oracle
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek2_oracle.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/oracle2)
+set_tests_properties(deepseek2_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900
+  ENVIRONMENT "MS_NODE=${MS_NODE}")
