@@ -7,7 +7,8 @@
  *     kva  = wkv_a x                                                     (n, R+dr)
  *     c    = rmsnorm(kva[:, :R]) ; kpe = kva[:, R:]  (one rope key shared by the heads)
  *     k_h  = [kv_b_h^k c, kpe]  ;  v_h = kv_b_h^v c                      (decompressed MHA)
- *     RoPE (adjacent pairs, angle p·θ^(-2i/dr)) on q_h's last dr values and on kpe
+ *     RoPE (adjacent pairs over the dr dims, YaRN when the model has it) on q_h's last dr
+ *     values and on kpe
  *     o_h  = softmax(scale · q_h k_hᵀ, causal) v_h ;  out = wo [o_1 .. o_H]
  * as llama.cpp's src/models/deepseek2.cpp computes it without the absorption (its absorbed
  * form with the split attn_k_b / attn_v_b is the same arithmetic reassociated). The split
@@ -104,13 +105,11 @@ int ms_mla_open(ms_mla **out, const ms_hparams *hp, int64_t T, int64_t qchunk, i
         ms_mla_close(a);
         return MS_ERR_RUNTIME;
     }
-    /* RoPE over the dr rope dims: angle p·θ^(-2i/dr), in double */
+    /* RoPE over the dr rope dims (n_rot), with the model's scaling */
+    ms_hparams rh = *hp;
+    rh.n_rot = a->dr;
     for (size_t p = 0; p < t; p++)
-        for (size_t i = 0; i < half; i++) {
-            double ang = (double)p * pow((double)hp->rope_theta, -2.0 * (double)i / (double)a->dr);
-            a->rope_cos[p * half + i] = (float)cos(ang);
-            a->rope_sin[p * half + i] = (float)sin(ang);
-        }
+        ms_rope_cos_sin(&rh, (int64_t)p, a->rope_cos + p * half, a->rope_sin + p * half);
     *out = a;
     return 0;
 }

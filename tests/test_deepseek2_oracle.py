@@ -1,6 +1,6 @@
 """test_deepseek2_oracle.py — GGUF `deepseek2` (DeepSeek-V2/V3: multi-head latent attention,
 leading dense layers, ungated shared experts, V2 softmax and V3 sigmoid + selection bias +
-group-limited routers) against llama.cpp (node-llama-cpp, src/models/deepseek2.cpp), on
+group-limited routers, YaRN with DeepSeek's attention-scale correction) against llama.cpp (node-llama-cpp, src/models/deepseek2.cpp), on
 `moescope make-model --arch deepseek2` fixtures.
 
 Routes: for each MoE layer L a "router probe" copy (layers 0..L, layer L's routed and shared
@@ -32,12 +32,13 @@ STOL = 1e-4  # relative score gap below which two experts may swap ranks
 
 # tag, experts, k, make-model options, leading dense layers, sigmoid, groups (n, used), norm
 VARIANTS = [
-    ("v2lite", 64, 6, ["--shared-experts", "2", "--dense-lead", "1"], 1, False, None, False),
+    ("v2lite", 64, 6, ["--shared-experts", "2", "--dense-lead", "1", "--yarn", "4"], 1, False,
+     None, False),
     ("v2qlora", 16, 4, ["--shared-experts", "1", "--q-lora", "48", "--kv-b-fused",
                         "--v-head-dim", "24", "--expert-norm"], 0, False, None, True),
     ("v3", 32, 4, ["--shared-experts", "1", "--q-lora", "32", "--dense-lead", "1",
                    "--sigmoid-router", "--groups", "4", "--groups-used", "2",
-                   "--expert-norm"], 1, True, (4, 2), True),
+                   "--expert-norm", "--yarn", "8"], 1, True, (4, 2), True),
 ]
 
 
