@@ -220,6 +220,8 @@ static const ms_arch archs[] = {
         .gguf_arch = "deepseek2",
         .hf_arch = "DeepseekV2ForCausalLM",
         .hf_model_type = "deepseek_v2",
+        .hf_arch_alt = "DeepseekV3ForCausalLM",
+        .hf_model_type_alt = "deepseek_v3",
         .router = MS_ROUTER_DS_SOFTMAX,
         .gguf_rope = MS_ROPE_ADJACENT,
         .shared_expert = 1,
@@ -237,6 +239,28 @@ static const ms_arch archs[] = {
                       [MS_K_GATING] = "expert_gating_func",
                       [MS_K_GROUP_COUNT] = "expert_group_count",
                       [MS_K_GROUP_USED] = "expert_group_used_count"},
+        .hf_keys = {[MS_K_EXPERT_COUNT] = "n_routed_experts",
+                    [MS_K_EXPERT_USED] = "num_experts_per_tok",
+                    [MS_K_EXPERT_FF] = "moe_intermediate_size",
+                    [MS_K_DENSE_FF] = "intermediate_size",
+                    [MS_K_SHARED_COUNT] = "n_shared_experts",
+                    [MS_K_DENSE_LEAD] = "first_k_dense_replace",
+                    [MS_K_WEIGHTS_SCALE] = "routed_scaling_factor",
+                    [MS_K_WEIGHTS_NORM] = "norm_topk_prob",
+                    [MS_K_GATING] = "scoring_func",
+                    [MS_K_GROUP_COUNT] = "n_group",
+                    [MS_K_GROUP_USED] = "topk_group"},
+        .hf_names = {HF_COMMON, HF_MLP_EXPERTS,
+                     HF_DENSE_MLP, [MS_R_Q_A] = "model.layers.%d.self_attn.q_a_proj.weight",
+                     [MS_R_Q_A_NORM] = "model.layers.%d.self_attn.q_a_layernorm.weight",
+                     [MS_R_Q_B] = "model.layers.%d.self_attn.q_b_proj.weight",
+                     [MS_R_KV_A] = "model.layers.%d.self_attn.kv_a_proj_with_mqa.weight",
+                     [MS_R_KV_A_NORM] = "model.layers.%d.self_attn.kv_a_layernorm.weight",
+                     [MS_R_KV_B] = "model.layers.%d.self_attn.kv_b_proj.weight",
+                     [MS_R_EXP_PROBS_B] = "model.layers.%d.mlp.gate.e_score_correction_bias",
+                     [MS_R_SH_GATE] = "model.layers.%d.mlp.shared_experts.gate_proj.weight",
+                     [MS_R_SH_UP] = "model.layers.%d.mlp.shared_experts.up_proj.weight",
+                     [MS_R_SH_DOWN] = "model.layers.%d.mlp.shared_experts.down_proj.weight"},
     },
 };
 
@@ -269,8 +293,12 @@ const ms_arch *ms_arch_by_gguf(const char *gguf_arch, size_t len) {
 
 const ms_arch *ms_arch_by_hf(const char *hf_arch, const char *model_type) {
     for (int i = 0; i < N_ARCHS; i++)
-        if (hf_arch && hf_arch[0] ? !strcmp(archs[i].hf_arch, hf_arch)
-                                  : model_type && !strcmp(archs[i].hf_model_type, model_type))
+        if (hf_arch && hf_arch[0]
+                ? !strcmp(archs[i].hf_arch, hf_arch) ||
+                      (archs[i].hf_arch_alt && !strcmp(archs[i].hf_arch_alt, hf_arch))
+                : model_type && (!strcmp(archs[i].hf_model_type, model_type) ||
+                                 (archs[i].hf_model_type_alt &&
+                                  !strcmp(archs[i].hf_model_type_alt, model_type))))
             return &archs[i];
     return NULL;
 }

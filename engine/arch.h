@@ -80,9 +80,11 @@ typedef enum ms_hkey {
 } ms_hkey;
 
 typedef struct ms_arch {
-    const char *name;          /* moescope's name: "mixtral", "olmoe", ... (hparams.arch) */
-    const char *gguf_arch;     /* general.architecture */
-    const char *hf_arch;       /* config.json architectures[0] */
+    const char *name;        /* moescope's name: "mixtral", "olmoe", ... (hparams.arch) */
+    const char *gguf_arch;   /* general.architecture */
+    const char *hf_arch;     /* config.json architectures[0] */
+    const char *hf_arch_alt; /* another architectures[0] of the same layout, or NULL */
+    const char *hf_model_type_alt;
     const char *hf_model_type; /* config.json model_type */
     ms_router_kind router;     /* llama.cpp hard-codes it per architecture */
     ms_rope_kind gguf_rope;    /* adjacent: q/k rows permuted by the converter (llama, granite) */

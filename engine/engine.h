@@ -164,6 +164,8 @@ typedef struct ms_hparams {
     /* DeepSeek router kinds (MS_ROUTER_DS_*): group-limited selection (n_group <= 1: none) and
      * renormalisation of the k weights; the selection bias is the layer's exp_probs_b */
     int n_group, topk_group;
+    int group_score_max; /* a group's score is its best expert's (HF topk_method
+                            group_limited_greedy), else its top-2 sum (llama.cpp, noaux_tc) */
     int expert_weights_norm;
     /* RoPE: partial rotary dims and scaling (linear or YaRN), as llama.cpp's ggml_rope_ext */
     int n_rot;              /* rotated dims per head (rope.dimension_count; 0: d_head) */

@@ -695,6 +695,32 @@ static int write_text(const char *path, const char *text, char *err, size_t errl
     return ms_outfile_commit(&o, err, errlen);
 }
 
+/* DeepseekV2Config / DeepseekV3Config fields of a deepseek2 fixture (hfconfig.c reads them). */
+static void write_config_mla(const fixture *f, cJSON *c) {
+    const ms_fixture_opts *p = &f->o;
+    const ms_arch *fa = f->a;
+    if (p->q_lora_rank > 0)
+        cJSON_AddNumberToObject(c, "q_lora_rank", p->q_lora_rank);
+    else
+        cJSON_AddNullToObject(c, "q_lora_rank");
+    cJSON_AddNumberToObject(c, "kv_lora_rank", p->kv_lora_rank);
+    cJSON_AddNumberToObject(c, "qk_nope_head_dim", f->d_head);
+    cJSON_AddNumberToObject(c, "qk_rope_head_dim", p->d_head_rope);
+    cJSON_AddNumberToObject(c, "v_head_dim", p->d_head_v);
+    cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_SHARED_COUNT], p->n_shared);
+    cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_DENSE_LEAD], p->n_dense_lead);
+    cJSON_AddNumberToObject(c, "moe_layer_freq", 1);
+    cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_WEIGHTS_SCALE],
+                            short_double(p->expert_weights_scale));
+    cJSON_AddBoolToObject(c, fa->hf_keys[MS_K_WEIGHTS_NORM], p->expert_weights_norm);
+    cJSON_AddStringToObject(c, fa->hf_keys[MS_K_GATING], p->router_sigmoid ? "sigmoid" : "softmax");
+    /* noaux_tc: the top-2-sum group score llama.cpp uses for every grouped router */
+    cJSON_AddStringToObject(c, "topk_method",
+                            p->router_sigmoid || p->n_group > 1 ? "noaux_tc" : "greedy");
+    cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_GROUP_COUNT], p->n_group > 1 ? p->n_group : 1);
+    cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_GROUP_USED], p->n_group > 1 ? p->topk_group : 1);
+}
+
 static int write_config(const fixture *f, ms_type dtype, const char *dir, char *err,
                         size_t errlen) {
     const ms_fixture_opts *p = &f->o;
@@ -702,7 +728,9 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     const ms_arch *fa = f->a;
     int mix = !strcmp(fa->name, "mixtral");
     cJSON *a = cJSON_AddArrayToObject(c, "architectures");
-    cJSON_AddItemToArray(a, cJSON_CreateString(fa->hf_arch));
+    /* V3-router fixtures are DeepseekV3ForCausalLM */
+    const int v3 = fa->mla && p->router_sigmoid;
+    cJSON_AddItemToArray(a, cJSON_CreateString(v3 ? fa->hf_arch_alt : fa->hf_arch));
     cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
     cJSON_AddNumberToObject(c, "bos_token_id", 1);
     cJSON_AddNumberToObject(c, "eos_token_id", 2);
@@ -715,11 +743,11 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     const char *eff = fa->hf_keys[MS_K_EXPERT_FF];
     int is_ff = !strcmp(eff, "intermediate_size");
     cJSON_AddNumberToObject(c, "intermediate_size",
-                            is_ff               ? p->d_ff
-                            : fa->shared_expert ? p->d_ff_shared
-                                                : p->d_ff * p->n_expert_used);
+                            is_ff                                     ? p->d_ff
+                            : fa->shared_expert && !fa->shared_nogate ? p->d_ff_shared
+                                                                      : p->d_ff * p->n_expert_used);
     cJSON_AddNumberToObject(c, "max_position_embeddings", p->n_ctx);
-    cJSON_AddStringToObject(c, "model_type", fa->hf_model_type);
+    cJSON_AddStringToObject(c, "model_type", v3 ? fa->hf_model_type_alt : fa->hf_model_type);
     cJSON_AddNumberToObject(c, "num_attention_heads", p->n_head);
     cJSON_AddNumberToObject(c, "num_experts_per_tok", p->n_expert_used);
     cJSON_AddNumberToObject(c, "num_hidden_layers", p->n_layer);
@@ -733,6 +761,10 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
         cJSON_AddStringToObject(rs, "rope_type", "yarn");
         cJSON_AddNumberToObject(rs, "factor", short_double(p->yarn_factor));
         cJSON_AddNumberToObject(rs, "original_max_position_embeddings", p->n_ctx);
+        if (fa->mla) { /* DeepSeek-V2-Lite's */
+            cJSON_AddNumberToObject(rs, "mscale", 0.707);
+            cJSON_AddNumberToObject(rs, "mscale_all_dim", 0.707);
+        }
     }
     cJSON_AddNumberToObject(c, "router_aux_loss_coef", 0.02);
     if (p->sliding_window > 0)
@@ -749,11 +781,13 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     cJSON_AddNumberToObject(c, "vocab_size", f->n_vocab);
     if (!mix) { /* what the other families add (hfconfig.c reads them) */
         if (!is_ff) cJSON_AddNumberToObject(c, eff, p->d_ff);
-        if (fa->shared_expert)
+        if (fa->shared_expert && fa->hf_keys[MS_K_SHARED_FF])
             cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_SHARED_FF], p->d_ff_shared);
-        if (fa->router != MS_ROUTER_TOPK_SOFTMAX) /* as llama.cpp hard-codes it per family */
+        if (fa->mla)
+            write_config_mla(f, c);
+        else if (fa->router != MS_ROUTER_TOPK_SOFTMAX) /* as llama.cpp hard-codes it per family */
             cJSON_AddBoolToObject(c, "norm_topk_prob", fa->router == MS_ROUTER_SOFTMAX_TOPK_RENORM);
-        if (fa->hf_keys[MS_K_DENSE_FF]) {
+        if (fa->hf_keys[MS_K_DENSE_FF] && !fa->mla) {
             cJSON_AddNumberToObject(c, "decoder_sparse_step", 1);
             cJSON_AddArrayToObject(c, "mlp_only_layers");
         }
@@ -820,7 +854,7 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
             if (fused == 1) rows *= 2;
             cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)mats));
         }
-        if (!(is_norm(t->r) || is_bias(t->r)))
+        if (!(is_norm(t->r) || is_bias(t->r) || t->r == MS_R_EXP_PROBS_B))
             cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)rows));
         cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->cols));
         uint64_t nb = (uint64_t)(mats * rows * t->cols) * es;

@@ -320,7 +320,7 @@ int ms_mla_route(ms_mla *a, const ms_hparams *hp, const ms_layer *ly, const floa
         .bias = ly->exp_probs_b.data ? a->bias : NULL,
         .n_group = hp->n_group,
         .topk_group = hp->topk_group,
-        .group_score = MS_GROUP_TOP2_SUM,
+        .group_score = hp->group_score_max ? MS_GROUP_MAX : MS_GROUP_TOP2_SUM,
         .norm_topk_prob = hp->expert_weights_norm,
         .routed_scaling_factor = 0.0f, /* forward.c applies expert_weights_scale after */
     };

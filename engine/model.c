@@ -769,6 +769,39 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
  * Hugging Face folder.
  */
 
+/* DeepSeek-V2/V3 from config.json (hfconfig.c read and checked the fields): the latent
+ * attention, the router, and transformers' softmax_scale: q_head_dim^-0.5, times
+ * yarn_get_mscale(factor, mscale_all_dim)² under YaRN with mscale_all_dim. RoPE pairs are
+ * adjacent: DeepSeek's q_pe / k_pe rows are interleaved (its modeling code de-interleaves them
+ * before rotate_half), the layout llama.cpp's converter keeps. */
+static void hf_mla_hparams(ms_hparams *hp, const hf_config *c) {
+    hp->mla = 1;
+    hp->q_lora_rank = c->q_lora_rank;
+    hp->kv_lora_rank = c->kv_lora_rank;
+    hp->d_head_nope = c->qk_nope_head_dim;
+    hp->d_head_rope = c->qk_rope_head_dim;
+    hp->d_head_v = c->v_head_dim;
+    hp->d_head = c->qk_nope_head_dim + c->qk_rope_head_dim;
+    hp->n_head_kv = hp->n_head;
+    hp->n_rot = c->qk_rope_head_dim;
+    hp->rope = MS_ROPE_ADJACENT;
+    hp->router = c->scoring_sigmoid ? MS_ROUTER_DS_SIGMOID : MS_ROUTER_DS_SOFTMAX;
+    hp->n_group = c->n_group > 1 ? c->n_group : 0;
+    hp->topk_group = c->n_group > 1 ? c->topk_group : 0;
+    hp->group_score_max = c->group_max;
+    hp->expert_weights_norm = c->norm_topk_prob;
+    hp->expert_weights_scale = (float)c->routed_scaling_factor;
+    hp->n_dense_lead = c->first_k_dense_replace;
+    if (hp->n_dense_lead == 0) hp->d_ff_dense = 0; /* as the GGUF reader: no dense layer */
+    double scale = 1.0 / sqrt((double)hp->d_head);
+    if (c->rope_yarn && c->yarn_mscale_all_dim > 0) {
+        double ms =
+            c->rope_factor <= 1.0 ? 1.0 : 0.1 * c->yarn_mscale_all_dim * log(c->rope_factor) + 1.0;
+        scale *= ms * ms;
+    }
+    hp->attn_scale = (float)scale;
+}
+
 typedef struct index_entry {
     char *name; /* a view into the parsed index */
     size_t pos; /* position in weight_map */
@@ -1017,6 +1050,7 @@ static int open_hf(ms_model *m, const char *dir, const char *single, char *err, 
     hp->attn_scale = (float)c.attention_multiplier;
     hp->residual_scale = (float)c.residual_multiplier;
     hp->logit_scale = (float)c.logits_scaling;
+    if (m->arch->mla) hf_mla_hparams(hp, &c);
     {
         const char *base = strrchr(dir, '/');
         snprintf(m->name, sizeof m->name, "%s", base && base[1] ? base + 1 : dir);

@@ -40,3 +40,11 @@ add_test(NAME deepseek2_llama_oracle
           ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/oracle2)
 set_tests_properties(deepseek2_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900
   ENVIRONMENT "MS_NODE=${MS_NODE}")
+
+# HF DeepseekV2ForCausalLM / DeepseekV3ForCausalLM folders against GGUF deepseek2 files of the
+# same weights: identical routes and next-token distributions, the same hyper-parameters, and a
+# DeepSeek-V2-Lite config.json read as the model card says.
+add_test(NAME deepseek2_hf_gguf
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek2_hf.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/hf2)
+set_tests_properties(deepseek2_hf_gguf PROPERTIES LABELS unit TIMEOUT 300)
