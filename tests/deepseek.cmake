@@ -16,7 +16,8 @@ add_test(NAME deepseek_corrupt
           ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/corrupt)
 set_tests_properties(deepseek_corrupt PROPERTIES LABELS unit TIMEOUT 300)
 
-# capture -> analyze -> report on 64 experts, k 6, 2 shared experts, 1 dense layer: stored
+# capture -> analyze -> report on deepseek and deepseek2 fixtures with 64 experts, k 6, 2 shared
+# experts, 1 dense layer (a dense layer named in analyze is refused as dense): stored
 # layers, the model description (shared experts, weights scale), applied weights, refusals.
 add_test(NAME deepseek_pipeline
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek_pipeline.py ${MOESCOPE_BIN}
@@ -48,3 +49,10 @@ add_test(NAME deepseek2_hf_gguf
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek2_hf.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/hf2)
 set_tests_properties(deepseek2_hf_gguf PROPERTIES LABELS unit TIMEOUT 300)
+
+# Bad deepseek2 GGUF files (latent attention keys and tensors, router configuration, YaRN),
+# bad DeepseekV2/V3 config.json files and refused make-model requests: one error line, exit 2.
+add_test(NAME deepseek2_corrupt
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek2_corrupt.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/corrupt2)
+set_tests_properties(deepseek2_corrupt PROPERTIES LABELS unit TIMEOUT 300)
