@@ -29,8 +29,9 @@ static const char usage[] =
     "  --out PATH          output: a .gguf file, or a folder for --format hf\n"
     "  --format F          gguf or hf (default: gguf when PATH ends in .gguf, else hf)\n"
     "  --type T            gguf: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K\n"
-    "                      Q6_K Q4_K_M MXFP4 (default F32); hf: F32 F16 BF16 (default\n"
-    "                      F32). MXFP4: routed experts MXFP4, everything else F32\n"
+    "                      Q6_K Q4_K_M MXFP4 (default F32); hf: F32 F16 BF16 F8_E4M3 (default\n"
+    "                      F32). MXFP4: routed experts MXFP4, everything else F32; F8_E4M3:\n"
+    "                      linear weights FP8 with 128x128 block scales, the rest BF16\n"
     "  --seed N            random seed (default 1)\n"
     "  --d-model N         hidden size (default 64)\n"
     "  --layers N          layers (default 4)\n"
@@ -79,11 +80,12 @@ static const char usage[] =
 static const struct {
     const char *name;
     int type;
-} types[] = {{"F32", MS_TYPE_F32},   {"F16", MS_TYPE_F16},          {"BF16", MS_TYPE_BF16},
-             {"Q8_0", MS_TYPE_Q8_0}, {"Q4_0", MS_TYPE_Q4_0},        {"Q4_1", MS_TYPE_Q4_1},
-             {"Q5_0", MS_TYPE_Q5_0}, {"Q5_1", MS_TYPE_Q5_1},        {"Q2_K", MS_TYPE_Q2_K},
-             {"Q3_K", MS_TYPE_Q3_K}, {"Q4_K", MS_TYPE_Q4_K},        {"Q5_K", MS_TYPE_Q5_K},
-             {"Q6_K", MS_TYPE_Q6_K}, {"Q4_K_M", MS_FIXTURE_Q4_K_M}, {"MXFP4", MS_TYPE_MXFP4}};
+} types[] = {{"F32", MS_TYPE_F32},        {"F16", MS_TYPE_F16},          {"BF16", MS_TYPE_BF16},
+             {"Q8_0", MS_TYPE_Q8_0},      {"Q4_0", MS_TYPE_Q4_0},        {"Q4_1", MS_TYPE_Q4_1},
+             {"Q5_0", MS_TYPE_Q5_0},      {"Q5_1", MS_TYPE_Q5_1},        {"Q2_K", MS_TYPE_Q2_K},
+             {"Q3_K", MS_TYPE_Q3_K},      {"Q4_K", MS_TYPE_Q4_K},        {"Q5_K", MS_TYPE_Q5_K},
+             {"Q6_K", MS_TYPE_Q6_K},      {"Q4_K_M", MS_FIXTURE_Q4_K_M}, {"MXFP4", MS_TYPE_MXFP4},
+             {"F8_E4M3", MS_TYPE_F8_E4M3}};
 
 static int run(int argc, char **argv) {
     const ms_command *cmd = &ms_cmd_make_model;
@@ -282,8 +284,12 @@ static int run(int argc, char **argv) {
             if (!strcmp(types[i].name, type_s)) type = types[i].type;
         if (type < 0) return ms_usage_error(cmd, "--type: unknown type '%s'", type_s);
     }
-    if (!gguf && type != MS_TYPE_F32 && type != MS_TYPE_F16 && type != MS_TYPE_BF16)
-        return ms_usage_error(cmd, "--type: hf folders hold F32, F16 or BF16, not %s", type_s);
+    if (!gguf && type != MS_TYPE_F32 && type != MS_TYPE_F16 && type != MS_TYPE_BF16 &&
+        type != MS_TYPE_F8_E4M3)
+        return ms_usage_error(cmd, "--type: hf folders hold F32, F16, BF16 or F8_E4M3, not %s",
+                              type_s);
+    if (gguf && type == MS_TYPE_F8_E4M3)
+        return ms_usage_error(cmd, "--type: F8_E4M3 is for hf folders (FP8 checkpoints)");
     if (gguf && shard_mb) return ms_usage_error(cmd, "--shard-mb applies to --format hf only");
     if (!gguf && o.expert_layout)
         return ms_usage_error(cmd, "--per-expert-tensors applies to --format gguf only");

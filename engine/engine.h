@@ -39,6 +39,11 @@ typedef enum ms_type {
     MS_TYPE_Q6_K = 14,
     MS_TYPE_BF16 = 30,
     MS_TYPE_MXFP4 = 39, /* 32 E2M1 values and a shared E8M0 exponent (gpt-oss experts) */
+    /* Not a ggml type: safetensors F8_E4M3 (OCP e4m3fn: bias 7, no infinities, 0x7f/0xff NaN),
+     * DeepSeek-V3's FP8 checkpoints. A matrix of it carries 128 x 128 block scales
+     * (`<name>_scale_inv`, ms_mat.scale): W[r][c] = f8(r, c) * scale[r / 128][c / 128]. The
+     * row functions below decode the bytes only (scale 1). */
+    MS_TYPE_F8_E4M3 = 1008,
 } ms_type;
 
 /* 1 if moescope can read weights of this ggml type id. */
@@ -64,6 +69,9 @@ float ms_f16_to_f32(uint16_t h);
 uint16_t ms_f32_to_f16(float f);
 float ms_bf16_to_f32(uint16_t h);
 uint16_t ms_f32_to_bf16(float f);
+/* OCP FP8 E4M3 (e4m3fn) conversions; the encoder rounds to nearest even and saturates. */
+float ms_f8e4m3_to_f32(uint8_t v);
+uint8_t ms_f32_to_f8e4m3(float f);
 
 /* ---------------------------------------------------------------------------------------
  * Model description.
@@ -79,6 +87,10 @@ typedef struct ms_mat {
     size_t row_bytes;
     const uint8_t *data;
     const char *name; /* tensor name in the file (for messages) */
+    /* MS_TYPE_F8_E4M3: (ceil(rows / 128), scale_ld) block scales as f32 (owned by the model),
+     * else NULL */
+    const float *scale;
+    int64_t scale_ld;
 } ms_mat;
 
 typedef enum ms_rope_kind {

@@ -825,6 +825,31 @@ static int fused_part(const fixture *f, const ltensor *t) {
     return t->r == R_W1 ? 1 : 2;
 }
 
+/* F8_E4M3 folders (DeepSeek-V3's FP8 checkpoints): the linear weights are FP8 with 128 x 128
+ * block scales `<name>_scale_inv` (amax / 448 per block, so W ≈ f8 x scale); embeddings,
+ * lm_head, the router, norms and biases are BF16. */
+static int f8_tensor(ms_type dtype, const ltensor *t) {
+    return dtype == MS_TYPE_F8_E4M3 && !is_vec(t->r) && t->r != R_EMBD && t->r != R_LM_HEAD &&
+           t->r != R_ROUTER;
+}
+
+/* Quantizes w (rows, cols) into q (bytes) and scales (ceil(rows/128), ceil(cols/128)). */
+static void f8_quantize(const float *w, int64_t rows, int64_t cols, uint8_t *q, float *scales) {
+    const int64_t sc = (cols + 127) / 128;
+    for (int64_t br = 0; br < rows; br += 128)
+        for (int64_t bc = 0; bc < cols; bc += 128) {
+            float amax = 0.0f;
+            for (int64_t r = br; r < rows && r < br + 128; r++)
+                for (int64_t c = bc; c < cols && c < bc + 128; c++)
+                    amax = fmaxf(amax, fabsf(w[r * cols + c]));
+            const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+            scales[(br / 128) * sc + bc / 128] = s;
+            for (int64_t r = br; r < rows && r < br + 128; r++)
+                for (int64_t c = bc; c < cols && c < bc + 128; c++)
+                    q[r * cols + c] = ms_f32_to_f8e4m3(w[r * cols + c] / s);
+        }
+}
+
 /* Writes one safetensors file holding tensors first..last-1 of those with shard_of == s. */
 static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int s,
                        const char *path, float *buf, uint8_t *obuf, char *err, size_t errlen) {
@@ -846,7 +871,11 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
         } else
             hf_name(f, t, nm, sizeof nm);
         cJSON *e = cJSON_AddObjectToObject(h, nm);
-        cJSON_AddStringToObject(e, "dtype", dn);
+        const int f8 = f8_tensor(dtype, t);
+        cJSON_AddStringToObject(e, "dtype",
+                                f8                         ? "F8_E4M3"
+                                : dtype == MS_TYPE_F8_E4M3 ? "BF16"
+                                                           : dn);
         cJSON *shape = cJSON_AddArrayToObject(e, "shape");
         int64_t rows = t->rows, mats = 1;
         if (fused > 0) {
@@ -857,11 +886,25 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
         if (!(is_norm(t->r) || is_bias(t->r) || t->r == MS_R_EXP_PROBS_B))
             cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)rows));
         cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->cols));
-        uint64_t nb = (uint64_t)(mats * rows * t->cols) * es;
+        uint64_t nb = (uint64_t)(mats * rows * t->cols) * (f8 ? 1 : es);
         cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + nb)));
         off += nb;
+        if (f8) { /* its block scales follow it */
+            char sn[160];
+            snprintf(sn, sizeof sn, "%s_scale_inv", nm);
+            cJSON *se = cJSON_AddObjectToObject(h, sn);
+            cJSON_AddStringToObject(se, "dtype", "F32");
+            cJSON *ss = cJSON_AddArrayToObject(se, "shape");
+            const int64_t sr = (rows + 127) / 128, sc = (t->cols + 127) / 128;
+            cJSON_AddItemToArray(ss, cJSON_CreateNumber((double)sr));
+            cJSON_AddItemToArray(ss, cJSON_CreateNumber((double)sc));
+            cJSON *so = cJSON_AddArrayToObject(se, "data_offsets");
+            cJSON_AddItemToArray(so, cJSON_CreateNumber((double)off));
+            cJSON_AddItemToArray(so, cJSON_CreateNumber((double)(off + 4 * (uint64_t)(sr * sc))));
+            off += 4 * (uint64_t)(sr * sc);
+        }
     }
     char *text = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
@@ -900,13 +943,26 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
             }
             int64_t n = tp.rows * tp.cols;
             gen(f, &tp, buf);
+            if (f8_tensor(dtype, &tp)) {
+                const int64_t ns = ((tp.rows + 127) / 128) * ((tp.cols + 127) / 128);
+                float *sc = malloc(sizeof *sc * (size_t)ns);
+                if (!sc) {
+                    bad = 1;
+                    errno = ENOMEM;
+                    break;
+                }
+                f8_quantize(buf, tp.rows, tp.cols, obuf, sc);
+                bad = write_all(fp, obuf, (size_t)n) || write_all(fp, sc, (size_t)ns * 4);
+                free(sc);
+                continue;
+            }
             if (dtype == MS_TYPE_F32) {
                 bad = write_all(fp, buf, (size_t)n * 4); /* little-endian host */
                 continue;
             }
             uint16_t *o16 = (uint16_t *)obuf;
             for (int64_t k = 0; k < n; k++)
-                o16[k] = dtype == MS_TYPE_BF16 ? ms_f32_to_bf16(buf[k]) : ms_f32_to_f16(buf[k]);
+                o16[k] = dtype != MS_TYPE_F16 ? ms_f32_to_bf16(buf[k]) : ms_f32_to_f16(buf[k]);
             bad = write_all(fp, obuf, (size_t)n * 2);
         }
     }
@@ -926,9 +982,14 @@ int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir
                 ha->name);
         return MS_ERR_INPUT;
     }
-    if (dtype != MS_TYPE_F32 && dtype != MS_TYPE_F16 && dtype != MS_TYPE_BF16) {
-        st_errf(err, errlen, "%s: safetensors fixtures are F32, F16 or BF16 (not %s)", dir,
+    if (dtype != MS_TYPE_F32 && dtype != MS_TYPE_F16 && dtype != MS_TYPE_BF16 &&
+        dtype != MS_TYPE_F8_E4M3) {
+        st_errf(err, errlen, "%s: safetensors fixtures are F32, F16, BF16 or F8_E4M3 (not %s)", dir,
                 ms_type_name((int)dtype));
+        return MS_ERR_INPUT;
+    }
+    if (dtype == MS_TYPE_F8_E4M3 && (shard_bytes > 0 || (ha && ha->hf_fused_experts))) {
+        st_errf(err, errlen, "%s: F8_E4M3 fixtures are one unsharded file of unfused tensors", dir);
         return MS_ERR_INPUT;
     }
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {

@@ -198,7 +198,7 @@ static void mm_task(void *ctx, int64_t t, int th) {
                     if (w->type == MS_TYPE_F32)
                         memcpy(stage + r * ch, src, (size_t)ch * sizeof(float));
                     else
-                        ms_fwd_dequant_row(w->type, src, stage + r * ch, ch);
+                        ms_fwd_dequant_mat_row(w, src, r0 + p0 + r, k0, stage + r * ch, ch);
                 }
                 ms_gemm_pack_part(stage, ch, nc, ch, pp + (size_t)k0 * MS_GEMM_NR);
             }

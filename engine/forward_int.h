@@ -39,6 +39,10 @@ void ms_router_weights(ms_router_kind kind, const float *p, int k, float *weight
 /* Dequantizes n elements of a row like ms_dequantize_row (bit-identical), with AVX2 paths for
  * BF16, Q8_0, Q4_K and Q6_K (forward_dequant.c). */
 void ms_fwd_dequant_row(ms_type t, const uint8_t *src, float *dst, int64_t n);
+/* Row `row`, columns [col0, col0 + n) of w (src: their bytes), with the matrix's block scales
+ * when it has them (FP8). */
+void ms_fwd_dequant_mat_row(const ms_mat *w, const uint8_t *src, int64_t row, int64_t col0,
+                            float *dst, int64_t n);
 
 /* A fixed pool of worker threads. ms_pool_run calls fn(ctx, task, thread) for every task in
  * [0, n_tasks) and returns when all have finished; the calling thread takes part as thread

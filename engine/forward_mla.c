@@ -191,7 +191,7 @@ static void kb_task(void *ctx, int64_t h, int th) {
         if (c->kb->type == MS_TYPE_F32)
             memcpy(stage + r * dn, src, (size_t)dn * sizeof(float));
         else
-            ms_fwd_dequant_row(c->kb->type, src, stage + r * dn, dn);
+            ms_fwd_dequant_mat_row(c->kb, src, h * R + r, 0, stage + r * dn, dn);
     }
     for (int64_t r = 0; r < R; r++)
         for (int64_t i = 0; i < dn; i++)

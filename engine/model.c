@@ -49,6 +49,8 @@ struct ms_model {
     ms_tokenizer *tok;
     const char *src; /* path named in shape/type errors (the GGUF file or the folder) */
     char *src_owned;
+    float **scales; /* [n_scales] FP8 block scales as f32 (ms_mat.scale points here) */
+    int n_scales;
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -150,6 +152,56 @@ static int alloc_layers(ms_model *m) {
     return 0;
 }
 
+/* The block scales of an FP8 matrix `name` ("...weight"): tensor "...weight_scale_inv" of
+ * (ceil(rows/128), ceil(cols/128)) F32 or BF16 values, finite and > 0, copied to f32 (they are
+ * 1/16384 of the matrix) and attached to out[0]. FP8 vectors and stacked FP8 tensors are
+ * refused: only Hugging Face linear weights come in FP8. */
+static int bind_fp8_scale(ms_model *m, const char *name, int64_t rows, int64_t cols, int n_mats,
+                          ms_mat *out, char *err, size_t errlen) {
+    const char *file = m->src;
+    if (rows < 2 || n_mats != 1) {
+        st_errf(err, errlen, "%s: tensor '%s': F8_E4M3 is supported for matrices only", file, name);
+        return MS_ERR_INPUT;
+    }
+    char sn[256];
+    snprintf(sn, sizeof sn, "%s_scale_inv", name);
+    int i = find_tensor(m, sn);
+    if (i < 0) {
+        st_errf(err, errlen, "%s: F8_E4M3 tensor '%s' has no block scales '%s'", file, name, sn);
+        return MS_ERR_INPUT;
+    }
+    const ms_tensor_info *t = &m->tensors[i];
+    const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
+    const int64_t have_c = t->n_dims >= 1 ? t->ne[0] : 1, have_r = t->n_dims >= 2 ? t->ne[1] : 1;
+    if (t->n_dims > 2 || have_r != sr || have_c != sc ||
+        (t->type != MS_TYPE_F32 && t->type != MS_TYPE_BF16)) {
+        st_errf(err, errlen,
+                "%s: tensor '%s' must be F32 or BF16 of shape [%lld, %lld] (128 x 128 blocks of "
+                "'%s')",
+                m->files[t->file], sn, (long long)sr, (long long)sc, name);
+        return MS_ERR_INPUT;
+    }
+    float *s = malloc(sizeof *s * (size_t)(sr * sc));
+    float **list = realloc(m->scales, sizeof *list * (size_t)(m->n_scales + 1));
+    if (!s || !list) {
+        free(s);
+        if (list) m->scales = list;
+        return MS_ERR_RUNTIME;
+    }
+    m->scales = list;
+    m->scales[m->n_scales++] = s;
+    ms_dequantize_row((ms_type)t->type, m->tdata[i], s, sr * sc);
+    for (int64_t j = 0; j < sr * sc; j++)
+        if (!(s[j] > 0.0f) || !isfinite(s[j])) {
+            st_errf(err, errlen, "%s: tensor '%s' holds a scale that is not finite and > 0",
+                    m->files[t->file], sn);
+            return MS_ERR_INPUT;
+        }
+    out[0].scale = s;
+    out[0].scale_ld = sc;
+    return 0;
+}
+
 /* Binds tensor `name` as n_mats matrices of (rows, cols) stacked along ne[2] (n_mats 1: a
  * plain matrix or vector). Expected ggml shape {cols, rows, n_mats}; trailing 1s optional. */
 static int bind(ms_model *m, const char *name, int64_t rows, int64_t cols, int n_mats, ms_mat *out,
@@ -201,6 +253,8 @@ static int bind(ms_model *m, const char *name, int64_t rows, int64_t cols, int n
         out[e].data = m->tdata[i] + (size_t)e * (size_t)rows * rb;
         out[e].name = t->name;
     }
+    if (t->type == MS_TYPE_F8_E4M3)
+        return bind_fp8_scale(m, name, rows, cols, n_mats, out, err, errlen);
     return 0;
 }
 
@@ -279,6 +333,10 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
                         errlen)) ||
         (rc = bind_role(m, hf, MS_R_OUT_NORM, 0, 0, 1, hp->d_model, 1, &m->out_norm, err, errlen)))
         return rc;
+    if (m->tok_embd.type == MS_TYPE_F8_E4M3) { /* looked up by row, never through the kernel */
+        st_errf(err, errlen, "%s: F8_E4M3 token embeddings are not supported", m->src);
+        return MS_ERR_INPUT;
+    }
     char nb[192];
     ms_tensor_name(a, hf, MS_R_OUTPUT, 0, 0, nb, sizeof nb);
     if (hf ? !hp->tied_embeddings : (find_tensor(m, nb) >= 0 || !a->output_optional)) {
@@ -1176,6 +1234,9 @@ void ms_model_close(ms_model *m) {
         st_close(m->shards[i]);
     free(m->shards);
     free(m->src_owned);
+    for (int i = 0; i < m->n_scales; i++)
+        free(m->scales[i]);
+    free(m->scales);
     free(m);
 }
 

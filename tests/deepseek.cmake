@@ -56,3 +56,11 @@ add_test(NAME deepseek2_corrupt
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek2_corrupt.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/corrupt2)
 set_tests_properties(deepseek2_corrupt PROPERTIES LABELS unit TIMEOUT 300)
+
+# FP8 Hugging Face weights (F8_E4M3 with 128x128 block scales, DeepSeek-V3's layout): an FP8
+# folder holding every finite FP8 code routes and predicts bit-identically to the F32 folder a
+# numpy bit-level decoder makes of it; bad block scales: one error line, exit 2.
+add_test(NAME deepseek2_fp8
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_fp8.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/fp8)
+set_tests_properties(deepseek2_fp8 PROPERTIES LABELS unit TIMEOUT 300)
