@@ -58,7 +58,10 @@ int ms_routes_diff(ms_diff **out, const char *pa, const char *pb, const int *lay
         for (int i = 0; i < n_layers; i++) {
             sa[L] = slot_of(A, layers[i]), sb[L] = slot_of(B, layers[i]);
             if (sa[L] < 0 || sb[L] < 0) {
-                snprintf(err, errlen, "%s: layer %d is not stored", sa[L] < 0 ? pa : pb, layers[i]);
+                snprintf(err, errlen, "%s: layer %d is %s", sa[L] < 0 ? pa : pb, layers[i],
+                         ms_routes_layer_dense(sa[L] < 0 ? A : B, layers[i])
+                             ? "a dense layer of the model (no router, never stored)"
+                             : "not stored");
                 goto done;
             }
             L++;

@@ -601,8 +601,13 @@ int ms_analysis_run_routes(ms_analysis **out, ms_routes *r, const char *path,
         for (int s = 0; s < info->n_layers; s++)
             if (info->layers[s] == o->layers[l]) a.slot[l] = s;
         if (a.slot[l] < 0) {
-            snprintf(err, errlen, "%s: layer %d is not stored (stored: %d layers)", path,
-                     o->layers[l], info->n_layers);
+            if (ms_routes_layer_dense(info, o->layers[l]))
+                snprintf(err, errlen,
+                         "%s: layer %d is a dense layer of the model (no router, never stored)",
+                         path, o->layers[l]);
+            else
+                snprintf(err, errlen, "%s: layer %d is not stored (stored: %d layers)", path,
+                         o->layers[l], info->n_layers);
             rc = MS_ERR_INPUT;
             goto fail;
         }

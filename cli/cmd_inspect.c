@@ -113,12 +113,23 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
     printf("d_model      %d\n", hp->d_model);
     printf("layers       %d\n", hp->n_layer);
     printf("heads        %d (kv heads %d, head size %d)\n", hp->n_head, hp->n_head_kv, hp->d_head);
+    if (hp->mla)
+        printf("latent attn  q low-rank %d, kv low-rank %d, head nope %d + rope %d, value %d, "
+               "kq scale %g\n",
+               hp->q_lora_rank, hp->kv_lora_rank, hp->d_head_nope, hp->d_head_rope, hp->d_head_v,
+               (double)hp->attn_scale);
     printf("ff           %d per expert\n", hp->d_ff);
-    printf("experts      %d, %d per token, router softmax/top-k/%s", hp->n_expert,
-           hp->n_expert_used,
-           hp->router == MS_ROUTER_SOFTMAX_TOPK_RENORM ? "renorm"
-           : hp->router == MS_ROUTER_SOFTMAX_TOPK      ? "no-renorm"
-                                                  : "renorm (top-k on logits, softmax over k)");
+    if (hp->router == MS_ROUTER_DS_SOFTMAX || hp->router == MS_ROUTER_DS_SIGMOID) {
+        printf("experts      %d, %d per token, router %s/top-k/%s", hp->n_expert, hp->n_expert_used,
+               hp->router == MS_ROUTER_DS_SIGMOID ? "sigmoid" : "softmax",
+               hp->expert_weights_norm ? "renorm" : "no-renorm");
+        if (hp->n_group > 1) printf(", %d of %d expert groups", hp->topk_group, hp->n_group);
+    } else
+        printf("experts      %d, %d per token, router softmax/top-k/%s", hp->n_expert,
+               hp->n_expert_used,
+               hp->router == MS_ROUTER_SOFTMAX_TOPK_RENORM ? "renorm"
+               : hp->router == MS_ROUTER_SOFTMAX_TOPK      ? "no-renorm"
+                                                      : "renorm (top-k on logits, softmax over k)");
     if (hp->format == MS_FORMAT_GGUF)
         printf(", %s tensors", ms_model_stacked_experts(m) ? "stacked" : "per-expert");
     printf("\n");
@@ -155,8 +166,9 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
     if (hp->sliding_window) printf("%d", hp->sliding_window);
     printf(")\n");
     printf("rope         theta %g, %s", (double)hp->rope_theta,
-           hp->rope == MS_ROPE_ADJACENT ? "adjacent pairs (GGUF q/k permuted)"
-                                        : "half split (Hugging Face)");
+           hp->mla                        ? "adjacent pairs"
+           : hp->rope == MS_ROPE_ADJACENT ? "adjacent pairs (GGUF q/k permuted)"
+                                          : "half split (Hugging Face)");
     if (hp->n_rot) printf(", %d of %d dims rotated", hp->n_rot, hp->d_head);
     if (hp->rope_yarn)
         printf(", YaRN factor %g over %d", 1.0 / (double)hp->rope_freq_scale, hp->rope_orig_ctx);

@@ -17,7 +17,9 @@ static const char usage[] =
     "                           [--rope-theta X] [--norm-eps X] [--weight-scale X] [--tied]\n"
     "                           [--per-expert-tensors] [--shard-mb X] [--vocab GGUF]\n"
     "                           [--arch A] [--head-dim N] [--shared-ff N] [--dense-lead N]\n"
-    "                           [--shared-experts N] [--yarn FACTOR]\n"
+    "                           [--shared-experts N] [--yarn FACTOR] [--q-lora N] [--kv-lora N]\n"
+    "                           [--rope-dim N] [--v-head-dim N] [--kv-b-fused]\n"
+    "                           [--sigmoid-router] [--groups N] [--groups-used N] [--expert-norm]\n"
     "\n"
     "Writes a random-weight model of one MoE family. Weights depend only on the seed and the\n"
     "shapes, so a GGUF file and a Hugging Face folder made with the same options describe the\n"
@@ -27,8 +29,9 @@ static const char usage[] =
     "  --out PATH          output: a .gguf file, or a folder for --format hf\n"
     "  --format F          gguf or hf (default: gguf when PATH ends in .gguf, else hf)\n"
     "  --type T            gguf: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K\n"
-    "                      Q6_K Q4_K_M MXFP4 (default F32); hf: F32 F16 BF16 (default\n"
-    "                      F32). MXFP4: routed experts MXFP4, everything else F32\n"
+    "                      Q6_K Q4_K_M MXFP4 (default F32); hf: F32 F16 BF16 F8_E4M3 (default\n"
+    "                      F32). MXFP4: routed experts MXFP4, everything else F32; F8_E4M3:\n"
+    "                      linear weights FP8 with 128x128 block scales, the rest BF16\n"
     "  --seed N            random seed (default 1)\n"
     "  --d-model N         hidden size (default 64)\n"
     "  --layers N          layers (default 4)\n"
@@ -49,12 +52,24 @@ static const char usage[] =
     "  --shard-mb X        hf: split the weights into shards of at most X MiB (a tensor larger\n"
     "                      than X gets a shard of its own) + model.safetensors.index.json\n"
     "  --arch A            family: mixtral (default), olmoe, qwen2moe, qwen3moe, granitemoe,\n"
-    "                      deepseek (GGUF only)\n"
+    "                      deepseek, deepseek2 (GGUF only)\n"
     "                      (docs/MODELS.md: what each adds)\n"
     "  --head-dim N        head size (default d-model/heads; not for mixtral)\n"
     "  --shared-ff N       qwen2moe: shared expert's intermediate size (default --ff)\n"
     "  --dense-lead N      deepseek: leading dense layers of width k x ff (default 0)\n"
     "  --shared-experts N  deepseek: shared experts, each of width ff (default 2)\n"
+    "  --q-lora N          deepseek2: q low-rank path of rank N (default 0: one q matrix)\n"
+    "  --kv-lora N         deepseek2: compressed kv size (default 32)\n"
+    "  --rope-dim N        deepseek2: rope part of each query/key head (default 16; --head-dim\n"
+    "                      is the other part)\n"
+    "  --v-head-dim N      deepseek2: value head size (default: --head-dim)\n"
+    "  --kv-b-fused        deepseek2: one attn_kv_b tensor (older files) instead of the split\n"
+    "                      attn_k_b / attn_v_b\n"
+    "  --sigmoid-router    deepseek2: V3 router (sigmoid scores, a selection bias exp_probs_b)\n"
+    "                      instead of V2's softmax\n"
+    "  --groups N          deepseek2: expert groups for group-limited selection (default none)\n"
+    "  --groups-used N     deepseek2: groups a token may use (with --groups)\n"
+    "  --expert-norm       deepseek2: renormalise the k weights (expert_weights_norm)\n"
     "  --vocab GGUF        vocabulary source (default tests/data/vocab/ggml-vocab-llama-spm.gguf\n"
     "                      of the source tree, 32000 tokens)\n"
     "  -q, -v, -h          quiet, verbose, this help\n"
@@ -65,11 +80,12 @@ static const char usage[] =
 static const struct {
     const char *name;
     int type;
-} types[] = {{"F32", MS_TYPE_F32},   {"F16", MS_TYPE_F16},          {"BF16", MS_TYPE_BF16},
-             {"Q8_0", MS_TYPE_Q8_0}, {"Q4_0", MS_TYPE_Q4_0},        {"Q4_1", MS_TYPE_Q4_1},
-             {"Q5_0", MS_TYPE_Q5_0}, {"Q5_1", MS_TYPE_Q5_1},        {"Q2_K", MS_TYPE_Q2_K},
-             {"Q3_K", MS_TYPE_Q3_K}, {"Q4_K", MS_TYPE_Q4_K},        {"Q5_K", MS_TYPE_Q5_K},
-             {"Q6_K", MS_TYPE_Q6_K}, {"Q4_K_M", MS_FIXTURE_Q4_K_M}, {"MXFP4", MS_TYPE_MXFP4}};
+} types[] = {{"F32", MS_TYPE_F32},        {"F16", MS_TYPE_F16},          {"BF16", MS_TYPE_BF16},
+             {"Q8_0", MS_TYPE_Q8_0},      {"Q4_0", MS_TYPE_Q4_0},        {"Q4_1", MS_TYPE_Q4_1},
+             {"Q5_0", MS_TYPE_Q5_0},      {"Q5_1", MS_TYPE_Q5_1},        {"Q2_K", MS_TYPE_Q2_K},
+             {"Q3_K", MS_TYPE_Q3_K},      {"Q4_K", MS_TYPE_Q4_K},        {"Q5_K", MS_TYPE_Q5_K},
+             {"Q6_K", MS_TYPE_Q6_K},      {"Q4_K_M", MS_FIXTURE_Q4_K_M}, {"MXFP4", MS_TYPE_MXFP4},
+             {"F8_E4M3", MS_TYPE_F8_E4M3}};
 
 static int run(int argc, char **argv) {
     const ms_command *cmd = &ms_cmd_make_model;
@@ -98,6 +114,15 @@ static int run(int argc, char **argv) {
                                              {"shared-ff", required_argument, 0, 19},
                                              {"dense-lead", required_argument, 0, 20},
                                              {"shared-experts", required_argument, 0, 21},
+                                             {"q-lora", required_argument, 0, 22},
+                                             {"kv-lora", required_argument, 0, 23},
+                                             {"rope-dim", required_argument, 0, 24},
+                                             {"v-head-dim", required_argument, 0, 25},
+                                             {"kv-b-fused", no_argument, 0, 26},
+                                             {"sigmoid-router", no_argument, 0, 27},
+                                             {"groups", required_argument, 0, 28},
+                                             {"groups-used", required_argument, 0, 29},
+                                             {"expert-norm", no_argument, 0, 30},
                                              {"yarn", required_argument, 0, 40},
                                              MS_COMMON_LONG_OPTS};
     ms_fixture_opts o = {.seed = 1,
@@ -213,6 +238,33 @@ static int run(int argc, char **argv) {
         case 21:
             field = &o.n_shared, hi = 64;
             break;
+        case 22:
+            field = &o.q_lora_rank, lo = 0, hi = 4096;
+            break;
+        case 23:
+            field = &o.kv_lora_rank, hi = 4096;
+            break;
+        case 24:
+            field = &o.d_head_rope, hi = 1024;
+            break;
+        case 25:
+            field = &o.d_head_v, hi = 4096;
+            break;
+        case 26:
+            o.mla_kv_b_fused = 1;
+            continue;
+        case 27:
+            o.router_sigmoid = 1;
+            continue;
+        case 28:
+            field = &o.n_group, hi = MS_MAX_EXPERTS;
+            break;
+        case 29:
+            field = &o.topk_group, hi = MS_MAX_EXPERTS;
+            break;
+        case 30:
+            o.expert_weights_norm = 1;
+            continue;
         default:
             return ms_usage_error(cmd, "unexpected option");
         }
@@ -232,8 +284,12 @@ static int run(int argc, char **argv) {
             if (!strcmp(types[i].name, type_s)) type = types[i].type;
         if (type < 0) return ms_usage_error(cmd, "--type: unknown type '%s'", type_s);
     }
-    if (!gguf && type != MS_TYPE_F32 && type != MS_TYPE_F16 && type != MS_TYPE_BF16)
-        return ms_usage_error(cmd, "--type: hf folders hold F32, F16 or BF16, not %s", type_s);
+    if (!gguf && type != MS_TYPE_F32 && type != MS_TYPE_F16 && type != MS_TYPE_BF16 &&
+        type != MS_TYPE_F8_E4M3)
+        return ms_usage_error(cmd, "--type: hf folders hold F32, F16, BF16 or F8_E4M3, not %s",
+                              type_s);
+    if (gguf && type == MS_TYPE_F8_E4M3)
+        return ms_usage_error(cmd, "--type: F8_E4M3 is for hf folders (FP8 checkpoints)");
     if (gguf && shard_mb) return ms_usage_error(cmd, "--shard-mb applies to --format hf only");
     if (!gguf && o.expert_layout)
         return ms_usage_error(cmd, "--per-expert-tensors applies to --format gguf only");

@@ -37,6 +37,15 @@ static const char *const gguf_names[MS_R_COUNT] = {
     [MS_R_FFN_GATE] = "blk.%d.ffn_gate.weight",
     [MS_R_FFN_UP] = "blk.%d.ffn_up.weight",
     [MS_R_FFN_DOWN] = "blk.%d.ffn_down.weight",
+    [MS_R_Q_A] = "blk.%d.attn_q_a.weight",
+    [MS_R_Q_A_NORM] = "blk.%d.attn_q_a_norm.weight",
+    [MS_R_Q_B] = "blk.%d.attn_q_b.weight",
+    [MS_R_KV_A] = "blk.%d.attn_kv_a_mqa.weight",
+    [MS_R_KV_A_NORM] = "blk.%d.attn_kv_a_norm.weight",
+    [MS_R_KV_B] = "blk.%d.attn_kv_b.weight",
+    [MS_R_K_B] = "blk.%d.attn_k_b.weight",
+    [MS_R_V_B] = "blk.%d.attn_v_b.weight",
+    [MS_R_EXP_PROBS_B] = "blk.%d.exp_probs_b.bias",
 };
 
 /* Hugging Face names shared by the Llama-style families (attention, norms, embeddings). */
@@ -201,6 +210,58 @@ static const ms_arch archs[] = {
                       [MS_K_DENSE_LEAD] = "leading_dense_block_count",
                       [MS_K_WEIGHTS_SCALE] = "expert_weights_scale"},
     },
+    {
+        /* DeepSeek-V2/V2-Lite/V3 (llama.cpp LLM_ARCH_DEEPSEEK2, src/models/deepseek2.cpp):
+         * multi-head latent attention, leading dense layers, ungated shared experts, the
+         * V2 (softmax) or V3 (sigmoid, selection bias, groups) router. RoPE on the heads' rope
+         * parts with adjacent pairs (llama.cpp's rope type NORM; the converter does not
+         * permute). */
+        .name = "deepseek2",
+        .gguf_arch = "deepseek2",
+        .hf_arch = "DeepseekV2ForCausalLM",
+        .hf_model_type = "deepseek_v2",
+        .hf_arch_alt = "DeepseekV3ForCausalLM",
+        .hf_model_type_alt = "deepseek_v3",
+        .router = MS_ROUTER_DS_SOFTMAX,
+        .gguf_rope = MS_ROPE_ADJACENT,
+        .shared_expert = 1,
+        .shared_nogate = 1,
+        .output_optional = 1,
+        .mla = 1,
+        .gguf_keys = {[MS_K_EXPERT_COUNT] = "expert_count",
+                      [MS_K_EXPERT_USED] = "expert_used_count",
+                      [MS_K_EXPERT_FF] = "expert_feed_forward_length",
+                      [MS_K_DENSE_FF] = "feed_forward_length",
+                      [MS_K_SHARED_COUNT] = "expert_shared_count",
+                      [MS_K_DENSE_LEAD] = "leading_dense_block_count",
+                      [MS_K_WEIGHTS_SCALE] = "expert_weights_scale",
+                      [MS_K_WEIGHTS_NORM] = "expert_weights_norm",
+                      [MS_K_GATING] = "expert_gating_func",
+                      [MS_K_GROUP_COUNT] = "expert_group_count",
+                      [MS_K_GROUP_USED] = "expert_group_used_count"},
+        .hf_keys = {[MS_K_EXPERT_COUNT] = "n_routed_experts",
+                    [MS_K_EXPERT_USED] = "num_experts_per_tok",
+                    [MS_K_EXPERT_FF] = "moe_intermediate_size",
+                    [MS_K_DENSE_FF] = "intermediate_size",
+                    [MS_K_SHARED_COUNT] = "n_shared_experts",
+                    [MS_K_DENSE_LEAD] = "first_k_dense_replace",
+                    [MS_K_WEIGHTS_SCALE] = "routed_scaling_factor",
+                    [MS_K_WEIGHTS_NORM] = "norm_topk_prob",
+                    [MS_K_GATING] = "scoring_func",
+                    [MS_K_GROUP_COUNT] = "n_group",
+                    [MS_K_GROUP_USED] = "topk_group"},
+        .hf_names = {HF_COMMON, HF_MLP_EXPERTS,
+                     HF_DENSE_MLP, [MS_R_Q_A] = "model.layers.%d.self_attn.q_a_proj.weight",
+                     [MS_R_Q_A_NORM] = "model.layers.%d.self_attn.q_a_layernorm.weight",
+                     [MS_R_Q_B] = "model.layers.%d.self_attn.q_b_proj.weight",
+                     [MS_R_KV_A] = "model.layers.%d.self_attn.kv_a_proj_with_mqa.weight",
+                     [MS_R_KV_A_NORM] = "model.layers.%d.self_attn.kv_a_layernorm.weight",
+                     [MS_R_KV_B] = "model.layers.%d.self_attn.kv_b_proj.weight",
+                     [MS_R_EXP_PROBS_B] = "model.layers.%d.mlp.gate.e_score_correction_bias",
+                     [MS_R_SH_GATE] = "model.layers.%d.mlp.shared_experts.gate_proj.weight",
+                     [MS_R_SH_UP] = "model.layers.%d.mlp.shared_experts.up_proj.weight",
+                     [MS_R_SH_DOWN] = "model.layers.%d.mlp.shared_experts.down_proj.weight"},
+    },
 };
 
 #define N_ARCHS ((int)(sizeof archs / sizeof archs[0]))
@@ -232,8 +293,12 @@ const ms_arch *ms_arch_by_gguf(const char *gguf_arch, size_t len) {
 
 const ms_arch *ms_arch_by_hf(const char *hf_arch, const char *model_type) {
     for (int i = 0; i < N_ARCHS; i++)
-        if (hf_arch && hf_arch[0] ? !strcmp(archs[i].hf_arch, hf_arch)
-                                  : model_type && !strcmp(archs[i].hf_model_type, model_type))
+        if (hf_arch && hf_arch[0]
+                ? !strcmp(archs[i].hf_arch, hf_arch) ||
+                      (archs[i].hf_arch_alt && !strcmp(archs[i].hf_arch_alt, hf_arch))
+                : model_type && (!strcmp(archs[i].hf_model_type, model_type) ||
+                                 (archs[i].hf_model_type_alt &&
+                                  !strcmp(archs[i].hf_model_type_alt, model_type))))
             return &archs[i];
     return NULL;
 }
@@ -277,6 +342,10 @@ const char *ms_router_kind_name(ms_router_kind k) {
         return "softmax_topk";
     case MS_ROUTER_TOPK_SOFTMAX:
         return "topk_softmax";
+    case MS_ROUTER_DS_SOFTMAX:
+        return "ds_softmax";
+    case MS_ROUTER_DS_SIGMOID:
+        return "ds_sigmoid";
     }
     return "unknown";
 }

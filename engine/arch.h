@@ -45,6 +45,15 @@ typedef enum ms_role {
     MS_R_FFN_GATE, /* dense MLP layers */
     MS_R_FFN_UP,
     MS_R_FFN_DOWN,
+    MS_R_Q_A, /* DeepSeek MLA (ms_layer's wq_a ... exp_probs_b) */
+    MS_R_Q_A_NORM,
+    MS_R_Q_B,
+    MS_R_KV_A,
+    MS_R_KV_A_NORM,
+    MS_R_KV_B,
+    MS_R_K_B,
+    MS_R_V_B,
+    MS_R_EXP_PROBS_B,
     MS_R_COUNT
 } ms_role;
 
@@ -63,13 +72,19 @@ typedef enum ms_hkey {
     MS_K_SHARED_COUNT,  /* DeepSeek: number of shared experts (their width: count x expert ff) */
     MS_K_DENSE_LEAD,    /* DeepSeek: leading dense layers */
     MS_K_WEIGHTS_SCALE, /* DeepSeek: routed experts' weight multiplier */
+    MS_K_WEIGHTS_NORM,  /* DeepSeek-V2/V3: renormalise the k weights */
+    MS_K_GATING,        /* DeepSeek-V2/V3: GGUF expert_gating_func (1 softmax, 2 sigmoid) */
+    MS_K_GROUP_COUNT,   /* DeepSeek-V3: expert groups */
+    MS_K_GROUP_USED,    /* DeepSeek-V3: groups a token may use */
     MS_K_COUNT
 } ms_hkey;
 
 typedef struct ms_arch {
-    const char *name;          /* moescope's name: "mixtral", "olmoe", ... (hparams.arch) */
-    const char *gguf_arch;     /* general.architecture */
-    const char *hf_arch;       /* config.json architectures[0] */
+    const char *name;        /* moescope's name: "mixtral", "olmoe", ... (hparams.arch) */
+    const char *gguf_arch;   /* general.architecture */
+    const char *hf_arch;     /* config.json architectures[0] */
+    const char *hf_arch_alt; /* another architectures[0] of the same layout, or NULL */
+    const char *hf_model_type_alt;
     const char *hf_model_type; /* config.json model_type */
     ms_router_kind router;     /* llama.cpp hard-codes it per architecture */
     ms_rope_kind gguf_rope;    /* adjacent: q/k rows permuted by the converter (llama, granite) */
@@ -80,6 +95,7 @@ typedef struct ms_arch {
     int output_optional; /* GGUF output.weight may be absent (tied embeddings) */
     int multipliers;     /* Granite's embedding/attention/residual/logit multipliers */
     int per_expert_gguf; /* the GGUF loader also accepts one tensor per expert (old Mixtral) */
+    int mla;             /* DeepSeek-V2/V3 multi-head latent attention and router (forward_mla.c) */
     const char *gguf_keys[MS_K_COUNT];
     const char *hf_keys[MS_K_COUNT];
     const char *hf_names[MS_R_COUNT];

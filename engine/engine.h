@@ -39,6 +39,11 @@ typedef enum ms_type {
     MS_TYPE_Q6_K = 14,
     MS_TYPE_BF16 = 30,
     MS_TYPE_MXFP4 = 39, /* 32 E2M1 values and a shared E8M0 exponent (gpt-oss experts) */
+    /* Not a ggml type: safetensors F8_E4M3 (OCP e4m3fn: bias 7, no infinities, 0x7f/0xff NaN),
+     * DeepSeek-V3's FP8 checkpoints. A matrix of it carries 128 x 128 block scales
+     * (`<name>_scale_inv`, ms_mat.scale): W[r][c] = f8(r, c) * scale[r / 128][c / 128]. The
+     * row functions below decode the bytes only (scale 1). */
+    MS_TYPE_F8_E4M3 = 1008,
 } ms_type;
 
 /* 1 if moescope can read weights of this ggml type id. */
@@ -64,6 +69,9 @@ float ms_f16_to_f32(uint16_t h);
 uint16_t ms_f32_to_f16(float f);
 float ms_bf16_to_f32(uint16_t h);
 uint16_t ms_f32_to_bf16(float f);
+/* OCP FP8 E4M3 (e4m3fn) conversions; the encoder rounds to nearest even and saturates. */
+float ms_f8e4m3_to_f32(uint8_t v);
+uint8_t ms_f32_to_f8e4m3(float f);
 
 /* ---------------------------------------------------------------------------------------
  * Model description.
@@ -79,6 +87,10 @@ typedef struct ms_mat {
     size_t row_bytes;
     const uint8_t *data;
     const char *name; /* tensor name in the file (for messages) */
+    /* MS_TYPE_F8_E4M3: (ceil(rows / 128), scale_ld) block scales as f32 (owned by the model),
+     * else NULL */
+    const float *scale;
+    int64_t scale_ld;
 } ms_mat;
 
 typedef enum ms_rope_kind {
@@ -91,8 +103,14 @@ typedef enum ms_router_kind {
     MS_ROUTER_SOFTMAX_TOPK = 1,        /* OLMoE, Qwen2-MoE: softmax over E, top-k, no renorm */
     MS_ROUTER_TOPK_SOFTMAX = 2,        /* Granite-MoE: top-k on the logits, softmax over the k
                                           (the same weights as softmax, top-k, renorm) */
+    MS_ROUTER_DS_SOFTMAX = 3,          /* DeepSeek-V2 (GGUF deepseek2): softmax over E, top-k of the
+                                          probabilities (+ selection bias, group limit when the file has
+                                          them), weights renormalised if expert_weights_norm, times
+                                          expert_weights_scale (engine/router_v3.h) */
+    MS_ROUTER_DS_SIGMOID = 4, /* DeepSeek-V3: sigmoid scores, the same selection and weights */
 } ms_router_kind;
-/* "softmax_topk_renorm", "softmax_topk", "topk_softmax" (as recorded in route stores). */
+/* "softmax_topk_renorm", "softmax_topk", "topk_softmax", "ds_softmax", "ds_sigmoid" (as
+ * recorded in route stores). */
 const char *ms_router_kind_name(ms_router_kind k);
 
 /* Per-layer block description: what the forward pass does in each layer. Families differ
@@ -145,6 +163,22 @@ typedef struct ms_hparams {
      * weights are the scaled ones (the weights the layer applies) */
     float expert_weights_scale;
     int n_dense_lead; /* DeepSeek: layers 0..n_dense_lead-1 are dense MLPs */
+    /* DeepSeek-V2/V3 multi-head latent attention (mla 1; engine/forward_mla.c). A head's query
+     * and key are d_head_nope + d_head_rope values (RoPE on the last d_head_rope, adjacent
+     * pairs), its value d_head_v; keys and values come from a compressed kv of kv_lora_rank
+     * values (RMS-normed) through attn_kv_b (or attn_k_b / attn_v_b), the rope part of the key
+     * (shared by the heads) straight from attn_kv_a_mqa. q_lora_rank > 0: q = q_b(norm(q_a x)).
+     * d_head is d_head_nope + d_head_rope; n_head_kv is n_head; attn_scale is llama.cpp's kq_scale
+     * for deepseek2 (1/sqrt(d_head), times the YaRN mscale squared). */
+    int mla;
+    int q_lora_rank, kv_lora_rank;
+    int d_head_nope, d_head_rope, d_head_v;
+    /* DeepSeek router kinds (MS_ROUTER_DS_*): group-limited selection (n_group <= 1: none) and
+     * renormalisation of the k weights; the selection bias is the layer's exp_probs_b */
+    int n_group, topk_group;
+    int group_score_max; /* a group's score is its best expert's (HF topk_method
+                            group_limited_greedy), else its top-2 sum (llama.cpp, noaux_tc) */
+    int expert_weights_norm;
     /* RoPE: partial rotary dims and scaling (linear or YaRN), as llama.cpp's ggml_rope_ext */
     int n_rot;              /* rotated dims per head (rope.dimension_count; 0: d_head) */
     int rope_yarn;          /* 1: YaRN (ext_factor mixes interpolation and extrapolation) */
@@ -179,6 +213,17 @@ typedef struct ms_layer {
     ms_mat sh_down;          /* shared_expert: (d_model, d_ff_shared) */
     ms_mat ffn_gate, ffn_up; /* dense layer: (d_ff_dense, d_model); router/experts unused */
     ms_mat ffn_down;         /* dense layer: (d_model, d_ff_dense) */
+    /* MLA (hparams.mla); H = n_head, dn/dr/dv the head parts, R = kv_lora_rank */
+    ms_mat wq_a;        /* q_lora_rank > 0: (q_lora_rank, d_model) */
+    ms_mat q_a_norm;    /* q_lora_rank > 0: (1, q_lora_rank) */
+    ms_mat wq_b;        /* q_lora_rank > 0: (H*(dn+dr), q_lora_rank); else wq is (H*(dn+dr), d) */
+    ms_mat wkv_a;       /* (R + dr, d_model): compressed kv, then the key's rope part */
+    ms_mat kv_a_norm;   /* (1, R) */
+    ms_mat wkv_b;       /* (H*(dn+dv), R): per head dn key rows then dv value rows, or NULL data
+                           when the file has the split form below */
+    ms_mat wk_b;        /* split form: H matrices (R, dn) stacked: head h is rows h*R.. */
+    ms_mat wv_b;        /* split form: (H*dv, R) */
+    ms_mat exp_probs_b; /* MS_ROUTER_DS_*: (1, n_expert) selection bias, or NULL data */
 } ms_layer;
 
 typedef struct ms_model ms_model;
@@ -405,6 +450,16 @@ typedef struct ms_fixture_opts {
     int n_dense_lead;       /* deepseek: leading dense layers (their width: d_ff * k) */
     int n_shared;           /* deepseek: shared experts (0: 2); their width is n_shared * d_ff */
     float expert_weights_scale; /* deepseek: expert_weights_scale written (0: 1.5) */
+    /* deepseek2 (latent attention): d_head is the heads' nope part (0: d_model / n_head) */
+    int q_lora_rank;         /* 0: no q low-rank path (one attn_q matrix) */
+    int kv_lora_rank;        /* 0: 32 */
+    int d_head_rope;         /* 0: 16 */
+    int d_head_v;            /* 0: the nope part's size */
+    int mla_kv_b_fused;      /* 1: one attn_kv_b tensor (older llama.cpp files); 0: the split
+                                attn_k_b / attn_v_b of current converters */
+    int router_sigmoid;      /* 1: V3 router (sigmoid, exp_probs_b selection bias written) */
+    int n_group, topk_group; /* expert groups (0: none) */
+    int expert_weights_norm; /* renormalise the k weights */
     float yarn_factor; /* > 0: YaRN RoPE scaling by this factor over the original context n_ctx */
 } ms_fixture_opts;
 

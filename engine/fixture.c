@@ -94,7 +94,7 @@ typedef struct fixture {
 
 static int is_norm(role r) {
     return r == R_OUT_NORM || r == R_ATTN_NORM || r == R_FFN_NORM || r == MS_R_Q_NORM ||
-           r == MS_R_K_NORM;
+           r == MS_R_K_NORM || r == MS_R_Q_A_NORM || r == MS_R_KV_A_NORM;
 }
 
 static int is_bias(role r) {
@@ -103,7 +103,7 @@ static int is_bias(role r) {
 
 /* Stored as a 1-D tensor (GGUF always; HF too except the shared-expert gate, a (1, d) Linear) */
 static int is_vec(role r) {
-    return is_norm(r) || is_bias(r) || r == MS_R_SH_INP;
+    return is_norm(r) || is_bias(r) || r == MS_R_SH_INP || r == MS_R_EXP_PROBS_B;
 }
 
 static int is_expert(role r) {
@@ -144,7 +144,14 @@ static void lname(const ltensor *t, char *buf, size_t n) {
                                                   [MS_R_SH_DOWN] = "sh_w2",
                                                   [MS_R_FFN_GATE] = "ffn_w1",
                                                   [MS_R_FFN_UP] = "ffn_w3",
-                                                  [MS_R_FFN_DOWN] = "ffn_w2"};
+                                                  [MS_R_FFN_DOWN] = "ffn_w2",
+                                                  [MS_R_Q_A] = "wq_a",
+                                                  [MS_R_Q_A_NORM] = "q_a_norm",
+                                                  [MS_R_Q_B] = "wq_b",
+                                                  [MS_R_KV_A] = "wkv_a",
+                                                  [MS_R_KV_A_NORM] = "kv_a_norm",
+                                                  [MS_R_KV_B] = "wkv_b",
+                                                  [MS_R_EXP_PROBS_B] = "exp_probs_b"};
     const char *nm = names[t->r] ? names[t->r] : "?";
     if (t->layer < 0)
         snprintf(buf, n, "%s", nm);
@@ -170,6 +177,8 @@ static void gen(const fixture *f, const ltensor *t, float *dst) {
         gen_normal(dst, n, s, 0.0f, 1.0f);
     else if (is_bias(t->r))
         gen_normal(dst, n, s, 0.0f, 0.5f);
+    else if (t->r == MS_R_EXP_PROBS_B) /* of the order of the sigmoid scores' spread */
+        gen_normal(dst, n, s, 0.0f, 0.05f);
     else {
         float std = f->o.weight_scale > 0 ? f->o.weight_scale : 1.0f / sqrtf((float)t->cols);
         gen_normal(dst, n, s, 0.0f, std);
@@ -209,8 +218,27 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
         if (p->expert_weights_scale <= 0) p->expert_weights_scale = 1.5f;
         p->d_ff_shared = p->n_shared * p->d_ff;
     }
+    const int mla = f->a->mla;
+    if (mla) {
+        if (p->kv_lora_rank <= 0) p->kv_lora_rank = 32;
+        if (p->d_head_rope <= 0) p->d_head_rope = 16;
+        if (p->d_head_v <= 0) p->d_head_v = p->d_head > 0 ? p->d_head : p->d_model / p->n_head;
+        p->n_head_kv = p->n_head;
+    }
     const char *bad = NULL;
-    if (p->d_model <= 0 || p->d_model > (1 << 16))
+    if (!mla &&
+        (p->q_lora_rank || p->kv_lora_rank || p->d_head_rope || p->d_head_v || p->mla_kv_b_fused ||
+         p->router_sigmoid || p->n_group || p->topk_group || p->expert_weights_norm))
+        bad = "latent attention and the V3 router options are for deepseek2";
+    else if (mla && (p->q_lora_rank < 0 || p->q_lora_rank > 4096 || p->kv_lora_rank > 4096 ||
+                     p->d_head_rope % 2 || p->d_head_rope > 1024 || p->d_head_v > 4096))
+        bad = "latent attention sizes out of range (q/kv lora <= 4096, even rope dims <= 1024)";
+    else if (mla && p->n_group > 1 &&
+             (p->n_expert % p->n_group || p->topk_group < 1 || p->topk_group >= p->n_group ||
+              p->n_expert / p->n_group < 2 ||
+              p->topk_group * (p->n_expert / p->n_group) < p->n_expert_used))
+        bad = "expert groups must divide the experts, topk_group in [1, groups) holding >= k";
+    else if (p->d_model <= 0 || p->d_model > (1 << 16))
         bad = "d_model must be in [1, 65536]";
     else if (p->n_layer <= 0 || p->n_layer > 1024)
         bad = "n_layer must be in [1, 1024]";
@@ -267,10 +295,26 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
     rc = push(f, R_EMBD, -1, -1, f->n_vocab, d);
     for (int il = 0; il < p->n_layer && !rc; il++) {
         rc |= push(f, R_ATTN_NORM, il, -1, 1, d);
-        rc |= push(f, R_WQ, il, -1, q, d);
-        rc |= push(f, R_WK, il, -1, kv, d);
-        rc |= push(f, R_WV, il, -1, kv, d);
-        rc |= push(f, R_WO, il, -1, d, q);
+        if (mla) { /* latent attention (HF order: q, kv_a, its norm, kv_b, o) */
+            const int64_t H = p->n_head, dn = f->d_head, dr = p->d_head_rope, dv = p->d_head_v;
+            const int64_t R = p->kv_lora_rank, qr = p->q_lora_rank;
+            if (qr > 0) {
+                rc |= push(f, MS_R_Q_A, il, -1, qr, d);
+                rc |= push(f, MS_R_Q_A_NORM, il, -1, 1, qr);
+                rc |= push(f, MS_R_Q_B, il, -1, H * (dn + dr), qr);
+            } else {
+                rc |= push(f, R_WQ, il, -1, H * (dn + dr), d);
+            }
+            rc |= push(f, MS_R_KV_A, il, -1, R + dr, d);
+            rc |= push(f, MS_R_KV_A_NORM, il, -1, 1, R);
+            rc |= push(f, MS_R_KV_B, il, -1, H * (dn + dv), R);
+            rc |= push(f, R_WO, il, -1, d, H * dv);
+        } else {
+            rc |= push(f, R_WQ, il, -1, q, d);
+            rc |= push(f, R_WK, il, -1, kv, d);
+            rc |= push(f, R_WV, il, -1, kv, d);
+            rc |= push(f, R_WO, il, -1, d, q);
+        }
         if (f->a->qkv_bias) {
             rc |= push(f, MS_R_Q_BIAS, il, -1, 1, q);
             rc |= push(f, MS_R_K_BIAS, il, -1, 1, kv);
@@ -290,6 +334,7 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
             continue;
         }
         rc |= push(f, R_ROUTER, il, -1, p->n_expert, d);
+        if (mla && p->router_sigmoid) rc |= push(f, MS_R_EXP_PROBS_B, il, -1, 1, p->n_expert);
         for (int e = 0; e < p->n_expert; e++) {
             rc |= push(f, R_W1, il, e, ff, d);
             rc |= push(f, R_W2, il, e, d, ff);
@@ -411,6 +456,33 @@ static role stacked_role(role r) {
 #define GRANITE_RESIDUAL_SCALE 0.22f
 #define GRANITE_LOGIT_SCALE    6.0f
 
+/* deepseek2's attn_kv_b (H*(dn+dv), R) as the split tensors llama.cpp's converter writes:
+ * attn_k_b {dn, R, H} (each head's key rows transposed) and attn_v_b {R, dv, H}. tmp and q
+ * hold the matrix's size in floats. */
+static int write_kv_b_split(const fixture *f, int type, gguf_writer *w, const ltensor *t,
+                            const float *kvb, float *tmp, uint8_t *q) {
+    const ms_fixture_opts *p = &f->o;
+    const int64_t H = p->n_head, dn = f->d_head, dv = p->d_head_v, R = p->kv_lora_rank;
+    char nb[96];
+    for (int part = 0; part < 2; part++) {                        /* 0: k_b, 1: v_b */
+        const int64_t rows = part ? dv : R, cols = part ? R : dn; /* per head */
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t c = 0; c < cols; c++)
+                    tmp[(h * rows + r) * cols + c] = part ? kvb[(h * (dn + dv) + dn + r) * R + c]
+                                                          : kvb[(h * (dn + dv) + c) * R + r];
+        ltensor pt = *t;
+        pt.rows = H * rows;
+        pt.cols = cols;
+        ms_type tt = gguf_type_for(f, type, &pt);
+        if (quantize(tt, tmp, q, pt.rows, cols)) return MS_ERR_INPUT;
+        ms_tensor_name(f->a, 0, part ? MS_R_V_B : MS_R_K_B, t->layer, 0, nb, sizeof nb);
+        int64_t ne[3] = {cols, rows, H};
+        gguf_w_tensor(w, nb, tt, 3, ne, q, ms_type_row_bytes(tt, cols) * (size_t)pt.rows);
+    }
+    return 0;
+}
+
 int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *path, char *err,
                           size_t errlen) {
     if (file_type_of((int)type) < 0 ||
@@ -457,10 +529,32 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
         gguf_w_u32(w, KW(a->gguf_keys[MS_K_DENSE_LEAD]), (uint32_t)p->n_dense_lead);
         gguf_w_f32(w, KW(a->gguf_keys[MS_K_WEIGHTS_SCALE]), p->expert_weights_scale);
     }
-    gguf_w_u32(w, KW("rope.dimension_count"), (uint32_t)f.d_head);
-    gguf_w_u32(w, KW("attention.head_count"), (uint32_t)p->n_head);
-    gguf_w_u32(w, KW("attention.head_count_kv"), (uint32_t)p->n_head_kv);
-    if (f.d_head != p->d_model / p->n_head) {
+    if (a->mla) { /* as llama.cpp's DeepseekV2Model converter writes them */
+        const uint32_t dk = (uint32_t)(f.d_head + p->d_head_rope), R = (uint32_t)p->kv_lora_rank;
+        gguf_w_u32(w, KW("rope.dimension_count"), (uint32_t)p->d_head_rope);
+        gguf_w_u32(w, KW("attention.head_count"), (uint32_t)p->n_head);
+        gguf_w_u32(w, KW("attention.head_count_kv"), p->mla_kv_b_fused ? (uint32_t)p->n_head : 1);
+        gguf_w_u32(w, KW("attention.q_lora_rank"), (uint32_t)p->q_lora_rank);
+        gguf_w_u32(w, KW("attention.kv_lora_rank"), R);
+        gguf_w_u32(w, KW("attention.key_length"),
+                   p->mla_kv_b_fused ? dk : R + (uint32_t)p->d_head_rope);
+        gguf_w_u32(w, KW("attention.value_length"), p->mla_kv_b_fused ? (uint32_t)p->d_head_v : R);
+        if (!p->mla_kv_b_fused) {
+            gguf_w_u32(w, KW("attention.key_length_mla"), dk);
+            gguf_w_u32(w, KW("attention.value_length_mla"), (uint32_t)p->d_head_v);
+        }
+        gguf_w_u32(w, KW(a->gguf_keys[MS_K_GATING]), p->router_sigmoid ? 2 : 1);
+        if (p->expert_weights_norm) gguf_w_bool(w, KW(a->gguf_keys[MS_K_WEIGHTS_NORM]), 1);
+        if (p->n_group > 1) {
+            gguf_w_u32(w, KW(a->gguf_keys[MS_K_GROUP_COUNT]), (uint32_t)p->n_group);
+            gguf_w_u32(w, KW(a->gguf_keys[MS_K_GROUP_USED]), (uint32_t)p->topk_group);
+        }
+    } else {
+        gguf_w_u32(w, KW("rope.dimension_count"), (uint32_t)f.d_head);
+        gguf_w_u32(w, KW("attention.head_count"), (uint32_t)p->n_head);
+        gguf_w_u32(w, KW("attention.head_count_kv"), (uint32_t)p->n_head_kv);
+    }
+    if (f.d_head != p->d_model / p->n_head && !a->mla) {
         gguf_w_u32(w, KW("attention.key_length"), (uint32_t)f.d_head);
         gguf_w_u32(w, KW("attention.value_length"), (uint32_t)f.d_head);
     }
@@ -470,6 +564,8 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
         gguf_w_str(w, KW("rope.scaling.type"), "yarn");
         gguf_w_f32(w, KW("rope.scaling.factor"), p->yarn_factor);
         gguf_w_u32(w, KW("rope.scaling.original_context_length"), (uint32_t)p->n_ctx);
+        /* DeepSeek-V2-Lite's mscale_all_dim 0.707, as the converter writes it (x 0.1) */
+        if (a->mla) gguf_w_f32(w, KW("rope.scaling.yarn_log_multiplier"), 0.1f * 0.707f);
     }
     gguf_w_u32(w, KW(a->gguf_keys[MS_K_EXPERT_COUNT]), (uint32_t)p->n_expert);
     gguf_w_u32(w, KW(a->gguf_keys[MS_K_EXPERT_USED]), (uint32_t)p->n_expert_used);
@@ -540,7 +636,11 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
         }
         gen(&f, t, buf);
         const float *src = buf;
-        if ((t->r == R_WQ || t->r == R_WK) && a->gguf_rope == MS_ROPE_ADJACENT) {
+        if (t->r == MS_R_KV_B && !p->mla_kv_b_fused) {
+            if (write_kv_b_split(&f, (int)type, w, t, buf, perm, qbuf)) goto noquant;
+            continue;
+        }
+        if ((t->r == R_WQ || t->r == R_WK) && a->gguf_rope == MS_ROPE_ADJACENT && !a->mla) {
             permute_rows(buf, perm, t->rows, t->cols, t->r == R_WQ ? p->n_head : p->n_head_kv);
             src = perm;
         }
@@ -595,6 +695,32 @@ static int write_text(const char *path, const char *text, char *err, size_t errl
     return ms_outfile_commit(&o, err, errlen);
 }
 
+/* DeepseekV2Config / DeepseekV3Config fields of a deepseek2 fixture (hfconfig.c reads them). */
+static void write_config_mla(const fixture *f, cJSON *c) {
+    const ms_fixture_opts *p = &f->o;
+    const ms_arch *fa = f->a;
+    if (p->q_lora_rank > 0)
+        cJSON_AddNumberToObject(c, "q_lora_rank", p->q_lora_rank);
+    else
+        cJSON_AddNullToObject(c, "q_lora_rank");
+    cJSON_AddNumberToObject(c, "kv_lora_rank", p->kv_lora_rank);
+    cJSON_AddNumberToObject(c, "qk_nope_head_dim", f->d_head);
+    cJSON_AddNumberToObject(c, "qk_rope_head_dim", p->d_head_rope);
+    cJSON_AddNumberToObject(c, "v_head_dim", p->d_head_v);
+    cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_SHARED_COUNT], p->n_shared);
+    cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_DENSE_LEAD], p->n_dense_lead);
+    cJSON_AddNumberToObject(c, "moe_layer_freq", 1);
+    cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_WEIGHTS_SCALE],
+                            short_double(p->expert_weights_scale));
+    cJSON_AddBoolToObject(c, fa->hf_keys[MS_K_WEIGHTS_NORM], p->expert_weights_norm);
+    cJSON_AddStringToObject(c, fa->hf_keys[MS_K_GATING], p->router_sigmoid ? "sigmoid" : "softmax");
+    /* noaux_tc: the top-2-sum group score llama.cpp uses for every grouped router */
+    cJSON_AddStringToObject(c, "topk_method",
+                            p->router_sigmoid || p->n_group > 1 ? "noaux_tc" : "greedy");
+    cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_GROUP_COUNT], p->n_group > 1 ? p->n_group : 1);
+    cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_GROUP_USED], p->n_group > 1 ? p->topk_group : 1);
+}
+
 static int write_config(const fixture *f, ms_type dtype, const char *dir, char *err,
                         size_t errlen) {
     const ms_fixture_opts *p = &f->o;
@@ -602,7 +728,9 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     const ms_arch *fa = f->a;
     int mix = !strcmp(fa->name, "mixtral");
     cJSON *a = cJSON_AddArrayToObject(c, "architectures");
-    cJSON_AddItemToArray(a, cJSON_CreateString(fa->hf_arch));
+    /* V3-router fixtures are DeepseekV3ForCausalLM */
+    const int v3 = fa->mla && p->router_sigmoid;
+    cJSON_AddItemToArray(a, cJSON_CreateString(v3 ? fa->hf_arch_alt : fa->hf_arch));
     cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
     cJSON_AddNumberToObject(c, "bos_token_id", 1);
     cJSON_AddNumberToObject(c, "eos_token_id", 2);
@@ -615,11 +743,11 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     const char *eff = fa->hf_keys[MS_K_EXPERT_FF];
     int is_ff = !strcmp(eff, "intermediate_size");
     cJSON_AddNumberToObject(c, "intermediate_size",
-                            is_ff               ? p->d_ff
-                            : fa->shared_expert ? p->d_ff_shared
-                                                : p->d_ff * p->n_expert_used);
+                            is_ff                                     ? p->d_ff
+                            : fa->shared_expert && !fa->shared_nogate ? p->d_ff_shared
+                                                                      : p->d_ff * p->n_expert_used);
     cJSON_AddNumberToObject(c, "max_position_embeddings", p->n_ctx);
-    cJSON_AddStringToObject(c, "model_type", fa->hf_model_type);
+    cJSON_AddStringToObject(c, "model_type", v3 ? fa->hf_model_type_alt : fa->hf_model_type);
     cJSON_AddNumberToObject(c, "num_attention_heads", p->n_head);
     cJSON_AddNumberToObject(c, "num_experts_per_tok", p->n_expert_used);
     cJSON_AddNumberToObject(c, "num_hidden_layers", p->n_layer);
@@ -633,6 +761,10 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
         cJSON_AddStringToObject(rs, "rope_type", "yarn");
         cJSON_AddNumberToObject(rs, "factor", short_double(p->yarn_factor));
         cJSON_AddNumberToObject(rs, "original_max_position_embeddings", p->n_ctx);
+        if (fa->mla) { /* DeepSeek-V2-Lite's */
+            cJSON_AddNumberToObject(rs, "mscale", 0.707);
+            cJSON_AddNumberToObject(rs, "mscale_all_dim", 0.707);
+        }
     }
     cJSON_AddNumberToObject(c, "router_aux_loss_coef", 0.02);
     if (p->sliding_window > 0)
@@ -649,11 +781,13 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     cJSON_AddNumberToObject(c, "vocab_size", f->n_vocab);
     if (!mix) { /* what the other families add (hfconfig.c reads them) */
         if (!is_ff) cJSON_AddNumberToObject(c, eff, p->d_ff);
-        if (fa->shared_expert)
+        if (fa->shared_expert && fa->hf_keys[MS_K_SHARED_FF])
             cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_SHARED_FF], p->d_ff_shared);
-        if (fa->router != MS_ROUTER_TOPK_SOFTMAX) /* as llama.cpp hard-codes it per family */
+        if (fa->mla)
+            write_config_mla(f, c);
+        else if (fa->router != MS_ROUTER_TOPK_SOFTMAX) /* as llama.cpp hard-codes it per family */
             cJSON_AddBoolToObject(c, "norm_topk_prob", fa->router == MS_ROUTER_SOFTMAX_TOPK_RENORM);
-        if (fa->hf_keys[MS_K_DENSE_FF]) {
+        if (fa->hf_keys[MS_K_DENSE_FF] && !fa->mla) {
             cJSON_AddNumberToObject(c, "decoder_sparse_step", 1);
             cJSON_AddArrayToObject(c, "mlp_only_layers");
         }
@@ -691,6 +825,31 @@ static int fused_part(const fixture *f, const ltensor *t) {
     return t->r == R_W1 ? 1 : 2;
 }
 
+/* F8_E4M3 folders (DeepSeek-V3's FP8 checkpoints): the linear weights are FP8 with 128 x 128
+ * block scales `<name>_scale_inv` (amax / 448 per block, so W ≈ f8 x scale); embeddings,
+ * lm_head, the router, norms and biases are BF16. */
+static int f8_tensor(ms_type dtype, const ltensor *t) {
+    return dtype == MS_TYPE_F8_E4M3 && !is_vec(t->r) && t->r != R_EMBD && t->r != R_LM_HEAD &&
+           t->r != R_ROUTER;
+}
+
+/* Quantizes w (rows, cols) into q (bytes) and scales (ceil(rows/128), ceil(cols/128)). */
+static void f8_quantize(const float *w, int64_t rows, int64_t cols, uint8_t *q, float *scales) {
+    const int64_t sc = (cols + 127) / 128;
+    for (int64_t br = 0; br < rows; br += 128)
+        for (int64_t bc = 0; bc < cols; bc += 128) {
+            float amax = 0.0f;
+            for (int64_t r = br; r < rows && r < br + 128; r++)
+                for (int64_t c = bc; c < cols && c < bc + 128; c++)
+                    amax = fmaxf(amax, fabsf(w[r * cols + c]));
+            const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+            scales[(br / 128) * sc + bc / 128] = s;
+            for (int64_t r = br; r < rows && r < br + 128; r++)
+                for (int64_t c = bc; c < cols && c < bc + 128; c++)
+                    q[r * cols + c] = ms_f32_to_f8e4m3(w[r * cols + c] / s);
+        }
+}
+
 /* Writes one safetensors file holding tensors first..last-1 of those with shard_of == s. */
 static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int s,
                        const char *path, float *buf, uint8_t *obuf, char *err, size_t errlen) {
@@ -712,7 +871,11 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
         } else
             hf_name(f, t, nm, sizeof nm);
         cJSON *e = cJSON_AddObjectToObject(h, nm);
-        cJSON_AddStringToObject(e, "dtype", dn);
+        const int f8 = f8_tensor(dtype, t);
+        cJSON_AddStringToObject(e, "dtype",
+                                f8                         ? "F8_E4M3"
+                                : dtype == MS_TYPE_F8_E4M3 ? "BF16"
+                                                           : dn);
         cJSON *shape = cJSON_AddArrayToObject(e, "shape");
         int64_t rows = t->rows, mats = 1;
         if (fused > 0) {
@@ -720,14 +883,28 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
             if (fused == 1) rows *= 2;
             cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)mats));
         }
-        if (!(is_norm(t->r) || is_bias(t->r)))
+        if (!(is_norm(t->r) || is_bias(t->r) || t->r == MS_R_EXP_PROBS_B))
             cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)rows));
         cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->cols));
-        uint64_t nb = (uint64_t)(mats * rows * t->cols) * es;
+        uint64_t nb = (uint64_t)(mats * rows * t->cols) * (f8 ? 1 : es);
         cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + nb)));
         off += nb;
+        if (f8) { /* its block scales follow it */
+            char sn[160];
+            snprintf(sn, sizeof sn, "%s_scale_inv", nm);
+            cJSON *se = cJSON_AddObjectToObject(h, sn);
+            cJSON_AddStringToObject(se, "dtype", "F32");
+            cJSON *ss = cJSON_AddArrayToObject(se, "shape");
+            const int64_t sr = (rows + 127) / 128, sc = (t->cols + 127) / 128;
+            cJSON_AddItemToArray(ss, cJSON_CreateNumber((double)sr));
+            cJSON_AddItemToArray(ss, cJSON_CreateNumber((double)sc));
+            cJSON *so = cJSON_AddArrayToObject(se, "data_offsets");
+            cJSON_AddItemToArray(so, cJSON_CreateNumber((double)off));
+            cJSON_AddItemToArray(so, cJSON_CreateNumber((double)(off + 4 * (uint64_t)(sr * sc))));
+            off += 4 * (uint64_t)(sr * sc);
+        }
     }
     char *text = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
@@ -766,13 +943,26 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
             }
             int64_t n = tp.rows * tp.cols;
             gen(f, &tp, buf);
+            if (f8_tensor(dtype, &tp)) {
+                const int64_t ns = ((tp.rows + 127) / 128) * ((tp.cols + 127) / 128);
+                float *sc = malloc(sizeof *sc * (size_t)ns);
+                if (!sc) {
+                    bad = 1;
+                    errno = ENOMEM;
+                    break;
+                }
+                f8_quantize(buf, tp.rows, tp.cols, obuf, sc);
+                bad = write_all(fp, obuf, (size_t)n) || write_all(fp, sc, (size_t)ns * 4);
+                free(sc);
+                continue;
+            }
             if (dtype == MS_TYPE_F32) {
                 bad = write_all(fp, buf, (size_t)n * 4); /* little-endian host */
                 continue;
             }
             uint16_t *o16 = (uint16_t *)obuf;
             for (int64_t k = 0; k < n; k++)
-                o16[k] = dtype == MS_TYPE_BF16 ? ms_f32_to_bf16(buf[k]) : ms_f32_to_f16(buf[k]);
+                o16[k] = dtype != MS_TYPE_F16 ? ms_f32_to_bf16(buf[k]) : ms_f32_to_f16(buf[k]);
             bad = write_all(fp, obuf, (size_t)n * 2);
         }
     }
@@ -792,9 +982,14 @@ int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir
                 ha->name);
         return MS_ERR_INPUT;
     }
-    if (dtype != MS_TYPE_F32 && dtype != MS_TYPE_F16 && dtype != MS_TYPE_BF16) {
-        st_errf(err, errlen, "%s: safetensors fixtures are F32, F16 or BF16 (not %s)", dir,
+    if (dtype != MS_TYPE_F32 && dtype != MS_TYPE_F16 && dtype != MS_TYPE_BF16 &&
+        dtype != MS_TYPE_F8_E4M3) {
+        st_errf(err, errlen, "%s: safetensors fixtures are F32, F16, BF16 or F8_E4M3 (not %s)", dir,
                 ms_type_name((int)dtype));
+        return MS_ERR_INPUT;
+    }
+    if (dtype == MS_TYPE_F8_E4M3 && (shard_bytes > 0 || (ha && ha->hf_fused_experts))) {
+        st_errf(err, errlen, "%s: F8_E4M3 fixtures are one unsharded file of unfused tensors", dir);
         return MS_ERR_INPUT;
     }
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {

@@ -96,6 +96,7 @@ struct ms_engine {
     float *panels;      /* (n_threads, panel_elems) */
     float *scores;      /* (n_threads, ATT_QCHUNK * max_tokens) */
     double *t_dequant;  /* (n_threads * THREAD_PAD) seconds */
+    ms_mla *mla;        /* DeepSeek latent attention's scratch (hp.mla), else NULL */
 
     ms_profile prof;
 };
@@ -197,7 +198,7 @@ static void mm_task(void *ctx, int64_t t, int th) {
                     if (w->type == MS_TYPE_F32)
                         memcpy(stage + r * ch, src, (size_t)ch * sizeof(float));
                     else
-                        ms_fwd_dequant_row(w->type, src, stage + r * ch, ch);
+                        ms_fwd_dequant_mat_row(w, src, r0 + p0 + r, k0, stage + r * ch, ch);
                 }
                 ms_gemm_pack_part(stage, ch, nc, ch, pp + (size_t)k0 * MS_GEMM_NR);
             }
@@ -219,6 +220,17 @@ static void matmul(ms_engine *e, const ms_mat *w, const float *x, int64_t m, flo
     mm_run(e, &s);
 }
 
+void ms_fwd_matmul(ms_engine *e, const ms_mat *w, const float *x, int64_t ldx, int64_t m, float *y,
+                   int64_t ldy) {
+    mm_step s = {0};
+    mm_add(&s, w, x, ldx, m, y, ldy);
+    mm_run(e, &s);
+}
+
+ms_pool *ms_fwd_pool(ms_engine *e) {
+    return e->pool;
+}
+
 /* ----------------------------------------------------------------------------------------
  * Elementwise pieces.
  */
@@ -235,6 +247,10 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t n, int d, 
         for (int i = 0; i < d; i++)
             yr[i] = xr[i] * scale * w[i];
     }
+}
+
+void ms_fwd_rmsnorm(float *y, const float *x, const float *w, int64_t n, int d, float eps) {
+    rmsnorm(y, x, w, n, d, eps);
 }
 
 /* YaRN's correction dimension: the pair index whose wavelength makes n_turns turns over the
@@ -363,6 +379,10 @@ static void exp_shifted(float *y, int64_t n, float mx) {
 }
 #endif
 
+void ms_fwd_exp_shifted(float *y, int64_t n, float mx) {
+    exp_shifted(y, n, mx);
+}
+
 static void attn_task(void *ctx, int64_t t, int th) {
     attn_ctx *a = ctx;
     ms_engine *e = a->e;
@@ -450,8 +470,9 @@ static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
         (hp->rope_yarn && (!(hp->yarn_attn_factor > 0.0f) || !(hp->yarn_beta_fast > 0.0f) ||
                            !(hp->yarn_beta_slow > 0.0f) || !isfinite(hp->yarn_ext_factor))) ||
         hp->d_ff_shared < 0 || hp->d_ff_dense < 0 || (int)hp->router < 0 ||
-        hp->router > MS_ROUTER_TOPK_SOFTMAX || !(hp->embd_scale >= 0.0f) ||
-        !(hp->attn_scale >= 0.0f) || !(hp->residual_scale >= 0.0f) || !(hp->logit_scale >= 0.0f)) {
+        hp->router > MS_ROUTER_DS_SIGMOID || (hp->router >= MS_ROUTER_DS_SOFTMAX && !hp->mla) ||
+        !(hp->embd_scale >= 0.0f) || !(hp->attn_scale >= 0.0f) || !(hp->residual_scale >= 0.0f) ||
+        !(hp->logit_scale >= 0.0f)) {
         snprintf(err, errlen, "forward: inconsistent hyper-parameters");
         return MS_ERR_INPUT;
     }
@@ -465,10 +486,11 @@ static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
     for (int il = 0; il < hp->n_layer; il++) {
         const ms_layer *L = &m->layers[il];
         if ((rc = check_mat(&L->attn_norm, 1, d, "attn_norm", err, errlen)) ||
-            (rc = check_mat(&L->wq, qd, d, "attn_q", err, errlen)) ||
-            (rc = check_mat(&L->wk, kvd, d, "attn_k", err, errlen)) ||
-            (rc = check_mat(&L->wv, kvd, d, "attn_v", err, errlen)) ||
-            (rc = check_mat(&L->wo, d, qd, "attn_output", err, errlen)) ||
+            (hp->mla && (rc = ms_mla_check_layer(hp, L, il, err, errlen))) ||
+            (!hp->mla && (rc = check_mat(&L->wq, qd, d, "attn_q", err, errlen))) ||
+            (!hp->mla && (rc = check_mat(&L->wk, kvd, d, "attn_k", err, errlen))) ||
+            (!hp->mla && (rc = check_mat(&L->wv, kvd, d, "attn_v", err, errlen))) ||
+            (!hp->mla && (rc = check_mat(&L->wo, d, qd, "attn_output", err, errlen))) ||
             (rc = check_mat(&L->ffn_norm, 1, d, "ffn_norm", err, errlen)))
             return rc;
         const ms_block *b = &L->blk;
@@ -541,6 +563,7 @@ static size_t tile_need(const ms_mat *w) {
 void ms_engine_close(ms_engine *e) {
     if (!e) return;
     ms_pool_free(e->pool);
+    ms_mla_close(e->mla);
     free(e->layers);
     float *bufs[] = {e->attn_norm, e->ffn_norm, e->out_norm, e->rope_cos, e->rope_sin, e->x,
                      e->xn,        e->q,        e->k,        e->v,        e->att,      e->r_logits,
@@ -689,6 +712,11 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
             if (tile_need(mats[i]) > need) need = tile_need(mats[i]);
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
             if (panel_need(mats[i]) > pneed) pneed = panel_need(mats[i]);
+        const ms_mat *mla_mats[] = {&ly->wq_a, &ly->wq_b, &ly->wkv_a, &ly->wkv_b, &ly->wv_b};
+        for (size_t i = 0; i < sizeof mla_mats / sizeof mla_mats[0]; i++) {
+            if (tile_need(mla_mats[i]) > need) need = tile_need(mla_mats[i]);
+            if (panel_need(mla_mats[i]) > pneed) pneed = panel_need(mla_mats[i]);
+        }
         for (int x = 1; x < hp->n_expert && b->ffn == MS_FFN_MOE; x++) {
             const ms_mat *xm[] = {&ly->w_gate[x], &ly->w_up[x], &ly->w_down[x]};
             for (int i = 0; i < 3; i++)
@@ -737,6 +765,7 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
      * thread count (OpenBLAS's own splitting would not) and avoids oversubscription. */
     openblas_set_num_threads(1);
     if (ms_pool_create(&e->pool, nth) != 0) goto oom;
+    if (hp->mla && ms_mla_open(&e->mla, hp, T, ATT_QCHUNK, nth) != 0) goto oom;
     *out = e;
     return 0;
 oom:
@@ -981,6 +1010,11 @@ int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_le
 
         /* attention block */
         rmsnorm(e->xn, e->x, e->attn_norm + il * d, n, (int)d, hp->norm_eps);
+        if (hp->mla) { /* DeepSeek latent attention: xn in, the block's output in xn */
+            ms_mla_window win = {e->pos, e->ch_base, e->ch_q0, e->ch_len, n_chunks};
+            ms_mla_attention(e->mla, e, ly, hp, e->xn, n, &win);
+            goto attn_residual;
+        }
         mm_step s = {0};
         mm_add(&s, &ly->wq, e->xn, d, n, e->q, qd);
         mm_add(&s, &ly->wk, e->xn, d, n, e->k, kvd);
@@ -992,6 +1026,7 @@ int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_le
         attn_ctx ac = {e};
         ms_pool_run(e->pool, attn_task, &ac, (int64_t)hp->n_head * n_chunks);
         matmul(e, &ly->wo, e->att, n, e->xn);
+    attn_residual:
         residual_add(e->x, e->xn, n * d, hp->residual_scale);
         t1 = now_s();
         e->prof.attention += t1 - t0;
@@ -1026,7 +1061,15 @@ int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_le
             ms_text_safe_inplace(err, errlen);
             return MS_ERR_INPUT;
         }
-        for (int64_t t = 0; t < n; t++) {
+        const int ds_router = hp->router >= MS_ROUTER_DS_SOFTMAX;
+        if (ds_router &&
+            ms_mla_route(e->mla, hp, ly, e->r_logits, n, e->r_probs, e->r_ids, e->r_w)) {
+            snprintf(err, errlen, "%s: layer %d: inconsistent DeepSeek router configuration",
+                     e->m.source ? e->m.source : "forward", il);
+            ms_text_safe_inplace(err, errlen);
+            return MS_ERR_INPUT;
+        }
+        for (int64_t t = 0; t < n && !ds_router; t++) {
             ms_router_probs(e->r_logits + t * E, E, e->r_probs + t * E);
             ms_router_topk(e->r_probs + t * E, E, K, e->r_ids + t * K, e->r_p + t * K);
             ms_router_weights(hp->router, e->r_p + t * K, K, e->r_w + t * K);

@@ -178,6 +178,16 @@ static void deq_mxfp4(const uint8_t *b, float *y, int64_t nb) {
 }
 #endif
 
+void ms_fwd_dequant_mat_row(const ms_mat *w, const uint8_t *src, int64_t row, int64_t col0,
+                            float *dst, int64_t n) {
+    ms_fwd_dequant_row(w->type, src, dst, n);
+    if (!w->scale) return;
+    /* FP8 block scales: one per 128 x 128 block */
+    const float *s = w->scale + (row / 128) * w->scale_ld;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] *= s[(col0 + i) / 128];
+}
+
 void ms_fwd_dequant_row(ms_type t, const uint8_t *src, float *dst, int64_t n) {
 #if defined(__AVX2__)
     switch (t) {

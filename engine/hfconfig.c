@@ -120,6 +120,7 @@ static int rope_scaling(hf_config *c, const cJSON *root, const cJSON *rp, const 
         get_pos_double(rs, "mscale_all_dim", &ms_all, name, err, errlen) ||
         get_pos_double(rs, "attention_factor", &att, name, err, errlen))
         return MS_ERR_INPUT;
+    c->yarn_mscale_all_dim = ms_all;
     int trunc = 1;
     if (get_bool(rs, "truncate", &trunc, name, err, errlen)) return MS_ERR_INPUT;
     c->yarn_no_truncate = !trunc;
@@ -130,6 +131,98 @@ static int rope_scaling(hf_config *c, const cJSON *root, const cJSON *rp, const 
             yarn_get_mscale(c->rope_factor, ms) / yarn_get_mscale(c->rope_factor, ms_all);
     else
         c->yarn_attention = yarn_get_mscale(c->rope_factor, 1.0);
+    return 0;
+}
+
+/* DeepSeek-V2/V3 (DeepseekV2Config / DeepseekV3Config): latent attention sizes, shared
+ * experts, leading dense layers and the router (scoring_func softmax|sigmoid, topk_method
+ * greedy | group_limited_greedy (group score: its best expert) | noaux_tc (its top-2 sum, with
+ * e_score_correction_bias), n_group / topk_group, norm_topk_prob, routed_scaling_factor). */
+static int hf_mla_fields(const cJSON *root, hf_config *c, const char *name, char *err,
+                         size_t errlen) {
+    const ms_arch *a = c->family;
+    const long big = 1L << 16;
+    int v3 = !strcmp(c->arch, a->hf_arch_alt) || !strcmp(c->model_type, a->hf_model_type_alt);
+    /* the config classes' defaults (DeepSeek-V2 / V3 sizes) */
+    c->q_lora_rank = 1536;
+    c->kv_lora_rank = 512;
+    c->qk_nope_head_dim = 128;
+    c->qk_rope_head_dim = 64;
+    c->v_head_dim = 128;
+    c->n_shared_experts = v3 ? 1 : 2;
+    c->routed_scaling_factor = v3 ? 2.5 : 1.0;
+    c->n_group = v3 ? 8 : 1;
+    c->topk_group = v3 ? 4 : 1;
+    c->norm_topk_prob = v3;
+    c->scoring_sigmoid = v3;
+    const cJSON *ql = st_json_get(root, "q_lora_rank");
+    if (ql && cJSON_IsNull(ql)) c->q_lora_rank = 0;
+    if (get_int(root, "q_lora_rank", 0, 1, 1, big, &c->q_lora_rank, name, err, errlen) ||
+        get_int(root, "kv_lora_rank", 0, 0, 1, big, &c->kv_lora_rank, name, err, errlen) ||
+        get_int(root, "qk_nope_head_dim", 0, 0, 1, big, &c->qk_nope_head_dim, name, err, errlen) ||
+        get_int(root, "qk_rope_head_dim", 0, 0, 2, big, &c->qk_rope_head_dim, name, err, errlen) ||
+        get_int(root, "v_head_dim", 0, 0, 1, big, &c->v_head_dim, name, err, errlen) ||
+        get_int(root, a->hf_keys[MS_K_SHARED_COUNT], 0, 1, 0, 64, &c->n_shared_experts, name, err,
+                errlen) ||
+        get_int(root, a->hf_keys[MS_K_DENSE_LEAD], 0, 1, 0, c->num_hidden_layers - 1,
+                &c->first_k_dense_replace, name, err, errlen) ||
+        get_pos_double(root, a->hf_keys[MS_K_WEIGHTS_SCALE], &c->routed_scaling_factor, name, err,
+                       errlen) ||
+        get_bool(root, a->hf_keys[MS_K_WEIGHTS_NORM], &c->norm_topk_prob, name, err, errlen) ||
+        get_int(root, a->hf_keys[MS_K_GROUP_COUNT], 0, 1, 1, MS_MAX_EXPERTS, &c->n_group, name, err,
+                errlen) ||
+        get_int(root, a->hf_keys[MS_K_GROUP_USED], 0, 1, 1, MS_MAX_EXPERTS, &c->topk_group, name,
+                err, errlen))
+        return MS_ERR_INPUT;
+    if (c->qk_rope_head_dim % 2) {
+        st_errf(err, errlen, "%s: qk_rope_head_dim %d is odd (RoPE rotates pairs)", name,
+                c->qk_rope_head_dim);
+        return MS_ERR_INPUT;
+    }
+    if (c->n_shared_experts < 1) {
+        st_errf(err, errlen, "%s: field '%s' must be at least 1", name,
+                a->hf_keys[MS_K_SHARED_COUNT]);
+        return MS_ERR_INPUT;
+    }
+    const cJSON *sf = st_json_get(root, a->hf_keys[MS_K_GATING]);
+    if (sf && !cJSON_IsNull(sf)) {
+        if (!cJSON_IsString(sf) ||
+            (strcmp(sf->valuestring, "softmax") && strcmp(sf->valuestring, "sigmoid"))) {
+            st_errf(err, errlen, "%s: field '%s' must be \"softmax\" or \"sigmoid\"", name,
+                    a->hf_keys[MS_K_GATING]);
+            return MS_ERR_INPUT;
+        }
+        c->scoring_sigmoid = !strcmp(sf->valuestring, "sigmoid");
+    }
+    const cJSON *tm = st_json_get(root, "topk_method");
+    const char *method = v3 ? "noaux_tc" : "greedy";
+    if (tm && !cJSON_IsNull(tm)) {
+        if (!cJSON_IsString(tm) ||
+            (strcmp(tm->valuestring, "greedy") && strcmp(tm->valuestring, "group_limited_greedy") &&
+             strcmp(tm->valuestring, "noaux_tc"))) {
+            st_errf(err, errlen,
+                    "%s: field 'topk_method' must be \"greedy\", \"group_limited_greedy\" or "
+                    "\"noaux_tc\"",
+                    name);
+            return MS_ERR_INPUT;
+        }
+        method = tm->valuestring;
+    }
+    if (!strcmp(method, "greedy")) c->n_group = c->topk_group = 1;
+    c->group_max = !strcmp(method, "group_limited_greedy");
+    if (c->n_group > 1 &&
+        (c->num_local_experts % c->n_group || c->topk_group > c->n_group ||
+         c->topk_group * (c->num_local_experts / c->n_group) < c->num_experts_per_tok ||
+         (!c->group_max && c->num_local_experts / c->n_group < 2))) {
+        st_errf(err, errlen,
+                "%s: n_group %d / topk_group %d do not fit %d experts with %d used per token", name,
+                c->n_group, c->topk_group, c->num_local_experts, c->num_experts_per_tok);
+        return MS_ERR_INPUT;
+    }
+    c->d_ff_shared = c->n_shared_experts * c->intermediate_size;
+    for (int i = 0; i < c->first_k_dense_replace; i++)
+        c->dense_layer[i] = 1;
+    c->sliding_window = 0;
     return 0;
 }
 
@@ -147,6 +240,7 @@ static int hf_family_fields(const cJSON *root, hf_config *c, const char *name, c
         c->d_ff_dense = c->intermediate_size;
         c->intermediate_size = moe_ff;
     }
+    if (a->mla) return hf_mla_fields(root, c, name, err, errlen);
     if (a->shared_expert &&
         get_int(root, a->hf_keys[MS_K_SHARED_FF], 1, 0, 1, big, &c->d_ff_shared, name, err, errlen))
         return MS_ERR_INPUT;
@@ -273,11 +367,9 @@ int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name
         const char *family;
         int experts, k;
         double theta, eps;
-    } defaults[] = {{"mixtral", 8, 2, 1e6, 1e-5},
-                    {"olmoe", 64, 8, 1e4, 1e-5},
-                    {"qwen2moe", 60, 4, 1e4, 1e-6},
-                    {"qwen3moe", 128, 8, 1e4, 1e-6},
-                    {"granitemoe", 8, 2, 1e4, 1e-6}};
+    } defaults[] = {{"mixtral", 8, 2, 1e6, 1e-5},    {"olmoe", 64, 8, 1e4, 1e-5},
+                    {"qwen2moe", 60, 4, 1e4, 1e-6},  {"qwen3moe", 128, 8, 1e4, 1e-6},
+                    {"granitemoe", 8, 2, 1e4, 1e-6}, {"deepseek2", 64, 6, 1e4, 1e-6}};
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
         if (!strcmp(defaults[i].family, a->name)) {
             c->num_local_experts = defaults[i].experts;

@@ -49,6 +49,8 @@ struct ms_model {
     ms_tokenizer *tok;
     const char *src; /* path named in shape/type errors (the GGUF file or the folder) */
     char *src_owned;
+    float **scales; /* [n_scales] FP8 block scales as f32 (ms_mat.scale points here) */
+    int n_scales;
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -150,6 +152,56 @@ static int alloc_layers(ms_model *m) {
     return 0;
 }
 
+/* The block scales of an FP8 matrix `name` ("...weight"): tensor "...weight_scale_inv" of
+ * (ceil(rows/128), ceil(cols/128)) F32 or BF16 values, finite and > 0, copied to f32 (they are
+ * 1/16384 of the matrix) and attached to out[0]. FP8 vectors and stacked FP8 tensors are
+ * refused: only Hugging Face linear weights come in FP8. */
+static int bind_fp8_scale(ms_model *m, const char *name, int64_t rows, int64_t cols, int n_mats,
+                          ms_mat *out, char *err, size_t errlen) {
+    const char *file = m->src;
+    if (rows < 2 || n_mats != 1) {
+        st_errf(err, errlen, "%s: tensor '%s': F8_E4M3 is supported for matrices only", file, name);
+        return MS_ERR_INPUT;
+    }
+    char sn[256];
+    snprintf(sn, sizeof sn, "%s_scale_inv", name);
+    int i = find_tensor(m, sn);
+    if (i < 0) {
+        st_errf(err, errlen, "%s: F8_E4M3 tensor '%s' has no block scales '%s'", file, name, sn);
+        return MS_ERR_INPUT;
+    }
+    const ms_tensor_info *t = &m->tensors[i];
+    const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
+    const int64_t have_c = t->n_dims >= 1 ? t->ne[0] : 1, have_r = t->n_dims >= 2 ? t->ne[1] : 1;
+    if (t->n_dims > 2 || have_r != sr || have_c != sc ||
+        (t->type != MS_TYPE_F32 && t->type != MS_TYPE_BF16)) {
+        st_errf(err, errlen,
+                "%s: tensor '%s' must be F32 or BF16 of shape [%lld, %lld] (128 x 128 blocks of "
+                "'%s')",
+                m->files[t->file], sn, (long long)sr, (long long)sc, name);
+        return MS_ERR_INPUT;
+    }
+    float *s = malloc(sizeof *s * (size_t)(sr * sc));
+    float **list = realloc(m->scales, sizeof *list * (size_t)(m->n_scales + 1));
+    if (!s || !list) {
+        free(s);
+        if (list) m->scales = list;
+        return MS_ERR_RUNTIME;
+    }
+    m->scales = list;
+    m->scales[m->n_scales++] = s;
+    ms_dequantize_row((ms_type)t->type, m->tdata[i], s, sr * sc);
+    for (int64_t j = 0; j < sr * sc; j++)
+        if (!(s[j] > 0.0f) || !isfinite(s[j])) {
+            st_errf(err, errlen, "%s: tensor '%s' holds a scale that is not finite and > 0",
+                    m->files[t->file], sn);
+            return MS_ERR_INPUT;
+        }
+    out[0].scale = s;
+    out[0].scale_ld = sc;
+    return 0;
+}
+
 /* Binds tensor `name` as n_mats matrices of (rows, cols) stacked along ne[2] (n_mats 1: a
  * plain matrix or vector). Expected ggml shape {cols, rows, n_mats}; trailing 1s optional. */
 static int bind(ms_model *m, const char *name, int64_t rows, int64_t cols, int n_mats, ms_mat *out,
@@ -201,6 +253,8 @@ static int bind(ms_model *m, const char *name, int64_t rows, int64_t cols, int n
         out[e].data = m->tdata[i] + (size_t)e * (size_t)rows * rb;
         out[e].name = t->name;
     }
+    if (t->type == MS_TYPE_F8_E4M3)
+        return bind_fp8_scale(m, name, rows, cols, n_mats, out, err, errlen);
     return 0;
 }
 
@@ -217,6 +271,55 @@ static int bind_role(ms_model *m, int hf, ms_role r, int il, int x, int64_t rows
     return bind(m, nb, rows, cols, n_mats, out, err, errlen);
 }
 
+/* Latent attention tensors of layer il (hparams.mla): the q path (low-rank with its norm, or
+ * one matrix), attn_kv_a_mqa and its norm, attn_kv_b or the split attn_k_b / attn_v_b (whichever
+ * the file has), the output. */
+static int bind_mla(ms_model *m, int hf, int il, char *err, size_t errlen) {
+    const ms_hparams *hp = &m->hp;
+    ms_layer *L = &m->layers[il];
+    const int64_t d = hp->d_model, H = hp->n_head, R = hp->kv_lora_rank;
+    const int64_t dn = hp->d_head_nope, dr = hp->d_head_rope, dv = hp->d_head_v;
+    const int64_t qr = hp->q_lora_rank;
+    int rc;
+#define R_(role, rows, cols, n, dst)                                                               \
+    do {                                                                                           \
+        if ((rc = bind_role(m, hf, role, il, 0, rows, cols, n, dst, err, errlen))) return rc;      \
+    } while (0)
+    if (qr > 0) {
+        R_(MS_R_Q_A, qr, d, 1, &L->wq_a);
+        R_(MS_R_Q_A_NORM, 1, qr, 1, &L->q_a_norm);
+        R_(MS_R_Q_B, H * (dn + dr), qr, 1, &L->wq_b);
+    } else {
+        R_(MS_R_Q, H * (dn + dr), d, 1, &L->wq);
+    }
+    R_(MS_R_KV_A, R + dr, d, 1, &L->wkv_a);
+    R_(MS_R_KV_A_NORM, 1, R, 1, &L->kv_a_norm);
+    char nb[192];
+    const int have_kvb = ms_tensor_name(m->arch, hf, MS_R_KV_B, il, 0, nb, sizeof nb) == 0 &&
+                         find_tensor(m, nb) >= 0;
+    if (have_kvb || ms_tensor_name(m->arch, hf, MS_R_K_B, il, 0, nb, sizeof nb) != 0) {
+        R_(MS_R_KV_B, H * (dn + dv), R, 1, &L->wkv_b);
+    } else {
+        ms_mat *kb = malloc(sizeof *kb * (size_t)H);
+        if (!kb) return MS_ERR_RUNTIME;
+        rc = bind_role(m, hf, MS_R_K_B, il, 0, R, dn, (int)H, kb, err, errlen);
+        L->wk_b = kb[0];
+        L->wk_b.rows = H * R; /* the heads' (R, dn) matrices, one after the other */
+        free(kb);
+        if (rc) return rc;
+        ms_mat *vb = malloc(sizeof *vb * (size_t)H);
+        if (!vb) return MS_ERR_RUNTIME;
+        rc = bind_role(m, hf, MS_R_V_B, il, 0, dv, R, (int)H, vb, err, errlen);
+        L->wv_b = vb[0];
+        L->wv_b.rows = H * dv;
+        free(vb);
+        if (rc) return rc;
+    }
+    R_(MS_R_O, d, H * dv, 1, &L->wo);
+#undef R_
+    return 0;
+}
+
 /* Every tensor of the model, named by the family's table (arch.c) and checked against each
  * layer's block: embeddings, output, then per layer attention (+ biases, QK-norm), the FFN
  * norm, and a dense MLP or the router, the experts and a shared expert. A GGUF file's experts
@@ -230,6 +333,10 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
                         errlen)) ||
         (rc = bind_role(m, hf, MS_R_OUT_NORM, 0, 0, 1, hp->d_model, 1, &m->out_norm, err, errlen)))
         return rc;
+    if (m->tok_embd.type == MS_TYPE_F8_E4M3) { /* looked up by row, never through the kernel */
+        st_errf(err, errlen, "%s: F8_E4M3 token embeddings are not supported", m->src);
+        return MS_ERR_INPUT;
+    }
     char nb[192];
     ms_tensor_name(a, hf, MS_R_OUTPUT, 0, 0, nb, sizeof nb);
     if (hf ? !hp->tied_embeddings : (find_tensor(m, nb) >= 0 || !a->output_optional)) {
@@ -253,10 +360,14 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
         if ((rc = bind_role(m, hf, role, il, 0, rows, cols, n, dst, err, errlen))) return rc;      \
     } while (0)
         R(MS_R_ATTN_NORM, 1, d, 1, &L->attn_norm);
-        R(MS_R_Q, q, d, 1, &L->wq);
-        R(MS_R_K, kv, d, 1, &L->wk);
-        R(MS_R_V, kv, d, 1, &L->wv);
-        R(MS_R_O, d, q, 1, &L->wo);
+        if (hp->mla) {
+            if ((rc = bind_mla(m, hf, il, err, errlen))) return rc;
+        } else {
+            R(MS_R_Q, q, d, 1, &L->wq);
+            R(MS_R_K, kv, d, 1, &L->wk);
+            R(MS_R_V, kv, d, 1, &L->wv);
+            R(MS_R_O, d, q, 1, &L->wo);
+        }
         if (b->qkv_bias) {
             R(MS_R_Q_BIAS, 1, q, 1, &L->bq);
             R(MS_R_K_BIAS, 1, kv, 1, &L->bk);
@@ -276,6 +387,9 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
             continue;
         }
         R(MS_R_ROUTER, E, d, 1, &L->router);
+        if (hp->mla && ms_tensor_name(a, hf, MS_R_EXP_PROBS_B, il, 0, nb, sizeof nb) == 0 &&
+            find_tensor(m, nb) >= 0)
+            R(MS_R_EXP_PROBS_B, 1, E, 1, &L->exp_probs_b);
         int stacked = !hf || a->hf_fused_experts;
         if (!hf && a->per_expert_gguf) {
             ms_tensor_name(a, 0, MS_R_EXPS_GATE, il, 0, nb, sizeof nb);
@@ -368,6 +482,71 @@ static int gg_float(const gguf_file *g, const char *key, float *out, char *err, 
     return 0;
 }
 
+/* DeepSeek-V2/V3 (arch mla): the latent attention's sizes and the router, as llama.cpp's
+ * llama_model_deepseek2::load_arch_hparams reads them. attention.key_length_mla and
+ * value_length_mla (both or neither) mean the split attn_k_b / attn_v_b tensors, whose
+ * key_length / value_length are then the compressed sizes; without them key_length and
+ * value_length are the heads' and the file has attn_kv_b. */
+static int gguf_mla_hparams(ms_model *m, const gguf_file *g, int v_len, int rope_dim, char *err,
+                            size_t errlen) {
+    const ms_arch *a = m->arch;
+    ms_hparams *hp = &m->hp;
+    const char *path = gguf_path(g);
+    char kb[8][96];
+    int nk = 0;
+#define KEY(suffix)                                                                                \
+    (snprintf(kb[nk & 7], sizeof kb[0], "%s.%s", a->gguf_arch, (suffix)), kb[nk++ & 7])
+    int k_mla = 0, v_mla = 0, gating = 0, norm = 0;
+    if (gg_int(g, KEY("attention.q_lora_rank"), 0, 0, 1 << 16, &hp->q_lora_rank, err, errlen) ||
+        gg_int(g, KEY("attention.kv_lora_rank"), 1, 1, 1 << 16, &hp->kv_lora_rank, err, errlen) ||
+        gg_int(g, KEY("attention.key_length_mla"), 0, 1, 1 << 16, &k_mla, err, errlen) ||
+        gg_int(g, KEY("attention.value_length_mla"), 0, 1, 1 << 16, &v_mla, err, errlen) ||
+        gg_int(g, KEY(a->gguf_keys[MS_K_GATING]), 0, 0, 2, &gating, err, errlen) ||
+        gg_int(g, KEY(a->gguf_keys[MS_K_GROUP_COUNT]), 0, 0, MS_MAX_EXPERTS, &hp->n_group, err,
+               errlen) ||
+        gg_int(g, KEY(a->gguf_keys[MS_K_GROUP_USED]), 0, 0, MS_MAX_EXPERTS, &hp->topk_group, err,
+               errlen))
+        return MS_ERR_INPUT;
+    const char *k_norm = KEY(a->gguf_keys[MS_K_WEIGHTS_NORM]);
+    if (gguf_find_key(g, k_norm) >= 0 && gguf_get_bool(g, k_norm, &norm) != 0) {
+        st_errf(err, errlen, "%s: metadata key '%s' is not a boolean", path, k_norm);
+        return MS_ERR_INPUT;
+    }
+    if (rope_dim <= 0) {
+        st_errf(err, errlen, "%s: missing metadata key '%s'", path, KEY("rope.dimension_count"));
+        return MS_ERR_INPUT;
+    }
+#undef KEY
+    hp->mla = 1;
+    hp->expert_weights_norm = norm != 0;
+    hp->router = gating == 2 ? MS_ROUTER_DS_SIGMOID : MS_ROUTER_DS_SOFTMAX;
+    const int split = k_mla > 0 || v_mla > 0;
+    const int dk = split ? k_mla : hp->d_head, dv = split ? v_mla : v_len;
+    if ((k_mla > 0) != (v_mla > 0) || dk <= rope_dim || dv < 1 || rope_dim % 2 ||
+        (split && (hp->d_head != hp->kv_lora_rank + rope_dim || v_len != hp->kv_lora_rank))) {
+        st_errf(err, errlen,
+                "%s: unsupported latent attention layout (key_length %d, value_length %d, "
+                "key_length_mla %d, value_length_mla %d, rope dimension %d, kv_lora_rank %d)",
+                path, hp->d_head, v_len, k_mla, v_mla, rope_dim, hp->kv_lora_rank);
+        return MS_ERR_INPUT;
+    }
+    if (hp->n_group > 1 &&
+        (hp->n_expert % hp->n_group || hp->topk_group < 1 || hp->topk_group >= hp->n_group ||
+         hp->topk_group * (hp->n_expert / hp->n_group) < hp->n_expert_used ||
+         hp->n_expert / hp->n_group < 2)) {
+        st_errf(err, errlen,
+                "%s: expert groups %d (%d used) do not fit %d experts with %d used per token", path,
+                hp->n_group, hp->topk_group, hp->n_expert, hp->n_expert_used);
+        return MS_ERR_INPUT;
+    }
+    hp->d_head_rope = rope_dim;
+    hp->d_head_nope = dk - rope_dim;
+    hp->d_head_v = dv;
+    hp->d_head = dk;
+    hp->n_head_kv = hp->n_head;
+    return 0;
+}
+
 /* {arch}.rope.scaling.*: none, linear or YaRN, with llama.cpp's defaults and its
  * yarn_attn_factor for the plain case (llama_context: get_mscale(factor, 1) cancelled by the
  * 1 + 0.1 ln(factor) that ggml's rope_yarn applies again, times rope.scaling.attn_factor). */
@@ -416,6 +595,32 @@ static int gguf_rope_scaling(const gguf_file *g, const char *arch, ms_hparams *h
         }
     }
     hp->yarn_attn_factor *= attn;
+    return 0;
+}
+
+/* DeepSeek-V2/V3's YaRN attention correction, as llama.cpp computes it for deepseek2:
+ * rope.scaling.yarn_log_multiplier holds 0.1 x mscale_all_dim (the converter's legacy factor,
+ * cancelled by the loader); when set, llama_context makes yarn_attn_factor 1 (mscale ==
+ * mscale_all_dim) before the 1 / (1 + 0.1 ln factor) that ggml's rope re-applies, and the graph
+ * scales the attention by mscale² / sqrt(d_head) with mscale = attn_factor (1 + 0.1 ln factor)
+ * (1 + 0.1 mscale_all_dim ln factor). Float arithmetic in llama.cpp's order. */
+static int gguf_mla_yarn(const gguf_file *g, const char *arch, ms_hparams *hp, char *err,
+                         size_t errlen) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.rope.scaling.yarn_log_multiplier", arch);
+    float log_mul = 0.0f;
+    if (gg_float(g, key, &log_mul, err, errlen)) return MS_ERR_INPUT;
+    log_mul /= 0.1f;
+    const float fs = hp->rope_freq_scale > 0.0f ? hp->rope_freq_scale : 1.0f;
+    if (hp->rope_yarn && log_mul != 0.0f) {
+        const float factor = 1.0f / fs;
+        const float ms = factor <= 1.0f ? 1.0f : 0.1f * logf(factor) + 1.0f;
+        hp->yarn_attn_factor /= ms; /* get_mscale(factor, 1) of the plain case out */
+    }
+    const float attn = hp->rope_yarn ? hp->yarn_attn_factor : 1.0f;
+    const float attn_org = attn * (1.0f + 0.1f * logf(1.0f / fs));
+    const float mscale = attn_org * (1.0f + 0.1f * log_mul * logf(1.0f / fs));
+    hp->attn_scale = 1.0f * mscale * mscale / sqrtf((float)hp->d_head);
     return 0;
 }
 
@@ -552,8 +757,10 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
                 hp->n_head, hp->n_head_kv);
         return MS_ERR_INPUT;
     }
-    if (hp->d_head <= 0 || hp->d_head % 2 || (v_len && v_len != hp->d_head) ||
-        rope_dim > hp->d_head || rope_dim % 2) {
+    if (a->mla) {
+        if ((rc = gguf_mla_hparams(m, g, v_len, rope_dim, err, errlen))) return rc;
+    } else if (hp->d_head <= 0 || hp->d_head % 2 || (v_len && v_len != hp->d_head) ||
+               rope_dim > hp->d_head || rope_dim % 2) {
         st_errf(err, errlen,
                 "%s: unsupported head layout (key_length %d, value_length %d, rope dimension %d)",
                 path, hp->d_head, v_len, rope_dim);
@@ -561,6 +768,7 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
     }
     hp->n_rot = rope_dim == hp->d_head ? 0 : rope_dim;
     if (gguf_rope_scaling(g, a->gguf_arch, hp, err, errlen)) return MS_ERR_INPUT;
+    if (a->mla && gguf_mla_yarn(g, a->gguf_arch, hp, err, errlen)) return MS_ERR_INPUT;
 #undef KEY
     hp->rope = a->gguf_rope;
     if (alloc_layers(m)) return MS_ERR_RUNTIME;
@@ -618,6 +826,39 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
 /* ---------------------------------------------------------------------------------------
  * Hugging Face folder.
  */
+
+/* DeepSeek-V2/V3 from config.json (hfconfig.c read and checked the fields): the latent
+ * attention, the router, and transformers' softmax_scale: q_head_dim^-0.5, times
+ * yarn_get_mscale(factor, mscale_all_dim)² under YaRN with mscale_all_dim. RoPE pairs are
+ * adjacent: DeepSeek's q_pe / k_pe rows are interleaved (its modeling code de-interleaves them
+ * before rotate_half), the layout llama.cpp's converter keeps. */
+static void hf_mla_hparams(ms_hparams *hp, const hf_config *c) {
+    hp->mla = 1;
+    hp->q_lora_rank = c->q_lora_rank;
+    hp->kv_lora_rank = c->kv_lora_rank;
+    hp->d_head_nope = c->qk_nope_head_dim;
+    hp->d_head_rope = c->qk_rope_head_dim;
+    hp->d_head_v = c->v_head_dim;
+    hp->d_head = c->qk_nope_head_dim + c->qk_rope_head_dim;
+    hp->n_head_kv = hp->n_head;
+    hp->n_rot = c->qk_rope_head_dim;
+    hp->rope = MS_ROPE_ADJACENT;
+    hp->router = c->scoring_sigmoid ? MS_ROUTER_DS_SIGMOID : MS_ROUTER_DS_SOFTMAX;
+    hp->n_group = c->n_group > 1 ? c->n_group : 0;
+    hp->topk_group = c->n_group > 1 ? c->topk_group : 0;
+    hp->group_score_max = c->group_max;
+    hp->expert_weights_norm = c->norm_topk_prob;
+    hp->expert_weights_scale = (float)c->routed_scaling_factor;
+    hp->n_dense_lead = c->first_k_dense_replace;
+    if (hp->n_dense_lead == 0) hp->d_ff_dense = 0; /* as the GGUF reader: no dense layer */
+    double scale = 1.0 / sqrt((double)hp->d_head);
+    if (c->rope_yarn && c->yarn_mscale_all_dim > 0) {
+        double ms =
+            c->rope_factor <= 1.0 ? 1.0 : 0.1 * c->yarn_mscale_all_dim * log(c->rope_factor) + 1.0;
+        scale *= ms * ms;
+    }
+    hp->attn_scale = (float)scale;
+}
 
 typedef struct index_entry {
     char *name; /* a view into the parsed index */
@@ -867,6 +1108,7 @@ static int open_hf(ms_model *m, const char *dir, const char *single, char *err, 
     hp->attn_scale = (float)c.attention_multiplier;
     hp->residual_scale = (float)c.residual_multiplier;
     hp->logit_scale = (float)c.logits_scaling;
+    if (m->arch->mla) hf_mla_hparams(hp, &c);
     {
         const char *base = strrchr(dir, '/');
         snprintf(m->name, sizeof m->name, "%s", base && base[1] ? base + 1 : dir);
@@ -992,6 +1234,9 @@ void ms_model_close(ms_model *m) {
         st_close(m->shards[i]);
     free(m->shards);
     free(m->src_owned);
+    for (int i = 0; i < m->n_scales; i++)
+        free(m->scales[i]);
+    free(m->scales);
     free(m);
 }
 
@@ -1069,6 +1314,9 @@ void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active) {
              mat_elems(&L->k_norm) + mat_elems(&L->sh_inp) + mat_elems(&L->sh_gate) +
              mat_elems(&L->sh_up) + mat_elems(&L->sh_down) + mat_elems(&L->ffn_gate) +
              mat_elems(&L->ffn_up) + mat_elems(&L->ffn_down);
+        t += mat_elems(&L->wq_a) + mat_elems(&L->q_a_norm) + mat_elems(&L->wq_b) +
+             mat_elems(&L->wkv_a) + mat_elems(&L->kv_a_norm) + mat_elems(&L->wkv_b) +
+             mat_elems(&L->wk_b) + mat_elems(&L->wv_b) + mat_elems(&L->exp_probs_b);
         for (int e = 0; e < hp->n_expert; e++)
             t += mat_elems(&L->w_gate[e]) + mat_elems(&L->w_up[e]) + mat_elems(&L->w_down[e]);
         per_expert += mat_elems(&L->w_gate[0]) + mat_elems(&L->w_up[0]) + mat_elems(&L->w_down[0]);
@@ -1129,6 +1377,23 @@ char *ms_model_describe_json(const ms_model *m) {
         cJSON_AddNumberToObject(h, "expert_weights_scale",
                                 hp->expert_weights_scale != 0.0f ? (double)hp->expert_weights_scale
                                                                  : 1.0);
+    }
+    if (hp->mla) { /* DeepSeek-V2/V3: latent attention sizes and the router's parameters */
+        cJSON *a = cJSON_AddObjectToObject(h, "mla");
+        cJSON_AddNumberToObject(a, "q_lora_rank", hp->q_lora_rank);
+        cJSON_AddNumberToObject(a, "kv_lora_rank", hp->kv_lora_rank);
+        cJSON_AddNumberToObject(a, "d_head_nope", hp->d_head_nope);
+        cJSON_AddNumberToObject(a, "d_head_rope", hp->d_head_rope);
+        cJSON_AddNumberToObject(a, "d_head_v", hp->d_head_v);
+        cJSON_AddNumberToObject(a, "kq_scale", hp->attn_scale);
+        cJSON_AddStringToObject(a, "kv_b", m->layers[0].wkv_b.data ? "attn_kv_b" : "split");
+        int bias = 0;
+        for (int il = 0; il < hp->n_layer; il++)
+            bias |= m->layers[il].exp_probs_b.data != NULL;
+        cJSON_AddBoolToObject(h, "selection_bias", bias);
+        cJSON_AddBoolToObject(h, "expert_weights_norm", hp->expert_weights_norm);
+        cJSON_AddNumberToObject(h, "n_group", hp->n_group > 1 ? hp->n_group : 1);
+        cJSON_AddNumberToObject(h, "topk_group", hp->n_group > 1 ? hp->topk_group : 1);
     }
     if (m->arch->multipliers) {
         cJSON_AddNumberToObject(h, "embd_scale", hp->embd_scale);

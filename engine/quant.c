@@ -52,6 +52,7 @@ static const type_traits *traits(int type) {
     static const type_traits t_q5_1 = {"Q5_1", QK, 4 + 4 + QK / 2};
     static const type_traits t_q8_0 = {"Q8_0", QK, 2 + QK};
     static const type_traits t_mxfp4 = {"MXFP4", QK, 1 + QK / 2};
+    static const type_traits t_f8 = {"F8_E4M3", 1, 1};
     /* Q2_K: scales[16] qs[64] d dmin */
     static const type_traits t_q2_k = {"Q2_K", QK_K, QK_K / 16 + QK_K / 4 + 4};
     /* Q3_K: hmask[32] qs[64] scales[12] d */
@@ -81,6 +82,8 @@ static const type_traits *traits(int type) {
         return &t_q8_0;
     case MS_TYPE_MXFP4:
         return &t_mxfp4;
+    case MS_TYPE_F8_E4M3:
+        return &t_f8;
     case MS_TYPE_Q2_K:
         return &t_q2_k;
     case MS_TYPE_Q3_K:
@@ -443,6 +446,40 @@ static void deq_q6_k(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
+/* OCP FP8 E4M3 ("e4m3fn"): s eeee mmm, exponent bias 7, subnormals at exponent 0, no
+ * infinities, s1111111 NaN; 448 the largest finite value. */
+float ms_f8e4m3_to_f32(uint8_t v) {
+    const int e = (v >> 3) & 15, m = v & 7;
+    float x;
+    if (e == 15 && m == 7)
+        x = NAN;
+    else if (e == 0)
+        x = ldexpf((float)m, -9); /* m/8 * 2^-6 */
+    else
+        x = ldexpf((float)(8 + m), e - 10); /* (1 + m/8) * 2^(e-7) */
+    return v & 0x80 ? -x : x;
+}
+
+/* Round to nearest even, saturating at +-448 (NaN stays NaN). */
+uint8_t ms_f32_to_f8e4m3(float f) {
+    if (isnan(f)) return 0x7f;
+    uint8_t s = signbit(f) ? 0x80 : 0;
+    float a = fabsf(f);
+    if (a >= 448.0f) return s | 0x7e;
+    /* candidates are the 127 finite magnitudes in order: pick by bisection on the decoded value */
+    int lo = 0, hi = 0x7e;
+    while (hi - lo > 1) {
+        int mid = (lo + hi) / 2;
+        if (ms_f8e4m3_to_f32((uint8_t)mid) <= a)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    float dl = a - ms_f8e4m3_to_f32((uint8_t)lo), dh = ms_f8e4m3_to_f32((uint8_t)hi) - a;
+    int q = dl < dh ? lo : dh < dl ? hi : (lo & 1 ? hi : lo);
+    return s | (uint8_t)q;
+}
+
 void ms_dequantize_row(ms_type t, const void *src, float *dst, int64_t n) {
     const type_traits *tt = traits((int)t);
     assert(tt && n >= 0 && n % tt->blck == 0);
@@ -459,6 +496,10 @@ void ms_dequantize_row(ms_type t, const void *src, float *dst, int64_t n) {
             memcpy(&h, b + 2 * i, 2);
             dst[i] = f16_table[h];
         }
+        break;
+    case MS_TYPE_F8_E4M3:
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = ms_f8e4m3_to_f32(b[i]);
         break;
     case MS_TYPE_BF16:
         for (int64_t i = 0; i < n; i++) {
@@ -1143,6 +1184,10 @@ int ms_quantize_row(ms_type t, const float *src, void *dst, int64_t n) {
     case MS_TYPE_F16:
         for (int64_t i = 0; i < n; i++)
             wr_f16(b + 2 * i, src[i]);
+        break;
+    case MS_TYPE_F8_E4M3:
+        for (int64_t i = 0; i < n; i++)
+            b[i] = ms_f32_to_f8e4m3(src[i]);
         break;
     case MS_TYPE_BF16:
         for (int64_t i = 0; i < n; i++) {

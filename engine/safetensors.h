@@ -76,9 +76,15 @@ typedef struct hf_config {
     double rope_factor; /* factor (1 when absent) */
     int rope_orig_ctx;  /* original_max_position_embeddings (0: max_position_embeddings) */
     double yarn_beta_fast, yarn_beta_slow;
-    double yarn_attention; /* the cos/sin magnitude: attention_factor, or transformers'
-                              get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dim) */
-    int yarn_no_truncate;  /* truncate: false */
+    double yarn_attention;      /* the cos/sin magnitude: attention_factor, or transformers'
+                                   get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dim) */
+    int yarn_no_truncate;       /* truncate: false */
+    double yarn_mscale_all_dim; /* rope_scaling.mscale_all_dim (0: absent) */
+    /* DeepSeek-V2/V3 (family mla): latent attention and router fields */
+    int q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
+    int n_shared_experts, first_k_dense_replace;
+    int scoring_sigmoid, n_group, topk_group, group_max, norm_topk_prob;
+    double routed_scaling_factor;
     unsigned char dense_layer[HF_MAX_LAYERS]; /* 1: a dense MLP layer (mlp_only_layers,
                                                  decoder_sparse_step) */
 } hf_config;

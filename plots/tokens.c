@@ -108,8 +108,11 @@ static int view_slots(const ms_routes_info *in, const ms_token_view_opts *o, int
                 for (int j = 0; j < in->n_layers && used + 16 < sizeof list; j++)
                     used += (size_t)snprintf(list + used, sizeof list - used, "%s%d", j ? ", " : "",
                                              in->layers[j]);
-                pl_err(err, errlen, "layer %d: not stored in the route store (stored: %s)",
-                       o->layers[i], list);
+                pl_err(err, errlen, "layer %d: %s (stored: %s)", o->layers[i],
+                       ms_routes_layer_dense(in, o->layers[i])
+                           ? "a dense layer of the model (no router, never stored)"
+                           : "not stored in the route store",
+                       list);
                 return MS_ERR_INPUT;
             }
             slots[(*n)++] = s;

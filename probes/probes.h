@@ -151,6 +151,10 @@ int ms_routes_document(const ms_routes *r, int64_t d, int *domain, int64_t *firs
  * ids/weights are (n, n_layers, k), logits (n, n_layers, E). */
 int ms_routes_read(ms_routes *r, int64_t t0, int64_t n, int32_t *tok, int32_t *doc, int32_t *pos,
                    int32_t *ids, float *weights, float *logits, char *err, size_t errlen);
+/* 1 when model layer `layer` is a dense layer of the captured model (the model JSON's
+ * blocks[layer].ffn is "dense", as for DeepSeek's leading layers): it has no router and is
+ * never stored. 0 otherwise (or when the store does not say). */
+int ms_routes_layer_dense(const ms_routes_info *in, int layer);
 
 /* ---------------------------------------------------------------------------------------
  * Import (docs/IMPORT.md): routing recorded by another engine (NumPy arrays, or JSONL of

@@ -737,3 +737,14 @@ int ms_routes_read(ms_routes *r, int64_t t0, int64_t n, int32_t *tok, int32_t *d
 fail:
     return rc;
 }
+
+int ms_routes_layer_dense(const ms_routes_info *in, int layer) {
+    if (!in || !in->model_json || layer < 0) return 0;
+    cJSON *m = cJSON_Parse(in->model_json);
+    const cJSON *blocks = m ? cJSON_GetObjectItemCaseSensitive(m, "blocks") : NULL;
+    const cJSON *b = cJSON_IsArray(blocks) ? cJSON_GetArrayItem(blocks, layer) : NULL;
+    const cJSON *ffn = b ? cJSON_GetObjectItemCaseSensitive(b, "ffn") : NULL;
+    int dense = cJSON_IsString(ffn) && !strcmp(ffn->valuestring, "dense");
+    cJSON_Delete(m);
+    return dense;
+}

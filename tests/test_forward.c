@@ -67,7 +67,8 @@ static ms_mat make_mat(tmodel *m, int64_t rows, int64_t cols, float scale, float
     float *f = track(m, malloc((size_t)(rows * cols) * sizeof(float)));
     for (int64_t i = 0; i < rows * cols; i++)
         f[i] = offset + scale * nrand();
-    ms_mat w = {MS_TYPE_F32, rows, cols, (size_t)cols * sizeof(float), (const uint8_t *)f, "t"};
+    ms_mat w = {MS_TYPE_F32,        rows, cols, (size_t)cols * sizeof(float),
+                (const uint8_t *)f, "t",  NULL, 0};
     if (type != MS_TYPE_F32) {
         size_t rb = ms_type_row_bytes(type, cols);
         uint8_t *q = track(m, malloc(rb * (size_t)rows));
