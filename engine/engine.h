@@ -110,6 +110,12 @@ typedef struct ms_block {
     ms_ffn_kind ffn;   /* routed experts (with the model's router kind) or a dense MLP */
     int shared_expert; /* MoE layers: + sigmoid(sh_inp . x) * shared expert(x) (Qwen2-MoE) */
     int shared_nogate; /* with shared_expert: added without a gate (DeepSeek: + shared(x)) */
+    /* GPT-OSS (gpt-oss): */
+    int attn_sinks;  /* one learned logit per head joins the attention softmax, then dropped */
+    int full_attn;   /* this layer ignores hp.sliding_window (gpt-oss's odd layers) */
+    int o_bias;      /* the output projection adds a bias */
+    int router_bias; /* the router logits add a bias (top-k is taken on the biased logits) */
+    int expert_bias; /* every expert's gate/up/down adds its bias; clamped SwiGLU (swiglu_limit) */
 } ms_block;
 
 typedef enum ms_format { MS_FORMAT_GGUF = 0, MS_FORMAT_SAFETENSORS = 1 } ms_format;
@@ -145,6 +151,9 @@ typedef struct ms_hparams {
      * weights are the scaled ones (the weights the layer applies) */
     float expert_weights_scale;
     int n_dense_lead; /* DeepSeek: layers 0..n_dense_lead-1 are dense MLPs */
+    /* GPT-OSS's clamped SwiGLU in blocks with expert_bias: gate clamped above at the limit, up
+     * to [-limit, limit], out = (up + 1) * gate * sigmoid(swiglu_alpha * gate) */
+    float swiglu_limit, swiglu_alpha;
 } ms_hparams;
 
 typedef struct ms_layer {
@@ -165,6 +174,11 @@ typedef struct ms_layer {
     ms_mat sh_down;          /* shared_expert: (d_model, d_ff_shared) */
     ms_mat ffn_gate, ffn_up; /* dense layer: (d_ff_dense, d_model); router/experts unused */
     ms_mat ffn_down;         /* dense layer: (d_model, d_ff_dense) */
+    ms_mat sinks;            /* attn_sinks: (1, n_head) */
+    ms_mat bo;               /* o_bias: (1, d_model) */
+    ms_mat router_b;         /* router_bias: (1, n_expert) */
+    ms_mat b_gate, b_up;     /* expert_bias: (n_expert, d_ff), row e is expert e's */
+    ms_mat b_down;           /* expert_bias: (n_expert, d_model) */
 } ms_layer;
 
 typedef struct ms_model ms_model;

@@ -97,13 +97,19 @@ static int is_norm(role r) {
            r == MS_R_K_NORM;
 }
 
+/* GPT-OSS's stacked expert biases: (n_expert, width) matrices, stored F32 */
+static int is_exp_bias(role r) {
+    return r == MS_R_EXPS_GATE_BIAS || r == MS_R_EXPS_UP_BIAS || r == MS_R_EXPS_DOWN_BIAS;
+}
+
 static int is_bias(role r) {
-    return r == MS_R_Q_BIAS || r == MS_R_K_BIAS || r == MS_R_V_BIAS;
+    return r == MS_R_Q_BIAS || r == MS_R_K_BIAS || r == MS_R_V_BIAS || r == MS_R_O_BIAS ||
+           r == MS_R_ROUTER_BIAS || r == MS_R_SINKS || is_exp_bias(r);
 }
 
 /* Stored as a 1-D tensor (GGUF always; HF too except the shared-expert gate, a (1, d) Linear) */
 static int is_vec(role r) {
-    return is_norm(r) || is_bias(r) || r == MS_R_SH_INP;
+    return is_norm(r) || (is_bias(r) && !is_exp_bias(r)) || r == MS_R_SH_INP;
 }
 
 static int is_expert(role r) {
@@ -144,7 +150,13 @@ static void lname(const ltensor *t, char *buf, size_t n) {
                                                   [MS_R_SH_DOWN] = "sh_w2",
                                                   [MS_R_FFN_GATE] = "ffn_w1",
                                                   [MS_R_FFN_UP] = "ffn_w3",
-                                                  [MS_R_FFN_DOWN] = "ffn_w2"};
+                                                  [MS_R_FFN_DOWN] = "ffn_w2",
+                                                  [MS_R_SINKS] = "sinks",
+                                                  [MS_R_O_BIAS] = "bo",
+                                                  [MS_R_ROUTER_BIAS] = "router_b",
+                                                  [MS_R_EXPS_GATE_BIAS] = "w1_b",
+                                                  [MS_R_EXPS_UP_BIAS] = "w3_b",
+                                                  [MS_R_EXPS_DOWN_BIAS] = "w2_b"};
     const char *nm = names[t->r] ? names[t->r] : "?";
     if (t->layer < 0)
         snprintf(buf, n, "%s", nm);
@@ -172,6 +184,8 @@ static void gen(const fixture *f, const ltensor *t, float *dst) {
         gen_normal(dst, n, s, 0.0f, 0.5f);
     else {
         float std = f->o.weight_scale > 0 ? f->o.weight_scale : 1.0f / sqrtf((float)t->cols);
+        /* gpt-oss: gate/up pre-activations of std ~4, so the SwiGLU's clamps at +-7 bite */
+        if (f->a->oai && (t->r == R_W1 || t->r == R_W3)) std *= 4.0f;
         gen_normal(dst, n, s, 0.0f, std);
     }
 }
@@ -276,6 +290,10 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
             rc |= push(f, MS_R_K_BIAS, il, -1, 1, kv);
             rc |= push(f, MS_R_V_BIAS, il, -1, 1, kv);
         }
+        if (f->a->oai) {
+            rc |= push(f, MS_R_O_BIAS, il, -1, 1, d);
+            rc |= push(f, MS_R_SINKS, il, -1, 1, p->n_head);
+        }
         if (f->a->qk_norm != MS_QK_NORM_NONE) {
             int full = f->a->qk_norm == MS_QK_NORM_FULL;
             rc |= push(f, MS_R_Q_NORM, il, -1, 1, full ? q : f->d_head);
@@ -290,6 +308,12 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
             continue;
         }
         rc |= push(f, R_ROUTER, il, -1, p->n_expert, d);
+        if (f->a->oai) {
+            rc |= push(f, MS_R_ROUTER_BIAS, il, -1, 1, p->n_expert);
+            rc |= push(f, MS_R_EXPS_GATE_BIAS, il, -1, p->n_expert, ff);
+            rc |= push(f, MS_R_EXPS_UP_BIAS, il, -1, p->n_expert, ff);
+            rc |= push(f, MS_R_EXPS_DOWN_BIAS, il, -1, p->n_expert, d);
+        }
         for (int e = 0; e < p->n_expert; e++) {
             rc |= push(f, R_W1, il, e, ff, d);
             rc |= push(f, R_W2, il, e, d, ff);
@@ -335,7 +359,7 @@ static int use_more_bits(int i, int n) {
 
 /* Storage type of a tensor in a GGUF fixture of base type `type` (see engine.h). */
 static ms_type gguf_type_for(const fixture *f, int type, const ltensor *t) {
-    if (is_vec(t->r) || t->r == R_ROUTER) return MS_TYPE_F32;
+    if (is_vec(t->r) || is_bias(t->r) || t->r == R_ROUTER) return MS_TYPE_F32;
     /* MXFP4: routed experts only, the rest F32 (gpt-oss as released keeps its experts in
      * MXFP4; llama.cpp's MXFP4_MOE file type) */
     if (type == MS_TYPE_MXFP4 && !is_expert(t->r)) return MS_TYPE_F32;
@@ -468,8 +492,9 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
     gguf_w_f32(w, KW("rope.freq_base"), p->rope_theta);
     gguf_w_u32(w, KW(a->gguf_keys[MS_K_EXPERT_COUNT]), (uint32_t)p->n_expert);
     gguf_w_u32(w, KW(a->gguf_keys[MS_K_EXPERT_USED]), (uint32_t)p->n_expert_used);
-    if (p->sliding_window > 0)
-        gguf_w_u32(w, KW("attention.sliding_window"), (uint32_t)p->sliding_window);
+    if (p->sliding_window > 0 || a->oai) /* gpt-oss: required; the release's 128 by default */
+        gguf_w_u32(w, KW("attention.sliding_window"),
+                   (uint32_t)(p->sliding_window > 0 ? p->sliding_window : 128));
     if (a->multipliers) {
         gguf_w_f32(w, KW(a->gguf_keys[MS_K_EMBD_SCALE]), GRANITE_EMBD_SCALE);
         gguf_w_f32(w, KW(a->gguf_keys[MS_K_ATTN_SCALE]), GRANITE_ATTN_SCALE);
@@ -776,7 +801,7 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
 int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir,
                         uint64_t shard_bytes, char *err, size_t errlen) {
     const ms_arch *ha = ms_arch_by_name(o->arch ? o->arch : "mixtral");
-    if (ha && !ha->hf_keys[MS_K_EXPERT_COUNT]) {
+    if (ha && (!ha->hf_keys[MS_K_EXPERT_COUNT] || ha->oai)) {
         st_errf(err, errlen, "%s: %s fixtures are GGUF only (no Hugging Face layout yet)", dir,
                 ha->name);
         return MS_ERR_INPUT;

@@ -248,6 +248,7 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
         b->qkv_bias = a->qkv_bias;
         b->shared_expert = b->ffn == MS_FFN_MOE && a->shared_expert;
         b->shared_nogate = b->shared_expert && a->shared_nogate;
+        b->attn_sinks = b->o_bias = b->router_bias = b->expert_bias = a->oai;
 #define R(role, rows, cols, n, dst)                                                                \
     do {                                                                                           \
         if ((rc = bind_role(m, hf, role, il, 0, rows, cols, n, dst, err, errlen))) return rc;      \
@@ -267,6 +268,8 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
             R(MS_R_Q_NORM, 1, full ? q : hp->d_head, 1, &L->q_norm);
             R(MS_R_K_NORM, 1, full ? kv : hp->d_head, 1, &L->k_norm);
         }
+        if (b->attn_sinks) R(MS_R_SINKS, 1, hp->n_head, 1, &L->sinks);
+        if (b->o_bias) R(MS_R_O_BIAS, 1, d, 1, &L->bo);
         R(MS_R_FFN_NORM, 1, d, 1, &L->ffn_norm);
         if (b->ffn == MS_FFN_DENSE) {
             const int64_t fd = hp->d_ff_dense;
@@ -276,6 +279,12 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
             continue;
         }
         R(MS_R_ROUTER, E, d, 1, &L->router);
+        if (b->router_bias) R(MS_R_ROUTER_BIAS, 1, E, 1, &L->router_b);
+        if (b->expert_bias && !hf) {
+            R(MS_R_EXPS_GATE_BIAS, E, ff, 1, &L->b_gate);
+            R(MS_R_EXPS_UP_BIAS, E, ff, 1, &L->b_up);
+            R(MS_R_EXPS_DOWN_BIAS, E, d, 1, &L->b_down);
+        }
         int stacked = !hf || a->hf_fused_experts;
         if (!hf && a->per_expert_gguf) {
             ms_tensor_name(a, 0, MS_R_EXPS_GATE, il, 0, nb, sizeof nb);
@@ -365,6 +374,35 @@ static int gg_float(const gguf_file *g, const char *key, float *out, char *err, 
         return MS_ERR_INPUT;
     }
     *out = (float)v;
+    return 0;
+}
+
+/* GPT-OSS: llama.cpp's openai-moe hparams. attention.sliding_window is required; layer il
+ * slides when il % P < P - 1 for the period P (attention.sliding_window_pattern, default 2:
+ * even layers slide, odd ones see everything); the clamped SwiGLU's alpha and limit are
+ * llama.cpp's constants (1.702, 7), not in the file. A separate RoPE base for the sliding
+ * layers (rope.freq_base_swa) is refused unless it equals rope.freq_base. */
+static int gguf_oai_layers(ms_model *m, const gguf_file *g, char *err, size_t errlen) {
+    ms_hparams *hp = &m->hp;
+    const ms_arch *a = m->arch;
+    char key[96];
+    int period = 2;
+    snprintf(key, sizeof key, "%s.attention.sliding_window", a->gguf_arch);
+    if (gg_int(g, key, 1, 1, 1 << 30, &hp->sliding_window, err, errlen)) return MS_ERR_INPUT;
+    snprintf(key, sizeof key, "%s.%s", a->gguf_arch, a->gguf_keys[MS_K_SWA_PATTERN]);
+    if (gg_int(g, key, 0, 1, 1 << 16, &period, err, errlen)) return MS_ERR_INPUT;
+    snprintf(key, sizeof key, "%s.rope.freq_base_swa", a->gguf_arch);
+    float base_swa = hp->rope_theta;
+    if (gg_float(g, key, &base_swa, err, errlen)) return MS_ERR_INPUT;
+    if (base_swa != hp->rope_theta) {
+        st_errf(err, errlen, "%s: %s differs from rope.freq_base (not supported)", gguf_path(g),
+                key);
+        return MS_ERR_INPUT;
+    }
+    for (int il = 0; il < hp->n_layer; il++)
+        m->layers[il].blk.full_attn = !(il % period < period - 1);
+    hp->swiglu_limit = 7.0f;
+    hp->swiglu_alpha = 1.702f;
     return 0;
 }
 
@@ -513,6 +551,7 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
     if (alloc_layers(m)) return MS_ERR_RUNTIME;
     for (int il = 0; il < hp->n_dense_lead; il++)
         m->layers[il].blk.ffn = MS_FFN_DENSE;
+    if (a->oai && (rc = gguf_oai_layers(m, g, err, errlen))) return rc;
 
     /* tensor table, over the parts (split.tensors.count and duplicates were checked) */
     int64_t nt = 0;
@@ -1000,6 +1039,10 @@ void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active) {
         for (int e = 0; e < hp->n_expert; e++)
             t += mat_elems(&L->w_gate[e]) + mat_elems(&L->w_up[e]) + mat_elems(&L->w_down[e]);
         per_expert += mat_elems(&L->w_gate[0]) + mat_elems(&L->w_up[0]) + mat_elems(&L->w_down[0]);
+        /* gpt-oss: sinks, o and router biases; expert biases count with their experts */
+        int64_t eb = mat_elems(&L->b_gate) + mat_elems(&L->b_up) + mat_elems(&L->b_down);
+        t += mat_elems(&L->sinks) + mat_elems(&L->bo) + mat_elems(&L->router_b) + eb;
+        if (hp->n_expert > 0) per_expert += eb / hp->n_expert;
     }
     if (total) *total = t;
     if (active) *active = t - (int64_t)(hp->n_expert - hp->n_expert_used) * per_expert;
@@ -1015,6 +1058,15 @@ const char *ms_model_name(const ms_model *m) {
 
 int ms_model_stacked_experts(const ms_model *m) {
     return m->stacked_experts;
+}
+
+/* GPT-OSS's block flags in a layer's description (route stores, inspect --json). */
+static void describe_oai_block(cJSON *j, const ms_block *b) {
+    cJSON_AddBoolToObject(j, "attn_sinks", b->attn_sinks);
+    cJSON_AddBoolToObject(j, "sliding_window", !b->full_attn);
+    cJSON_AddBoolToObject(j, "o_bias", b->o_bias);
+    cJSON_AddBoolToObject(j, "router_bias", b->router_bias);
+    cJSON_AddBoolToObject(j, "expert_bias", b->expert_bias);
 }
 
 char *ms_model_describe_json(const ms_model *m) {
@@ -1050,6 +1102,10 @@ char *ms_model_describe_json(const ms_model *m) {
                                 hp->expert_weights_scale != 0.0f ? (double)hp->expert_weights_scale
                                                                  : 1.0);
     }
+    if (m->arch->oai) {
+        cJSON_AddNumberToObject(h, "swiglu_limit", hp->swiglu_limit);
+        cJSON_AddNumberToObject(h, "swiglu_alpha", hp->swiglu_alpha);
+    }
     if (m->arch->multipliers) {
         cJSON_AddNumberToObject(h, "embd_scale", hp->embd_scale);
         cJSON_AddNumberToObject(h, "attn_scale", hp->attn_scale);
@@ -1057,7 +1113,8 @@ char *ms_model_describe_json(const ms_model *m) {
         cJSON_AddNumberToObject(h, "logit_scale", hp->logit_scale);
     }
     /* the per-layer blocks, when the family has more than Mixtral's */
-    if (m->arch->qk_norm || m->arch->qkv_bias || m->arch->shared_expert || hp->d_ff_dense) {
+    if (m->arch->qk_norm || m->arch->qkv_bias || m->arch->shared_expert || hp->d_ff_dense ||
+        m->arch->oai) {
         static const char *const qkn[] = {"none", "full", "per_head"};
         cJSON *bl = cJSON_AddArrayToObject(o, "blocks");
         for (int il = 0; il < hp->n_layer; il++) {
@@ -1068,6 +1125,7 @@ char *ms_model_describe_json(const ms_model *m) {
             cJSON_AddBoolToObject(j, "qkv_bias", b->qkv_bias);
             cJSON_AddBoolToObject(j, "shared_expert", b->shared_expert);
             if (b->shared_expert && b->shared_nogate) cJSON_AddBoolToObject(j, "shared_gate", 0);
+            if (b->attn_sinks) describe_oai_block(j, b);
             cJSON_AddItemToArray(bl, j);
         }
     }

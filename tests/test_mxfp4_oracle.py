@@ -85,10 +85,12 @@ def raw_probe_models(path, tag, n_layer):
     return out
 
 
-def route_agreement(k, routes, probe_out):
+def route_agreement(k, routes, probe_out, biases=None):
     same = total = 0
     for L, probs in enumerate(probe_out):
         lp = np.log(np.maximum(np.array(probs, dtype=np.float64), 1e-300))
+        if biases is not None:  # gpt-oss: the router bias of layer L
+            lp = lp + biases[L]
         for pos, tok in enumerate(routes["tokens"]):
             order = sorted(range(len(lp[pos])), key=lambda e: (-lp[pos][e], e))[:k]
             same += list(tok["experts"][L]) == order
