@@ -27,7 +27,8 @@ static const char usage[] =
     "  --out PATH          output: a .gguf file, or a folder for --format hf\n"
     "  --format F          gguf or hf (default: gguf when PATH ends in .gguf, else hf)\n"
     "  --type T            gguf: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K\n"
-    "                      Q6_K Q4_K_M MXFP4 (default F32); hf: F32 F16 BF16 (default\n"
+    "                      Q6_K Q4_K_M MXFP4 (default F32); hf: F32 F16 BF16, and MXFP4 for\n"
+    "                      gpt-oss (the release's *_blocks/*_scales experts) (default\n"
     "                      F32). MXFP4: routed experts MXFP4, everything else F32\n"
     "  --seed N            random seed (default 1)\n"
     "  --d-model N         hidden size (default 64)\n"
@@ -227,7 +228,8 @@ static int run(int argc, char **argv) {
             if (!strcmp(types[i].name, type_s)) type = types[i].type;
         if (type < 0) return ms_usage_error(cmd, "--type: unknown type '%s'", type_s);
     }
-    if (!gguf && type != MS_TYPE_F32 && type != MS_TYPE_F16 && type != MS_TYPE_BF16)
+    if (!gguf && type != MS_TYPE_F32 && type != MS_TYPE_F16 && type != MS_TYPE_BF16 &&
+        !(type == MS_TYPE_MXFP4 && o.arch && !strcmp(o.arch, "gpt-oss")))
         return ms_usage_error(cmd, "--type: hf folders hold F32, F16 or BF16, not %s", type_s);
     if (gguf && shard_mb) return ms_usage_error(cmd, "--shard-mb applies to --format hf only");
     if (!gguf && o.expert_layout)

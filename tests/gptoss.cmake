@@ -20,3 +20,11 @@ add_test(NAME gptoss_pipeline
           ${PROJECT_SOURCE_DIR}/corpora/samples/manifest.json
           ${CMAKE_CURRENT_BINARY_DIR}/gptoss-work/pipeline)
 set_tests_properties(gptoss_pipeline PROPERTIES LABELS unit TIMEOUT 300)
+
+# HF folders (GptOssForCausalLM: interleaved, transposed gate_up_proj; MXFP4 *_blocks/*_scales)
+# against GGUF files of the same weights: the layout in numpy (transformers' MXFP4 dequantizer
+# vs gguf-py's), identical routes and next-token distributions, layer_types, bad folders.
+add_test(NAME gptoss_hf
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_gptoss_hf.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/gptoss-work/hf)
+set_tests_properties(gptoss_hf PROPERTIES LABELS unit TIMEOUT 300)
