@@ -166,9 +166,15 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
     printf("context      %d (sliding window %s", hp->n_ctx_train, hp->sliding_window ? "" : "none");
     if (hp->sliding_window) printf("%d", hp->sliding_window);
     printf(")\n");
-    printf("rope         theta %g, %s\n", (double)hp->rope_theta,
+    printf("rope         theta %g, %s", (double)hp->rope_theta,
            hp->rope == MS_ROPE_ADJACENT ? "adjacent pairs (GGUF q/k permuted)"
                                         : "half split (Hugging Face)");
+    if (hp->n_rot) printf(", %d of %d dims rotated", hp->n_rot, hp->d_head);
+    if (hp->rope_yarn)
+        printf(", YaRN factor %g over %d", 1.0 / (double)hp->rope_freq_scale, hp->rope_orig_ctx);
+    else if (hp->rope_freq_scale > 0.0f && hp->rope_freq_scale != 1.0f)
+        printf(", linear scaling factor %g", 1.0 / (double)hp->rope_freq_scale);
+    printf("\n");
     printf("norm eps     %g\n", (double)hp->norm_eps);
     printf("embeddings   %s\n",
            hp->tied_embeddings ? "tied (lm_head = token embeddings)" : "separate lm_head");

@@ -17,7 +17,7 @@ static const char usage[] =
     "                           [--rope-theta X] [--norm-eps X] [--weight-scale X] [--tied]\n"
     "                           [--per-expert-tensors] [--shard-mb X] [--vocab GGUF]\n"
     "                           [--arch A] [--head-dim N] [--shared-ff N] [--dense-lead N]\n"
-    "                           [--shared-experts N]\n"
+    "                           [--shared-experts N] [--yarn FACTOR]\n"
     "\n"
     "Writes a random-weight model of one MoE family. Weights depend only on the seed and the\n"
     "shapes, so a GGUF file and a Hugging Face folder made with the same options describe the\n"
@@ -41,6 +41,7 @@ static const char usage[] =
     "  --ctx N             context length recorded in the file (default 4096)\n"
     "  --sliding-window N  attention window recorded in the file (default 0: none)\n"
     "  --rope-theta X      RoPE base (default 1e6)\n"
+    "  --yarn FACTOR       YaRN RoPE scaling by FACTOR, the original context being --ctx\n"
     "  --norm-eps X        RMSNorm epsilon (default 1e-5)\n"
     "  --weight-scale X    std of the weight matrices (default 1/sqrt(fan-in))\n"
     "  --tied              no separate output matrix (lm_head = token embeddings)\n"
@@ -99,6 +100,7 @@ static int run(int argc, char **argv) {
                                              {"shared-ff", required_argument, 0, 19},
                                              {"dense-lead", required_argument, 0, 20},
                                              {"shared-experts", required_argument, 0, 21},
+                                             {"yarn", required_argument, 0, 40},
                                              MS_COMMON_LONG_OPTS};
     ms_fixture_opts o = {.seed = 1,
                          .d_model = 64,
@@ -193,6 +195,10 @@ static int run(int argc, char **argv) {
             continue;
         case 16:
             o.vocab_gguf = optarg;
+            continue;
+        case 40:
+            if (ms_parse_double(cmd, "--yarn", optarg, 1.0, 1024, &x)) return MS_EXIT_USAGE;
+            o.yarn_factor = (float)x;
             continue;
         case 17:
             o.arch = optarg;

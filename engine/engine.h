@@ -154,7 +154,21 @@ typedef struct ms_hparams {
     /* GPT-OSS's clamped SwiGLU in blocks with expert_bias: gate clamped above at the limit, up
      * to [-limit, limit], out = (up + 1) * gate * sigmoid(swiglu_alpha * gate) */
     float swiglu_limit, swiglu_alpha;
+    /* RoPE: partial rotary dims and scaling (linear or YaRN), as llama.cpp's ggml_rope_ext */
+    int n_rot;              /* rotated dims per head (rope.dimension_count; 0: d_head) */
+    int rope_yarn;          /* 1: YaRN (ext_factor mixes interpolation and extrapolation) */
+    float rope_freq_scale;  /* 1/factor for linear or YaRN scaling (0 reads as 1) */
+    int rope_orig_ctx;      /* YaRN: the original context length */
+    float yarn_ext_factor;  /* 1 with YaRN */
+    float yarn_attn_factor; /* llama.cpp's cparams.yarn_attn_factor: with ext_factor != 0, cos
+                               and sin are multiplied by it * (1 + 0.1 ln(1/freq_scale)) */
+    float yarn_beta_fast, yarn_beta_slow; /* 32, 1 */
+    int yarn_no_truncate; /* HF rope_scaling.truncate == false: correction dims not rounded */
 } ms_hparams;
+
+/* cos and sin of the rotation angles of the n_rot/2 pairs at position pos (with YaRN's
+ * frequency mix and magnitude scale), in double then rounded, as the engine's table. */
+void ms_rope_cos_sin(const ms_hparams *hp, int64_t pos, float *cos_out, float *sin_out);
 
 typedef struct ms_layer {
     ms_mat attn_norm;        /* (1, d_model) F32 */
@@ -394,6 +408,7 @@ typedef struct ms_fixture_opts {
     int n_dense_lead;       /* deepseek: leading dense layers (their width: d_ff * k) */
     int n_shared;           /* deepseek: shared experts (0: 2); their width is n_shared * d_ff */
     float expert_weights_scale; /* deepseek: expert_weights_scale written (0: 1.5) */
+    float yarn_factor; /* > 0: YaRN RoPE scaling by this factor over the original context n_ctx */
 } ms_fixture_opts;
 
 /* Writes a GGUF file with all weights of type `type` (norms and router stay F32). A tensor whose

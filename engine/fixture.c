@@ -490,6 +490,11 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
     }
     gguf_w_f32(w, KW("attention.layer_norm_rms_epsilon"), p->norm_eps);
     gguf_w_f32(w, KW("rope.freq_base"), p->rope_theta);
+    if (p->yarn_factor > 0) {
+        gguf_w_str(w, KW("rope.scaling.type"), "yarn");
+        gguf_w_f32(w, KW("rope.scaling.factor"), p->yarn_factor);
+        gguf_w_u32(w, KW("rope.scaling.original_context_length"), (uint32_t)p->n_ctx);
+    }
     gguf_w_u32(w, KW(a->gguf_keys[MS_K_EXPERT_COUNT]), (uint32_t)p->n_expert);
     gguf_w_u32(w, KW(a->gguf_keys[MS_K_EXPERT_USED]), (uint32_t)p->n_expert_used);
     if (p->sliding_window > 0 || a->oai) /* gpt-oss: required; the release's 128 by default */
@@ -648,6 +653,12 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
     cJSON_AddBoolToObject(c, "output_router_logits", 0);
     cJSON_AddNumberToObject(c, "rms_norm_eps", short_double(p->norm_eps));
     cJSON_AddNumberToObject(c, "rope_theta", short_double(p->rope_theta));
+    if (p->yarn_factor > 0) {
+        cJSON *rs = cJSON_AddObjectToObject(c, "rope_scaling");
+        cJSON_AddStringToObject(rs, "rope_type", "yarn");
+        cJSON_AddNumberToObject(rs, "factor", short_double(p->yarn_factor));
+        cJSON_AddNumberToObject(rs, "original_max_position_embeddings", p->n_ctx);
+    }
     cJSON_AddNumberToObject(c, "router_aux_loss_coef", 0.02);
     if (p->sliding_window > 0 || fa->oai)
         cJSON_AddNumberToObject(c, "sliding_window",

@@ -244,9 +244,48 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t n, int d, 
     }
 }
 
+/* YaRN's correction dimension: the pair index whose wavelength makes n_turns turns over the
+ * original context (ggml_rope_yarn_corr_dim). */
+static double yarn_corr_dim(int n_dims, int n_ctx_orig, double n_turns, double base) {
+    return n_dims * log(n_ctx_orig / (n_turns * 2 * 3.14159265358979323846)) / (2 * log(base));
+}
+
+void ms_rope_cos_sin(const ms_hparams *hp, int64_t pos, float *cos_out, float *sin_out) {
+    int nr = hp->n_rot > 0 ? hp->n_rot : hp->d_head, half = nr / 2;
+    double fs = hp->rope_freq_scale > 0.0f ? (double)hp->rope_freq_scale : 1.0;
+    double ext = hp->rope_yarn ? (double)hp->yarn_ext_factor : 0.0;
+    double mscale = hp->rope_yarn ? (double)hp->yarn_attn_factor : 1.0;
+    double lo = 0, hi = 0;
+    if (ext != 0.0) {
+        /* ggml_rope_yarn_corr_dims: pairs below lo extrapolate, above hi interpolate */
+        int orig = hp->rope_orig_ctx > 0 ? hp->rope_orig_ctx : hp->n_ctx_train;
+        lo = yarn_corr_dim(nr, orig, hp->yarn_beta_fast, hp->rope_theta);
+        hi = yarn_corr_dim(nr, orig, hp->yarn_beta_slow, hp->rope_theta);
+        if (!hp->yarn_no_truncate) {
+            lo = floor(lo);
+            hi = ceil(hi);
+        }
+        lo = lo > 0 ? lo : 0;
+        hi = hi < nr - 1 ? hi : nr - 1;
+        mscale *= 1.0 + 0.1 * log(1.0 / fs);
+    }
+    for (int i = 0; i < half; i++) {
+        /* the unscaled angle p·θ^(-2i/n_rot), in double as before scaling existed */
+        double extrap = (double)pos * pow((double)hp->rope_theta, -2.0 * (double)i / (double)nr);
+        double ang = fs == 1.0 ? extrap : fs * extrap;
+        if (ext != 0.0) {
+            double y = (i - lo) / (hi - lo > 0.001 ? hi - lo : 0.001);
+            double mix = (1.0 - (y < 0 ? 0 : y > 1 ? 1 : y)) * ext;
+            ang = ang * (1.0 - mix) + extrap * mix;
+        }
+        cos_out[i] = (float)(cos(ang) * mscale);
+        sin_out[i] = (float)(sin(ang) * mscale);
+    }
+}
+
 /* Rotates n_heads heads of d_head in each of n rows (stride ld), row t at position pos[t]. */
 static void rope(const ms_engine *e, float *x, int64_t n, int64_t ld, int n_heads) {
-    int dh = e->hp.d_head, half = dh / 2;
+    int dh = e->hp.d_head, half = (e->hp.n_rot > 0 ? e->hp.n_rot : dh) / 2;
     for (int64_t t = 0; t < n; t++) {
         const float *c = e->rope_cos + (int64_t)e->pos[t] * half;
         const float *s = e->rope_sin + (int64_t)e->pos[t] * half;
@@ -418,8 +457,12 @@ static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
         hp->d_head % 2 != 0 || hp->d_ff < 1 || hp->n_expert < 1 || hp->n_expert > MS_MAX_EXPERTS ||
         hp->n_expert_used < 1 || hp->n_expert_used > hp->n_expert ||
         hp->n_expert_used > MS_MAX_TOPK || hp->sliding_window < 0 || !(hp->rope_theta > 0.0f) ||
-        !(hp->norm_eps >= 0.0f) || hp->d_ff_shared < 0 || hp->d_ff_dense < 0 ||
-        (int)hp->router < 0 || hp->router > MS_ROUTER_TOPK_SOFTMAX || !(hp->embd_scale >= 0.0f) ||
+        !(hp->norm_eps >= 0.0f) || hp->n_rot < 0 || hp->n_rot > hp->d_head || hp->n_rot % 2 ||
+        !(hp->rope_freq_scale >= 0.0f) ||
+        (hp->rope_yarn && (!(hp->yarn_attn_factor > 0.0f) || !(hp->yarn_beta_fast > 0.0f) ||
+                           !(hp->yarn_beta_slow > 0.0f) || !isfinite(hp->yarn_ext_factor))) ||
+        hp->d_ff_shared < 0 || hp->d_ff_dense < 0 || (int)hp->router < 0 ||
+        hp->router > MS_ROUTER_TOPK_SOFTMAX || !(hp->embd_scale >= 0.0f) ||
         !(hp->attn_scale >= 0.0f) || !(hp->residual_scale >= 0.0f) || !(hp->logit_scale >= 0.0f)) {
         snprintf(err, errlen, "forward: inconsistent hyper-parameters");
         return MS_ERR_INPUT;
@@ -602,7 +645,8 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     if ((size_t)hp->d_ff_shared > F) F = (size_t)hp->d_ff_shared; /* gate/up scratch serves */
     if ((size_t)hp->d_ff_dense > F) F = (size_t)hp->d_ff_dense;   /* every FFN of the model */
     size_t qd = (size_t)hp->n_head * (size_t)hp->d_head;
-    size_t kvd = (size_t)hp->n_head_kv * (size_t)hp->d_head, half = (size_t)hp->d_head / 2;
+    size_t kvd = (size_t)hp->n_head_kv * (size_t)hp->d_head,
+           half = (size_t)(hp->n_rot > 0 ? hp->n_rot : hp->d_head) / 2;
 
     e->layers = xcalloc(L, sizeof *e->layers, &fail);
     e->attn_norm = xcalloc(L * d, sizeof(float), &fail);
@@ -745,14 +789,9 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     e->panels = xcalloc((size_t)nth * pneed, sizeof(float), &fail);
     if (fail) goto oom;
 
-    /* RoPE table: angle p·θ^(-2i/d_head), computed in double. */
+    /* RoPE table over the rotated pairs of each position */
     for (size_t p = 0; p < t; p++)
-        for (size_t i = 0; i < half; i++) {
-            double ang =
-                (double)p * pow((double)hp->rope_theta, -2.0 * (double)i / (double)hp->d_head);
-            e->rope_cos[p * half + i] = (float)cos(ang);
-            e->rope_sin[p * half + i] = (float)sin(ang);
-        }
+        ms_rope_cos_sin(hp, (int64_t)p, e->rope_cos + p * half, e->rope_sin + p * half);
 
     /* Our own tasks run sgemm: one OpenBLAS thread each keeps results independent of the
      * thread count (OpenBLAS's own splitting would not) and avoids oversubscription. */

@@ -110,6 +110,64 @@ static int hf_oai_fields(const cJSON *root, hf_config *c, const char *name, char
     return 0;
 }
 
+/* rope_scaling, or transformers 5's rope_parameters: "default" (none), "linear" or "yarn" with
+ * transformers' defaults (beta_fast 32, beta_slow 1, truncate true; attention_factor from
+ * get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dim), or get_mscale(factor)). */
+static double yarn_get_mscale(double factor, double mscale) {
+    return factor <= 1.0 ? 1.0 : 0.1 * mscale * log(factor) + 1.0;
+}
+
+static int rope_scaling(hf_config *c, const cJSON *root, const cJSON *rp, const char *name,
+                        char *err, size_t errlen) {
+    const cJSON *rs = st_json_get(root, "rope_scaling");
+    const char *field = "rope_scaling";
+    if (!rs || cJSON_IsNull(rs)) {
+        rs = cJSON_IsObject(rp) ? rp : NULL;
+        field = "rope_parameters";
+    }
+    c->rope_factor = 1.0;
+    c->yarn_beta_fast = 32.0;
+    c->yarn_beta_slow = 1.0;
+    if (!rs) return 0;
+    if (!cJSON_IsObject(rs)) {
+        st_errf(err, errlen, "%s: field '%s' must be an object or null (got %s)", name, field,
+                json_kind(rs));
+        return MS_ERR_INPUT;
+    }
+    const cJSON *rt = st_json_get(rs, "rope_type");
+    if (!rt || cJSON_IsNull(rt)) rt = st_json_get(rs, "type");
+    const char *type = cJSON_IsString(rt) ? rt->valuestring : rt ? NULL : "default";
+    if (!type || (strcmp(type, "default") && strcmp(type, "linear") && strcmp(type, "yarn"))) {
+        st_errf(err, errlen, "%s: %s.rope_type must be \"default\", \"linear\" or \"yarn\"", name,
+                field);
+        return MS_ERR_INPUT;
+    }
+    if (!strcmp(type, "default")) return 0;
+    c->rope_scaled = 1;
+    c->rope_yarn = !strcmp(type, "yarn");
+    double ms = 0, ms_all = 0, att = 0;
+    if (get_pos_double(rs, "factor", &c->rope_factor, name, err, errlen) ||
+        get_int(rs, "original_max_position_embeddings", 0, 1, 0, 1 << 30, &c->rope_orig_ctx, name,
+                err, errlen) ||
+        get_pos_double(rs, "beta_fast", &c->yarn_beta_fast, name, err, errlen) ||
+        get_pos_double(rs, "beta_slow", &c->yarn_beta_slow, name, err, errlen) ||
+        get_pos_double(rs, "mscale", &ms, name, err, errlen) ||
+        get_pos_double(rs, "mscale_all_dim", &ms_all, name, err, errlen) ||
+        get_pos_double(rs, "attention_factor", &att, name, err, errlen))
+        return MS_ERR_INPUT;
+    int trunc = 1;
+    if (get_bool(rs, "truncate", &trunc, name, err, errlen)) return MS_ERR_INPUT;
+    c->yarn_no_truncate = !trunc;
+    if (att > 0)
+        c->yarn_attention = att;
+    else if (ms > 0 && ms_all > 0)
+        c->yarn_attention =
+            yarn_get_mscale(c->rope_factor, ms) / yarn_get_mscale(c->rope_factor, ms_all);
+    else
+        c->yarn_attention = yarn_get_mscale(c->rope_factor, 1.0);
+    return 0;
+}
+
 /* What the families add to Mixtral's config: the experts' own width, shared experts, dense
  * layers, norm_topk_prob, attention biases and Granite's multipliers. */
 static int hf_family_fields(const cJSON *root, hf_config *c, const char *name, char *err,
@@ -294,16 +352,7 @@ int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name
         st_errf(err, errlen, "%s: field 'hidden_act' must be \"silu\"", name);
         goto out;
     }
-    const cJSON *rs = st_json_get(root, "rope_scaling");
-    if (rs && !cJSON_IsNull(rs)) {
-        st_errf(err, errlen, "%s: field 'rope_scaling' is not supported (must be null)", name);
-        goto out;
-    }
-    const cJSON *rt = cJSON_IsObject(rp) ? st_json_get(rp, "rope_type") : NULL;
-    if (rt && (!cJSON_IsString(rt) || strcmp(rt->valuestring, "default") != 0)) {
-        st_errf(err, errlen, "%s: rope_parameters.rope_type must be \"default\"", name);
-        goto out;
-    }
+    if (rope_scaling(c, root, rp, name, err, errlen)) goto out;
 
     if (c->num_attention_heads % c->num_key_value_heads != 0) {
         st_errf(err, errlen,

@@ -599,6 +599,57 @@ static int gguf_oai_layers(ms_model *m, const gguf_file *g, char *err, size_t er
     return 0;
 }
 
+/* {arch}.rope.scaling.*: none, linear or YaRN, with llama.cpp's defaults and its
+ * yarn_attn_factor for the plain case (llama_context: get_mscale(factor, 1) cancelled by the
+ * 1 + 0.1 ln(factor) that ggml's rope_yarn applies again, times rope.scaling.attn_factor). */
+static int gguf_rope_scaling(const gguf_file *g, const char *arch, ms_hparams *hp, char *err,
+                             size_t errlen) {
+    char k[6][96];
+    const char *suffix[6] = {"type",        "factor",         "original_context_length",
+                             "attn_factor", "yarn_beta_fast", "yarn_beta_slow"};
+    for (int i = 0; i < 6; i++)
+        snprintf(k[i], sizeof k[i], "%s.rope.scaling.%s", arch, suffix[i]);
+    hp->rope_freq_scale = 1.0f;
+    hp->yarn_attn_factor = 1.0f;
+    hp->yarn_beta_fast = 32.0f;
+    hp->yarn_beta_slow = 1.0f;
+    gguf_str type = {"none", 4};
+    if (gguf_find_key(g, k[0]) >= 0 && gguf_get_str(g, k[0], &type) != 0) {
+        st_errf(err, errlen, "%s: metadata key '%s' is not a string", gguf_path(g), k[0]);
+        return MS_ERR_INPUT;
+    }
+    int yarn = type.n == 4 && !memcmp(type.p, "yarn", 4);
+    if (!(type.n == 4 && !memcmp(type.p, "none", 4)) && !yarn &&
+        !(type.n == 6 && !memcmp(type.p, "linear", 6))) {
+        st_errf(err, errlen, "%s: %s '%.*s' is not supported (none, linear, yarn)", gguf_path(g),
+                k[0], (int)(type.n > 32 ? 32 : type.n), type.p);
+        return MS_ERR_INPUT;
+    }
+    if (type.n == 4 && !memcmp(type.p, "none", 4)) return 0;
+    float factor = 1.0f, attn = 1.0f;
+    if (gg_float(g, k[1], &factor, err, errlen) ||
+        gg_int(g, k[2], 0, 0, 1 << 30, &hp->rope_orig_ctx, err, errlen) ||
+        gg_float(g, k[3], &attn, err, errlen) ||
+        gg_float(g, k[4], &hp->yarn_beta_fast, err, errlen) ||
+        gg_float(g, k[5], &hp->yarn_beta_slow, err, errlen))
+        return MS_ERR_INPUT;
+    hp->rope_freq_scale = 1.0f / factor;
+    if (yarn) {
+        hp->rope_yarn = 1;
+        hp->yarn_ext_factor = 1.0f;
+        if (hp->rope_orig_ctx == 0) hp->rope_orig_ctx = hp->n_ctx_train;
+        float ms = factor <= 1.0f ? 1.0f : 0.1f * logf(factor) + 1.0f;
+        hp->yarn_attn_factor = ms / (1.0f + 0.1f * logf(factor));
+        if (hp->rope_orig_ctx < 1) {
+            st_errf(err, errlen, "%s: YaRN scaling without %s or context_length", gguf_path(g),
+                    k[2]);
+            return MS_ERR_INPUT;
+        }
+    }
+    hp->yarn_attn_factor *= attn;
+    return 0;
+}
+
 static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
     int rc = gguf_set_open(&m->gset, path, err, errlen);
     if (rc) return rc;
@@ -733,12 +784,14 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
         return MS_ERR_INPUT;
     }
     if (hp->d_head <= 0 || hp->d_head % 2 || (v_len && v_len != hp->d_head) ||
-        (rope_dim && rope_dim != hp->d_head)) {
+        rope_dim > hp->d_head || rope_dim % 2) {
         st_errf(err, errlen,
                 "%s: unsupported head layout (key_length %d, value_length %d, rope dimension %d)",
                 path, hp->d_head, v_len, rope_dim);
         return MS_ERR_INPUT;
     }
+    hp->n_rot = rope_dim == hp->d_head ? 0 : rope_dim;
+    if (gguf_rope_scaling(g, a->gguf_arch, hp, err, errlen)) return MS_ERR_INPUT;
 #undef KEY
     hp->rope = a->gguf_rope;
     if (alloc_layers(m)) return MS_ERR_RUNTIME;
@@ -1015,6 +1068,25 @@ static int open_hf(ms_model *m, const char *dir, const char *single, char *err, 
     hp->n_ctx_train = c.max_position_embeddings;
     hp->sliding_window = c.sliding_window;
     hp->rope_theta = (float)c.rope_theta;
+    hp->rope_freq_scale = (float)(1.0 / c.rope_factor);
+    if (c.rope_yarn) {
+        /* our magnitude is yarn_attn_factor * (1 + 0.1 ln factor), as ggml's rope_yarn */
+        hp->rope_yarn = 1;
+        hp->yarn_ext_factor = 1.0f;
+        hp->rope_orig_ctx = c.rope_orig_ctx ? c.rope_orig_ctx : c.max_position_embeddings;
+        hp->yarn_attn_factor = (float)(c.yarn_attention / (1.0 + 0.1 * log(c.rope_factor)));
+        hp->yarn_beta_fast = (float)c.yarn_beta_fast;
+        hp->yarn_beta_slow = (float)c.yarn_beta_slow;
+        hp->yarn_no_truncate = c.yarn_no_truncate;
+        if (hp->rope_orig_ctx < 1) {
+            st_errf(err, errlen,
+                    "%s/config.json: YaRN rope_scaling without "
+                    "original_max_position_embeddings",
+                    dir);
+            rc = MS_ERR_INPUT;
+            goto out;
+        }
+    }
     hp->norm_eps = (float)c.rms_norm_eps;
     hp->rope = MS_ROPE_HALF;
     hp->tied_embeddings = c.tie_word_embeddings;
@@ -1294,6 +1366,14 @@ char *ms_model_describe_json(const ms_model *m) {
     cJSON_AddNumberToObject(h, "rope_theta", hp->rope_theta);
     cJSON_AddNumberToObject(h, "norm_eps", hp->norm_eps);
     cJSON_AddStringToObject(h, "rope", hp->rope == MS_ROPE_ADJACENT ? "adjacent" : "half");
+    cJSON_AddNumberToObject(h, "rope_dims", hp->n_rot ? hp->n_rot : hp->d_head);
+    cJSON_AddStringToObject(h, "rope_scaling",
+                            hp->rope_yarn                                               ? "yarn"
+                            : hp->rope_freq_scale > 0.0f && hp->rope_freq_scale != 1.0f ? "linear"
+                                                                                        : "none");
+    cJSON_AddNumberToObject(h, "rope_scaling_factor",
+                            hp->rope_freq_scale > 0.0f ? 1.0 / (double)hp->rope_freq_scale : 1.0);
+    if (hp->rope_yarn) cJSON_AddNumberToObject(h, "rope_orig_ctx", hp->rope_orig_ctx);
     cJSON_AddStringToObject(h, "router", ms_router_kind_name(hp->router));
     cJSON_AddBoolToObject(h, "tied_embeddings", hp->tied_embeddings);
     if (hp->d_ff_shared) cJSON_AddNumberToObject(h, "d_ff_shared", hp->d_ff_shared);

@@ -70,6 +70,15 @@ typedef struct hf_config {
     int d_ff_shared; /* shared expert's width (0: none) */
     int d_ff_dense;  /* dense MLP layers' width (0: no dense layer) */
     double embedding_multiplier, attention_multiplier, residual_multiplier, logits_scaling;
+    /* rope_scaling (or rope_parameters with a rope_type other than "default") */
+    int rope_scaled;    /* 1: linear or YaRN */
+    int rope_yarn;      /* 1: YaRN */
+    double rope_factor; /* factor (1 when absent) */
+    int rope_orig_ctx;  /* original_max_position_embeddings (0: max_position_embeddings) */
+    double yarn_beta_fast, yarn_beta_slow;
+    double yarn_attention; /* the cos/sin magnitude: attention_factor, or transformers'
+                              get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dim) */
+    int yarn_no_truncate;  /* truncate: false */
     unsigned char dense_layer[HF_MAX_LAYERS]; /* 1: a dense MLP layer (mlp_only_layers,
                                                  decoder_sparse_step) */
     /* GPT-OSS: layer_types ("full_attention" layers ignore the sliding window), swiglu_limit */

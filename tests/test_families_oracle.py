@@ -49,6 +49,12 @@ FAMILIES = [
     ("qwen3moe", 128, 8, ["--head-dim", "64"]),
     ("granitemoe", 40, 8, []),
 ]
+# YaRN RoPE scaling (rope.scaling.* / rope_scaling) on both RoPE layouts, F32 only: the
+# variant's name, its family, experts, k, options
+VARIANTS = [
+    ("mixtral-yarn", "mixtral", 8, 2, ["--yarn", "4", "--ctx", "128"]),
+    ("qwen3moe-yarn", "qwen3moe", 16, 4, ["--head-dim", "64", "--yarn", "8", "--ctx", "256"]),
+]
 TYPES = ["F32", "Q8_0"]
 PARA = ("The history of the river valley is a story of floods and harvests. Farmers "
         "built terraces on the slopes, and merchants carried grain, wool and salt down to "
@@ -209,11 +215,13 @@ def main():
     failures = 0
     next_jobs, next_checks, probe_jobs, probe_checks = [], [], [], []
     n_layer = 3
-    for family, ne, k, extra in FAMILIES:
-        if ONLY and family not in ONLY:
+    runs = [(f, f, ne, k, x, TYPES) for f, ne, k, x in FAMILIES] + \
+        [(n, f, ne, k, x, ["F32"]) for n, f, ne, k, x in VARIANTS]
+    for name, family, ne, k, extra, types in runs:
+        if ONLY and name not in ONLY:
             continue
-        for typ in TYPES:
-            tag = "%s_%s" % (family, typ.lower())
+        for typ in types:
+            tag = "%s_%s" % (name, typ.lower())
             model = os.path.join(WORK, tag + ".gguf")
             run([MOESCOPE, "make-model", "--arch", family, "--out", model, "--type", typ,
                  "--experts", str(ne), "--k", str(k), "--d-model", "128", "--ff", "64",

@@ -12,8 +12,10 @@ same weights, both written by `moescope make-model --arch gpt-oss` (F32, and MXF
    MXFP4 experts bit for bit.
 2. moescope on the folder equals moescope on the GGUF: `route --json` (experts and weights of
    every layer and token) and `eval --json` identical, for a prompt longer than the window.
+   Also with YaRN (rope_scaling factor 8; GGUF rope.scaling.*).
 3. config.json's layer_types is read: all "full_attention" changes the routes of the long
-   prompt; a bad entry or a missing *_scales tensor is one error line, exit 2.
+   prompt; so does rope_scaling.truncate false (the release's setting, which llama.cpp
+   ignores); a bad entry or a missing *_scales tensor is one error line, exit 2.
 
 usage: test_gptoss_hf.py MOESCOPE TESTS_DIR WORK_DIR
 """
@@ -120,11 +122,12 @@ def main():
     with open(prompt, "w") as f:
         f.write(LONG)
     out = {}
-    for tag, typ in [("f32", "F32"), ("mxfp4", "MXFP4")]:
+    for tag, typ, extra in [("f32", "F32", []), ("mxfp4", "MXFP4", []),
+                            ("yarn", "F32", ["--yarn", "8", "--ctx", "32"])]:
         gg, hf = os.path.join(WORK, tag + ".gguf"), os.path.join(WORK, tag + ".hf")
         shutil.rmtree(hf, ignore_errors=True)
-        run(["make-model", "--out", gg, "--type", typ] + SHAPE)
-        run(["make-model", "--out", hf, "--format", "hf", "--type", typ] + SHAPE)
+        run(["make-model", "--out", gg, "--type", typ] + SHAPE + extra)
+        run(["make-model", "--out", hf, "--format", "hf", "--type", typ] + SHAPE + extra)
         if fails:
             break
         check_layout(hf, gg, typ == "MXFP4")
@@ -149,6 +152,18 @@ def main():
     if fails:
         print("\n".join(fails))
         return 1
+    # rope_scaling.truncate false (the release's config; transformers does not round YaRN's
+    # correction range, llama.cpp does): read, and the routes move
+    yt = os.path.join(WORK, "yarn_notrunc.hf")
+    shutil.rmtree(yt, ignore_errors=True)
+    shutil.copytree(os.path.join(WORK, "yarn.hf"), yt)
+    cp = os.path.join(yt, "config.json")
+    c = json.load(open(cp))
+    c["rope_scaling"]["truncate"] = False
+    json.dump(c, open(cp, "w"))
+    r = json.loads(run(["route", "--model", yt, "--file", prompt, "--json"]).stdout)
+    if [(t["experts"], t["weights"]) for t in r["tokens"]] == out["yarn"]:
+        fails.append("rope_scaling.truncate false: routes unchanged")
     # layer_types is read
     hf = os.path.join(WORK, "mxfp4.hf")
     full = os.path.join(WORK, "full.hf")

@@ -5,7 +5,8 @@ Fixtures: 4 layers (llama.cpp's pattern: layers 0 and 2 slide, 1 and 3 see every
 experts, k 4, 8 query heads / 2 kv heads of 32 (head size != d_model / heads), attention sinks,
 q/k/v/o biases, router and expert biases, clamped SwiGLU. One fixture has a sliding window of
 32 tokens (written in the file), one the release's 128; the prompts include one of more than
-200 tokens, so both kinds of layer see keys the other would not.
+200 tokens, so both kinds of layer see keys the other would not. One F32 fixture has YaRN
+RoPE scaling (factor 8 over an original context of 128, as gpt-oss's 32 over 4096).
 
 1. F32 fixtures, exact: router top-k at every layer and token equals llama.cpp's. The probes
    (see test_families_oracle.py) give llama.cpp's router logits up to a constant; the test
@@ -41,6 +42,8 @@ FIXTURES = [
     ("gptoss_w32_f32", ["--type", "F32", "--sliding-window", "32"]),
     ("gptoss_w128_f32", ["--type", "F32"]),
     ("gptoss_w32_mxfp4", ["--type", "MXFP4", "--sliding-window", "32"]),
+    ("gptoss_w32_yarn_f32", ["--type", "F32", "--sliding-window", "32", "--yarn", "8", "--ctx",
+                             "128"]),
 ]
 PROMPTS = fam.PROMPTS + [fam.PARA * 5]
 

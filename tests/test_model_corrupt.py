@@ -26,11 +26,12 @@ def make_base():
             "--k", "1", "--layers", "1", "--tied", "-q"]
     for out, extra in (("base_hf", ["--type", "BF16"]),
                        ("base_sharded", ["--type", "BF16", "--shard-mb", "0.05"]),
-                       ("base.gguf", ["--type", "F16"])):
+                       ("base.gguf", ["--type", "F16"]),
+                       ("base_yarn.gguf", ["--type", "F16", "--yarn", "4"])):
         r = run("make-model", "--out", os.path.join(WORK, out), *dims, *extra)
         if r.returncode != 0:
             sys.exit("make-model %s failed: %s" % (out, r.stderr.decode()))
-    for base in ("base_hf", "base_sharded", "base.gguf"):
+    for base in ("base_hf", "base_sharded", "base.gguf", "base_yarn.gguf"):
         r = run("inspect", "--no-tensors", os.path.join(WORK, base))
         if r.returncode != 0:
             sys.exit("base fixture %s does not open: %s" % (base, r.stderr.decode()))
@@ -262,8 +263,16 @@ def cfg_cases():
     cfg("cfg_negative", lambda c: c.update(num_local_experts=-1), "outside")
     cfg("cfg_huge", lambda c: c.update(hidden_size=1e300), "outside")
     cfg("cfg_eps", lambda c: c.update(rms_norm_eps="small"), "'rms_norm_eps' must be a number")
-    cfg("cfg_rope_scaling", lambda c: c.update(rope_scaling={"type": "linear", "factor": 2}),
-        "rope_scaling")
+    cfg("cfg_rope_scaling", lambda c: c.update(rope_scaling={"type": "longrope", "factor": 2}),
+        "rope_scaling.rope_type must be")
+    cfg("cfg_rope_dynamic", lambda c: c.update(rope_scaling={"rope_type": "dynamic"}),
+        "rope_scaling.rope_type must be")
+    cfg("cfg_rope_factor", lambda c: c.update(rope_scaling={"rope_type": "yarn", "factor": "4"}),
+        "'factor' must be a number")
+    cfg("cfg_rope_obj", lambda c: c.update(rope_scaling=[1]), "'rope_scaling' must be an object")
+    cfg("cfg_rope_truncate", lambda c: c.update(rope_scaling={"rope_type": "yarn", "factor": 2,
+                                                              "truncate": 0}),
+        "'truncate' must be a boolean")
     cfg("cfg_act", lambda c: c.update(hidden_act="gelu"), "hidden_act")
     d = hf_case("cfg_vocab_mismatch")
     p = os.path.join(d, "config.json")
@@ -309,8 +318,8 @@ def index_cases():
 
 # ---- GGUF helpers ----------------------------------------------------------------------
 
-def gguf_case(name, fn, sub, expect_target=True):
-    src = open(os.path.join(WORK, "base.gguf"), "rb").read()
+def gguf_case(name, fn, sub, expect_target=True, base="base.gguf"):
+    src = open(os.path.join(WORK, base), "rb").read()
     p = os.path.join(WORK, name + ".gguf")
     with open(p, "wb") as f:
         f.write(fn(bytearray(src)))
@@ -403,6 +412,21 @@ def gguf_cases():
         b[i + 16:i + 24] = struct.pack("<Q", 1 << 50)
         return bytes(b)
     gguf_case("gguf_offset", offset, "")
+
+    def rope_type(b):  # rope.scaling.type "yarn" -> "yawn"
+        i = kv_value_at(b, "llama.rope.scaling.type") + 8
+        b[i:i + 4] = b"yawn"
+        return bytes(b)
+    gguf_case("gguf_rope_type", rope_type, "'yawn' is not supported", base="base_yarn.gguf")
+
+    def rope_factor(b):  # rope.scaling.factor -1
+        i = kv_value_at(b, "llama.rope.scaling.factor")
+        b[i:i + 4] = struct.pack("<f", -1.0)
+        return bytes(b)
+    gguf_case("gguf_rope_factor", rope_factor, "rope.scaling.factor' is not a positive",
+              base="base_yarn.gguf")
+    gguf_case("gguf_rope_dims", set_u32("llama.rope.dimension_count", 7),
+              "unsupported head layout")
 
 
 def misc_cases():
