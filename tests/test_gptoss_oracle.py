@@ -5,7 +5,7 @@ Fixtures: 4 layers (llama.cpp's pattern: layers 0 and 2 slide, 1 and 3 see every
 experts, k 4, 8 query heads / 2 kv heads of 32 (head size != d_model / heads), attention sinks,
 q/k/v/o biases, router and expert biases, clamped SwiGLU. One fixture has a sliding window of
 32 tokens (written in the file), one the release's 128; the prompts include one of more than
-200 tokens, so both kinds of layer see keys the other would not. One F32 fixture has YaRN
+256 tokens (282), so both kinds of layer see keys the other would not. One F32 fixture has YaRN
 RoPE scaling (factor 8 over an original context of 128, as gpt-oss's 32 over 4096).
 
 1. F32 fixtures, exact: router top-k at every layer and token equals llama.cpp's. The probes
@@ -149,8 +149,8 @@ def main():
                 jobs["probe"].append({"model": pm, "prompt": d["ids"], "n_first": NE})
                 if mx:
                     jobs["raw"].append({"model": raw[i], "prompt": d["ids"], "n_first": NE})
-        if max(len(p) for p in prompts) <= 200:
-            print("%s: the longest prompt has only %d tokens" % (tag, max(map(len, prompts))))
+        if max(len(p) for p in prompts) <= 256:
+            print("%s: the longest prompt has only %d tokens (want > 2 x 128)" % (tag, max(map(len, prompts))))
             failures += 1
         jobs["next"].append({"model": ref, "prompts": prompts, "all_positions": False})
         if mx:
