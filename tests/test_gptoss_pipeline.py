@@ -3,7 +3,8 @@ MXFP4 experts (32 experts, k 4, 4 layers, sliding window 32 so the corpus docume
 the store's model description names the family, the router kind (topk_softmax), the clamped
 SwiGLU and which layers slide (0 and 2, llama.cpp's pattern), its weights are a softmax over
 the k (positive, summing to 1, in rank order) for all 4 layers, `analyze --json` covers the 4
-layers and `report` writes its index.html.
+layers, `route --json` is identical with 1, 2 and 3 threads, and `report` writes its
+index.html.
 
 usage: test_gptoss_pipeline.py MOESCOPE MANIFEST WORKDIR
 """
@@ -74,6 +75,15 @@ if not fails:
         if d.get("layers") != [0, 1, 2, 3] or d.get("n_expert") != 32 or d.get("k") != 4:
             fails.append("analysis JSON: layers %s, E %s, k %s" %
                          (d.get("layers"), d.get("n_expert"), d.get("k")))
+    # results bit-identical at any thread count
+    txt = os.path.join(WORK, "p.txt")
+    with open(txt, "w") as f:
+        f.write("Sliding windows and sinks: " * 12)
+    one = run("route", "--model", model, "--file", txt, "--json", "--threads", "1").stdout
+    two = run("route", "--model", model, "--file", txt, "--json", "--threads", "2").stdout
+    three = run("route", "--model", model, "--file", txt, "--json", "--threads", "3").stdout
+    if not one or one != two or one != three:
+        fails.append("route --json differs between 1, 2 and 3 threads")
     run("report", store, "--out", os.path.join(WORK, "rep"))
     if not os.path.exists(os.path.join(WORK, "rep", "index.html")):
         fails.append("report wrote no index.html")
