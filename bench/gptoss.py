@@ -58,7 +58,8 @@ def main():
     work = os.path.join(build, "bench-work")
     os.makedirs(work, exist_ok=True)
     fwd = os.path.join(work, "perf_forward")
-    libs = Proc(["pkg-config", "--cflags", "--libs", "openblas", "libcjson"]).out.split()
+    libs = Proc(["pkg-config", "--cflags", "--libs", "openblas", "libcjson", "oniguruma",
+                 "libutf8proc"]).out.split()
     Proc(["cc", "-O2", "-march=native", "-I" + os.path.join(SRC, "engine"), "-o", fwd,
           os.path.join(HERE, "perf_forward.c"), os.path.join(build, "engine", "libms_engine.a"),
           os.path.join(build, "util", "libms_util.a")] + libs + ["-lm", "-lpthread"])

@@ -194,20 +194,7 @@ def main():
             a[1] += t
     print("routes: %d (layer, token) pairs checked, %d near-tie swaps, max |dweight| %.2e" %
           (stats["checked"], stats["ties"], stats["dw"]))
-    for tag, (s, t) in agree.items():
-        ok = t > 0 and s >= 0.9 * t
-        print("%-26s llama.cpp on the MXFP4 file: same top-k (rank order) on %d of %d "
-              "(layer, token) pairs (%.1f%%)%s" % (tag, s, t, 100.0 * s / max(t, 1),
-                                                   "" if ok else "   FAIL"))
-        failures += not ok
-    if stats["checked"] == 0:
-        print("no routes checked   FAIL")
-        failures += 1
-    if failures:
-        print("%d check(s) failed" % failures)
-        return 1
-    print("all gpt-oss oracle checks passed")
-    return 0
+    return mxo.summary(agree, stats, failures, "gpt-oss")
 
 
 if __name__ == "__main__":
