@@ -13,6 +13,17 @@
 
 extern const ms_command ms_cmd_inspect;
 
+/* GPT-OSS's additions to the block line: sinks, biases, clamped SwiGLU, which layers slide. */
+static void inspect_oai(const ms_model *m) {
+    const ms_hparams *hp = ms_model_hparams(m);
+    printf(" attention sinks; o/router/expert biases; SwiGLU clamped at %g (alpha %g);"
+           " sliding-window layers:",
+           (double)hp->swiglu_limit, (double)hp->swiglu_alpha);
+    for (int il = 0; il < hp->n_layer; il++)
+        if (!ms_model_layer(m, il)->blk.full_attn) printf(" %d", il);
+    printf(";");
+}
+
 static const char usage[] =
     "usage: moescope inspect [--json] [--no-tensors] MODEL\n"
     "\n"
@@ -159,6 +170,7 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
             if (hp->logit_scale > 0)
                 printf(" multipliers embedding %g, attention %g, residual %g, logits 1/%g;",
                        hp->embd_scale, hp->attn_scale, hp->residual_scale, hp->logit_scale);
+            if (b0->attn_sinks) inspect_oai(m);
             printf("\n");
         }
     }

@@ -29,7 +29,8 @@ static const char usage[] =
     "  --out PATH          output: a .gguf file, or a folder for --format hf\n"
     "  --format F          gguf or hf (default: gguf when PATH ends in .gguf, else hf)\n"
     "  --type T            gguf: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K\n"
-    "                      Q6_K Q4_K_M MXFP4 (default F32); hf: F32 F16 BF16 F8_E4M3 (default\n"
+    "                      Q6_K Q4_K_M MXFP4 (default F32); hf: F32 F16 BF16 F8_E4M3, and MXFP4\n"
+    "                      for gpt-oss (the release's *_blocks/*_scales experts) (default\n"
     "                      F32). MXFP4: routed experts MXFP4, everything else F32; F8_E4M3:\n"
     "                      linear weights FP8 with 128x128 block scales, the rest BF16\n"
     "  --seed N            random seed (default 1)\n"
@@ -52,7 +53,8 @@ static const char usage[] =
     "  --shard-mb X        hf: split the weights into shards of at most X MiB (a tensor larger\n"
     "                      than X gets a shard of its own) + model.safetensors.index.json\n"
     "  --arch A            family: mixtral (default), olmoe, qwen2moe, qwen3moe, granitemoe,\n"
-    "                      deepseek, deepseek2 (GGUF only)\n"
+    "                      deepseek (GGUF only), deepseek2, gpt-oss (sliding window 128\n"
+    "                      unless given; --type MXFP4 stores its experts MXFP4)\n"
     "                      (docs/MODELS.md: what each adds)\n"
     "  --head-dim N        head size (default d-model/heads; not for mixtral)\n"
     "  --shared-ff N       qwen2moe: shared expert's intermediate size (default --ff)\n"
@@ -285,7 +287,7 @@ static int run(int argc, char **argv) {
         if (type < 0) return ms_usage_error(cmd, "--type: unknown type '%s'", type_s);
     }
     if (!gguf && type != MS_TYPE_F32 && type != MS_TYPE_F16 && type != MS_TYPE_BF16 &&
-        type != MS_TYPE_F8_E4M3)
+        type != MS_TYPE_F8_E4M3 && !(type == MS_TYPE_MXFP4 && o.arch && !strcmp(o.arch, "gpt-oss")))
         return ms_usage_error(cmd, "--type: hf folders hold F32, F16, BF16 or F8_E4M3, not %s",
                               type_s);
     if (gguf && type == MS_TYPE_F8_E4M3)

@@ -46,6 +46,12 @@ static const char *const gguf_names[MS_R_COUNT] = {
     [MS_R_K_B] = "blk.%d.attn_k_b.weight",
     [MS_R_V_B] = "blk.%d.attn_v_b.weight",
     [MS_R_EXP_PROBS_B] = "blk.%d.exp_probs_b.bias",
+    [MS_R_SINKS] = "blk.%d.attn_sinks.weight",
+    [MS_R_O_BIAS] = "blk.%d.attn_output.bias",
+    [MS_R_ROUTER_BIAS] = "blk.%d.ffn_gate_inp.bias",
+    [MS_R_EXPS_GATE_BIAS] = "blk.%d.ffn_gate_exps.bias",
+    [MS_R_EXPS_UP_BIAS] = "blk.%d.ffn_up_exps.bias",
+    [MS_R_EXPS_DOWN_BIAS] = "blk.%d.ffn_down_exps.bias",
 };
 
 /* Hugging Face names shared by the Llama-style families (attention, norms, embeddings). */
@@ -262,6 +268,43 @@ static const ms_arch archs[] = {
                      [MS_R_SH_UP] = "model.layers.%d.mlp.shared_experts.up_proj.weight",
                      [MS_R_SH_DOWN] = "model.layers.%d.mlp.shared_experts.down_proj.weight"},
     },
+    {
+        /* GPT-OSS (llama.cpp LLM_ARCH_OPENAI_MOE, src/models/openai-moe.cpp): attention sinks,
+         * sliding-window layers alternating with full ones (llama.cpp's swa pattern 2: even
+         * layers slide), biases on q/k/v/o, the router and every expert, top-k on the biased
+         * logits then a softmax over the k (LLAMA_EXPERT_GATING_FUNC_TYPE_SOFTMAX_WEIGHT),
+         * clamped SwiGLU (LLM_FFN_SWIGLU_OAI_MOE: alpha 1.702, limit 7), NEOX RoPE. */
+        .name = "gpt-oss",
+        .gguf_arch = "gpt-oss",
+        .hf_arch = "GptOssForCausalLM",
+        .hf_model_type = "gpt_oss",
+        .router = MS_ROUTER_TOPK_SOFTMAX,
+        .gguf_rope = MS_ROPE_HALF,
+        .qkv_bias = 1,
+        .oai = 1,
+        .gguf_keys = {[MS_K_EXPERT_COUNT] = "expert_count",
+                      [MS_K_EXPERT_USED] = "expert_used_count",
+                      [MS_K_EXPERT_FF] = "expert_feed_forward_length",
+                      [MS_K_SWA_PATTERN] = "attention.sliding_window_pattern"},
+        .hf_keys = {[MS_K_EXPERT_COUNT] = "num_local_experts",
+                    [MS_K_EXPERT_USED] = "num_experts_per_tok",
+                    [MS_K_EXPERT_FF] = "intermediate_size",
+                    [MS_K_SWIGLU_LIMIT] = "swiglu_limit"},
+        .gguf_over = {[MS_R_FFN_NORM] = "blk.%d.post_attention_norm.weight"},
+        /* experts stored together: gate_up_proj (E, d, 2*ff) with gate and up interleaved
+         * along the last axis, down_proj (E, ff, d) (transposed against nn.Linear) */
+        .hf_names = {HF_COMMON, [MS_R_Q_BIAS] = "model.layers.%d.self_attn.q_proj.bias",
+                     [MS_R_K_BIAS] = "model.layers.%d.self_attn.k_proj.bias",
+                     [MS_R_V_BIAS] = "model.layers.%d.self_attn.v_proj.bias",
+                     [MS_R_O_BIAS] = "model.layers.%d.self_attn.o_proj.bias",
+                     [MS_R_SINKS] = "model.layers.%d.self_attn.sinks",
+                     [MS_R_ROUTER] = "model.layers.%d.mlp.router.weight",
+                     [MS_R_ROUTER_BIAS] = "model.layers.%d.mlp.router.bias",
+                     [MS_R_EXPS_GATE] = "model.layers.%d.mlp.experts.gate_up_proj",
+                     [MS_R_EXPS_GATE_BIAS] = "model.layers.%d.mlp.experts.gate_up_proj_bias",
+                     [MS_R_EXPS_DOWN] = "model.layers.%d.mlp.experts.down_proj",
+                     [MS_R_EXPS_DOWN_BIAS] = "model.layers.%d.mlp.experts.down_proj_bias"},
+    },
 };
 
 #define N_ARCHS ((int)(sizeof archs / sizeof archs[0]))
@@ -315,7 +358,7 @@ const char *ms_arch_list(void) {
 }
 
 int ms_tensor_name(const ms_arch *a, int hf, ms_role r, int il, int x, char *buf, size_t n) {
-    const char *fmt = hf ? a->hf_names[r] : gguf_names[r];
+    const char *fmt = hf ? a->hf_names[r] : a->gguf_over[r] ? a->gguf_over[r] : gguf_names[r];
     if (!fmt) return -1;
     /* "%d"s take the layer, then the expert (the only conversion the tables use) */
     const int args[2] = {il, x};

@@ -54,6 +54,12 @@ typedef enum ms_role {
     MS_R_K_B,
     MS_R_V_B,
     MS_R_EXP_PROBS_B,
+    MS_R_SINKS,          /* gpt-oss: attention sinks (n_head) */
+    MS_R_O_BIAS,         /* gpt-oss: output projection bias */
+    MS_R_ROUTER_BIAS,    /* gpt-oss: router bias (n_expert) */
+    MS_R_EXPS_GATE_BIAS, /* gpt-oss: experts' biases stacked, (n_expert, width) */
+    MS_R_EXPS_UP_BIAS,
+    MS_R_EXPS_DOWN_BIAS,
     MS_R_COUNT
 } ms_role;
 
@@ -76,6 +82,8 @@ typedef enum ms_hkey {
     MS_K_GATING,        /* DeepSeek-V2/V3: GGUF expert_gating_func (1 softmax, 2 sigmoid) */
     MS_K_GROUP_COUNT,   /* DeepSeek-V3: expert groups */
     MS_K_GROUP_USED,    /* DeepSeek-V3: groups a token may use */
+    MS_K_SWA_PATTERN,   /* gpt-oss: period of the sliding-window layers (llama.cpp default 2) */
+    MS_K_SWIGLU_LIMIT,  /* gpt-oss: the clamped SwiGLU's limit (HF config only) */
     MS_K_COUNT
 } ms_hkey;
 
@@ -102,6 +110,10 @@ typedef struct ms_arch {
     /* HF checkpoints whose experts are stored fused (Granite: input_linear holds gate and up
      * stacked over experts) are read through these instead of MS_R_EXP_*. */
     int hf_fused_experts;
+    /* GPT-OSS's block (sinks, alternating sliding windows, o/router/expert biases, clamped
+     * SwiGLU); its GGUF names that differ from the common table are in gguf_over. */
+    int oai;
+    const char *gguf_over[MS_R_COUNT];
 } ms_arch;
 
 /* GGUF tensor names (llama.cpp's, one table for all families). */

@@ -128,6 +128,12 @@ typedef struct ms_block {
     ms_ffn_kind ffn;   /* routed experts (with the model's router kind) or a dense MLP */
     int shared_expert; /* MoE layers: + sigmoid(sh_inp . x) * shared expert(x) (Qwen2-MoE) */
     int shared_nogate; /* with shared_expert: added without a gate (DeepSeek: + shared(x)) */
+    /* GPT-OSS (gpt-oss): */
+    int attn_sinks;  /* one learned logit per head joins the attention softmax, then dropped */
+    int full_attn;   /* this layer ignores hp.sliding_window (gpt-oss's odd layers) */
+    int o_bias;      /* the output projection adds a bias */
+    int router_bias; /* the router logits add a bias (top-k is taken on the biased logits) */
+    int expert_bias; /* every expert's gate/up/down adds its bias; clamped SwiGLU (swiglu_limit) */
 } ms_block;
 
 typedef enum ms_format { MS_FORMAT_GGUF = 0, MS_FORMAT_SAFETENSORS = 1 } ms_format;
@@ -179,6 +185,9 @@ typedef struct ms_hparams {
     int group_score_max; /* a group's score is its best expert's (HF topk_method
                             group_limited_greedy), else its top-2 sum (llama.cpp, noaux_tc) */
     int expert_weights_norm;
+    /* GPT-OSS's clamped SwiGLU in blocks with expert_bias: gate clamped above at the limit, up
+     * to [-limit, limit], out = (up + 1) * gate * sigmoid(swiglu_alpha * gate) */
+    float swiglu_limit, swiglu_alpha;
     /* RoPE: partial rotary dims and scaling (linear or YaRN), as llama.cpp's ggml_rope_ext */
     int n_rot;              /* rotated dims per head (rope.dimension_count; 0: d_head) */
     int rope_yarn;          /* 1: YaRN (ext_factor mixes interpolation and extrapolation) */
@@ -214,16 +223,21 @@ typedef struct ms_layer {
     ms_mat ffn_gate, ffn_up; /* dense layer: (d_ff_dense, d_model); router/experts unused */
     ms_mat ffn_down;         /* dense layer: (d_model, d_ff_dense) */
     /* MLA (hparams.mla); H = n_head, dn/dr/dv the head parts, R = kv_lora_rank */
-    ms_mat wq_a;        /* q_lora_rank > 0: (q_lora_rank, d_model) */
-    ms_mat q_a_norm;    /* q_lora_rank > 0: (1, q_lora_rank) */
-    ms_mat wq_b;        /* q_lora_rank > 0: (H*(dn+dr), q_lora_rank); else wq is (H*(dn+dr), d) */
-    ms_mat wkv_a;       /* (R + dr, d_model): compressed kv, then the key's rope part */
-    ms_mat kv_a_norm;   /* (1, R) */
-    ms_mat wkv_b;       /* (H*(dn+dv), R): per head dn key rows then dv value rows, or NULL data
-                           when the file has the split form below */
-    ms_mat wk_b;        /* split form: H matrices (R, dn) stacked: head h is rows h*R.. */
-    ms_mat wv_b;        /* split form: (H*dv, R) */
-    ms_mat exp_probs_b; /* MS_ROUTER_DS_*: (1, n_expert) selection bias, or NULL data */
+    ms_mat wq_a;         /* q_lora_rank > 0: (q_lora_rank, d_model) */
+    ms_mat q_a_norm;     /* q_lora_rank > 0: (1, q_lora_rank) */
+    ms_mat wq_b;         /* q_lora_rank > 0: (H*(dn+dr), q_lora_rank); else wq is (H*(dn+dr), d) */
+    ms_mat wkv_a;        /* (R + dr, d_model): compressed kv, then the key's rope part */
+    ms_mat kv_a_norm;    /* (1, R) */
+    ms_mat wkv_b;        /* (H*(dn+dv), R): per head dn key rows then dv value rows, or NULL data
+                            when the file has the split form below */
+    ms_mat wk_b;         /* split form: H matrices (R, dn) stacked: head h is rows h*R.. */
+    ms_mat wv_b;         /* split form: (H*dv, R) */
+    ms_mat exp_probs_b;  /* MS_ROUTER_DS_*: (1, n_expert) selection bias, or NULL data */
+    ms_mat sinks;        /* attn_sinks: (1, n_head) */
+    ms_mat bo;           /* o_bias: (1, d_model) */
+    ms_mat router_b;     /* router_bias: (1, n_expert) */
+    ms_mat b_gate, b_up; /* expert_bias: (n_expert, d_ff), row e is expert e's */
+    ms_mat b_down;       /* expert_bias: (n_expert, d_model) */
 } ms_layer;
 
 typedef struct ms_model ms_model;

@@ -97,13 +97,20 @@ static int is_norm(role r) {
            r == MS_R_K_NORM || r == MS_R_Q_A_NORM || r == MS_R_KV_A_NORM;
 }
 
+/* GPT-OSS's stacked expert biases: (n_expert, width) matrices, stored F32 */
+static int is_exp_bias(role r) {
+    return r == MS_R_EXPS_GATE_BIAS || r == MS_R_EXPS_UP_BIAS || r == MS_R_EXPS_DOWN_BIAS;
+}
+
 static int is_bias(role r) {
-    return r == MS_R_Q_BIAS || r == MS_R_K_BIAS || r == MS_R_V_BIAS;
+    return r == MS_R_Q_BIAS || r == MS_R_K_BIAS || r == MS_R_V_BIAS || r == MS_R_O_BIAS ||
+           r == MS_R_ROUTER_BIAS || r == MS_R_SINKS || is_exp_bias(r);
 }
 
 /* Stored as a 1-D tensor (GGUF always; HF too except the shared-expert gate, a (1, d) Linear) */
 static int is_vec(role r) {
-    return is_norm(r) || is_bias(r) || r == MS_R_SH_INP || r == MS_R_EXP_PROBS_B;
+    return is_norm(r) || (is_bias(r) && !is_exp_bias(r)) || r == MS_R_SH_INP ||
+           r == MS_R_EXP_PROBS_B;
 }
 
 static int is_expert(role r) {
@@ -151,7 +158,13 @@ static void lname(const ltensor *t, char *buf, size_t n) {
                                                   [MS_R_KV_A] = "wkv_a",
                                                   [MS_R_KV_A_NORM] = "kv_a_norm",
                                                   [MS_R_KV_B] = "wkv_b",
-                                                  [MS_R_EXP_PROBS_B] = "exp_probs_b"};
+                                                  [MS_R_EXP_PROBS_B] = "exp_probs_b",
+                                                  [MS_R_SINKS] = "sinks",
+                                                  [MS_R_O_BIAS] = "bo",
+                                                  [MS_R_ROUTER_BIAS] = "router_b",
+                                                  [MS_R_EXPS_GATE_BIAS] = "w1_b",
+                                                  [MS_R_EXPS_UP_BIAS] = "w3_b",
+                                                  [MS_R_EXPS_DOWN_BIAS] = "w2_b"};
     const char *nm = names[t->r] ? names[t->r] : "?";
     if (t->layer < 0)
         snprintf(buf, n, "%s", nm);
@@ -181,6 +194,8 @@ static void gen(const fixture *f, const ltensor *t, float *dst) {
         gen_normal(dst, n, s, 0.0f, 0.05f);
     else {
         float std = f->o.weight_scale > 0 ? f->o.weight_scale : 1.0f / sqrtf((float)t->cols);
+        /* gpt-oss: gate/up pre-activations of std ~4, so the SwiGLU's clamps at +-7 bite */
+        if (f->a->oai && (t->r == R_W1 || t->r == R_W3)) std *= 4.0f;
         gen_normal(dst, n, s, 0.0f, std);
     }
 }
@@ -320,6 +335,10 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
             rc |= push(f, MS_R_K_BIAS, il, -1, 1, kv);
             rc |= push(f, MS_R_V_BIAS, il, -1, 1, kv);
         }
+        if (f->a->oai) {
+            rc |= push(f, MS_R_O_BIAS, il, -1, 1, d);
+            rc |= push(f, MS_R_SINKS, il, -1, 1, p->n_head);
+        }
         if (f->a->qk_norm != MS_QK_NORM_NONE) {
             int full = f->a->qk_norm == MS_QK_NORM_FULL;
             rc |= push(f, MS_R_Q_NORM, il, -1, 1, full ? q : f->d_head);
@@ -335,6 +354,12 @@ static int fixture_init(fixture *f, const ms_fixture_opts *o, char *err, size_t 
         }
         rc |= push(f, R_ROUTER, il, -1, p->n_expert, d);
         if (mla && p->router_sigmoid) rc |= push(f, MS_R_EXP_PROBS_B, il, -1, 1, p->n_expert);
+        if (f->a->oai) {
+            rc |= push(f, MS_R_ROUTER_BIAS, il, -1, 1, p->n_expert);
+            rc |= push(f, MS_R_EXPS_GATE_BIAS, il, -1, p->n_expert, ff);
+            rc |= push(f, MS_R_EXPS_UP_BIAS, il, -1, p->n_expert, ff);
+            rc |= push(f, MS_R_EXPS_DOWN_BIAS, il, -1, p->n_expert, d);
+        }
         for (int e = 0; e < p->n_expert; e++) {
             rc |= push(f, R_W1, il, e, ff, d);
             rc |= push(f, R_W2, il, e, d, ff);
@@ -380,7 +405,7 @@ static int use_more_bits(int i, int n) {
 
 /* Storage type of a tensor in a GGUF fixture of base type `type` (see engine.h). */
 static ms_type gguf_type_for(const fixture *f, int type, const ltensor *t) {
-    if (is_vec(t->r) || t->r == R_ROUTER) return MS_TYPE_F32;
+    if (is_vec(t->r) || is_bias(t->r) || t->r == R_ROUTER) return MS_TYPE_F32;
     /* MXFP4: routed experts only, the rest F32 (gpt-oss as released keeps its experts in
      * MXFP4; llama.cpp's MXFP4_MOE file type) */
     if (type == MS_TYPE_MXFP4 && !is_expert(t->r)) return MS_TYPE_F32;
@@ -569,8 +594,9 @@ int ms_fixture_write_gguf(const ms_fixture_opts *o, ms_type type, const char *pa
     }
     gguf_w_u32(w, KW(a->gguf_keys[MS_K_EXPERT_COUNT]), (uint32_t)p->n_expert);
     gguf_w_u32(w, KW(a->gguf_keys[MS_K_EXPERT_USED]), (uint32_t)p->n_expert_used);
-    if (p->sliding_window > 0)
-        gguf_w_u32(w, KW("attention.sliding_window"), (uint32_t)p->sliding_window);
+    if (p->sliding_window > 0 || a->oai) /* gpt-oss: required; the release's 128 by default */
+        gguf_w_u32(w, KW("attention.sliding_window"),
+                   (uint32_t)(p->sliding_window > 0 ? p->sliding_window : 128));
     if (a->multipliers) {
         gguf_w_f32(w, KW(a->gguf_keys[MS_K_EMBD_SCALE]), GRANITE_EMBD_SCALE);
         gguf_w_f32(w, KW(a->gguf_keys[MS_K_ATTN_SCALE]), GRANITE_ATTN_SCALE);
@@ -767,10 +793,23 @@ static int write_config(const fixture *f, ms_type dtype, const char *dir, char *
         }
     }
     cJSON_AddNumberToObject(c, "router_aux_loss_coef", 0.02);
-    if (p->sliding_window > 0)
-        cJSON_AddNumberToObject(c, "sliding_window", p->sliding_window);
+    if (p->sliding_window > 0 || fa->oai)
+        cJSON_AddNumberToObject(c, "sliding_window",
+                                p->sliding_window > 0 ? p->sliding_window : 128);
     else
         cJSON_AddNullToObject(c, "sliding_window");
+    if (fa->oai) { /* GptOssConfig: layer types as llama.cpp's pattern, the SwiGLU limit */
+        cJSON *lt = cJSON_AddArrayToObject(c, "layer_types");
+        for (int il = 0; il < p->n_layer; il++)
+            cJSON_AddItemToArray(
+                lt, cJSON_CreateString(il % 2 ? "full_attention" : "sliding_attention"));
+        cJSON_AddNumberToObject(c, fa->hf_keys[MS_K_SWIGLU_LIMIT], 7.0);
+        cJSON_AddNumberToObject(c, "experts_per_token", p->n_expert_used);
+        if (dtype == MS_TYPE_MXFP4) {
+            cJSON *q = cJSON_AddObjectToObject(c, "quantization_config");
+            cJSON_AddStringToObject(q, "quant_method", "mxfp4");
+        }
+    }
     cJSON_AddBoolToObject(c, "tie_word_embeddings", p->tied_embeddings);
     cJSON_AddStringToObject(c, "torch_dtype",
                             dtype == MS_TYPE_BF16  ? "bfloat16"
@@ -974,6 +1013,241 @@ static int write_shard(const fixture *f, ms_type dtype, const int *shard_of, int
     return ms_outfile_commit(&of, err, errlen);
 }
 
+/* ---------------------------------------------------------------------------------------
+ * GPT-OSS as transformers stores it (GptOssForCausalLM): per layer one gate_up_proj (E, d,
+ * 2*ff) with gate and up interleaved along the last axis and one down_proj (E, ff, d), both
+ * transposed against nn.Linear; gate_up_proj_bias (E, 2*ff) interleaved; down_proj_bias
+ * (E, d). With MXFP4 (the release): *_blocks (E, out, in/32, 16) and *_scales (E, out, in/32)
+ * uint8, rows not transposed, gate/up rows interleaved, element 2i in the low nibble of byte
+ * i; quantized by ggml's reference quantizer, so the GGUF fixture holds the same codes.
+ * Everything else as the other families, in dtype (F32 with MXFP4 experts).
+ */
+
+typedef struct st_ent {
+    char name[160];
+    const char *dtype;
+    int nd;
+    int64_t shape[4];
+    uint8_t *data;
+    size_t nbytes;
+} st_ent;
+
+static int st_push(st_ent **v, int *n, const char *name, const char *dtype, int nd,
+                   const int64_t *shape, uint8_t *data, size_t nbytes) {
+    st_ent *t = realloc(*v, sizeof *t * (size_t)(*n + 1));
+    if (!t || !data) {
+        free(data);
+        if (t) *v = t;
+        return MS_ERR_RUNTIME;
+    }
+    *v = t;
+    st_ent *e = &t[(*n)++];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->dtype = dtype;
+    e->nd = nd;
+    memcpy(e->shape, shape, sizeof(int64_t) * (size_t)nd);
+    e->data = data;
+    e->nbytes = nbytes;
+    return 0;
+}
+
+/* n floats as dtype (F32, F16, BF16) into a new buffer. */
+static uint8_t *to_dtype(const float *x, int64_t n, ms_type dtype) {
+    size_t es = dtype == MS_TYPE_F32 ? 4 : 2;
+    uint8_t *o = malloc(es * (size_t)n);
+    if (!o) return NULL;
+    if (dtype == MS_TYPE_F32)
+        memcpy(o, x, 4 * (size_t)n);
+    else
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h = dtype == MS_TYPE_BF16 ? ms_f32_to_bf16(x[i]) : ms_f32_to_f16(x[i]);
+            memcpy(o + 2 * i, &h, 2);
+        }
+    return o;
+}
+
+/* One row of n values quantized by ggml's MXFP4 reference quantizer, as the release's blocks
+ * (n/2 bytes) and scales (n/32 bytes). */
+static void mxfp4_row_hf(const float *x, int64_t n, uint8_t *blk, uint8_t *scl, uint8_t *tmp) {
+    ms_quantize_row(MS_TYPE_MXFP4, x, tmp, n);
+    for (int64_t b = 0; b < n / 32; b++) {
+        const uint8_t *g = tmp + b * 17; /* e, then qs[j] = code(j) | code(j + 16) << 4 */
+        scl[b] = g[0];
+        for (int i = 0; i < 16; i++) {
+            int k0 = 2 * i, k1 = 2 * i + 1;
+            uint8_t c0 = k0 < 16 ? g[1 + k0] & 15 : g[1 + k0 - 16] >> 4;
+            uint8_t c1 = k1 < 16 ? g[1 + k1] & 15 : g[1 + k1 - 16] >> 4;
+            blk[b * 16 + i] = (uint8_t)(c0 | c1 << 4);
+        }
+    }
+}
+
+/* The experts of layer il: gate_up_proj and down_proj (or their MXFP4 blocks and scales). */
+static int oai_hf_experts(const fixture *f, int il, ms_type dtype, st_ent **v, int *n) {
+    const int64_t E = f->o.n_expert, d = f->o.d_model, ff = f->o.d_ff;
+    const int mx = dtype == MS_TYPE_MXFP4;
+    char gu[160], dn[160], nm[176];
+    ms_tensor_name(f->a, 1, MS_R_EXPS_GATE, il, 0, gu, sizeof gu);
+    ms_tensor_name(f->a, 1, MS_R_EXPS_DOWN, il, 0, dn, sizeof dn);
+    float *w = malloc(sizeof(float) * (size_t)(ff * d)),
+          *w3 = malloc(sizeof(float) * (size_t)(ff * d));
+    float *all = malloc(sizeof(float) * (size_t)(E * 2 * ff * d)); /* HF layout, f32 */
+    uint8_t *tmp = malloc((size_t)(2 * ff > d ? 2 * ff : d) / 32 * 17 + 17);
+    int rc = MS_ERR_RUNTIME;
+    if (!w || !w3 || !all || !tmp) goto out;
+    for (int part = 0; part < 2; part++) { /* 0: gate_up, 1: down */
+        const int64_t no = part ? d : 2 * ff, ni = part ? ff : d;
+        for (int64_t e = 0; e < E; e++) {
+            ltensor t = {part ? R_W2 : R_W1, il, (int)e, part ? d : ff, part ? ff : d};
+            gen(f, &t, w); /* (out, in) */
+            if (!part) {
+                ltensor t3 = {R_W3, il, (int)e, ff, d};
+                gen(f, &t3, w3);
+            }
+            float *a = all + e * no * ni;
+            for (int64_t r = 0; r < no; r++) /* (out, in) rows of expert e, interleaved */
+                for (int64_t i = 0; i < ni; i++)
+                    a[r * ni + i] = part ? w[r * ni + i] : (r % 2 ? w3 : w)[(r / 2) * ni + i];
+        }
+        if (mx) {
+            const int64_t nb = ni / 32;
+            uint8_t *blk = malloc((size_t)(E * no * nb * 16)), *scl = malloc((size_t)(E * no * nb));
+            if (!blk || !scl) {
+                free(blk);
+                free(scl);
+                goto out;
+            }
+            for (int64_t r = 0; r < E * no; r++)
+                mxfp4_row_hf(all + r * ni, ni, blk + r * nb * 16, scl + r * nb, tmp);
+            const int64_t sb[4] = {E, no, nb, 16}, ss[3] = {E, no, nb};
+            snprintf(nm, sizeof nm, "%s_blocks", part ? dn : gu);
+            if (st_push(v, n, nm, "U8", 4, sb, blk, (size_t)(E * no * nb * 16))) {
+                free(scl);
+                goto out;
+            }
+            snprintf(nm, sizeof nm, "%s_scales", part ? dn : gu);
+            if (st_push(v, n, nm, "U8", 3, ss, scl, (size_t)(E * no * nb))) goto out;
+            continue;
+        }
+        float *tr = malloc(sizeof(float) * (size_t)(E * no * ni)); /* (E, in, out) */
+        if (!tr) goto out;
+        for (int64_t e = 0; e < E; e++)
+            for (int64_t r = 0; r < no; r++)
+                for (int64_t i = 0; i < ni; i++)
+                    tr[(e * ni + i) * no + r] = all[(e * no + r) * ni + i];
+        const int64_t sh[3] = {E, ni, no};
+        uint8_t *data = to_dtype(tr, E * no * ni, dtype);
+        free(tr);
+        if (st_push(v, n, part ? dn : gu,
+                    dtype == MS_TYPE_F32   ? "F32"
+                    : dtype == MS_TYPE_F16 ? "F16"
+                                           : "BF16",
+                    3, sh, data, (size_t)(E * no * ni) * (dtype == MS_TYPE_F32 ? 4 : 2)))
+            goto out;
+    }
+    rc = 0;
+out:
+    free(w);
+    free(w3);
+    free(all);
+    free(tmp);
+    return rc;
+}
+
+static int write_oai_hf(const fixture *f, ms_type dtype, const char *path, char *err,
+                        size_t errlen) {
+    const ms_type fd = dtype == MS_TYPE_MXFP4 ? MS_TYPE_F32 : dtype; /* everything else */
+    const char *dn = fd == MS_TYPE_F32 ? "F32" : fd == MS_TYPE_F16 ? "F16" : "BF16";
+    const size_t es = fd == MS_TYPE_F32 ? 4 : 2;
+    st_ent *v = NULL;
+    int n = 0, rc = 0;
+    char nm[160];
+    for (int i = 0; i < f->n && !rc; i++) {
+        const ltensor *t = &f->t[i];
+        if (is_expert(t->r)) {
+            if (t->r == R_W1 && t->expert == 0) rc = oai_hf_experts(f, t->layer, dtype, &v, &n);
+            continue;
+        }
+        if (t->r == MS_R_EXPS_UP_BIAS) continue; /* in gate_up_proj_bias */
+        float *buf = malloc(sizeof(float) * (size_t)(t->rows * t->cols * 2));
+        if (!buf) {
+            rc = MS_ERR_RUNTIME;
+            break;
+        }
+        gen(f, t, buf);
+        int64_t sh[2] = {t->rows, t->cols};
+        int nd = is_vec(t->r) ? 1 : 2;
+        if (nd == 1) sh[0] = t->cols;
+        if (t->r == MS_R_EXPS_GATE_BIAS) { /* (E, 2ff): gate and up interleaved */
+            ltensor tu = *t;
+            tu.r = MS_R_EXPS_UP_BIAS;
+            float *up = buf + t->rows * t->cols,
+                  *il = malloc(sizeof(float) * (size_t)(2 * t->rows * t->cols));
+            if (!il) {
+                free(buf);
+                rc = MS_ERR_RUNTIME;
+                break;
+            }
+            gen(f, &tu, up);
+            for (int64_t e = 0; e < t->rows; e++)
+                for (int64_t j = 0; j < t->cols; j++) {
+                    il[e * 2 * t->cols + 2 * j] = buf[e * t->cols + j];
+                    il[e * 2 * t->cols + 2 * j + 1] = up[e * t->cols + j];
+                }
+            memcpy(buf, il, sizeof(float) * (size_t)(2 * t->rows * t->cols));
+            free(il);
+            sh[1] *= 2;
+        }
+        ms_tensor_name(f->a, 1, t->r, t->layer, t->expert, nm, sizeof nm);
+        int64_t ne = nd == 1 ? sh[0] : sh[0] * sh[1];
+        rc = st_push(&v, &n, nm, dn, nd, sh, to_dtype(buf, ne, fd), (size_t)ne * es);
+        free(buf);
+    }
+    if (!rc) { /* header, then the data in order (offsets as they come) */
+        cJSON *h = cJSON_CreateObject();
+        cJSON *meta = cJSON_AddObjectToObject(h, "__metadata__");
+        cJSON_AddStringToObject(meta, "format", "pt");
+        uint64_t off = 0;
+        for (int i = 0; i < n; i++) {
+            cJSON *e = cJSON_AddObjectToObject(h, v[i].name);
+            cJSON_AddStringToObject(e, "dtype", v[i].dtype);
+            cJSON *shape = cJSON_AddArrayToObject(e, "shape");
+            for (int k = 0; k < v[i].nd; k++)
+                cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)v[i].shape[k]));
+            cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
+            cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+            cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + v[i].nbytes)));
+            off += v[i].nbytes;
+        }
+        char *text = cJSON_PrintUnformatted(h);
+        cJSON_Delete(h);
+        ms_outfile of;
+        rc = text ? ms_outfile_open(&of, path, err, errlen) : MS_ERR_RUNTIME;
+        if (!rc) {
+            size_t tl = strlen(text), padded = (tl + 7) / 8 * 8;
+            uint8_t len8[8];
+            for (int i = 0; i < 8; i++)
+                len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+            int bad = write_all(of.f, len8, 8) || write_all(of.f, text, tl) ||
+                      write_all(of.f, "        ", padded - tl);
+            for (int i = 0; i < n && !bad; i++)
+                bad = write_all(of.f, v[i].data, v[i].nbytes);
+            if (bad) {
+                st_errf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+                ms_outfile_abort(&of);
+                rc = MS_ERR_RUNTIME;
+            } else
+                rc = ms_outfile_commit(&of, err, errlen);
+        }
+        free(text);
+    }
+    if (rc == MS_ERR_RUNTIME && !err[0]) st_errf(err, errlen, "%s: out of memory", path);
+    for (int i = 0; i < n; i++)
+        free(v[i].data);
+    free(v);
+    return rc;
+}
+
 int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir,
                         uint64_t shard_bytes, char *err, size_t errlen) {
     const ms_arch *ha = ms_arch_by_name(o->arch ? o->arch : "mixtral");
@@ -982,8 +1256,12 @@ int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir
                 ha->name);
         return MS_ERR_INPUT;
     }
+    if (ha && ha->oai && shard_bytes > 0) {
+        st_errf(err, errlen, "%s: gpt-oss fixtures are written as one safetensors file", dir);
+        return MS_ERR_INPUT;
+    }
     if (dtype != MS_TYPE_F32 && dtype != MS_TYPE_F16 && dtype != MS_TYPE_BF16 &&
-        dtype != MS_TYPE_F8_E4M3) {
+        dtype != MS_TYPE_F8_E4M3 && !(ha && ha->oai && dtype == MS_TYPE_MXFP4)) {
         st_errf(err, errlen, "%s: safetensors fixtures are F32, F16, BF16 or F8_E4M3 (not %s)", dir,
                 ms_type_name((int)dtype));
         return MS_ERR_INPUT;
@@ -1051,7 +1329,12 @@ int ms_fixture_write_hf(const ms_fixture_opts *o, ms_type dtype, const char *dir
             cJSON_AddStringToObject(wm, nm, fn);
         }
     }
-    for (int s = 0; s < n_shards; s++) {
+    for (int s = 0; s < n_shards && f.a->oai; s++) { /* one file, the release's layout */
+        if (!(path = path_join_alloc(dir, "model.safetensors"))) goto oom;
+        if ((rc = write_oai_hf(&f, dtype, path, err, errlen))) goto done;
+        break;
+    }
+    for (int s = 0; s < n_shards && !f.a->oai; s++) {
         char fn[64];
         if (shard_bytes > 0)
             snprintf(fn, sizeof fn, "model-%05d-of-%05d.safetensors", s + 1, n_shards);

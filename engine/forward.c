@@ -66,6 +66,13 @@ struct ms_engine {
     float *out_norm;            /* (d_model) */
     float *rope_cos, *rope_sin; /* (max_tokens, d_head/2) */
 
+    /* GPT-OSS blocks as f32 (NULL when no layer has them) */
+    float *sinks;           /* (n_layer, n_head) attention sink logits */
+    float *bo;              /* (n_layer, d_model) output projection biases */
+    float *rb;              /* (n_layer, n_expert) router biases */
+    float *eb_gate, *eb_up; /* (n_layer, n_expert, d_ff) expert biases */
+    float *eb_down;         /* (n_layer, n_expert, d_model) */
+
     /* activations for a window of T <= max_tokens tokens */
     float *x;          /* (T, d_model) residual stream */
     float *xn;         /* (T, d_model) normed input of a block / block output */
@@ -325,6 +332,8 @@ static void rope(const ms_engine *e, float *x, int64_t n, int64_t ld, int n_head
 
 typedef struct attn_ctx {
     ms_engine *e;
+    int64_t window;     /* the layer's sliding window (0: none) */
+    const float *sinks; /* (n_head) sink logits of the layer, or NULL */
 } attn_ctx;
 
 /* y[i] = exp(y[i] - mx) for y[i] <= mx: the attention softmax's exponentials, n_layer·n_head·T²/2
@@ -391,7 +400,7 @@ static void attn_task(void *ctx, int64_t t, int th) {
     int64_t c = t / hp->n_head, seg_n = e->ch_len[c];
     int64_t q0 = e->ch_q0[c];
     int64_t q1 = q0 + ATT_QCHUNK < seg_n ? q0 + ATT_QCHUNK : seg_n;
-    int64_t W = hp->sliding_window;
+    int64_t W = a->window;
     int64_t k0 = (W > 0 && q0 - W + 1 > 0) ? q0 - W + 1 : 0;
     int64_t nq = q1 - q0, nk = q1 - k0;
     int dh = hp->d_head;
@@ -415,6 +424,8 @@ static void attn_task(void *ctx, int64_t t, int th) {
         float mx = -INFINITY;
         for (int64_t j = jlo; j <= jhi; j++)
             if (row[j] > mx) mx = row[j];
+        /* a sink joins the softmax as one more logit (not scaled) and is then dropped */
+        if (a->sinks && a->sinks[h] > mx) mx = a->sinks[h];
         for (int64_t j = 0; j < jlo; j++)
             row[j] = 0.0f;
         for (int64_t j = jhi + 1; j < nk; j++)
@@ -423,6 +434,7 @@ static void attn_task(void *ctx, int64_t t, int th) {
         double sum = 0.0;
         for (int64_t j = jlo; j <= jhi; j++)
             sum += row[j];
+        if (a->sinks) sum += (double)expf(a->sinks[h] - mx);
         float inv = (float)(1.0 / sum);
         for (int64_t j = jlo; j <= jhi; j++)
             row[j] *= inv;
@@ -506,6 +518,10 @@ static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
                      check_mat(&L->k_norm, 1, full ? kvd : hp->d_head, "attn_k_norm", err, errlen)))
                 return rc;
         }
+        if ((b->attn_sinks &&
+             (rc = check_mat(&L->sinks, 1, hp->n_head, "attn_sinks", err, errlen))) ||
+            (b->o_bias && (rc = check_mat(&L->bo, 1, d, "attn_output.bias", err, errlen))))
+            return rc;
         if (b->ffn == MS_FFN_DENSE) {
             if (hp->d_ff_dense < 1) {
                 snprintf(err, errlen, "forward: layer %d is dense but d_ff_dense is %d", il,
@@ -532,6 +548,19 @@ static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
                 return rc;
         }
         if ((rc = check_mat(&L->router, hp->n_expert, d, "ffn_gate_inp", err, errlen))) return rc;
+        if (b->router_bias &&
+            (rc = check_mat(&L->router_b, 1, hp->n_expert, "ffn_gate_inp.bias", err, errlen)))
+            return rc;
+        if (b->expert_bias &&
+            ((rc = check_mat(&L->b_gate, hp->n_expert, hp->d_ff, "ffn_gate_exps.bias", err,
+                             errlen)) ||
+             (rc = check_mat(&L->b_up, hp->n_expert, hp->d_ff, "ffn_up_exps.bias", err, errlen)) ||
+             (rc = check_mat(&L->b_down, hp->n_expert, d, "ffn_down_exps.bias", err, errlen))))
+            return rc;
+        if (b->expert_bias && !(hp->swiglu_limit > 0.0f && hp->swiglu_alpha > 0.0f)) {
+            snprintf(err, errlen, "forward: layer %d has expert biases but no SwiGLU limit", il);
+            return MS_ERR_INPUT;
+        }
         if (!L->w_gate || !L->w_up || !L->w_down) {
             snprintf(err, errlen, "forward: layer %d has no experts", il);
             return MS_ERR_INPUT;
@@ -550,6 +579,15 @@ static void vec_to_f32(const ms_mat *w, float *dst) {
         memcpy(dst, w->data, (size_t)w->cols * sizeof(float));
     else
         ms_fwd_dequant_row(w->type, w->data, dst, w->cols);
+}
+
+/* Row r of matrix w as f32 into dst (w->cols values). */
+static void rows_to_f32(const ms_mat *w, int64_t r, float *dst) {
+    const uint8_t *src = w->data + (size_t)r * w->row_bytes;
+    if (w->type == MS_TYPE_F32)
+        memcpy(dst, src, (size_t)w->cols * sizeof(float));
+    else
+        ms_fwd_dequant_row(w->type, src, dst, w->cols);
 }
 
 static size_t panel_need(const ms_mat *w) {
@@ -579,6 +617,9 @@ void ms_engine_close(ms_engine *e) {
     float *opt[] = {e->bq, e->bk, e->bv, e->q_norm, e->k_norm, e->sh_inp, e->ysh, e->sh_g};
     for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
         free(opt[i]);
+    float *oai[] = {e->sinks, e->bo, e->rb, e->eb_gate, e->eb_up, e->eb_down};
+    for (size_t i = 0; i < sizeof oai / sizeof oai[0]; i++)
+        free(oai[i]);
     free(e->pos);
     free(e->ch_base);
     free(e->ch_q0);
@@ -623,6 +664,7 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     int fail = 0;
     size_t d = (size_t)hp->d_model, L = (size_t)hp->n_layer, E = (size_t)hp->n_expert;
     size_t K = (size_t)hp->n_expert_used, F = (size_t)hp->d_ff, t = (size_t)T;
+    const size_t F0 = (size_t)hp->d_ff; /* the experts' width (F may grow below) */
     if ((size_t)hp->d_ff_shared > F) F = (size_t)hp->d_ff_shared; /* gate/up scratch serves */
     if ((size_t)hp->d_ff_dense > F) F = (size_t)hp->d_ff_dense;   /* every FFN of the model */
     size_t qd = (size_t)hp->n_head * (size_t)hp->d_head;
@@ -662,13 +704,22 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     e->scores = xcalloc((size_t)nth * ATT_QCHUNK * t, sizeof(float), &fail);
     e->attn_scale =
         hp->attn_scale > 0.0f ? hp->attn_scale : (float)(1.0 / sqrt((double)hp->d_head));
-    int any_bias = 0, any_qkn = 0, any_sh = 0, any_dense = 0;
+    int any_bias = 0, any_qkn = 0, any_sh = 0, any_dense = 0, any_oai = 0;
     for (int il = 0; il < hp->n_layer; il++) {
         const ms_block *b = &m->layers[il].blk;
         any_bias |= b->qkv_bias;
         any_qkn |= b->qk_norm != MS_QK_NORM_NONE;
         any_sh |= b->ffn == MS_FFN_MOE && b->shared_expert;
         any_dense |= b->ffn == MS_FFN_DENSE;
+        any_oai |= b->attn_sinks | b->o_bias | b->router_bias | b->expert_bias;
+    }
+    if (any_oai) {
+        e->sinks = xcalloc(L * (size_t)hp->n_head, sizeof(float), &fail);
+        e->bo = xcalloc(L * d, sizeof(float), &fail);
+        e->rb = xcalloc(L * E, sizeof(float), &fail);
+        e->eb_gate = xcalloc(L * E * (size_t)hp->d_ff, sizeof(float), &fail);
+        e->eb_up = xcalloc(L * E * (size_t)hp->d_ff, sizeof(float), &fail);
+        e->eb_down = xcalloc(L * E * d, sizeof(float), &fail);
     }
     if (any_bias) {
         e->bq = xcalloc(L * qd, sizeof(float), &fail);
@@ -704,6 +755,15 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
         }
         if (b->ffn == MS_FFN_MOE && b->shared_expert && !b->shared_nogate)
             vec_to_f32(&ly->sh_inp, e->sh_inp + il * d);
+        if (b->attn_sinks) vec_to_f32(&ly->sinks, e->sinks + il * (size_t)hp->n_head);
+        if (b->o_bias) vec_to_f32(&ly->bo, e->bo + il * d);
+        if (b->ffn == MS_FFN_MOE && b->router_bias) vec_to_f32(&ly->router_b, e->rb + il * E);
+        if (b->ffn == MS_FFN_MOE && b->expert_bias)
+            for (size_t x = 0; x < E; x++) {
+                rows_to_f32(&ly->b_gate, (int64_t)x, e->eb_gate + (il * E + x) * F0);
+                rows_to_f32(&ly->b_up, (int64_t)x, e->eb_up + (il * E + x) * F0);
+                rows_to_f32(&ly->b_down, (int64_t)x, e->eb_down + (il * E + x) * d);
+            }
         const ms_mat *mats[] = {&ly->wq,      &ly->wk,        &ly->wv,      &ly->wo,
                                 &ly->router,  &ly->w_gate[0], &ly->w_up[0], &ly->w_down[0],
                                 &ly->sh_gate, &ly->sh_up,     &ly->sh_down, &ly->ffn_gate,
@@ -820,6 +880,38 @@ static void residual_add(float *x, const float *y, int64_t nd, float s) {
             x[i] += y[i];
 }
 
+/* x (n, d) += b (d) on every row. */
+static void add_rows(float *x, const float *b, int64_t n, int64_t d) {
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t i = 0; i < d; i++)
+            x[t * d + i] += b[i];
+}
+
+/* GPT-OSS experts: gate += bg, up += bu, then ggml's swiglu_oai elementwise:
+ * gate = min(gate, limit) / (1 + exp(-alpha min(gate, limit))) * (clamp(up, ±limit) + 1). */
+typedef struct swiglu_oai_ctx {
+    float *gate;
+    float *up;
+    int64_t n, F;
+    const float *bg, *bu; /* (F) the expert's biases */
+    float limit, alpha;
+} swiglu_oai_ctx;
+
+static void swiglu_oai_task(void *ctx, int64_t t, int th) {
+    swiglu_oai_ctx *c = ctx;
+    (void)th;
+    int64_t i0 = t * SWIGLU_CHUNK, i1 = i0 + SWIGLU_CHUNK < c->n ? i0 + SWIGLU_CHUNK : c->n;
+    const float lim = c->limit;
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t j = i % c->F;
+        float g = c->gate[i] + c->bg[j], u = c->up[i] + c->bu[j];
+        float x = g < lim ? g : lim;
+        float y = u < -lim ? -lim : u > lim ? lim : u;
+        float glu = x / (1.f + expf(c->alpha * (-x)));
+        c->gate[i] = glu * (y + 1.f);
+    }
+}
+
 /* Dense MLP layer: the residual gets mlp(xn). */
 static void dense_ffn(ms_engine *e, const ms_layer *ly, int64_t n) {
     int64_t d = e->hp.d_model;
@@ -860,6 +952,21 @@ static void moe_ffn(ms_engine *e, const ms_layer *ly, int il, int64_t n) {
         mm_add(&s, &ly->w_gate[x], e->xe, d, cnt, e->gate, F);
         mm_add(&s, &ly->w_up[x], e->xe, d, cnt, e->up, F);
         mm_run(e, &s);
+        if (ly->blk.expert_bias) {
+            const int64_t eo = (int64_t)il * E + x;
+            swiglu_oai_ctx oc = {e->gate,
+                                 e->up,
+                                 cnt * F,
+                                 F,
+                                 e->eb_gate + eo * F,
+                                 e->eb_up + eo * F,
+                                 hp->swiglu_limit,
+                                 hp->swiglu_alpha};
+            ms_pool_run(e->pool, swiglu_oai_task, &oc, (cnt * F + SWIGLU_CHUNK - 1) / SWIGLU_CHUNK);
+            matmul(e, &ly->w_down[x], e->gate, cnt, e->ye + r0 * d);
+            add_rows(e->ye + r0 * d, e->eb_down + eo * d, cnt, d);
+            continue;
+        }
         swiglu_ctx sc = {e->gate, e->up, cnt * F};
         ms_pool_run(e->pool, swiglu_task, &sc, (cnt * F + SWIGLU_CHUNK - 1) / SWIGLU_CHUNK);
         matmul(e, &ly->w_down[x], e->gate, cnt, e->ye + r0 * d);
@@ -1023,9 +1130,11 @@ int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_le
         qk_prepare(e, ly, il, n);
         rope(e, e->q, n, qd, hp->n_head);
         rope(e, e->k, n, kvd, hp->n_head_kv);
-        attn_ctx ac = {e};
+        attn_ctx ac = {e, ly->blk.full_attn ? 0 : hp->sliding_window,
+                       ly->blk.attn_sinks ? e->sinks + (int64_t)il * hp->n_head : NULL};
         ms_pool_run(e->pool, attn_task, &ac, (int64_t)hp->n_head * n_chunks);
         matmul(e, &ly->wo, e->att, n, e->xn);
+        if (ly->blk.o_bias) add_rows(e->xn, e->bo + il * d, n, d);
     attn_residual:
         residual_add(e->x, e->xn, n * d, hp->residual_scale);
         t1 = now_s();
@@ -1043,6 +1152,7 @@ int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_le
             continue;
         }
         matmul(e, &ly->router, e->xn, n, e->r_logits);
+        if (ly->blk.router_bias) add_rows(e->r_logits, e->rb + (int64_t)il * E, n, E);
         if (!logits_finite(e->r_logits, n * E)) {
             int64_t bad = 0;
             while (bad < n * E && isfinite(e->r_logits[bad]))

@@ -75,6 +75,41 @@ static int get_bool(const cJSON *root, const char *key, int *out, const char *na
     return 0;
 }
 
+/* GPT-OSS (transformers' GptOssConfig): sliding_window (default 128), layer_types (default:
+ * even layers "sliding_attention", odd ones "full_attention", as llama.cpp's pattern), and
+ * swiglu_limit (default 7). */
+static int hf_oai_fields(const cJSON *root, hf_config *c, const char *name, char *err,
+                         size_t errlen) {
+    if (!c->sliding_window) c->sliding_window = 128;
+    c->swiglu_limit = 7.0;
+    if (get_pos_double(root, c->family->hf_keys[MS_K_SWIGLU_LIMIT], &c->swiglu_limit, name, err,
+                       errlen))
+        return MS_ERR_INPUT;
+    for (int i = 0; i < c->num_hidden_layers; i++)
+        c->full_attn[i] = i % 2 == 1;
+    const cJSON *lt = st_json_get(root, "layer_types");
+    if (!lt || cJSON_IsNull(lt)) return 0;
+    int n = cJSON_IsArray(lt) ? cJSON_GetArraySize(lt) : -1;
+    if (n != c->num_hidden_layers) {
+        st_errf(err, errlen, "%s: field 'layer_types' must be an array of %d strings", name,
+                c->num_hidden_layers);
+        return MS_ERR_INPUT;
+    }
+    int i = 0;
+    for (const cJSON *e = lt->child; e; e = e->next, i++) {
+        const char *v = cJSON_IsString(e) ? e->valuestring : "";
+        if (strcmp(v, "sliding_attention") != 0 && strcmp(v, "full_attention") != 0) {
+            st_errf(err, errlen,
+                    "%s: field 'layer_types' entry %d is not \"sliding_attention\" or "
+                    "\"full_attention\"",
+                    name, i);
+            return MS_ERR_INPUT;
+        }
+        c->full_attn[i] = v[0] == 'f';
+    }
+    return 0;
+}
+
 /* rope_scaling, or transformers 5's rope_parameters: "default" (none), "linear" or "yarn" with
  * transformers' defaults (beta_fast 32, beta_slow 1, truncate true; attention_factor from
  * get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dim), or get_mscale(factor)). */
@@ -294,6 +329,7 @@ static int hf_family_fields(const cJSON *root, hf_config *c, const char *name, c
             }
         }
     }
+    if (a->oai && hf_oai_fields(root, c, name, err, errlen)) return MS_ERR_INPUT;
     if (a->multipliers) {
         c->logits_scaling = 1.0;
         if (get_pos_double(root, a->hf_keys[MS_K_EMBD_SCALE], &c->embedding_multiplier, name, err,
@@ -345,8 +381,8 @@ int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name
     if (!a || !a->hf_keys[MS_K_EXPERT_COUNT]) { /* DeepSeek: GGUF only for now */
         st_errf(err, errlen,
                 "%s: unsupported architecture '%s' (model_type '%s'); moescope reads "
-                "MixtralForCausalLM, OlmoeForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM "
-                "and GraniteMoeForCausalLM checkpoints",
+                "MixtralForCausalLM, OlmoeForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, "
+                "GraniteMoeForCausalLM and GptOssForCausalLM checkpoints",
                 name, c->arch[0] ? c->arch : "none", c->model_type[0] ? c->model_type : "none");
         goto out;
     }
@@ -367,9 +403,10 @@ int hf_config_parse(hf_config *c, const char *text, size_t len, const char *name
         const char *family;
         int experts, k;
         double theta, eps;
-    } defaults[] = {{"mixtral", 8, 2, 1e6, 1e-5},    {"olmoe", 64, 8, 1e4, 1e-5},
-                    {"qwen2moe", 60, 4, 1e4, 1e-6},  {"qwen3moe", 128, 8, 1e4, 1e-6},
-                    {"granitemoe", 8, 2, 1e4, 1e-6}, {"deepseek2", 64, 6, 1e4, 1e-6}};
+    } defaults[] = {{"mixtral", 8, 2, 1e6, 1e-5},     {"olmoe", 64, 8, 1e4, 1e-5},
+                    {"qwen2moe", 60, 4, 1e4, 1e-6},   {"qwen3moe", 128, 8, 1e4, 1e-6},
+                    {"granitemoe", 8, 2, 1e4, 1e-6},  {"deepseek2", 64, 6, 1e4, 1e-6},
+                    {"gpt-oss", 128, 4, 150000, 1e-5}};
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
         if (!strcmp(defaults[i].family, a->name)) {
             c->num_local_experts = defaults[i].experts;

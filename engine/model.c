@@ -51,6 +51,8 @@ struct ms_model {
     char *src_owned;
     float **scales; /* [n_scales] FP8 block scales as f32 (ms_mat.scale points here) */
     int n_scales;
+    void **owned; /* [n_owned] buffers the model made (gpt-oss HF experts, repacked) */
+    int n_owned;
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -320,6 +322,195 @@ static int bind_mla(ms_model *m, int hf, int il, char *err, size_t errlen) {
     return 0;
 }
 
+/* A buffer the model owns (freed at close); NULL when out of memory. */
+static void *own(ms_model *m, size_t n) {
+    void **o = realloc(m->owned, sizeof *o * (size_t)(m->n_owned + 1));
+    if (!o) return NULL;
+    m->owned = o;
+    void *p = calloc(n ? n : 1, 1);
+    if (p) m->owned[m->n_owned++] = p;
+    return p;
+}
+
+/* Tensor `name` as a raw uint8 safetensors tensor of ggml shape ne[0..nd): its data, or NULL
+ * with the error set. */
+static const uint8_t *bind_u8(ms_model *m, const char *name, int nd, const int64_t *ne, char *err,
+                              size_t errlen) {
+    int i = find_tensor(m, name);
+    if (i < 0) {
+        st_errf(err, errlen, "%s: missing tensor '%s'", m->src, name);
+        return NULL;
+    }
+    const ms_tensor_info *t = &m->tensors[i];
+    int ok = t->n_dims == nd;
+    uint64_t n = 1;
+    for (int d = 0; ok && d < nd; d++) {
+        ok = t->ne[d] == ne[d];
+        n *= (uint64_t)ne[d];
+    }
+    if (!ok || n > t->nbytes) {
+        char hs[96], ws[96];
+        shape_str(hs, sizeof hs, t->ne, t->n_dims);
+        shape_str(ws, sizeof ws, ne, nd);
+        st_errf(err, errlen, "%s: tensor '%s' has shape %s (ggml order), expected %s of bytes",
+                m->files[t->file], name, hs, ws);
+        return NULL;
+    }
+    return m->tdata[i];
+}
+
+/* One MXFP4 row of the release's layout (n/32 blocks of 16 bytes, element 2i in the low
+ * nibble of byte i and 2i+1 in the high one, and n/32 E8M0 scales) as ggml's block_mxfp4
+ * (scale byte, then byte j = element j | element j+16 << 4). The values are the same codes
+ * and scales: dequantizing the result is transformers' dequantization, bit for bit. */
+static void mxfp4_hf_to_ggml(const uint8_t *blk, const uint8_t *scl, int64_t n, uint8_t *dst) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        const uint8_t *q = blk + b * 16;
+        uint8_t *o = dst + b * 17;
+        o[0] = scl[b];
+        for (int j = 0; j < 16; j++) {
+            uint8_t lo = (q[j / 2] >> (4 * (j % 2))) & 15;
+            uint8_t hi = (q[(j + 16) / 2] >> (4 * (j % 2))) & 15;
+            o[1 + j] = (uint8_t)(lo | hi << 4);
+        }
+    }
+}
+
+/* GPT-OSS experts of an HF folder (transformers' GptOssExperts): gate_up_proj (E, d, 2*ff)
+ * with gate and up interleaved along the last axis and down_proj (E, ff, d), both stored
+ * transposed against nn.Linear, or (the release) their MXFP4 *_blocks (E, out, in/32, 16) and
+ * *_scales (E, out, in/32) uint8 tensors, rows not transposed, gate/up rows interleaved; and
+ * gate_up_proj_bias (E, 2*ff) interleaved, down_proj_bias (E, d). The engine wants (out, in)
+ * matrices per expert and separate gate/up biases: float experts are transposed to f32 and
+ * MXFP4 ones repacked to ggml's block layout, into buffers the model owns (as
+ * convert_hf_to_gguf.py's GptOssModel does on its way to GGUF). */
+static int bind_oai_hf_experts(ms_model *m, int il, char *err, size_t errlen) {
+    ms_hparams *hp = &m->hp;
+    ms_layer *L = &m->layers[il];
+    const int64_t E = hp->n_expert, d = hp->d_model, ff = hp->d_ff;
+    char gu[192], dn[192], nb[224];
+    int rc;
+    ms_tensor_name(m->arch, 1, MS_R_EXPS_GATE, il, 0, gu, sizeof gu);
+    ms_tensor_name(m->arch, 1, MS_R_EXPS_DOWN, il, 0, dn, sizeof dn);
+    /* biases: gate/up de-interleaved to f32, down bound as stored */
+    ms_mat gub;
+    if ((rc = bind_role(m, 1, MS_R_EXPS_GATE_BIAS, il, 0, E, 2 * ff, 1, &gub, err, errlen)) ||
+        (rc = bind_role(m, 1, MS_R_EXPS_DOWN_BIAS, il, 0, E, d, 1, &L->b_down, err, errlen)))
+        return rc;
+    float *bg = own(m, sizeof(float) * (size_t)(2 * E * ff));
+    float *row = malloc(sizeof(float) * (size_t)(2 * ff));
+    if (!bg || !row) {
+        free(row);
+        return MS_ERR_RUNTIME;
+    }
+    float *bu = bg + E * ff;
+    for (int64_t e = 0; e < E; e++) {
+        ms_dequantize_row(gub.type, gub.data + (size_t)e * gub.row_bytes, row, 2 * ff);
+        for (int64_t j = 0; j < ff; j++) {
+            bg[e * ff + j] = row[2 * j];
+            bu[e * ff + j] = row[2 * j + 1];
+        }
+    }
+    free(row);
+    const ms_mat fb = {MS_TYPE_F32, E, ff, (size_t)ff * sizeof(float), NULL, gub.name, NULL, 0};
+    L->b_gate = fb;
+    L->b_gate.data = (const uint8_t *)bg;
+    L->b_up = fb;
+    L->b_up.data = (const uint8_t *)bu;
+
+    snprintf(nb, sizeof nb, "%s_blocks", gu);
+    if (find_tensor(m, gu) < 0 && find_tensor(m, nb) >= 0) { /* MXFP4, as released */
+        if (d % 32 || ff % 32) {
+            st_errf(err, errlen,
+                    "%s: MXFP4 experts need hidden and intermediate sizes that are "
+                    "multiples of 32",
+                    m->src);
+            return MS_ERR_INPUT;
+        }
+        const char *bases[2] = {gu, dn};
+        const int64_t outs[2] = {2 * ff, d}, ins[2] = {d, ff};
+        for (int w = 0; w < 2; w++) {
+            const int64_t no = outs[w], ni = ins[w], nblk = ni / 32;
+            const int64_t neb[4] = {16, nblk, no, E}, nes[3] = {nblk, no, E};
+            char sn[224];
+            snprintf(nb, sizeof nb, "%s_blocks", bases[w]);
+            snprintf(sn, sizeof sn, "%s_scales", bases[w]);
+            const uint8_t *blk = bind_u8(m, nb, 4, neb, err, errlen);
+            const uint8_t *scl = blk ? bind_u8(m, sn, 3, nes, err, errlen) : NULL;
+            if (!scl) return MS_ERR_INPUT;
+            const char *tname = m->tensors[find_tensor(m, nb)].name;
+            const size_t rb = (size_t)nblk * 17;
+            uint8_t *dst = own(m, rb * (size_t)(E * no));
+            if (!dst) return MS_ERR_RUNTIME;
+            for (int64_t e = 0; e < E; e++)
+                for (int64_t r = 0; r < no; r++) {
+                    /* gate_up rows interleave: row 2j is gate row j, 2j+1 up row j */
+                    int64_t orow = w == 0 ? (r % 2) * E * ff + e * ff + r / 2 : e * d + r;
+                    mxfp4_hf_to_ggml(blk + (size_t)((e * no + r) * nblk) * 16,
+                                     scl + (size_t)(e * no + r) * nblk, ni,
+                                     dst + (size_t)orow * rb);
+                }
+            for (int64_t e = 0; e < E; e++) {
+                const ms_mat mx = {MS_TYPE_MXFP4, w == 0 ? ff : d, ni, rb, NULL, tname, NULL, 0};
+                if (w == 0) {
+                    L->w_gate[e] = mx;
+                    L->w_gate[e].data = dst + (size_t)(e * ff) * rb;
+                    L->w_up[e] = mx;
+                    L->w_up[e].data = dst + (size_t)(E * ff + e * ff) * rb;
+                } else {
+                    L->w_down[e] = mx;
+                    L->w_down[e].data = dst + (size_t)(e * d) * rb;
+                }
+            }
+        }
+        return 0;
+    }
+    /* float experts: gate_up (E, d, 2ff) = ggml {2ff, d, E}; down (E, ff, d) = ggml {d, ff, E} */
+    ms_mat g[1], dw[1];
+    ms_mat *tmp = malloc(sizeof *tmp * (size_t)E * 2);
+    if (!tmp) return MS_ERR_RUNTIME;
+    if ((rc = bind(m, gu, d, 2 * ff, (int)E, tmp, err, errlen)) ||
+        (rc = bind(m, dn, ff, d, (int)E, tmp + E, err, errlen))) {
+        free(tmp);
+        return rc;
+    }
+    g[0] = tmp[0];
+    dw[0] = tmp[E];
+    float *wf = own(m, sizeof(float) * (size_t)(3 * E * ff * d));
+    float *r = malloc(sizeof(float) * (size_t)(2 * ff > d ? 2 * ff : d));
+    if (!wf || !r) {
+        free(tmp);
+        free(r);
+        return MS_ERR_RUNTIME;
+    }
+    for (int64_t e = 0; e < E; e++) {
+        float *wg = wf + e * ff * d, *wu = wf + (E + e) * ff * d, *wd = wf + (2 * E + e) * ff * d;
+        for (int64_t i = 0; i < d; i++) { /* row i of gate_up: input feature i */
+            ms_dequantize_row(g[0].type, tmp[e].data + (size_t)i * g[0].row_bytes, r, 2 * ff);
+            for (int64_t j = 0; j < ff; j++) {
+                wg[j * d + i] = r[2 * j];
+                wu[j * d + i] = r[2 * j + 1];
+            }
+        }
+        for (int64_t i = 0; i < ff; i++) { /* row i of down_proj: input feature i */
+            ms_dequantize_row(dw[0].type, tmp[E + e].data + (size_t)i * dw[0].row_bytes, r, d);
+            for (int64_t o = 0; o < d; o++)
+                wd[o * ff + i] = r[o];
+        }
+        const ms_mat fm = {MS_TYPE_F32, ff,          d,    (size_t)d * sizeof(float),
+                           NULL,        tmp[e].name, NULL, 0};
+        L->w_gate[e] = L->w_up[e] = fm;
+        L->w_gate[e].data = (const uint8_t *)wg;
+        L->w_up[e].data = (const uint8_t *)wu;
+        L->w_down[e] =
+            (ms_mat){MS_TYPE_F32,     d,    ff, (size_t)ff * sizeof(float), (const uint8_t *)wd,
+                     tmp[E + e].name, NULL, 0};
+    }
+    free(r);
+    free(tmp);
+    return 0;
+}
+
 /* Every tensor of the model, named by the family's table (arch.c) and checked against each
  * layer's block: embeddings, output, then per layer attention (+ biases, QK-norm), the FFN
  * norm, and a dense MLP or the router, the experts and a shared expert. A GGUF file's experts
@@ -355,6 +546,7 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
         b->qkv_bias = a->qkv_bias;
         b->shared_expert = b->ffn == MS_FFN_MOE && a->shared_expert;
         b->shared_nogate = b->shared_expert && a->shared_nogate;
+        b->attn_sinks = b->o_bias = b->router_bias = b->expert_bias = a->oai;
 #define R(role, rows, cols, n, dst)                                                                \
     do {                                                                                           \
         if ((rc = bind_role(m, hf, role, il, 0, rows, cols, n, dst, err, errlen))) return rc;      \
@@ -378,6 +570,8 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
             R(MS_R_Q_NORM, 1, full ? q : hp->d_head, 1, &L->q_norm);
             R(MS_R_K_NORM, 1, full ? kv : hp->d_head, 1, &L->k_norm);
         }
+        if (b->attn_sinks) R(MS_R_SINKS, 1, hp->n_head, 1, &L->sinks);
+        if (b->o_bias) R(MS_R_O_BIAS, 1, d, 1, &L->bo);
         R(MS_R_FFN_NORM, 1, d, 1, &L->ffn_norm);
         if (b->ffn == MS_FFN_DENSE) {
             const int64_t fd = hp->d_ff_dense;
@@ -390,6 +584,15 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
         if (hp->mla && ms_tensor_name(a, hf, MS_R_EXP_PROBS_B, il, 0, nb, sizeof nb) == 0 &&
             find_tensor(m, nb) >= 0)
             R(MS_R_EXP_PROBS_B, 1, E, 1, &L->exp_probs_b);
+        if (b->router_bias) R(MS_R_ROUTER_BIAS, 1, E, 1, &L->router_b);
+        if (b->expert_bias && hf) {
+            if ((rc = bind_oai_hf_experts(m, il, err, errlen))) return rc;
+        } else if (b->expert_bias) {
+            R(MS_R_EXPS_GATE_BIAS, E, ff, 1, &L->b_gate);
+            R(MS_R_EXPS_UP_BIAS, E, ff, 1, &L->b_up);
+            R(MS_R_EXPS_DOWN_BIAS, E, d, 1, &L->b_down);
+        }
+        if (b->expert_bias && hf) goto shared; /* bound above */
         int stacked = !hf || a->hf_fused_experts;
         if (!hf && a->per_expert_gguf) {
             ms_tensor_name(a, 0, MS_R_EXPS_GATE, il, 0, nb, sizeof nb);
@@ -434,6 +637,7 @@ static int bind_model(ms_model *m, int hf, char *err, size_t errlen) {
                     return rc;
             }
         }
+    shared:
         if (b->shared_expert) {
             const int64_t fs = hp->d_ff_shared;
             if (!b->shared_nogate) R(MS_R_SH_INP, 1, d, 1, &L->sh_inp);
@@ -544,6 +748,35 @@ static int gguf_mla_hparams(ms_model *m, const gguf_file *g, int v_len, int rope
     hp->d_head_v = dv;
     hp->d_head = dk;
     hp->n_head_kv = hp->n_head;
+    return 0;
+}
+
+/* GPT-OSS: llama.cpp's openai-moe hparams. attention.sliding_window is required; layer il
+ * slides when il % P < P - 1 for the period P (attention.sliding_window_pattern, default 2:
+ * even layers slide, odd ones see everything); the clamped SwiGLU's alpha and limit are
+ * llama.cpp's constants (1.702, 7), not in the file. A separate RoPE base for the sliding
+ * layers (rope.freq_base_swa) is refused unless it equals rope.freq_base. */
+static int gguf_oai_layers(ms_model *m, const gguf_file *g, char *err, size_t errlen) {
+    ms_hparams *hp = &m->hp;
+    const ms_arch *a = m->arch;
+    char key[96];
+    int period = 2;
+    snprintf(key, sizeof key, "%s.attention.sliding_window", a->gguf_arch);
+    if (gg_int(g, key, 1, 1, 1 << 30, &hp->sliding_window, err, errlen)) return MS_ERR_INPUT;
+    snprintf(key, sizeof key, "%s.%s", a->gguf_arch, a->gguf_keys[MS_K_SWA_PATTERN]);
+    if (gg_int(g, key, 0, 1, 1 << 16, &period, err, errlen)) return MS_ERR_INPUT;
+    snprintf(key, sizeof key, "%s.rope.freq_base_swa", a->gguf_arch);
+    float base_swa = hp->rope_theta;
+    if (gg_float(g, key, &base_swa, err, errlen)) return MS_ERR_INPUT;
+    if (base_swa != hp->rope_theta) {
+        st_errf(err, errlen, "%s: %s differs from rope.freq_base (not supported)", gguf_path(g),
+                key);
+        return MS_ERR_INPUT;
+    }
+    for (int il = 0; il < hp->n_layer; il++)
+        m->layers[il].blk.full_attn = !(il % period < period - 1);
+    hp->swiglu_limit = 7.0f;
+    hp->swiglu_alpha = 1.702f;
     return 0;
 }
 
@@ -774,6 +1007,7 @@ static int open_gguf(ms_model *m, const char *path, char *err, size_t errlen) {
     if (alloc_layers(m)) return MS_ERR_RUNTIME;
     for (int il = 0; il < hp->n_dense_lead; il++)
         m->layers[il].blk.ffn = MS_FFN_DENSE;
+    if (a->oai && (rc = gguf_oai_layers(m, g, err, errlen))) return rc;
 
     /* tensor table, over the parts (split.tensors.count and duplicates were checked) */
     int64_t nt = 0;
@@ -1116,6 +1350,12 @@ static int open_hf(ms_model *m, const char *dir, const char *single, char *err, 
     if (alloc_layers(m)) goto out;
     for (int il = 0; il < hp->n_layer; il++)
         m->layers[il].blk.ffn = c.dense_layer[il] ? MS_FFN_DENSE : MS_FFN_MOE;
+    if (m->arch->oai) { /* transformers' GptOssExperts: alpha 1.702 fixed in code */
+        for (int il = 0; il < hp->n_layer; il++)
+            m->layers[il].blk.full_attn = c.full_attn[il];
+        hp->swiglu_limit = (float)c.swiglu_limit;
+        hp->swiglu_alpha = 1.702f;
+    }
 
     if ((rc = bind_model(m, 1, err, errlen))) goto out;
 
@@ -1237,6 +1477,9 @@ void ms_model_close(ms_model *m) {
     for (int i = 0; i < m->n_scales; i++)
         free(m->scales[i]);
     free(m->scales);
+    for (int i = 0; i < m->n_owned; i++)
+        free(m->owned[i]);
+    free(m->owned);
     free(m);
 }
 
@@ -1320,6 +1563,10 @@ void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active) {
         for (int e = 0; e < hp->n_expert; e++)
             t += mat_elems(&L->w_gate[e]) + mat_elems(&L->w_up[e]) + mat_elems(&L->w_down[e]);
         per_expert += mat_elems(&L->w_gate[0]) + mat_elems(&L->w_up[0]) + mat_elems(&L->w_down[0]);
+        /* gpt-oss: sinks, o and router biases; expert biases count with their experts */
+        int64_t eb = mat_elems(&L->b_gate) + mat_elems(&L->b_up) + mat_elems(&L->b_down);
+        t += mat_elems(&L->sinks) + mat_elems(&L->bo) + mat_elems(&L->router_b) + eb;
+        if (hp->n_expert > 0) per_expert += eb / hp->n_expert;
     }
     if (total) *total = t;
     if (active) *active = t - (int64_t)(hp->n_expert - hp->n_expert_used) * per_expert;
@@ -1335,6 +1582,15 @@ const char *ms_model_name(const ms_model *m) {
 
 int ms_model_stacked_experts(const ms_model *m) {
     return m->stacked_experts;
+}
+
+/* GPT-OSS's block flags in a layer's description (route stores, inspect --json). */
+static void describe_oai_block(cJSON *j, const ms_block *b) {
+    cJSON_AddBoolToObject(j, "attn_sinks", b->attn_sinks);
+    cJSON_AddBoolToObject(j, "sliding_window", !b->full_attn);
+    cJSON_AddBoolToObject(j, "o_bias", b->o_bias);
+    cJSON_AddBoolToObject(j, "router_bias", b->router_bias);
+    cJSON_AddBoolToObject(j, "expert_bias", b->expert_bias);
 }
 
 char *ms_model_describe_json(const ms_model *m) {
@@ -1395,6 +1651,11 @@ char *ms_model_describe_json(const ms_model *m) {
         cJSON_AddNumberToObject(h, "n_group", hp->n_group > 1 ? hp->n_group : 1);
         cJSON_AddNumberToObject(h, "topk_group", hp->n_group > 1 ? hp->topk_group : 1);
     }
+
+    if (m->arch->oai) {
+        cJSON_AddNumberToObject(h, "swiglu_limit", hp->swiglu_limit);
+        cJSON_AddNumberToObject(h, "swiglu_alpha", hp->swiglu_alpha);
+    }
     if (m->arch->multipliers) {
         cJSON_AddNumberToObject(h, "embd_scale", hp->embd_scale);
         cJSON_AddNumberToObject(h, "attn_scale", hp->attn_scale);
@@ -1402,7 +1663,8 @@ char *ms_model_describe_json(const ms_model *m) {
         cJSON_AddNumberToObject(h, "logit_scale", hp->logit_scale);
     }
     /* the per-layer blocks, when the family has more than Mixtral's */
-    if (m->arch->qk_norm || m->arch->qkv_bias || m->arch->shared_expert || hp->d_ff_dense) {
+    if (m->arch->qk_norm || m->arch->qkv_bias || m->arch->shared_expert || hp->d_ff_dense ||
+        m->arch->oai) {
         static const char *const qkn[] = {"none", "full", "per_head"};
         cJSON *bl = cJSON_AddArrayToObject(o, "blocks");
         for (int il = 0; il < hp->n_layer; il++) {
@@ -1413,6 +1675,7 @@ char *ms_model_describe_json(const ms_model *m) {
             cJSON_AddBoolToObject(j, "qkv_bias", b->qkv_bias);
             cJSON_AddBoolToObject(j, "shared_expert", b->shared_expert);
             if (b->shared_expert && b->shared_nogate) cJSON_AddBoolToObject(j, "shared_gate", 0);
+            if (b->attn_sinks) describe_oai_block(j, b);
             cJSON_AddItemToArray(bl, j);
         }
     }

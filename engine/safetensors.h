@@ -87,6 +87,9 @@ typedef struct hf_config {
     double routed_scaling_factor;
     unsigned char dense_layer[HF_MAX_LAYERS]; /* 1: a dense MLP layer (mlp_only_layers,
                                                  decoder_sparse_step) */
+    /* GPT-OSS: layer_types ("full_attention" layers ignore the sliding window), swiglu_limit */
+    unsigned char full_attn[HF_MAX_LAYERS];
+    double swiglu_limit;
 } hf_config;
 
 /* Parses config.json text (len bytes, need not be NUL-terminated). Missing required fields,

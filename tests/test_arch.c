@@ -25,7 +25,7 @@ static int has(const ms_arch *a, int hf, ms_role r) {
 
 int main(void) {
     static const char *const fams[] = {"mixtral", "olmoe", "qwen2moe", "qwen3moe", "granitemoe"};
-    CHECK(ms_arch_count() == 6, "%d families", ms_arch_count());
+    CHECK(ms_arch_count() == 7, "%d families", ms_arch_count());
     for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
         const ms_arch *a = ms_arch_by_name(fams[i]);
         CHECK(a != NULL, "%s not found", fams[i]);
@@ -72,6 +72,19 @@ int main(void) {
               ds->gguf_keys[MS_K_SHARED_COUNT] && ds->gguf_keys[MS_K_DENSE_LEAD] &&
               ds->gguf_keys[MS_K_WEIGHTS_SCALE] && strstr(ms_arch_list(), "deepseek"),
           "deepseek entry");
+    /* gpt-oss: its FFN norm is llama.cpp's post_attention_norm, biases everywhere */
+    const ms_arch *go = ms_arch_by_name("gpt-oss");
+    char gb[128];
+    CHECK(go && ms_arch_by_gguf("gpt-oss", 7) == go &&
+              ms_arch_by_hf("GptOssForCausalLM", NULL) == go && go->oai && go->qkv_bias &&
+              go->router == MS_ROUTER_TOPK_SOFTMAX && go->gguf_rope == MS_ROPE_HALF &&
+              !ms_tensor_name(go, 0, MS_R_FFN_NORM, 3, 0, gb, sizeof gb) &&
+              !strcmp(gb, "blk.3.post_attention_norm.weight") &&
+              !ms_tensor_name(go, 0, MS_R_EXPS_DOWN_BIAS, 1, 0, gb, sizeof gb) &&
+              !strcmp(gb, "blk.1.ffn_down_exps.bias"),
+          "gpt-oss entry");
+    ms_tensor_name(ms_arch_by_name("mixtral"), 0, MS_R_FFN_NORM, 3, 0, gb, sizeof gb);
+    CHECK(!strcmp(gb, "blk.3.ffn_norm.weight"), "override is gpt-oss's only: %s", gb);
     CHECK(ms_arch_by_gguf("gemma", 5) == NULL && ms_arch_by_hf("FooForCausalLM", "foo") == NULL,
           "unknown architectures resolve to nothing");
     CHECK(ms_arch_by_gguf("llamax", 5) == ms_arch_by_name("mixtral"), "length-bounded lookup");

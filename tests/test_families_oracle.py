@@ -155,12 +155,16 @@ def f32_copy(src, dst):
     write_gguf(dst, arch, reader, t, {})
 
 
-def check_routes(tag, family, k, routes, probe_out, stats):
-    """routes: moescope route --json; probe_out[L]: llama.cpp probabilities (n, E)."""
+def check_routes(tag, family, k, routes, probe_out, stats, biases=None):
+    """routes: moescope route --json; probe_out[L]: llama.cpp probabilities (n, E); biases[L]:
+    the router bias of layer L added to llama.cpp's logits (gpt-oss; the softmax over the k
+    biased logits is the renormalised top-k of the softmax over all E)."""
     renorm = family not in ("olmoe", "qwen2moe")
     bad = 0
     for L, probs in enumerate(probe_out):
         lp = np.log(np.maximum(np.array(probs, dtype=np.float64), 1e-300))
+        if biases is not None:
+            lp = lp + biases[L]
         for pos, tok in enumerate(routes["tokens"]):
             ours = tok["experts"][L]
             w_ours = tok["weights"][L]

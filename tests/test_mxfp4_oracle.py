@@ -85,10 +85,12 @@ def raw_probe_models(path, tag, n_layer):
     return out
 
 
-def route_agreement(k, routes, probe_out):
+def route_agreement(k, routes, probe_out, biases=None):
     same = total = 0
     for L, probs in enumerate(probe_out):
         lp = np.log(np.maximum(np.array(probs, dtype=np.float64), 1e-300))
+        if biases is not None:  # gpt-oss: the router bias of layer L
+            lp = lp + biases[L]
         for pos, tok in enumerate(routes["tokens"]):
             order = sorted(range(len(lp[pos])), key=lambda e: (-lp[pos][e], e))[:k]
             same += list(tok["experts"][L]) == order
@@ -171,6 +173,12 @@ def main():
         a[1] += t
     print("routes vs dequantized copy: %d (layer, token) pairs checked, %d near-tie swaps, "
           "max |dweight| %.2e" % (stats["checked"], stats["ties"], stats["dw"]))
+    return summary(agree, stats, failures, "MXFP4")
+
+
+def summary(agree, stats, failures, what):
+    """Prints llama.cpp's agreement on the MXFP4 files (stated tolerance: >= 90% of the
+    (layer, token) pairs) and the verdict; returns the exit status."""
     for tag, (s, t) in agree.items():
         ok = t > 0 and s >= 0.9 * t
         print("%-26s llama.cpp on the MXFP4 file: same top-k (rank order) on %d of %d "
@@ -183,7 +191,7 @@ def main():
     if failures:
         print("%d check(s) failed" % failures)
         return 1
-    print("all MXFP4 oracle checks passed")
+    print("all %s oracle checks passed" % what)
     return 0
 
 
