@@ -269,51 +269,49 @@ static void dot_tail(int nt, int64_t k16, int64_t kc, const float *x, int64_t ld
 }
 
 #if defined(__AVX512F__)
-/* nt <= 3 tokens x 8 rows over kc columns; tokens past nt repeat the last and are not stored. */
-static void dot_group(int nt, int64_t kc, const float *x, int64_t ldx, const float *const *wr,
-                      float *part, int first) {
-    const float *x0 = x, *x1 = x + (nt > 1 ? 1 : 0) * ldx, *x2 = x + (nt > 2 ? 2 : nt - 1) * ldx;
-    float *p1 = part + (nt > 1 ? 1 : 0) * DOT_NR * DOT_L;
-    float *p2 = part + (nt > 2 ? 2 : nt - 1) * DOT_NR * DOT_L;
-    float *pt[3] = {part, p1, p2};
-#define RR(X, t)   X(t, 0) X(t, 1) X(t, 2) X(t, 3) X(t, 4) X(t, 5) X(t, 6) X(t, 7)
-#define ALL(X)     RR(X, 0) RR(X, 1) RR(X, 2)
-#define DECL(t, r) __m512 a##t##r;
-    ALL(DECL)
-#undef DECL
-    if (first) {
-#define ZERO(t, r) a##t##r = _mm512_setzero_ps();
-        ALL(ZERO)
-#undef ZERO
-    } else {
-#define LOAD(t, r) a##t##r = _mm512_loadu_ps(pt[t] + r * DOT_L);
-        ALL(LOAD)
-#undef LOAD
-    }
+/* NT tokens x 8 rows over kc columns (NT a constant: the loops unroll and the NT x 8
+ * accumulators stay in registers; 24 zmm for NT = 3). */
+static inline __attribute__((always_inline)) void dot_nt(const int NT, int64_t kc, const float *x,
+                                                         int64_t ldx, const float *const *wr,
+                                                         float *part, int first) {
+    __m512 a[3][DOT_NR];
+#pragma GCC unroll 3
+    for (int t = 0; t < NT; t++)
+#pragma GCC unroll 8
+        for (int r = 0; r < DOT_NR; r++)
+            a[t][r] =
+                first ? _mm512_setzero_ps() : _mm512_loadu_ps(part + (t * DOT_NR + r) * DOT_L);
     int64_t k = 0;
     for (; k + DOT_L <= kc; k += DOT_L) {
-        __m512 v0 = _mm512_loadu_ps(x0 + k), v1 = _mm512_loadu_ps(x1 + k);
-        __m512 v2 = _mm512_loadu_ps(x2 + k);
-#define STEP(r)                                                                                    \
-    {                                                                                              \
-        __m512 w = _mm512_loadu_ps(wr[r] + k);                                                     \
-        __asm__("" : "+v"(w)); /* one load per row, not one folded into each fma */                \
-        a0##r = _mm512_fmadd_ps(v0, w, a0##r);                                                     \
-        a1##r = _mm512_fmadd_ps(v1, w, a1##r);                                                     \
-        a2##r = _mm512_fmadd_ps(v2, w, a2##r);                                                     \
+        __m512 v[3];
+#pragma GCC unroll 3
+        for (int t = 0; t < NT; t++)
+            v[t] = _mm512_loadu_ps(x + t * ldx + k);
+#pragma GCC unroll 8
+        for (int r = 0; r < DOT_NR; r++) {
+            __m512 w = _mm512_loadu_ps(wr[r] + k);
+            __asm__("" : "+v"(w)); /* one load per row, not one folded into each fma */
+#pragma GCC unroll 3
+            for (int t = 0; t < NT; t++)
+                a[t][r] = _mm512_fmadd_ps(v[t], w, a[t][r]);
+        }
     }
-        STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7)
-#undef STEP
-    }
-    /* stores in reverse token order: a repeated token's slot is the last one's, written last */
-#define STORE(t, r) _mm512_storeu_ps(pt[t] + r * DOT_L, a##t##r);
-    RR(STORE, 2)
-    RR(STORE, 1)
-    RR(STORE, 0)
-#undef STORE
-#undef ALL
-#undef RR
-    if (k < kc) dot_tail(nt, k, kc, x, ldx, wr, part);
+#pragma GCC unroll 3
+    for (int t = 0; t < NT; t++)
+#pragma GCC unroll 8
+        for (int r = 0; r < DOT_NR; r++)
+            _mm512_storeu_ps(part + (t * DOT_NR + r) * DOT_L, a[t][r]);
+    if (k < kc) dot_tail(NT, k, kc, x, ldx, wr, part);
+}
+
+static void dot_group(int nt, int64_t kc, const float *x, int64_t ldx, const float *const *wr,
+                      float *part, int first) {
+    if (nt == 3)
+        dot_nt(3, kc, x, ldx, wr, part, first);
+    else if (nt == 2)
+        dot_nt(2, kc, x, ldx, wr, part, first);
+    else
+        dot_nt(1, kc, x, ldx, wr, part, first);
 }
 #elif defined(__AVX2__) && defined(__FMA__)
 static void dot_group(int nt, int64_t kc, const float *x, int64_t ldx, const float *const *wr,
@@ -369,6 +367,15 @@ void ms_gemm_dot_block(int64_t m, int nr, int64_t kc, const float *x, int64_t ld
 void ms_gemm_dot_finish(int64_t m, int nr, const float *part, float *y, int64_t ldy) {
     for (int64_t t = 0; t < m; t++)
         for (int r = 0; r < nr; r++) {
+#if defined(__AVX512F__)
+            const float *q = part + ((size_t)t * DOT_NR + (size_t)r) * DOT_L;
+            __m512 v = _mm512_loadu_ps(q);
+            __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+            __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+            __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+            y[t * ldy + r] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+            continue;
+#endif
             const float *p = part + ((size_t)t * DOT_NR + (size_t)r) * DOT_L;
             float s[8];
             for (int l = 0; l < 8; l++)
