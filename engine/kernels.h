@@ -50,7 +50,7 @@ void ms_gemm_packed(int64_t m, int64_t rows, int64_t cols, const float *x, int64
 
 /* Tokens per block: a block's activations (MB x KC) and running sums stay in L2; each weight
  * row is staged once per MB tokens. */
-#define MS_GEMM_DOT_MB 128
+#define MS_GEMM_DOT_MB 256
 
 /* Stages rows [r0, r0 + nr) (nr <= 8), columns [k0, k0 + kc) of W as f32 into dst (nr, kc)
  * (row stride kc): dequantizes, converts or copies. */
