@@ -166,14 +166,16 @@ typedef struct mm_rows {
 
 /* ms_gemm_rows_fn: nr rows of a tile, columns [k0, k0 + kc), as f32 rows of kc (copied,
  * converted or dequantized into the kernel's staging block in L1), prefetching the block the
- * next call stages (the same rows' next columns, or the next rows' first): 8 interleaved rows
- * defeat the hardware prefetcher. */
+ * next call stages: 8 interleaved rows defeat the hardware prefetcher. */
 static void mm_stage(void *ctx, int64_t r0, int nr, int64_t k0, int64_t kc, float *dst) {
     const mm_rows *c = ctx;
     const ms_mat *w = c->w;
     size_t off = ms_type_row_bytes(w->type, k0);
-    int64_t nk0 = k0 + kc, nr0 = r0;
-    if (nk0 >= w->cols) nk0 = 0, nr0 = r0 + MS_GEMM_DOT_ROWS;
+    int64_t b0 = r0 - r0 % MS_GEMM_DOT_RB, nk0 = k0, nr0 = r0 + MS_GEMM_DOT_ROWS;
+    if (nr0 >= b0 + MS_GEMM_DOT_RB || nr0 >= c->nr) { /* ms_gemm_dot_run's order */
+        nk0 = k0 + kc, nr0 = b0;
+        if (nk0 >= w->cols) nk0 = 0, nr0 = b0 + MS_GEMM_DOT_RB;
+    }
     if (nr0 < c->nr) {
         int64_t nkc = w->cols - nk0 < MS_GEMM_DOT_KC ? w->cols - nk0 : MS_GEMM_DOT_KC;
         size_t noff = ms_type_row_bytes(w->type, nk0), nb = ms_type_row_bytes(w->type, nkc);

@@ -254,7 +254,7 @@ static size_t dot_part_elems(int64_t m) {
 }
 
 size_t ms_gemm_dot_scratch_elems(void) {
-    return DOT_NR * MS_GEMM_DOT_KC + dot_part_elems(MS_GEMM_DOT_MB);
+    return DOT_NR * MS_GEMM_DOT_KC + (MS_GEMM_DOT_RB / DOT_NR) * dot_part_elems(MS_GEMM_DOT_MB);
 }
 
 /* The k tail (kc not a multiple of 16): lane (k mod 16), scalar fmaf, on part. */
@@ -391,17 +391,28 @@ void ms_gemm_dot_finish(int64_t m, int nr, const float *part, float *y, int64_t 
 void ms_gemm_dot_run(int64_t m, int64_t rows, int64_t cols, const float *x, int64_t ldx,
                      ms_gemm_rows_fn rows_fn, void *ctx, float *y, int64_t ldy, float *scratch) {
     float *stage = scratch, *part = scratch + DOT_NR * MS_GEMM_DOT_KC;
+    const int64_t RB = MS_GEMM_DOT_RB;
     for (int64_t t0 = 0; t0 < m; t0 += MS_GEMM_DOT_MB) {
         int64_t mb = m - t0 < MS_GEMM_DOT_MB ? m - t0 : MS_GEMM_DOT_MB;
-        for (int64_t r0 = 0; r0 < rows; r0 += DOT_NR) {
-            int nr = (int)(rows - r0 < DOT_NR ? rows - r0 : DOT_NR);
-            if (cols == 0) memset(part, 0, dot_part_elems(mb) * sizeof(float));
+        /* RB rows share each KC-column block of the activations (in L2), 8 at a time */
+        for (int64_t b0 = 0; b0 < rows; b0 += RB) {
+            int64_t b1 = rows - b0 < RB ? rows : b0 + RB;
+            if (cols == 0)
+                memset(part, 0, (size_t)(RB / DOT_NR) * dot_part_elems(mb) * sizeof(float));
             for (int64_t k0 = 0; k0 < cols; k0 += MS_GEMM_DOT_KC) {
                 int64_t kc = cols - k0 < MS_GEMM_DOT_KC ? cols - k0 : MS_GEMM_DOT_KC;
-                rows_fn(ctx, r0, nr, k0, kc, stage);
-                ms_gemm_dot_block(mb, nr, kc, x + t0 * ldx + k0, ldx, stage, kc, part, k0 == 0);
+                for (int64_t r0 = b0; r0 < b1; r0 += DOT_NR) {
+                    int nr = (int)(b1 - r0 < DOT_NR ? b1 - r0 : DOT_NR);
+                    rows_fn(ctx, r0, nr, k0, kc, stage);
+                    ms_gemm_dot_block(mb, nr, kc, x + t0 * ldx + k0, ldx, stage, kc,
+                                      part + (size_t)((r0 - b0) / DOT_NR) * dot_part_elems(mb),
+                                      k0 == 0);
+                }
             }
-            ms_gemm_dot_finish(mb, nr, part, y + t0 * ldy + r0, ldy);
+            for (int64_t r0 = b0; r0 < b1; r0 += DOT_NR)
+                ms_gemm_dot_finish(mb, (int)(b1 - r0 < DOT_NR ? b1 - r0 : DOT_NR),
+                                   part + (size_t)((r0 - b0) / DOT_NR) * dot_part_elems(mb),
+                                   y + t0 * ldy + r0, ldy);
         }
     }
 }

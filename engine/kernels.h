@@ -50,7 +50,10 @@ void ms_gemm_packed(int64_t m, int64_t rows, int64_t cols, const float *x, int64
 
 /* Tokens per block: a block's activations (MB x KC) and running sums stay in L2; each weight
  * row is staged once per MB tokens. */
-#define MS_GEMM_DOT_MB 256
+#define MS_GEMM_DOT_MB 128
+/* Rows per row block: for each KC columns of the activations (MB x KC, in L2), the row block's
+ * 8-row groups are staged and multiplied in turn (order: tokens, row blocks, KC, 8 rows). */
+#define MS_GEMM_DOT_RB 32
 
 /* Stages rows [r0, r0 + nr) (nr <= 8), columns [k0, k0 + kc) of W as f32 into dst (nr, kc)
  * (row stride kc): dequantizes, converts or copies. */
