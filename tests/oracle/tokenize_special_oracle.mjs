@@ -8,6 +8,7 @@
 //   unknown) and broken forms of them put between. Writes OUT_PREFIX.inp/.out in llama.cpp's
 //   test-tokenizer-0 format (no BOS added).
 import fs from "node:fs";
+import { makeRng } from "./rng.mjs";
 
 let getLlama, LlamaLogLevel;
 try {
@@ -22,14 +23,7 @@ if (!outPrefix) {
     process.exit(2);
 }
 const SEP = "\n__ggml_vocab_test__\n";
-let state = (Number(seedArg ?? 7) >>> 0) || 1; // mulberry32
-function rnd() {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const rnd = makeRng(seedArg ?? 7);
 const pick = (a) => a[Math.floor(rnd() * a.length)];
 
 const llama = await getLlama({
