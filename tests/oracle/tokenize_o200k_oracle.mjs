@@ -92,7 +92,8 @@ for (let i = 0; i < N / 2; i++) {
         else if (r < 0.45) parts.push(pick(broken));
         else parts.push(pick(texts.slice(0, seeds.length + N)).slice(0, 1 + Math.floor(rnd() * 40)));
     }
-    specialSet.push(parts.join(pick(["", " ", "\n"])));
+    // A slice may cut a surrogate pair: the text written is its well-formed form (U+FFFD).
+    specialSet.push(parts.join(pick(["", " ", "\n"])).toWellFormed());
 }
 
 const has = (t, list) => list.some((s) => t.includes(s));
