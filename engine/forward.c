@@ -1203,7 +1203,8 @@ int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_le
         e->prof.router += t1 - t0;
         t0 = t1;
         if (hook) {
-            ms_route_event ev = {il, n, 0, E, K, e->r_logits, e->r_ids, e->r_w};
+            ms_route_event ev = {
+                il, n, 0, E, K, e->r_logits, e->r_ids, e->r_w, ds_router ? e->r_probs : NULL};
             int hr = hook(user, &ev);
             t1 = now_s();
             e->prof.other += t1 - t0;
