@@ -143,9 +143,10 @@ static int run(int argc, char **argv) {
     const char *inputs[] = {manifest, vocab, model};
     int crc = ms_cli_check_output(routes, inputs, 3);
     if (crc) return crc;
-    if (random_model && mkdirs(model_dir) != 0) {
+    const char *dir = random_model ? model_dir : out; /* the random model is built there */
+    if (mkdirs(dir) != 0) {
         int e = errno; /* a path the user cannot create is bad input; a full disk is not */
-        ms_error("%s: cannot create directory: %s", model_dir, strerror(e));
+        ms_error("%s: cannot create directory: %s", dir, strerror(e));
         return e == ENOSPC || e == EIO || e == EDQUOT ? MS_EXIT_RUNTIME : MS_EXIT_USAGE;
     }
 
@@ -186,7 +187,8 @@ static int run(int argc, char **argv) {
 
     printf("moescope demo: report written to %s/index.html\n"
            "  open it in a browser (no server needed); the route store is %s\n"
-           "  try: %s show %s --doc 0 --layer 15\n",
-           report, routes, ms_program, routes);
+           "  try: %s show %s --doc 0 --layer %d\n",
+           report, routes, ms_program, routes,
+           random_model ? 15 : 2); /* a middle layer: of 32, or of the trained model's 4 */
     return MS_EXIT_OK;
 }

@@ -42,7 +42,10 @@ print(f"demo ({name}): {T} tokens, 160 documents, {len(refs)} files referenced b
 PYEOF
 }
 
-"$BIN" demo --out "$out" >"$out/stdout" 2>"$out/stderr" || { echo "FAIL: demo exit $?"; cat "$out/stderr"; exit 1; }
+# DIR need not exist (a fresh checkout has no out/)
+rmdir "$out"
+"$BIN" demo --out "$out" >"$out.stdout" 2>"$out.stderr" || { echo "FAIL: demo exit $?"; cat "$out.stderr"; exit 1; }
+mv "$out.stdout" "$out/stdout"; rm -f "$out.stderr"
 check "$out" 4
 [ -e "$out/model" ] && { echo "FAIL: the default demo built a model"; fail=1; }
 # A second run gives the same routes.
@@ -51,9 +54,9 @@ cp "$out/routes.h5" "$out/first.h5"
 "$BIN" -q diff "$out/first.h5" "$out/routes.h5" >"$out/diff.txt" 2>&1 || { echo "FAIL: diff"; cat "$out/diff.txt"; fail=1; }
 
 r="$out/random"
-"$BIN" demo --random --out "$r" >"$r.stdout" 2>"$r.stderr" || { echo "FAIL: demo --random exit $?"; cat "$r.stderr"; exit 1; }
-mv "$r.stdout" "$r/stdout"
-grep -q "building the demo model" "$r.stderr" || { echo "FAIL: demo --random did not build its model"; fail=1; }
+"$BIN" demo --random --out "$r" >"$out/r.stdout" 2>"$out/r.stderr" || { echo "FAIL: demo --random exit $?"; cat "$out/r.stderr"; exit 1; }
+mv "$out/r.stdout" "$r/stdout"
+grep -q "building the demo model" "$out/r.stderr" || { echo "FAIL: demo --random did not build its model"; fail=1; }
 [ -s "$r/model/demo-mixtral-32x8.gguf" ] || { echo "FAIL: demo --random: no model in DIR/model"; fail=1; }
 check "$r" 32
 "$BIN" demo --random --bogus >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL: bad option not exit 2"; fail=1; }

@@ -13,11 +13,15 @@ route stores (h5py) and `eval --nll --json`:
    whose first-choice expert is the same exceeds the random-assignment baseline 1/E, and that
    of the random model.
 3. Next-token loss: the mean negative log-likelihood per token on held-out documents of each
-   domain is far below the random model's (at most 70% of it, and at most 6 nats).
-4. llama.cpp (node-llama-cpp) loads the committed file: through an F32 copy of the weights
-   (dequantized by gguf-py) it gives the same next-token distribution after short texts as
-   `moescope eval`, and the router-probe copies of tests/test_families_oracle.py give the same
-   top-2 experts (and weights) as `moescope route` at every layer and token.
+   domain is far below the random model's (at most a quarter of it; make-model's random weights
+   give confident wrong guesses), and below 70% of ln(n_vocab) (a uniform guess).
+4. llama.cpp (node-llama-cpp) loads the committed file and predicts the same next token after
+   short texts as `moescope eval` on it (total variation <= 0.03, measured up to 0.011: the two engines multiply
+   Q8_0 differently); on an F32 copy of the weights (dequantized by gguf-py) the same next
+   token and log-probabilities within 5e-4 (tokens with p >= 1e-4 p_max, after normalising
+   llama.cpp's probabilities, which sum to 1 only within ~1e-3); the router-probe
+   copies of tests/test_families_oracle.py give the same top-2 experts (and weights) as
+   `moescope route` on the committed file at every layer and token.
 
 usage: test_demo_trained.py MOESCOPE TESTS_DIR WORK_DIR SOURCE_DIR
 """
@@ -96,18 +100,22 @@ def routing_stats(tag, ex, dom, first, ntok, doms, E):
     return np.array(mean_jsd), rep
 
 
-def mean_nll(model, texts):
-    tot, n = 0.0, 0
-    for i, text in enumerate(texts):
-        path = os.path.join(WORK, "nll%d.txt" % i)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-        d = json.loads(fo.run([MOESCOPE, "eval", "--model", model, "--file", path, "--nll",
-                               "--json", "--top", "1", "--threads", "2"]))
-        lp = [x["logprob"] for x in d["nll"]]
-        tot += -sum(lp)
-        n += len(lp)
-    return tot / n
+def mean_nll(model, per):
+    """Mean NLL per token over all texts of per (domain -> texts), and per domain."""
+    tot, n, dom = 0.0, 0, {}
+    for name, texts in sorted(per.items()):
+        t0, n0 = tot, n
+        for text in texts:
+            path = os.path.join(WORK, "nll.txt")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            d = json.loads(fo.run([MOESCOPE, "eval", "--model", model, "--file", path, "--nll",
+                                   "--json", "--top", "1", "--threads", "2"]))
+            lp = [x["logprob"] for x in d["nll"]]
+            tot += -sum(lp)
+            n += len(lp)
+        dom[name] = (tot - t0) / (n - n0)
+    return tot / n, dom
 
 
 def main():
@@ -149,18 +157,17 @@ def main():
           "repetition: trained %.3f > random model %.3f (mean over layers)" %
           (rep_tr.mean(), rep_rd.mean()))
 
-    texts = []
+    per = {}
     with open(os.path.join(SAMPLES, "pile_sample.jsonl"), encoding="utf-8") as f:
-        per = {}
         for line in f:
             o = json.loads(line)
             s = o["meta"]["pile_set_name"]
             if len(per.setdefault(s, [])) < NLL_DOCS:
                 per[s].append(o["text"])
-    for s in sorted(per):
-        texts += per[s]
-    n_tr, n_rd = mean_nll(MODEL, texts), mean_nll(random, texts)
-    check(n_tr <= 0.7 * n_rd and n_tr <= 6.0,
+    (n_tr, d_tr), (n_rd, d_rd) = mean_nll(MODEL, per), mean_nll(random, per)
+    for name in sorted(per):
+        print("         NLL %-18s trained %.3f  random %.3f" % (name, d_tr[name], d_rd[name]))
+    check(n_tr <= 0.25 * n_rd and n_tr <= 0.7 * math.log(hp["n_vocab"]),
           "held-out NLL per token: trained %.3f nats, random %.3f (ln V = %.3f)" %
           (n_tr, n_rd, math.log(hp["n_vocab"])))
 
@@ -173,15 +180,16 @@ def main():
                "Solve 3*x + 4 = 19 for x.\n",
                "\\begin{equation} \\frac{a}{b} = x^{2} \\end{equation}",
                "The river ran between the hills, and the farmers came down to the town."]
-    ours, ids, routes, probe_jobs = [], [], [], []
+    ours, ours_q, ids, routes, probe_jobs = [], [], [], [], []
     for text in prompts:
         path = fo.write_prompt(text)
-        d = json.loads(fo.run([MOESCOPE, "eval", "--model", MODEL, "--file", path, "--json",
-                               "--top", "1000000", "--threads", "2"]))
-        p = np.zeros(len(d["top"]))
-        for t in d["top"]:
-            p[t["id"]] = t["prob"]
-        ours.append(p)
+        for model, dst in ((ref, ours), (MODEL, ours_q)):
+            d = json.loads(fo.run([MOESCOPE, "eval", "--model", model, "--file", path, "--json",
+                                   "--top", "1000000", "--threads", "2"]))
+            p = np.zeros(len(d["top"]))
+            for t in d["top"]:
+                p[t["id"]] = t["prob"]
+            dst.append(p)
         ids.append(d["ids"])
         routes.append(json.loads(fo.run([MOESCOPE, "route", "--model", MODEL, "--file", path,
                                          "--json", "--threads", "2"])))
@@ -196,13 +204,31 @@ def main():
     check(bad == 0 and stats["checked"] > 0,
           "top-%d routes equal llama.cpp's: %d (layer, token) pairs, %d near-tie swaps, "
           "max |dweight| %.2e" % (hp["n_expert_used"], stats["checked"], stats["ties"], stats["dw"]))
+    # the same F32 numbers in both engines: the families test's tolerances; the committed Q8_0
+    # file in both engines (each multiplies Q8_0 its own way): the same next token, close logp
     nxt = fo.node("forward_oracle.mjs",
-                  [{"model": ref, "prompts": ids, "all_positions": False}], "demo_next")
-    for i, (p, r) in enumerate(zip(ours, nxt[0]["results"])):
-        q = np.array(r["probs"])
-        ok = fo.compare_next("demo prompt %d" % i, p, q)
-        check(ok and int(np.argmax(p)) == int(np.argmax(q)),
-              "next token after prompt %d agrees with llama.cpp (top %d)" % (i, int(np.argmax(q))))
+                  [{"model": ref, "prompts": ids, "all_positions": False},
+                   {"model": MODEL, "prompts": ids, "all_positions": False}], "demo_next")
+    for tag, ps, res, tol in (("F32 copy", ours, nxt[0]["results"], 5e-4),
+                              ("Q8_0 file", ours_q, nxt[1]["results"], None)):
+        for i, (p, r) in enumerate(zip(ps, res)):
+            q = np.array(r["probs"])
+            if len(q) < len(p):
+                q = np.concatenate([q, np.zeros(len(p) - len(q))])
+            # node-llama-cpp's probabilities sum to 1 only within ~1e-3 (measured: 0.9999 to
+            # 1.0007 on this model): compare distributions, so normalise them first
+            sq = q.sum()
+            q = q / sq
+            keep = q >= 1e-4 * q.max()
+            dl = np.abs(np.log(np.maximum(p[keep], 1e-300)) - np.log(q[keep])).max()
+            tv = 0.5 * float(np.abs(p - q).sum())
+            same = int(np.argmax(p)) == int(np.argmax(q))
+            # F32: the same numbers in both engines. Q8_0: each engine multiplies Q8_0 its own
+            # way (llama.cpp quantizes the activations to 8 bits too).
+            ok = same and (dl <= tol if tol else tv <= 0.03)
+            check(ok, "%s: llama.cpp's next token after prompt %d is moescope's (%d); max|dlogp| "
+                  "%.1e, total variation %.1e (llama.cpp's sum %.5f)" %
+                  (tag, i, int(np.argmax(q)), dl, tv, sq))
 
     if failures:
         print("%d check(s) failed" % failures)
