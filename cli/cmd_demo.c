@@ -1,7 +1,8 @@
-/* cmd_demo.c — `moescope demo`: the built-in default. Builds (or reuses) a small
- * Mixtral-architecture model with a fixed seed, captures the sample corpora of the Pile domains
- * shipped in corpora/samples/, analyzes the routes and writes the report, with nothing to
- * download. Each step is the same code path as the corresponding command. */
+/* cmd_demo.c — `moescope demo`: the built-in default. Takes the small trained MoE shipped in
+ * models/demo-moe.gguf (tools/train_demo.py; or, with --random, builds a random-weight
+ * Mixtral-architecture model with a fixed seed), captures the sample corpora of the Pile
+ * domains shipped in corpora/samples/, analyzes the routes and writes the report, with nothing
+ * to download. Each step is the same code path as the corresponding command. */
 #include "cli.h"
 #include "engine.h"
 
@@ -14,13 +15,17 @@
 extern const ms_command ms_cmd_capture, ms_cmd_report;
 
 static const char usage[] =
-    "usage: moescope demo [--out DIR] [--samples DIR] [--threads N] [-q|-v]\n"
+    "usage: moescope demo [--out DIR] [--samples DIR] [--random] [--threads N] [-q|-v]\n"
     "\n"
-    "Runs the whole analysis on the built-in default: a small random-weight Mixtral-architecture\n"
-    "model (32 layers, 8 experts, top-2; generated with a fixed seed, no download) over the\n"
-    "sample corpora of eight Pile domains, then writes DIR/report/index.html.\n"
+    "Runs the whole analysis on the built-in default: a small Mixtral-architecture MoE trained\n"
+    "for this demo on code, LaTeX, mathematics and prose (models/demo-moe.gguf: 4 layers,\n"
+    "8 experts, top-2; docs/SAMPLES.md) over the held-out sample corpora of eight Pile\n"
+    "domains, then writes DIR/report/index.html. Nothing is downloaded.\n"
     "\n"
     "  --out DIR       where to write (default: out/demo)\n"
+    "  --random        use a random-weight model instead (32 layers, 8 experts, top-2;\n"
+    "                  generated with a fixed seed into DIR/model/): the pipeline without\n"
+    "                  learned routing, for comparison\n"
     "  --samples DIR   sample corpora with manifest.json (default: the source tree's\n"
     "                  corpora/samples)\n"
     "  --threads N     threads for the forward pass (default: all cores)\n"
@@ -81,10 +86,12 @@ static int run(int argc, char **argv) {
     static const struct option longs[] = {{"out", required_argument, 0, 'o'},
                                           {"samples", required_argument, 0, 's'},
                                           {"threads", required_argument, 0, 't'},
+                                          {"random", no_argument, 0, 'r'},
                                           MS_COMMON_LONG_OPTS};
     const char *out = "out/demo", *samples = MOESCOPE_SOURCE_DIR "/corpora/samples";
     const char *threads = NULL;
     long nt = 0;
+    int random_model = 0;
     ms_opt_begin();
     for (int c; (c = getopt_long(argc, argv, MS_COMMON_SHORT_OPTS "o:s:t:", longs, NULL)) != -1;) {
         int r = ms_opt_common(&ms_cmd_demo, c, argv);
@@ -96,6 +103,9 @@ static int run(int argc, char **argv) {
             break;
         case 's':
             samples = optarg;
+            break;
+        case 'r':
+            random_model = 1;
             break;
         case 't':
             threads = optarg;
@@ -112,10 +122,16 @@ static int run(int argc, char **argv) {
         join(vocab, sizeof vocab, MOESCOPE_SOURCE_DIR,
              "/tests/data/vocab/ggml-vocab-llama-spm.gguf") ||
         join(model_dir, sizeof model_dir, out, "/model") ||
-        join(model, sizeof model, model_dir, "/demo-mixtral-32x8.gguf") ||
+        (random_model ? join(model, sizeof model, model_dir, "/demo-mixtral-32x8.gguf")
+                      : join(model, sizeof model, MOESCOPE_SOURCE_DIR, "/models/demo-moe.gguf")) ||
         join(routes, sizeof routes, out, "/routes.h5") ||
         join(report, sizeof report, out, "/report")) {
         ms_error("%s: path too long", out);
+        return MS_EXIT_USAGE;
+    }
+    if (!random_model && !exists(model)) {
+        ms_error("%s: the demo model is missing (run tools/train_demo.py, or give --random)",
+                 model);
         return MS_EXIT_USAGE;
     }
     if (!exists(manifest)) {
@@ -127,9 +143,10 @@ static int run(int argc, char **argv) {
     const char *inputs[] = {manifest, vocab, model};
     int crc = ms_cli_check_output(routes, inputs, 3);
     if (crc) return crc;
-    if (mkdirs(model_dir) != 0) {
+    const char *dir = random_model ? model_dir : out; /* the random model is built there */
+    if (mkdirs(dir) != 0) {
         int e = errno; /* a path the user cannot create is bad input; a full disk is not */
-        ms_error("%s: cannot create directory: %s", model_dir, strerror(e));
+        ms_error("%s: cannot create directory: %s", dir, strerror(e));
         return e == ENOSPC || e == EIO || e == EDQUOT ? MS_EXIT_RUNTIME : MS_EXIT_USAGE;
     }
 
@@ -170,7 +187,8 @@ static int run(int argc, char **argv) {
 
     printf("moescope demo: report written to %s/index.html\n"
            "  open it in a browser (no server needed); the route store is %s\n"
-           "  try: %s show %s --doc 0 --layer 15\n",
-           report, routes, ms_program, routes);
+           "  try: %s show %s --doc 0 --layer %d\n",
+           report, routes, ms_program, routes,
+           random_model ? 15 : 2); /* a middle layer: of 32, or of the trained model's 4 */
     return MS_EXIT_OK;
 }
