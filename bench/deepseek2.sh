@@ -19,26 +19,10 @@ TYPE=${2:-Q8_0}
 THREADS=${3:-2}
 WORK=${4:-/tmp/moescope-bench-ds2}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(auto-detect)}"
 mkdir -p "$WORK"
-MODEL=$WORK/v2lite_shape_$TYPE.gguf
+# forward_bench.sh runs the comparison on $WORK/bench_$TYPE.gguf when it exists
+MODEL=$WORK/bench_$TYPE.gguf
 [ -f "$MODEL" ] || "$BIN" make-model --arch deepseek2 --out "$MODEL" --type "$TYPE" \
     --d-model 2048 --heads 16 --head-dim 128 --rope-dim 64 --v-head-dim 128 --kv-lora 512 \
     --experts 64 --ff 1408 --k 6 --shared-experts 2 --layers 3 --dense-lead 1 -q
-TEXT=$WORK/text.txt
-/usr/bin/python3 - "$TEXT" <<'PY'
-import sys
-p = ("The history of the river valley is a story of floods and harvests. Farmers built "
-     "terraces on the slopes, and merchants carried grain, wool and salt down to the harbour "
-     "towns, where ships waited for the spring winds. ")
-open(sys.argv[1], "w").write(p * 10)
-PY
-"$BIN" eval --model "$MODEL" --file "$TEXT" --json --top 1 |
-    /usr/bin/python3 -c "import json,sys; json.dump(json.load(sys.stdin)['ids'], open(sys.argv[1],'w'))" "$WORK/ids.json"
-BUILD=$(dirname "$BIN")
-cc -O2 -march=native -o "$WORK/forward_bench" "$HERE/bench/forward_bench.c" -I"$HERE/engine" \
-    "$BUILD/engine/libms_engine.a" "$BUILD/util/libms_util.a" \
-    $(pkg-config --cflags --libs openblas libcjson oniguruma libutf8proc) -lm -lpthread
-"$WORK/forward_bench" "$MODEL" "$WORK/ids.json" "$THREADS" 3
-"$WORK/forward_bench" "$MODEL" "$WORK/ids.json" "$THREADS" 3 routing
-node "$HERE/tests/oracle/forward_bench.mjs" "$MODEL" "$WORK/ids.json" "$THREADS" 3
+exec sh "$HERE/bench/forward_bench.sh" "$BIN" "$TYPE" "$THREADS" "$WORK"

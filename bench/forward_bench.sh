@@ -38,7 +38,8 @@ N=$(/usr/bin/python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))
 # library), like llama.cpp below: model opened once, best of 3 passes.
 BUILD=$(dirname "$BIN")
 cc -O2 -march=native -o "$WORK/forward_bench" "$HERE/bench/forward_bench.c" -I"$HERE/engine" \
-    "$BUILD/engine/libms_engine.a" $(pkg-config --cflags --libs openblas libcjson) -lm -lpthread
+    "$BUILD/engine/libms_engine.a" "$BUILD/util/libms_util.a" \
+    $(pkg-config --cflags --libs openblas libcjson oniguruma libutf8proc) -lm -lpthread
 "$WORK/forward_bench" "$MODEL" "$WORK/ids.json" "$THREADS" 3
 "$WORK/forward_bench" "$MODEL" "$WORK/ids.json" "$THREADS" 3 routing
 node "$HERE/tests/oracle/forward_bench.mjs" "$MODEL" "$WORK/ids.json" "$THREADS" 3
