@@ -380,6 +380,9 @@ typedef struct ms_route_event {
     const int32_t *ids;   /* (n_tokens, k) expert ids, rank order (first choice first) */
     const float *weights; /* (n_tokens, k) weights the layer applies (renormalised if the
                              router kind renormalises) */
+    const float *scores;  /* DeepSeek kinds (ds_softmax, ds_sigmoid): (n_tokens, n_expert) what
+                             the selection ranked: softmax or sigmoid of the logits plus the
+                             selection bias, -inf in the groups left out; NULL otherwise */
 } ms_route_event;
 
 /* Probes observe; they must not change anything the engine owns. Returning non-zero stops the

@@ -43,7 +43,6 @@
 #define TILE_F32_ROWS 256 /* tile height for F32 weights (packed from the mapping, no copy) */
 #define ATT_QCHUNK    64  /* queries per attention task */
 #define THREAD_PAD    8   /* doubles between per-thread counters (no false sharing) */
-#define PACK_CHUNK    256 /* columns dequantized per step (a K-quant super-block; 32 KiB of f32) */
 
 struct ms_engine {
     ms_fwd_model m;   /* m.layers points at layers below */
@@ -167,6 +166,47 @@ static void mm_add(mm_step *s, const ms_mat *w, const float *x, int64_t ldx, int
     s->n_tasks += j->n_tiles;
 }
 
+typedef struct mm_rows {
+    const ms_mat *w;
+    int64_t r0, nr; /* the tile's rows */
+    double *t_dequant;
+} mm_rows;
+
+/* ms_gemm_rows_fn: nr rows of a tile, columns [k0, k0 + kc), as f32 rows of kc (copied,
+ * converted or dequantized into the kernel's staging block in L1), prefetching the block the
+ * next call stages: 8 interleaved rows defeat the hardware prefetcher. */
+static void mm_stage(void *ctx, int64_t r0, int nr, int64_t k0, int64_t kc, float *dst) {
+    const mm_rows *c = ctx;
+    const ms_mat *w = c->w;
+    size_t off = ms_type_row_bytes(w->type, k0);
+    int64_t b0 = r0 - r0 % MS_GEMM_DOT_RB, nk0 = k0, nr0 = r0 + MS_GEMM_DOT_ROWS;
+    if (nr0 >= b0 + MS_GEMM_DOT_RB || nr0 >= c->nr) { /* ms_gemm_dot_run's order */
+        nk0 = k0 + kc, nr0 = b0;
+        if (nk0 >= w->cols) nk0 = 0, nr0 = b0 + MS_GEMM_DOT_RB;
+    }
+    if (nr0 < c->nr) {
+        int64_t nkc = w->cols - nk0 < MS_GEMM_DOT_KC ? w->cols - nk0 : MS_GEMM_DOT_KC;
+        size_t noff = ms_type_row_bytes(w->type, nk0), nb = ms_type_row_bytes(w->type, nkc);
+        for (int64_t r = nr0; r < nr0 + MS_GEMM_DOT_ROWS && r < c->nr; r++) {
+            const uint8_t *p = w->data + (size_t)(c->r0 + r) * w->row_bytes + noff;
+            for (size_t o = 0; o < nb; o += 64)
+                __builtin_prefetch(p + o);
+        }
+    }
+    /* the profile's dequantization time: every 8th block timed, counted 8 times (a clock
+     * read per block cost 1.5% of a pass) */
+    int timed = ((r0 / MS_GEMM_DOT_ROWS) & 7) == 0;
+    double t0 = timed ? now_s() : 0.0;
+    for (int r = 0; r < nr; r++) {
+        const uint8_t *src = w->data + (size_t)(c->r0 + r0 + r) * w->row_bytes + off;
+        if (w->type == MS_TYPE_F32)
+            memcpy(dst + r * kc, src, (size_t)kc * sizeof(float));
+        else
+            ms_fwd_dequant_mat_row(w, src, c->r0 + r0 + r, k0, dst + r * kc, kc);
+    }
+    if (timed) *c->t_dequant += 8.0 * (now_s() - t0);
+}
+
 static void mm_task(void *ctx, int64_t t, int th) {
     mm_step *s = ctx;
     ms_engine *e = s->e;
@@ -178,41 +218,10 @@ static void mm_task(void *ctx, int64_t t, int th) {
     const ms_mat *w = j->w;
     int64_t r0 = t * j->tile;
     int64_t nr = w->rows - r0 < j->tile ? w->rows - r0 : j->tile;
-    double t0 = now_s();
-    float *panel = e->panels + (size_t)th * e->panel_elems;
-    assert(ms_gemm_packed_elems(nr, w->cols) <= e->panel_elems);
-    if (mat_direct(w)) {
-        ms_gemm_pack((const float *)(const void *)(w->data + (size_t)r0 * w->row_bytes), w->cols,
-                     nr, w->cols, panel);
-    } else {
-        /* Dequantize PACK_CHUNK columns of NR rows at a time into the thread's staging area (in
-         * L1) and pack them straight into the panel: no f32 tile goes through memory. */
-        int64_t be = ms_type_block_elems(w->type);
-        int64_t ch = w->cols % PACK_CHUNK == 0 && PACK_CHUNK % be == 0 ? PACK_CHUNK : w->cols;
-        size_t ch_bytes = ms_type_row_bytes(w->type, ch);
-        float *stage = e->tiles + (size_t)th * e->tile_elems; /* (NR, ch) */
-        for (int64_t p0 = 0; p0 < nr; p0 += MS_GEMM_NR) {
-            int64_t nc = nr - p0 < MS_GEMM_NR ? nr - p0 : MS_GEMM_NR;
-            assert((size_t)(nc * ch) <= e->tile_elems);
-            float *pp = panel + (size_t)(p0 / MS_GEMM_NR) * (size_t)w->cols * MS_GEMM_NR;
-            for (int64_t k0 = 0; k0 < w->cols; k0 += ch) {
-                for (int64_t r = 0; r < nc; r++) {
-                    const uint8_t *src = w->data + (size_t)(r0 + p0 + r) * w->row_bytes +
-                                         (size_t)(k0 / ch) * ch_bytes;
-                    if (k0 + ch < w->cols) /* the row's next chunk: 32 rows defeat prefetchers */
-                        for (size_t o = 0; o < ch_bytes; o += 64)
-                            __builtin_prefetch(src + ch_bytes + o);
-                    if (w->type == MS_TYPE_F32)
-                        memcpy(stage + r * ch, src, (size_t)ch * sizeof(float));
-                    else
-                        ms_fwd_dequant_mat_row(w, src, r0 + p0 + r, k0, stage + r * ch, ch);
-                }
-                ms_gemm_pack_part(stage, ch, nc, ch, pp + (size_t)k0 * MS_GEMM_NR);
-            }
-        }
-    }
-    e->t_dequant[th * THREAD_PAD] += now_s() - t0;
-    ms_gemm_packed(j->m, nr, w->cols, j->x, j->ldx, panel, j->y + r0, j->ldy);
+    mm_rows c = {w, r0, nr, &e->t_dequant[th * THREAD_PAD]};
+    assert(ms_gemm_dot_scratch_elems() <= e->tile_elems);
+    ms_gemm_dot_run(j->m, nr, w->cols, j->x, j->ldx, mm_stage, &c, j->y + r0, j->ldy,
+                    e->tiles + (size_t)th * e->tile_elems);
 }
 
 static void mm_run(ms_engine *e, mm_step *s) {
@@ -591,11 +600,13 @@ static void rows_to_f32(const ms_mat *w, int64_t r, float *dst) {
 }
 
 static size_t panel_need(const ms_mat *w) {
-    return ms_gemm_packed_elems(tile_rows(w), w->cols);
+    (void)w;
+    return 0;
 }
 
 static size_t tile_need(const ms_mat *w) {
-    return mat_direct(w) ? 0 : (size_t)tile_rows(w) * (size_t)w->cols;
+    (void)w;
+    return ms_gemm_dot_scratch_elems();
 }
 
 void ms_engine_close(ms_engine *e) {
@@ -1192,7 +1203,8 @@ int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_le
         e->prof.router += t1 - t0;
         t0 = t1;
         if (hook) {
-            ms_route_event ev = {il, n, 0, E, K, e->r_logits, e->r_ids, e->r_w};
+            ms_route_event ev = {
+                il, n, 0, E, K, e->r_logits, e->r_ids, e->r_w, ds_router ? e->r_probs : NULL};
             int hr = hook(user, &ev);
             t1 = now_s();
             e->prof.other += t1 - t0;

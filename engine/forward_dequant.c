@@ -1,6 +1,7 @@
-/* forward_dequant.c — dequantization of weight rows into the forward pass's f32 tiles, with
- * AVX2 paths for the common types (F16 with F16C, BF16, Q8_0, Q4_K, Q6_K, MXFP4) and
- * ms_dequantize_row (engine/quant.c, ggml's reference) for everything else.
+/* forward_dequant.c — dequantization of weight rows into the forward pass's f32 staging
+ * blocks, with AVX2 paths (AVX-512 for F16, Q8_0, Q4_K, Q6_K: 16 lanes) for the common types (F16
+ * with F16C, BF16, Q8_0, Q4_K, Q6_K, MXFP4) and ms_dequantize_row (engine/quant.c, ggml's
+ * reference) for everything else.
  *
  * The fast paths are bit-identical to the reference: the same float operations in the same
  * order (a product then a difference, never a fused multiply-add), only several lanes at a
@@ -37,6 +38,15 @@ static inline float rd_f16(const uint8_t *p) {
  * flight. */
 static void deq_f16(const uint8_t *b, float *y, int64_t n) {
     int64_t i = 0;
+#if defined(__AVX512F__)
+    for (; i + 32 <= n; i += 32) {
+        const __m256i *p = (const __m256i *)(const void *)(b + 2 * i);
+        __m512 a0 = _mm512_cvtph_ps(_mm256_loadu_si256(p));
+        __m512 a1 = _mm512_cvtph_ps(_mm256_loadu_si256(p + 1));
+        _mm512_storeu_ps(y + i, a0);
+        _mm512_storeu_ps(y + i + 16, a1);
+    }
+#endif
     for (; i + 32 <= n; i += 32) {
         const __m128i *p = (const __m128i *)(const void *)(b + 2 * i);
         __m256 a0 = _mm256_cvtph_ps(_mm_loadu_si128(p));
@@ -74,6 +84,15 @@ static void deq_bf16(const uint8_t *b, float *y, int64_t n) {
 /* Q8_0 block (34 bytes): f16 d, 32 int8. y = q * d. */
 static void deq_q8_0(const uint8_t *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, b += 34, y += 32) {
+#if defined(__AVX512F__)
+        const __m512 d16 = _mm512_set1_ps(rd_f16(b));
+        for (int j = 0; j < 32; j += 16) {
+            __m128i q = _mm_loadu_si128((const __m128i *)(const void *)(b + 2 + j));
+            _mm512_storeu_ps(y + j,
+                             _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), d16));
+        }
+        continue;
+#endif
         const __m256 d = _mm256_set1_ps(rd_f16(b));
         for (int j = 0; j < 32; j += 8) {
             __m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(b + 2 + j));
@@ -105,6 +124,24 @@ static void deq_q4_k(const uint8_t *b, float *y, int64_t nb) {
             const __m256 d1 = _mm256_set1_ps(d * sc), m1 = _mm256_set1_ps(dmin * m);
             scale_min_k4(2 * j + 1, scales, &sc, &m);
             const __m256 d2 = _mm256_set1_ps(d * sc), m2 = _mm256_set1_ps(dmin * m);
+#if defined(__AVX512F__)
+            /* the 16 values a nibble can take, d*sc*q - dmin*m for q = 0..15 (the same two
+             * roundings per value), looked up per weight with one permute */
+            const __m512 q16 = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            const __m512 tab1 = _mm512_sub_ps(_mm512_mul_ps(_mm512_broadcast_f32x8(d1), q16),
+                                              _mm512_broadcast_f32x8(m1));
+            const __m512 tab2 = _mm512_sub_ps(_mm512_mul_ps(_mm512_broadcast_f32x8(d2), q16),
+                                              _mm512_broadcast_f32x8(m2));
+            for (int h = 0; h < 32; h += 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(q + h));
+                __m512i l = _mm512_cvtepu8_epi32(_mm_and_si128(v, lo_mask));
+                __m512i u = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(v, 4), lo_mask));
+                _mm512_storeu_ps(y + h, _mm512_permutexvar_ps(l, tab1));
+                _mm512_storeu_ps(y + 32 + h, _mm512_permutexvar_ps(u, tab2));
+            }
+            y += 64;
+            continue;
+#endif
             for (int h = 0; h < 32; h += 16) {
                 __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(q + h));
                 __m128i lo = _mm_and_si128(v, lo_mask);
@@ -145,6 +182,13 @@ static void deq_q6_k(const uint8_t *b, float *y, int64_t nb) {
                 q[1] = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(c, m4), h1), k32);
                 q[2] = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(_mm_srli_epi16(a, 4), m4), h2), k32);
                 q[3] = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(_mm_srli_epi16(c, 4), m4), h3), k32);
+#if defined(__AVX512F__)
+                for (int s = 0; s < 4; s++)
+                    _mm512_storeu_ps(y + 32 * s + l,
+                                     _mm512_mul_ps(_mm512_set1_ps(d * sc[is + 2 * s]),
+                                                   _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q[s]))));
+                continue;
+#endif
                 for (int s = 0; s < 4; s++) {
                     const __m256 ds = _mm256_set1_ps(d * sc[is + 2 * s]);
                     float *o = y + 32 * s + l;

@@ -239,3 +239,198 @@ void ms_gemm_packed(int64_t m, int64_t rows, int64_t cols, const float *x, int64
         }
     }
 }
+
+/* ----------------------------------------------------------------------------------------
+ * The dot-product kernel (kernels.h, ms_gemm_dot_*): W's rows in their own layout, 16 lanes
+ * along k. part holds, per (token t, row r), 16 running sums: part[(t·DOT_NR + r)·16 + l]
+ * sums x[t][k]·w[r][k] over k ≡ l (mod 16) as one fma chain in k order from +0. */
+
+#define DOT_NR MS_GEMM_DOT_ROWS
+#define DOT_L  16
+#define DOT_MT 3 /* tokens per register block: 3 x 8 rows = 24 zmm accumulators */
+
+static size_t dot_part_elems(int64_t m) {
+    return (size_t)m * DOT_NR * DOT_L;
+}
+
+size_t ms_gemm_dot_scratch_elems(void) {
+    return DOT_NR * MS_GEMM_DOT_KC + (MS_GEMM_DOT_RB / DOT_NR) * dot_part_elems(MS_GEMM_DOT_MB);
+}
+
+/* The k tail (kc not a multiple of 16): lane (k mod 16), scalar fmaf, on part. */
+static void dot_tail(int nt, int64_t k16, int64_t kc, const float *x, int64_t ldx,
+                     const float *const *wr, float *part) {
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < DOT_NR; r++) {
+            float *p = part + ((size_t)t * DOT_NR + (size_t)r) * DOT_L;
+            for (int64_t k = k16; k < kc; k++)
+                p[k % DOT_L] = fmaf(x[t * ldx + k], wr[r][k], p[k % DOT_L]);
+        }
+}
+
+#if defined(__AVX512F__)
+/* NT tokens x 8 rows over kc columns (NT a constant: the loops unroll and the NT x 8
+ * accumulators stay in registers; 24 zmm for NT = 3). */
+static inline __attribute__((always_inline)) void dot_nt(const int NT, int64_t kc, const float *x,
+                                                         int64_t ldx, const float *const *wr,
+                                                         float *part, int first) {
+    __m512 a[3][DOT_NR];
+#pragma GCC unroll 3
+    for (int t = 0; t < NT; t++)
+#pragma GCC unroll 8
+        for (int r = 0; r < DOT_NR; r++)
+            a[t][r] =
+                first ? _mm512_setzero_ps() : _mm512_loadu_ps(part + (t * DOT_NR + r) * DOT_L);
+    int64_t k = 0;
+    for (; k + DOT_L <= kc; k += DOT_L) {
+        __m512 v[3];
+#pragma GCC unroll 3
+        for (int t = 0; t < NT; t++)
+            v[t] = _mm512_loadu_ps(x + t * ldx + k);
+#pragma GCC unroll 8
+        for (int r = 0; r < DOT_NR; r++) {
+            __m512 w = _mm512_loadu_ps(wr[r] + k);
+            __asm__("" : "+v"(w)); /* one load per row, not one folded into each fma */
+#pragma GCC unroll 3
+            for (int t = 0; t < NT; t++)
+                a[t][r] = _mm512_fmadd_ps(v[t], w, a[t][r]);
+        }
+    }
+#pragma GCC unroll 3
+    for (int t = 0; t < NT; t++)
+#pragma GCC unroll 8
+        for (int r = 0; r < DOT_NR; r++)
+            _mm512_storeu_ps(part + (t * DOT_NR + r) * DOT_L, a[t][r]);
+    if (k < kc) dot_tail(NT, k, kc, x, ldx, wr, part);
+}
+
+static void dot_group(int nt, int64_t kc, const float *x, int64_t ldx, const float *const *wr,
+                      float *part, int first) {
+    if (nt == 3)
+        dot_nt(3, kc, x, ldx, wr, part, first);
+    else if (nt == 2)
+        dot_nt(2, kc, x, ldx, wr, part, first);
+    else
+        dot_nt(1, kc, x, ldx, wr, part, first);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+static void dot_group(int nt, int64_t kc, const float *x, int64_t ldx, const float *const *wr,
+                      float *part, int first) {
+    for (int t = 0; t < nt; t++) {
+        const float *xt = x + t * ldx;
+        for (int r = 0; r < DOT_NR; r += 2) {
+            float *p = part + ((size_t)t * DOT_NR + (size_t)r) * DOT_L;
+            __m256 a0, a1, b0, b1;
+            if (first) {
+                a0 = a1 = b0 = b1 = _mm256_setzero_ps();
+            } else {
+                a0 = _mm256_loadu_ps(p), a1 = _mm256_loadu_ps(p + 8);
+                b0 = _mm256_loadu_ps(p + 16), b1 = _mm256_loadu_ps(p + 24);
+            }
+            const float *w0 = wr[r], *w1 = wr[r + 1];
+            int64_t k = 0;
+            for (; k + DOT_L <= kc; k += DOT_L) {
+                __m256 v0 = _mm256_loadu_ps(xt + k), v1 = _mm256_loadu_ps(xt + k + 8);
+                a0 = _mm256_fmadd_ps(v0, _mm256_loadu_ps(w0 + k), a0);
+                a1 = _mm256_fmadd_ps(v1, _mm256_loadu_ps(w0 + k + 8), a1);
+                b0 = _mm256_fmadd_ps(v0, _mm256_loadu_ps(w1 + k), b0);
+                b1 = _mm256_fmadd_ps(v1, _mm256_loadu_ps(w1 + k + 8), b1);
+            }
+            _mm256_storeu_ps(p, a0);
+            _mm256_storeu_ps(p + 8, a1);
+            _mm256_storeu_ps(p + 16, b0);
+            _mm256_storeu_ps(p + 24, b1);
+        }
+    }
+    int64_t k16 = kc / DOT_L * DOT_L;
+    if (k16 < kc) dot_tail(nt, k16, kc, x, ldx, wr, part);
+}
+#else
+static void dot_group(int nt, int64_t kc, const float *x, int64_t ldx, const float *const *wr,
+                      float *part, int first) {
+    if (first) memset(part, 0, (size_t)nt * DOT_NR * DOT_L * sizeof(float));
+    dot_tail(nt, 0, kc, x, ldx, wr, part);
+}
+#endif
+
+void ms_gemm_dot_block(int64_t m, int nr, int64_t kc, const float *x, int64_t ldx, const float *w,
+                       int64_t ldw, float *part, int first) {
+    const float *wr[DOT_NR];
+    for (int r = 0; r < DOT_NR; r++)
+        wr[r] = w + (r < nr ? r : nr - 1) * ldw;
+    for (int64_t t0 = 0; t0 < m; t0 += DOT_MT) {
+        int nt = (int)(m - t0 < DOT_MT ? m - t0 : DOT_MT);
+        dot_group(nt, kc, x + t0 * ldx, ldx, wr, part + (size_t)t0 * DOT_NR * DOT_L, first);
+    }
+}
+
+void ms_gemm_dot_finish(int64_t m, int nr, const float *part, float *y, int64_t ldy) {
+    for (int64_t t = 0; t < m; t++)
+        for (int r = 0; r < nr; r++) {
+#if defined(__AVX512F__)
+            const float *q = part + ((size_t)t * DOT_NR + (size_t)r) * DOT_L;
+            __m512 v = _mm512_loadu_ps(q);
+            __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+            __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+            __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+            y[t * ldy + r] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+            continue;
+#endif
+            const float *p = part + ((size_t)t * DOT_NR + (size_t)r) * DOT_L;
+            float s[8];
+            for (int l = 0; l < 8; l++)
+                s[l] = p[l] + p[l + 8];
+            for (int l = 0; l < 4; l++)
+                s[l] = s[l] + s[l + 4];
+            for (int l = 0; l < 2; l++)
+                s[l] = s[l] + s[l + 2];
+            y[t * ldy + r] = s[0] + s[1];
+        }
+}
+
+void ms_gemm_dot_run(int64_t m, int64_t rows, int64_t cols, const float *x, int64_t ldx,
+                     ms_gemm_rows_fn rows_fn, void *ctx, float *y, int64_t ldy, float *scratch) {
+    float *stage = scratch, *part = scratch + DOT_NR * MS_GEMM_DOT_KC;
+    const int64_t RB = MS_GEMM_DOT_RB;
+    for (int64_t t0 = 0; t0 < m; t0 += MS_GEMM_DOT_MB) {
+        int64_t mb = m - t0 < MS_GEMM_DOT_MB ? m - t0 : MS_GEMM_DOT_MB;
+        /* RB rows share each KC-column block of the activations (in L2), 8 at a time */
+        for (int64_t b0 = 0; b0 < rows; b0 += RB) {
+            int64_t b1 = rows - b0 < RB ? rows : b0 + RB;
+            if (cols == 0)
+                memset(part, 0, (size_t)(RB / DOT_NR) * dot_part_elems(mb) * sizeof(float));
+            for (int64_t k0 = 0; k0 < cols; k0 += MS_GEMM_DOT_KC) {
+                int64_t kc = cols - k0 < MS_GEMM_DOT_KC ? cols - k0 : MS_GEMM_DOT_KC;
+                for (int64_t r0 = b0; r0 < b1; r0 += DOT_NR) {
+                    int nr = (int)(b1 - r0 < DOT_NR ? b1 - r0 : DOT_NR);
+                    rows_fn(ctx, r0, nr, k0, kc, stage);
+                    ms_gemm_dot_block(mb, nr, kc, x + t0 * ldx + k0, ldx, stage, kc,
+                                      part + (size_t)((r0 - b0) / DOT_NR) * dot_part_elems(mb),
+                                      k0 == 0);
+                }
+            }
+            for (int64_t r0 = b0; r0 < b1; r0 += DOT_NR)
+                ms_gemm_dot_finish(mb, (int)(b1 - r0 < DOT_NR ? b1 - r0 : DOT_NR),
+                                   part + (size_t)((r0 - b0) / DOT_NR) * dot_part_elems(mb),
+                                   y + t0 * ldy + r0, ldy);
+        }
+    }
+}
+
+typedef struct f32_rows {
+    const float *w;
+    int64_t ldw;
+} f32_rows;
+
+/* rows copied into a contiguous block (rows a power of two apart would share L1 sets) */
+static void copy_rows(void *ctx, int64_t r0, int nr, int64_t k0, int64_t kc, float *dst) {
+    const f32_rows *f = ctx;
+    for (int r = 0; r < nr; r++)
+        memcpy(dst + r * kc, f->w + (r0 + r) * f->ldw + k0, (size_t)kc * sizeof(float));
+}
+
+void ms_gemm_dot(int64_t m, int64_t rows, int64_t cols, const float *x, int64_t ldx, const float *w,
+                 int64_t ldw, float *y, int64_t ldy, float *scratch) {
+    f32_rows f = {w, ldw};
+    ms_gemm_dot_run(m, rows, cols, x, ldx, copy_rows, &f, y, ldy, scratch);
+}

@@ -50,6 +50,7 @@ struct ms_model {
     const char *src; /* path named in shape/type errors (the GGUF file or the folder) */
     char *src_owned;
     float **scales; /* [n_scales] FP8 block scales as f32 (ms_mat.scale points here) */
+    int hf_alt;     /* the HF folder names the family's other class (DeepseekV3ForCausalLM) */
     int n_scales;
     void **owned; /* [n_owned] buffers the model made (gpt-oss HF experts, repacked) */
     int n_owned;
@@ -1343,6 +1344,9 @@ static int open_hf(ms_model *m, const char *dir, const char *single, char *err, 
     hp->residual_scale = (float)c.residual_multiplier;
     hp->logit_scale = (float)c.logits_scaling;
     if (m->arch->mla) hf_mla_hparams(hp, &c);
+    m->hf_alt = m->arch->hf_arch_alt && (!strcmp(c.arch, m->arch->hf_arch_alt) ||
+                                         (!c.arch[0] && m->arch->hf_model_type_alt &&
+                                          !strcmp(c.model_type, m->arch->hf_model_type_alt)));
     {
         const char *base = strrchr(dir, '/');
         snprintf(m->name, sizeof m->name, "%s", base && base[1] ? base + 1 : dir);
@@ -1573,7 +1577,9 @@ void ms_model_param_counts(const ms_model *m, int64_t *total, int64_t *active) {
 }
 
 const char *ms_model_file_arch(const ms_model *m) {
-    return m->hp.format == MS_FORMAT_GGUF ? m->arch->gguf_arch : m->arch->hf_arch;
+    return m->hp.format == MS_FORMAT_GGUF ? m->arch->gguf_arch
+           : m->hf_alt                    ? m->arch->hf_arch_alt
+                                          : m->arch->hf_arch;
 }
 
 const char *ms_model_name(const ms_model *m) {

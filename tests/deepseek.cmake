@@ -64,3 +64,19 @@ add_test(NAME deepseek2_fp8
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_fp8.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/fp8)
 set_tests_properties(deepseek2_fp8 PROPERTIES LABELS unit TIMEOUT 300)
+
+# What a probe sees for the DeepSeek router kinds (ms_route_event.scores) on a V3 fixture
+# (sigmoid, selection bias, 4 groups / 2 used, expert_weights_norm) and a V2 one (softmax):
+# scores recomputed from the event's logits and the file's bias, masked groups, ids = top-k of
+# the scores, weights = unbiased scores renormalised x scale.
+add_executable(test_deepseek2_probe ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek2_probe.c)
+target_include_directories(test_deepseek2_probe PRIVATE ${PROJECT_SOURCE_DIR}/engine)
+target_link_libraries(test_deepseek2_probe PRIVATE ms_engine)
+add_test(NAME deepseek2_probe_scores
+  COMMAND sh -c "set -e; W=$1; mkdir -p $W; \
+    $0 make-model --arch deepseek2 --out $W/v3.gguf --experts 32 --k 4 --layers 3 --dense-lead 1 \
+      --sigmoid-router --groups 4 --groups-used 2 --expert-norm --q-lora 24 -q; \
+    $0 make-model --arch deepseek2 --out $W/v2.gguf --experts 16 --k 3 --layers 2 -q; \
+    $2 $W/v3.gguf; $2 $W/v2.gguf"
+    ${MOESCOPE_BIN} ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/probe2 $<TARGET_FILE:test_deepseek2_probe>)
+set_tests_properties(deepseek2_probe_scores PROPERTIES LABELS unit TIMEOUT 120)

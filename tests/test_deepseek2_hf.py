@@ -9,7 +9,8 @@ which GGUF fixtures keep in F32, so they are not the same model): `route --json`
 experts in the same order at every MoE layer and token and weights within 1e-6; `eval --json` next-token
 distributions agree within max |dp| 1e-6; `inspect --json` reports the same hyper-parameters
 (latent attention sizes, kq scale, router kind, groups, scale, dense layers); the config.json
-the fixture writes names the V3 class for the sigmoid router. Also a config.json with DeepSeek-V2
+the fixture writes names the V3 class for the sigmoid router; routes are the same at 1 and 2
+threads and packed capture windows store what one document per pass stores. Also a config.json with DeepSeek-V2
 -Lite's real sizes (no weights) is read as the model card says, through `inspect`'s error path
 for the missing weights only.
 
@@ -114,6 +115,34 @@ for name, opts in VARIANTS:
         print("%-12s next token: max |dp| %.1e over the top 50" % (tag, dp))
         if dp > 1e-6:
             fails.append("%s: next-token distributions differ by %.2e" % (tag, dp))
+
+# Determinism of the latent attention and the DeepSeek routers: routes at 1 and 2 threads are
+# identical, and packed capture windows (several documents per pass) store exactly what one
+# document per pass stores.
+v3 = os.path.join(WORK, "v3_f32.hf")
+r1 = run("route", "--model", v3, "--file", prompt, "--json", "--threads", "1").stdout
+r2 = run("route", "--model", v3, "--file", prompt, "--json", "--threads", "2").stdout
+if not r1 or r1 != r2:
+    fails.append("routes differ between 1 and 2 threads")
+manifest = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpora", "samples",
+                        "manifest.json")
+stores = []
+for extra in ([], ["--no-pack"]):
+    st = os.path.join(WORK, "pack%d.h5" % len(extra))
+    run("capture", "--model", v3, "--corpus", manifest, "--out", st, "--layers", "all",
+        "--max-docs", "6", "--threads", "2", "-q", *extra)
+    stores.append(st)
+try:
+    import h5py
+    import numpy as np
+    with h5py.File(stores[0], "r") as a, h5py.File(stores[1], "r") as b:
+        for ds in ("/routing/expert", "/routing/weight"):
+            if not np.array_equal(a[ds][()], b[ds][()]):
+                fails.append("packed and unpacked captures differ in %s" % ds)
+        print("packed vs unpacked capture: %d tokens, identical: %s" %
+              (a["/routing/weight"].shape[0], not fails))
+except OSError as e:
+    fails.append("capture stores unreadable: %s" % e)
 
 # DeepSeek-V2-Lite's config.json (sizes of the model card), no weights: the config is read and
 # the first missing tensor is named (exit 2), not the config refused.

@@ -40,6 +40,69 @@ static void ref(int64_t m, int64_t rows, int64_t cols, const float *x, int64_t l
         }
 }
 
+/* The dot kernel's order, written out: 16 lanes (k mod 16), each an fmaf chain from +0, then
+ * the pairwise lane sum kernels.h states. */
+static void ref_dot(int64_t m, int64_t rows, int64_t cols, const float *x, int64_t ldx,
+                    const float *w, int64_t ldw, float *y, int64_t ldy) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < rows; j++) {
+            float lane[16] = {0};
+            for (int64_t k = 0; k < cols; k++)
+                lane[k % 16] = fmaf(x[i * ldx + k], w[j * ldw + k], lane[k % 16]);
+            for (int l = 0; l < 8; l++)
+                lane[l] += lane[l + 8];
+            for (int l = 0; l < 4; l++)
+                lane[l] += lane[l + 4];
+            for (int l = 0; l < 2; l++)
+                lane[l] += lane[l + 2];
+            y[i * ldy + j] = lane[0] + lane[1];
+        }
+}
+
+/* ms_gemm_dot: equal to ref_dot, row-invariant, and independent of the row block (a product
+ * over rows [8, rows) only equals the same columns of the whole). */
+static void dot_shape(int64_t m, int64_t rows, int64_t cols, const float *x, int64_t ldx,
+                      const float *w, int64_t ldw, int64_t ldy) {
+    float *part = malloc(sizeof(float) * ms_gemm_dot_scratch_elems());
+    float *y = calloc((size_t)(m * ldy), sizeof(float));
+    float *yr = calloc((size_t)(m * ldy), sizeof(float));
+    float *y1 = calloc((size_t)ldy, sizeof(float));
+    ms_gemm_dot(m, rows, cols, x, ldx, w, ldw, y, ldy, part);
+    ref_dot(m, rows, cols, x, ldx, w, ldw, yr, ldy);
+    int bad = 0;
+    for (int64_t i = 0; i < m; i++)
+        bad += memcmp(y + i * ldy, yr + i * ldy, sizeof(float) * (size_t)rows) != 0;
+    CHECK(bad == 0, "dot: m %lld rows %lld cols %lld: %d rows differ from the lane chains",
+          (long long)m, (long long)rows, (long long)cols, bad);
+    for (int64_t i = 0; i < m; i++) {
+        ms_gemm_dot(1, rows, cols, x + i * ldx, ldx, w, ldw, y1, ldy, part);
+        CHECK(memcmp(y1, y + i * ldy, sizeof(float) * (size_t)rows) == 0,
+              "dot: m %lld rows %lld cols %lld: row %lld alone differs", (long long)m,
+              (long long)rows, (long long)cols, (long long)i);
+    }
+    for (int64_t s = 1; s < m; s += 2) {
+        float *ys = calloc((size_t)(m * ldy), sizeof(float));
+        ms_gemm_dot(s, rows, cols, x, ldx, w, ldw, ys, ldy, part);
+        ms_gemm_dot(m - s, rows, cols, x + s * ldx, ldx, w, ldw, ys + s * ldy, ldy, part);
+        for (int64_t i = 0; i < m; i++)
+            CHECK(memcmp(ys + i * ldy, y + i * ldy, sizeof(float) * (size_t)rows) == 0,
+                  "dot: split at %lld: row %lld differs", (long long)s, (long long)i);
+        free(ys);
+    }
+    if (rows > 8) { /* rows 3.. alone: blocks of 8 start elsewhere */
+        float *ys = calloc((size_t)(m * ldy), sizeof(float));
+        ms_gemm_dot(m, rows - 3, cols, x, ldx, w + 3 * ldw, ldw, ys, ldy, part);
+        for (int64_t i = 0; i < m; i++)
+            CHECK(memcmp(ys + i * ldy, y + i * ldy + 3, sizeof(float) * (size_t)(rows - 3)) == 0,
+                  "dot: rows from 3: row %lld differs", (long long)i);
+        free(ys);
+    }
+    free(part);
+    free(y);
+    free(yr);
+    free(y1);
+}
+
 static void one_shape(int64_t m, int64_t rows, int64_t cols) {
     int64_t ldx = cols + 3, ldw = cols + 1, ldy = rows + 5;
     float *x = malloc(sizeof(float) * (size_t)(m * ldx));
@@ -78,6 +141,7 @@ static void one_shape(int64_t m, int64_t rows, int64_t cols) {
                   "split at %lld: row %lld differs", (long long)s, (long long)i);
         free(ys);
     }
+    dot_shape(m, rows, cols, x, ldx, w, ldw, ldy);
     free(x);
     free(w);
     free(p);
@@ -89,7 +153,8 @@ static void one_shape(int64_t m, int64_t rows, int64_t cols) {
 int main(void) {
     const int64_t shapes[][3] = {{1, 1, 1},     {3, 5, 7},     {8, 32, 8},    {9, 33, 257},
                                  {17, 64, 512}, {20, 31, 300}, {7, 96, 1024}, {13, 40, 64},
-                                 {2, 100, 1},   {30, 16, 520}};
+                                 {2, 100, 1},   {30, 16, 520}, {5, 9, 1040},  {4, 17, 1551},
+                                 {19, 24, 2048}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         one_shape(shapes[i][0], shapes[i][1], shapes[i][2]);
     if (failures) {

@@ -5,8 +5,10 @@ Hugging Face's own tokenizer.json implementation (tokenizers.js) against moescop
 byte-level BPE files: for every form of FORMS.json (a llama.cpp vocabulary with a model
 family's real normalizer, pre-tokenizer and ignore_merges), writes WORK/<name>/tokenizer.json
 from the GGUF's vocabulary and merges, has tokenizers.js tokenize the seed texts and generated
-ones, and checks that ms_tokenize gives the same ids. Exit 77 when node or its packages are
-missing."""
+ones, and checks that ms_tokenize gives the same ids. With MS_HF_SPECIAL=1 in the
+environment the same with special-token parsing instead (tokenize_special_oracle.mjs puts the
+files' added tokens between seed snippets; MS_TOKENIZE_SPECIAL). Exit 77 when node or its
+packages are missing."""
 import json
 import os
 import subprocess
@@ -33,6 +35,19 @@ for f in forms:
                         json.dumps(f["normalizer"]), "1" if f["ignore_merges"] else "0",
                         f.get("added_flags", "")], check=True)
     dirs.append(d)
+if os.environ.get("MS_HF_SPECIAL") == "1":
+    # Special-token parsing (MS_TOKENIZE_SPECIAL) against tokenizers.js, which parses them by
+    # default: tokenize_special_oracle.mjs puts the files' added tokens between seed snippets.
+    bad = 0
+    for d in dirs:
+        out = os.path.join(d, "special")
+        r = subprocess.run([node, os.path.join(oracle, "tokenize_special_oracle.mjs"), d, seeds, out,
+                            "150", "7"], cwd=oracle)
+        if r.returncode:
+            sys.exit(r.returncode)
+        bad += subprocess.run([test_tok, "jsonx", "special", os.path.join(d, "tokenizer.json"),
+                               out + ".inp", out + ".out"]).returncode != 0
+    sys.exit(1 if bad else 0)
 r = subprocess.run([node, os.path.join(oracle, "tokenize_hf_oracle.mjs"), seeds, "150", "17"] + dirs,
                    cwd=oracle, env=dict(os.environ, MS_HF_FILTER="special"))
 if r.returncode:

@@ -77,3 +77,13 @@ foreach(v llama-spm llama-bpe qwen2 deepseek-llm deepseek-coder command-r gpt-2)
   set_tests_properties(tokenizer_special_llamacpp_${v} PROPERTIES LABELS "oracle"
     SKIP_RETURN_CODE 77 FIXTURES_REQUIRED tok_bpe TIMEOUT 600)
 endforeach()
+
+# The same for tokenizer.json files (the 11 forms of tests/data/tokenizer/bpe_hf_forms.json)
+# against tokenizers.js, which parses special tokens by default.
+add_test(NAME tokenizer_special_hf
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/tokenizer_bpe_hf.py
+          ${MS_TEST_DATA}/tokenizer/bpe_hf_forms.json ${O2_BPE} ${O2_WORK}/hf-special
+          $<TARGET_FILE:test_tokenizer_bpe> $<TARGET_FILE:test_tokenizer> ${MS_NODE} ${O2_ORACLE}
+          ${O2_WORK}/seeds.txt)
+set_tests_properties(tokenizer_special_hf PROPERTIES LABELS "oracle" SKIP_RETURN_CODE 77
+  ENVIRONMENT MS_HF_SPECIAL=1 FIXTURES_REQUIRED tok_bpe TIMEOUT 900)

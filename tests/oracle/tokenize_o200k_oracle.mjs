@@ -16,6 +16,7 @@
 //   for gpt-oss, which it then cuts out of any text). Prints how often the references agree
 //   with each other. Exit 77 when a package is missing.
 import fs from "node:fs";
+import { makeRng } from "./rng.mjs";
 
 let Tiktoken, o200k, getLlama, LlamaLogLevel, Tokenizer;
 try {
@@ -33,15 +34,7 @@ if (!outDir) {
     process.exit(2);
 }
 const SEP = "\n__ggml_vocab_test__\n";
-// mulberry32: deterministic across runs and platforms.
-let state = (Number(seedArg ?? 2025) >>> 0) || 1;
-function rnd() {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const rnd = makeRng(seedArg ?? 2025);
 const pick = (a) => a[Math.floor(rnd() * a.length)];
 
 const tj = JSON.parse(fs.readFileSync(hfDir + "/tokenizer.json", "utf8"));
@@ -99,7 +92,8 @@ for (let i = 0; i < N / 2; i++) {
         else if (r < 0.45) parts.push(pick(broken));
         else parts.push(pick(texts.slice(0, seeds.length + N)).slice(0, 1 + Math.floor(rnd() * 40)));
     }
-    specialSet.push(parts.join(pick(["", " ", "\n"])));
+    // A slice may cut a surrogate pair: the text written is its well-formed form (U+FFFD).
+    specialSet.push(parts.join(pick(["", " ", "\n"])).toWellFormed());
 }
 
 const has = (t, list) => list.some((s) => t.includes(s));

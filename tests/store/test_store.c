@@ -456,7 +456,7 @@ static int cmd_collector(void) {
             for (int e = 0; e < 4; e++)
                 lg[t * 4 + e] = (float)(100 * layer + 10 * t + e);
         }
-        ms_route_event ev = {layer, 3, 0, 4, 2, lg, ids, w};
+        ms_route_event ev = {layer, 3, 0, 4, 2, lg, ids, w, NULL};
         CHECK(ms_collector_hook(&c, &ev) == 0, "hook layer %d: %s", layer, c.err);
     }
     CHECK(c.seen_mask_count == 2 && c.n_tokens == 3, "seen %llu, n %lld",
@@ -474,10 +474,10 @@ static int cmd_collector(void) {
     ms_collector_begin(&c);
     int32_t ids[12] = {0};
     float w[12] = {0}, lg[24] = {0};
-    ms_route_event big = {1, 6, 0, 4, 2, lg, ids, w};
+    ms_route_event big = {1, 6, 0, 4, 2, lg, ids, w, NULL};
     CHECK(ms_collector_hook(&c, &big) != 0 && c.err[0], "oversized window accepted");
     ms_collector_begin(&c);
-    ms_route_event k3 = {3, 2, 0, 4, 3, lg, ids, w};
+    ms_route_event k3 = {3, 2, 0, 4, 3, lg, ids, w, NULL};
     CHECK(ms_collector_hook(&c, &k3) != 0 && strstr(c.err, "k=3"), "k mismatch: %s", c.err);
     ms_collector_free(&c);
     static const int unsorted[2] = {3, 1};
