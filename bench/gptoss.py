@@ -85,7 +85,8 @@ def main():
     model = os.path.join(work, "gptoss%d_MXFP4.gguf" % a.layers)
     if not os.path.exists(model):
         log("bench: making %s" % model)
-        Proc([moescope, "make-model", "--arch", "gpt-oss", "--out", model + ".tmp", "--type",
+        Proc([moescope, "make-model", "--arch", "gpt-oss", "--format", "gguf", "--out",
+              model + ".tmp", "--type",
               "MXFP4", "--d-model", str(S["d"]), "--layers", str(a.layers), "--heads",
               str(S["heads"]), "--kv-heads", str(S["kv"]), "--head-dim", str(S["dh"]), "--ff",
               str(S["ff"]), "--experts", str(S["experts"]), "--k", str(S["k"]),

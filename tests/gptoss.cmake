@@ -28,3 +28,13 @@ add_test(NAME gptoss_hf
   COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_gptoss_hf.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/gptoss-work/hf)
 set_tests_properties(gptoss_hf PROPERTIES LABELS unit TIMEOUT 300)
+
+# With GPT-OSS's own o200k_harmony vocabulary (201088 tokens, built by tokenizer_o200k_build):
+# a harmony chat transcript tokenized with --special and a plain text, MXFP4 experts, routes
+# and next-token distribution against llama.cpp. Skipped (77) without the vocabulary.
+add_test(NAME gptoss_o200k
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_gptoss_o200k.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/gptoss-work/o200k
+          ${CMAKE_CURRENT_BINARY_DIR}/tokenizer-o200k/o200k.gguf)
+set_tests_properties(gptoss_o200k PROPERTIES LABELS "oracle;nosan" TIMEOUT 900
+  SKIP_RETURN_CODE 77 FIXTURES_REQUIRED tok_o200k ENVIRONMENT "MS_NODE=${MS_NODE}")
