@@ -79,6 +79,7 @@ def main():
     ap.add_argument("--baseline", help="a perf_forward binary built against another engine "
                     "(e.g. main's), for base_full")
     ap.add_argument("--skip-llama", action="store_true")
+    ap.add_argument("--skip-roofline", action="store_true")
     ap.add_argument("--pack-window", type=int, default=2048,
                     help="tokens per packed pass (capture's default window)")
     a = ap.parse_args()
@@ -127,7 +128,8 @@ def main():
     res["tokens"], res["windows"] = n, len(lens)
 
     log("bench: kernel roofline")
-    res["roofline"] = [json.loads(l) for l in Proc([roof, "0.5"]).out.splitlines()]
+    res["roofline"] = [] if a.skip_roofline else [json.loads(l) for l in
+                                                   Proc([roof, "0.5"]).out.splitlines()]
     for typ in a.types.split(","):
         model = os.path.join(work, "%s%d_%s.gguf" % (a.shape, a.layers, typ))
         if not os.path.exists(model):
