@@ -1042,7 +1042,7 @@ void gguf_w_tensor(gguf_writer *w, const char *name, ms_type type, int n_dims, c
         w_fail(w, "tensor with an empty name");
         return;
     }
-    if (!ms_type_supported((int)type)) {
+    if (!ms_type_supported((int)type) || (int)type >= 1000) { /* 1000+: not ggml types */
         w_fail(w, "tensor %s: unsupported type %s", name, ms_type_name((int)type));
         return;
     }
