@@ -52,7 +52,7 @@ struct ms_model {
     float **scales; /* [n_scales] FP8 block scales as f32 (ms_mat.scale points here) */
     int hf_alt;     /* the HF folder names the family's other class (DeepseekV3ForCausalLM) */
     int n_scales;
-    void **owned; /* [n_owned] buffers the model made (gpt-oss HF experts, repacked) */
+    void **owned; /* [n_owned] buffers the model made (gpt-oss HF biases, float experts) */
     int n_owned;
 };
 
