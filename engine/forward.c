@@ -191,7 +191,7 @@ static void mm_stage(void *ctx, int64_t r0, int nr, int64_t k0, int64_t kc, floa
             const uint8_t *p = w->data + (size_t)(c->r0 + r) * w->row_bytes + noff;
             for (size_t o = 0; o < nb; o += 64)
                 __builtin_prefetch(p + o);
-            if (w->escale) /* MXFP4_HF: the block exponents, 1/16 of the codes */
+            if (w->type == MS_TYPE_MXFP4_HF) /* the block exponents, 1/16 of the codes */
                 for (int64_t o = 0; o < nkc / 32; o += 64)
                     __builtin_prefetch(w->escale + (c->r0 + r) * w->scale_ld + nk0 / 32 + o);
         }

@@ -248,14 +248,13 @@ static int bind(ms_model *m, const char *name, int64_t rows, int64_t cols, int n
                 (unsigned long long)t->nbytes, (unsigned long long)need);
         return MS_ERR_INPUT;
     }
-    for (int e = 0; e < n_mats; e++) {
-        out[e].type = (ms_type)t->type;
-        out[e].rows = rows;
-        out[e].cols = cols;
-        out[e].row_bytes = rb;
-        out[e].data = m->tdata[i] + (size_t)e * (size_t)rows * rb;
-        out[e].name = t->name;
-    }
+    for (int e = 0; e < n_mats; e++) /* every field: out may be uninitialised memory */
+        out[e] = (ms_mat){.type = (ms_type)t->type,
+                          .rows = rows,
+                          .cols = cols,
+                          .row_bytes = rb,
+                          .data = m->tdata[i] + (size_t)e * (size_t)rows * rb,
+                          .name = t->name};
     if (t->type == MS_TYPE_F8_E4M3)
         return bind_fp8_scale(m, name, rows, cols, n_mats, out, err, errlen);
     return 0;
