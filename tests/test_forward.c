@@ -72,7 +72,40 @@ static ms_mat make_mat(tmodel *m, int64_t rows, int64_t cols, float scale, float
         f[i] = offset + scale * nrand();
     ms_mat w = {MS_TYPE_F32, rows, cols, (size_t)cols * sizeof(float), (const uint8_t *)f, "t",
                 NULL,        0,    NULL};
-    if (type != MS_TYPE_F32) {
+    if (type == MS_TYPE_MXFP4_HF) {
+        /* ggml's MXFP4 of the values in Hugging Face's layout, rows two apart as gpt-oss's
+         * interleaved gate/up rows; the rows between hold codes and exponents that would give
+         * infinities if read */
+        const int64_t nb = cols / 32;
+        const size_t rb = (size_t)nb * 16;
+        uint8_t *q = track(m, malloc(2 * rb * (size_t)rows));
+        uint8_t *e = track(m, malloc((size_t)(2 * nb * rows)));
+        uint8_t *g = malloc((size_t)nb * 17);
+        memset(q, 0x77, 2 * rb * (size_t)rows);
+        memset(e, 255, (size_t)(2 * nb * rows));
+        for (int64_t r = 0; r < rows; r++) {
+            if (ms_quantize_row(MS_TYPE_MXFP4, f + r * cols, g, cols) != 0) abort();
+            for (int64_t b = 0; b < nb; b++) {
+                uint8_t *o = q + (size_t)(2 * r) * rb + (size_t)b * 16;
+                e[2 * r * nb + b] = g[b * 17];
+                memset(o, 0, 16);
+                for (int j = 0; j < 16; j++) { /* ggml byte j: elements j and j + 16 */
+                    const int lo = g[b * 17 + 1 + j] & 15, hi = g[b * 17 + 1 + j] >> 4;
+                    o[j / 2] |= (uint8_t)(lo << (4 * (j % 2)));
+                    o[(j + 16) / 2] |= (uint8_t)(hi << (4 * (j % 2)));
+                }
+            }
+        }
+        free(g);
+        w = (ms_mat){.type = type,
+                     .rows = rows,
+                     .cols = cols,
+                     .row_bytes = 2 * rb,
+                     .data = q,
+                     .name = "t",
+                     .scale_ld = 2 * nb,
+                     .escale = e};
+    } else if (type != MS_TYPE_F32) {
         size_t rb = ms_type_row_bytes(type, cols);
         uint8_t *q = track(m, malloc(rb * (size_t)rows));
         for (int64_t r = 0; r < rows; r++)
@@ -155,7 +188,7 @@ static double *mat_f64(const ms_mat *w) { /* (rows, cols) */
     double *o = malloc((size_t)(w->rows * w->cols) * sizeof(double));
     float *row = malloc((size_t)w->cols * sizeof(float));
     for (int64_t r = 0; r < w->rows; r++) {
-        ms_dequantize_row(w->type, w->data + (size_t)r * w->row_bytes, row, w->cols);
+        ms_mat_dequantize_row(w, r, row);
         for (int64_t c = 0; c < w->cols; c++)
             o[r * w->cols + c] = row[c];
     }
@@ -642,6 +675,24 @@ int main(void) {
     model_build(&m, &c, 4);
     make_tokens(tok, 33, c.n_vocab, 10);
     compare("Q8_0 weights (tiles dequantized)", &m, tok, 33, 2e-4, 2e-5);
+    model_free(&m);
+
+    /* every matrix but norms and router in Hugging Face's MXFP4 layout, rows two apart */
+    c.type = MS_TYPE_MXFP4_HF;
+    model_build(&m, &c, 12);
+    make_tokens(tok, 33, c.n_vocab, 13);
+    compare("MXFP4_HF weights (strided views)", &m, tok, 33, 2e-4, 2e-5);
+    /* without its exponents such a matrix is refused */
+    {
+        ms_fwd_model v = model_view(&m);
+        ms_engine *e = NULL;
+        ms_engine_opts o = {1, 8, 0};
+        char err[256] = "";
+        m.layers[2].w_up[3].escale = NULL;
+        CHECK(ms_engine_open_view(&e, &v, &o, err, sizeof err) == MS_ERR_INPUT && !e &&
+                  strstr(err, "MXFP4_HF"),
+              "MXFP4_HF without exponents accepted (%s)", err);
+    }
     model_free(&m);
 
     /* HF half-split RoPE == GGUF permuted rows + adjacent RoPE */
