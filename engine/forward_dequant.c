@@ -203,6 +203,14 @@ static void deq_q6_k(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
+/* ggml_e8m0_to_fp32_half: 2^(e-128) exactly (e 0 and 1 subnormal, 255 is 2^127). */
+static inline float e8m0_half(uint8_t e) {
+    const uint32_t bits = e < 2 ? (uint32_t)0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
 /* MXFP4 block (17 bytes): e8m0 e, 16 bytes of E2M1 codes (low nibbles elements 0..15).
  * The 16-entry doubled E2M1 table is one PSHUFB; y = int8 value * 2^(e-128) exactly as
  * ggml's dequantize_row_mxfp4 (an exact int8->float conversion, then one product). */
@@ -210,10 +218,7 @@ static void deq_mxfp4(const uint8_t *b, float *y, int64_t nb) {
     const __m128i tbl = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
     const __m128i m4 = _mm_set1_epi8(0x0F);
     for (int64_t i = 0; i < nb; i++, b += 17, y += 32) {
-        const uint32_t bits = b[0] < 2 ? (uint32_t)0x00200000u << b[0] : (uint32_t)(b[0] - 1) << 23;
-        float df;
-        memcpy(&df, &bits, 4);
-        const __m256 d = _mm256_set1_ps(df);
+        const __m256 d = _mm256_set1_ps(e8m0_half(b[0]));
         const __m128i qs = _mm_loadu_si128((const __m128i *)(const void *)(b + 1));
         const __m128i lo = _mm_shuffle_epi8(tbl, _mm_and_si128(qs, m4));
         const __m128i hi = _mm_shuffle_epi8(tbl, _mm_and_si128(_mm_srli_epi16(qs, 4), m4));
@@ -228,13 +233,6 @@ static void deq_mxfp4(const uint8_t *b, float *y, int64_t nb) {
  * (low nibble) and 2j+1 (high), the block exponents e[] apart. The two nibble tables
  * interleave back into element order with one unpack each; then the same exact int8->float
  * conversion and one product by 2^(e-128) as deq_mxfp4, so the floats are its floats. */
-static inline float e8m0_half(uint8_t e) {
-    const uint32_t bits = e < 2 ? (uint32_t)0x00200000u << e : (uint32_t)(e - 1) << 23;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
 static void deq_mxfp4_hf(const uint8_t *q, const uint8_t *e, float *y, int64_t nb) {
     const __m128i tbl = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
     const __m128i m4 = _mm_set1_epi8(0x0F);
