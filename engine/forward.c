@@ -199,6 +199,9 @@ static void mm_prefetch(const mm_rows *c, int64_t r0, int64_t k0) {
         const uint8_t *p = w->data + (size_t)(c->r0 + r) * w->row_bytes + off;
         for (size_t o = 0; o < nb; o += 64)
             __builtin_prefetch(p + o, 0, 2);
+        if (w->type == MS_TYPE_MXFP4_HF) /* the block exponents, 1/16 of the codes */
+            for (int64_t o = 0; o < kc / 32; o += 64)
+                __builtin_prefetch(w->escale + (c->r0 + r) * w->scale_ld + k0 / 32 + o, 0, 2);
     }
 }
 
@@ -493,8 +496,12 @@ static int check_mat(const ms_mat *w, int64_t rows, int64_t cols, const char *wh
         return MS_ERR_INPUT;
     }
     int64_t be = ms_type_block_elems(w->type);
+    /* MXFP4_HF views may have rows further apart (interleaved gate/up) and need exponents */
+    int hf4 = w->type == MS_TYPE_MXFP4_HF;
     if (!ms_type_supported(w->type) || be <= 0 || cols % be != 0 ||
-        w->row_bytes != ms_type_row_bytes(w->type, cols)) {
+        (hf4 ? w->row_bytes < ms_type_row_bytes(w->type, cols) || !w->escale ||
+                   w->scale_ld < cols / be
+             : w->row_bytes != ms_type_row_bytes(w->type, cols))) {
         snprintf(err, errlen, "forward: %s: unsupported type %s for rows of %lld", name,
                  ms_type_name(w->type), (long long)cols);
         return MS_ERR_INPUT;
@@ -606,20 +613,17 @@ static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
     return 0;
 }
 
-static void vec_to_f32(const ms_mat *w, float *dst) {
-    if (w->type == MS_TYPE_F32)
-        memcpy(dst, w->data, (size_t)w->cols * sizeof(float));
-    else
-        ms_fwd_dequant_row(w->type, w->data, dst, w->cols);
-}
-
-/* Row r of matrix w as f32 into dst (w->cols values). */
+/* Row r of matrix w as f32 into dst (w->cols values), with its scales if it has them. */
 static void rows_to_f32(const ms_mat *w, int64_t r, float *dst) {
     const uint8_t *src = w->data + (size_t)r * w->row_bytes;
     if (w->type == MS_TYPE_F32)
         memcpy(dst, src, (size_t)w->cols * sizeof(float));
     else
-        ms_fwd_dequant_row(w->type, src, dst, w->cols);
+        ms_fwd_dequant_mat_row(w, src, r, 0, dst, w->cols);
+}
+
+static void vec_to_f32(const ms_mat *w, float *dst) {
+    rows_to_f32(w, 0, dst);
 }
 
 static size_t panel_need(const ms_mat *w) {
@@ -826,11 +830,7 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     for (int il = 0; il < hp->n_layer; il++) {
         const ms_mat *r = &m->layers[il].router;
         for (int64_t x = 0; x < r->rows; x++) {
-            const uint8_t *row = r->data + (size_t)x * r->row_bytes;
-            if (r->type == MS_TYPE_F32)
-                memcpy(e->xn, row, d * sizeof(float));
-            else
-                ms_fwd_dequant_row(r->type, row, e->xn, (int64_t)d);
+            rows_to_f32(r, x, e->xn);
             double sum = 0.0;
             for (size_t i = 0; i < d; i++)
                 sum += (double)e->xn[i];
@@ -1132,11 +1132,7 @@ int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_le
 
     const ms_mat *emb = e->m.tok_embd;
     for (int64_t t = 0; t < n; t++) {
-        const uint8_t *src = emb->data + (size_t)tokens[t] * emb->row_bytes;
-        if (emb->type == MS_TYPE_F32)
-            memcpy(e->x + t * d, src, (size_t)d * sizeof(float));
-        else
-            ms_fwd_dequant_row(emb->type, src, e->x + t * d, d);
+        rows_to_f32(emb, tokens[t], e->x + t * d);
     }
     if (hp->embd_scale > 0.0f)
         for (int64_t i = 0; i < n * d; i++)

@@ -38,3 +38,11 @@ add_test(NAME gptoss_o200k
           ${CMAKE_CURRENT_BINARY_DIR}/tokenizer-o200k/o200k.gguf)
 set_tests_properties(gptoss_o200k PROPERTIES LABELS "oracle;nosan" TIMEOUT 900
   SKIP_RETURN_CODE 77 FIXTURES_REQUIRED tok_o200k ENVIRONMENT "MS_NODE=${MS_NODE}")
+
+# An HF folder with MXFP4 experts (~214 MB of *_blocks/*_scales, made at test time and deleted)
+# is opened without copying them: the peak RSS of `inspect` and of `route` on two tokens grows
+# by well under the experts' size against a tiny folder (the repacking loader needed 2x more).
+add_test(NAME gptoss_hf_memory
+  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_gptoss_hf_memory.py ${MOESCOPE_BIN}
+          ${CMAKE_CURRENT_BINARY_DIR}/gptoss-work/hf-memory)
+set_tests_properties(gptoss_hf_memory PROPERTIES LABELS unit TIMEOUT 180)
