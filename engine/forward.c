@@ -40,6 +40,8 @@
  * issue 10); results do not depend on it. */
 #define TILE_BYTES    (1024 * 1024)
 #define TILE_MIN_ROWS 64
+/* blocks ahead the staging prefetches weights (engine/forward.c mm_stage) */
+#define PF_AHEAD      2
 #define TILE_F32_ROWS 256 /* tile height for F32 weights (packed from the mapping, no copy) */
 #define ATT_QCHUNK    64  /* queries per attention task */
 #define THREAD_PAD    8   /* doubles between per-thread counters (no false sharing) */
@@ -175,26 +177,47 @@ typedef struct mm_rows {
 /* ms_gemm_rows_fn: nr rows of a tile, columns [k0, k0 + kc), as f32 rows of kc (copied,
  * converted or dequantized into the kernel's staging block in L1), prefetching the block the
  * next call stages: 8 interleaved rows defeat the hardware prefetcher. */
+/* The block ms_gemm_dot_run stages after rows [r0, r0 + 8) x columns [k0, k0 + kc): the next
+ * 8 rows of the RB-row group, then the group's next column block, then the next group. */
+static void mm_next(const mm_rows *c, int64_t *r0, int64_t *k0) {
+    int64_t b0 = *r0 - *r0 % MS_GEMM_DOT_RB;
+    *r0 += MS_GEMM_DOT_ROWS;
+    if (*r0 >= b0 + MS_GEMM_DOT_RB || *r0 >= c->nr) {
+        *k0 += MS_GEMM_DOT_KC, *r0 = b0;
+        if (*k0 >= c->w->cols) *k0 = 0, *r0 = b0 + MS_GEMM_DOT_RB;
+    }
+}
+
+/* Prefetches the block of rows [r0, r0 + 8) and columns [k0, k0 + KC) into L2 (prefetcht1:
+ * prefetched into L1 instead, the full pass at the Mixtral F16 shape ran 10% slower). */
+static void mm_prefetch(const mm_rows *c, int64_t r0, int64_t k0) {
+    const ms_mat *w = c->w;
+    if (r0 >= c->nr) return;
+    int64_t kc = w->cols - k0 < MS_GEMM_DOT_KC ? w->cols - k0 : MS_GEMM_DOT_KC;
+    size_t off = ms_type_row_bytes(w->type, k0), nb = ms_type_row_bytes(w->type, kc);
+    for (int64_t r = r0; r < r0 + MS_GEMM_DOT_ROWS && r < c->nr; r++) {
+        const uint8_t *p = w->data + (size_t)(c->r0 + r) * w->row_bytes + off;
+        for (size_t o = 0; o < nb; o += 64)
+            __builtin_prefetch(p + o, 0, 2);
+        if (w->type == MS_TYPE_MXFP4_HF) /* the block exponents, 1/16 of the codes */
+            for (int64_t o = 0; o < kc / 32; o += 64)
+                __builtin_prefetch(w->escale + (c->r0 + r) * w->scale_ld + k0 / 32 + o, 0, 2);
+    }
+}
+
+/* ms_gemm_rows_fn: nr rows of a tile, columns [k0, k0 + kc), as f32 rows of kc (copied,
+ * converted or dequantized into the kernel's staging block in L1), prefetching the block the
+ * call after next stages (PF_AHEAD blocks ahead: 8 interleaved rows defeat the hardware
+ * prefetcher, and one block of compute does not hide a DRAM miss per row). */
 static void mm_stage(void *ctx, int64_t r0, int nr, int64_t k0, int64_t kc, float *dst) {
     const mm_rows *c = ctx;
     const ms_mat *w = c->w;
     size_t off = ms_type_row_bytes(w->type, k0);
-    int64_t b0 = r0 - r0 % MS_GEMM_DOT_RB, nk0 = k0, nr0 = r0 + MS_GEMM_DOT_ROWS;
-    if (nr0 >= b0 + MS_GEMM_DOT_RB || nr0 >= c->nr) { /* ms_gemm_dot_run's order */
-        nk0 = k0 + kc, nr0 = b0;
-        if (nk0 >= w->cols) nk0 = 0, nr0 = b0 + MS_GEMM_DOT_RB;
-    }
-    if (nr0 < c->nr) {
-        int64_t nkc = w->cols - nk0 < MS_GEMM_DOT_KC ? w->cols - nk0 : MS_GEMM_DOT_KC;
-        size_t noff = ms_type_row_bytes(w->type, nk0), nb = ms_type_row_bytes(w->type, nkc);
-        for (int64_t r = nr0; r < nr0 + MS_GEMM_DOT_ROWS && r < c->nr; r++) {
-            const uint8_t *p = w->data + (size_t)(c->r0 + r) * w->row_bytes + noff;
-            for (size_t o = 0; o < nb; o += 64)
-                __builtin_prefetch(p + o);
-            if (w->type == MS_TYPE_MXFP4_HF) /* the block exponents, 1/16 of the codes */
-                for (int64_t o = 0; o < nkc / 32; o += 64)
-                    __builtin_prefetch(w->escale + (c->r0 + r) * w->scale_ld + nk0 / 32 + o);
-        }
+    int64_t pr = r0, pk = k0;
+    for (int a = 0; a < PF_AHEAD; a++) {
+        mm_next(c, &pr, &pk);
+        /* at a tile's start, the blocks before that one too */
+        if (a == PF_AHEAD - 1 || (r0 == 0 && k0 == 0)) mm_prefetch(c, pr, pk);
     }
     /* the profile's dequantization time: every 8th block timed, counted 8 times (a clock
      * read per block cost 1.5% of a pass) */
