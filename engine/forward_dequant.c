@@ -121,30 +121,48 @@ static void deq_q4_k(const uint8_t *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, b += 144) {
         const float d = rd_f16(b), dmin = rd_f16(b + 2);
         const uint8_t *scales = b + 4, *q = b + 16;
+#if defined(__AVX512F__)
+        /* the 8 six-bit scales and mins at once (bytes 0-7 of u: sc[0..7], 8-15: m[0..7], as
+         * scale_min_k4 gives them), then d*sc and dmin*m as 8 products each: the reference's
+         * roundings, one vector multiply instead of 16 scalar ones */
+        uint32_t u[4];
+        memcpy(u, scales, 12);
+        const uint32_t k1 = 0x3f3f3f3fu, k2 = 0x0f0f0f0fu, k3 = 0x03030303u;
+        u[3] = ((u[2] >> 4) & k2) | (((u[1] >> 6) & k3) << 4);
+        const uint32_t mins_lo = u[1] & k1;
+        u[1] = (u[2] & k2) | (((u[0] >> 6) & k3) << 4);
+        u[2] = mins_lo;
+        u[0] &= k1;
+        const __m128i scm = _mm_loadu_si128((const __m128i *)(const void *)u);
+        float dsc[8], mm[8];
+        _mm256_storeu_ps(
+            dsc, _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(scm))));
+        _mm256_storeu_ps(
+            mm, _mm256_mul_ps(_mm256_set1_ps(dmin),
+                              _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(scm, 8)))));
+        /* per sub-block, the 16 values a nibble can take, d*sc*q - dmin*m for q = 0..15 (the
+         * same two roundings per value), looked up per weight with one permute */
+        const __m512 q16 = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for (int j = 0; j < 4; j++, q += 32, y += 64) {
+            const __m512 tab1 = _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(dsc[2 * j]), q16),
+                                              _mm512_set1_ps(mm[2 * j]));
+            const __m512 tab2 = _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(dsc[2 * j + 1]), q16),
+                                              _mm512_set1_ps(mm[2 * j + 1]));
+            for (int h = 0; h < 32; h += 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(q + h));
+                __m512i l = _mm512_cvtepu8_epi32(_mm_and_si128(v, lo_mask));
+                __m512i hi = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(v, 4), lo_mask));
+                _mm512_storeu_ps(y + h, _mm512_permutexvar_ps(l, tab1));
+                _mm512_storeu_ps(y + 32 + h, _mm512_permutexvar_ps(hi, tab2));
+            }
+        }
+#else
         for (int j = 0; j < 4; j++, q += 32) {
             uint8_t sc, m;
             scale_min_k4(2 * j, scales, &sc, &m);
             const __m256 d1 = _mm256_set1_ps(d * sc), m1 = _mm256_set1_ps(dmin * m);
             scale_min_k4(2 * j + 1, scales, &sc, &m);
             const __m256 d2 = _mm256_set1_ps(d * sc), m2 = _mm256_set1_ps(dmin * m);
-#if defined(__AVX512F__)
-            /* the 16 values a nibble can take, d*sc*q - dmin*m for q = 0..15 (the same two
-             * roundings per value), looked up per weight with one permute */
-            const __m512 q16 = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-            const __m512 tab1 = _mm512_sub_ps(_mm512_mul_ps(_mm512_broadcast_f32x8(d1), q16),
-                                              _mm512_broadcast_f32x8(m1));
-            const __m512 tab2 = _mm512_sub_ps(_mm512_mul_ps(_mm512_broadcast_f32x8(d2), q16),
-                                              _mm512_broadcast_f32x8(m2));
-            for (int h = 0; h < 32; h += 16) {
-                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(q + h));
-                __m512i l = _mm512_cvtepu8_epi32(_mm_and_si128(v, lo_mask));
-                __m512i u = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(v, 4), lo_mask));
-                _mm512_storeu_ps(y + h, _mm512_permutexvar_ps(l, tab1));
-                _mm512_storeu_ps(y + 32 + h, _mm512_permutexvar_ps(u, tab2));
-            }
-            y += 64;
-            continue;
-#endif
             for (int h = 0; h < 32; h += 16) {
                 __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(q + h));
                 __m128i lo = _mm_and_si128(v, lo_mask);
@@ -158,6 +176,7 @@ static void deq_q4_k(const uint8_t *b, float *y, int64_t nb) {
             }
             y += 64;
         }
+#endif
     }
 }
 
