@@ -18,10 +18,10 @@ with p >= 1e-4 p_max, max |dp| 1e-5, same top 10).
 
 usage: test_deepseek2_oracle.py MOESCOPE TESTS_DIR WORK_DIR
 """
-import json
 import os
 import sys
 
+import mstest
 import test_deepseek_oracle as dso  # noqa: E402
 import test_families_oracle as fo  # noqa: E402  (same argv layout: MOESCOPE TESTS WORK)
 
@@ -135,15 +135,10 @@ def main():
             prompts, ours = [], []
             for text in fo.PROMPTS:
                 path = fo.write_prompt(text)
-                d = json.loads(fo.run([fo.MOESCOPE, "eval", "--model", model, "--file", path,
-                                       "--json", "--top", "1000000", "--threads", "2"]))
-                probs = np.zeros(len(d["top"]))
-                for t in d["top"]:
-                    probs[t["id"]] = t["prob"]
+                d, probs = mstest.eval_probs(fo.MOESCOPE, model, path)
                 prompts.append(d["ids"])
                 ours.append(probs)
-                routes = json.loads(fo.run([fo.MOESCOPE, "route", "--model", model, "--file",
-                                            path, "--json", "--threads", "2"]))
+                routes = mstest.route_json(fo.MOESCOPE, model, path)
                 if routes["n_expert"] != ne or routes["k"] != k or \
                         routes["layers"] != moe_layers or \
                         [t["id"] for t in routes["tokens"]] != d["ids"]:
@@ -169,15 +164,8 @@ def main():
     if stats["checked"] == 0 or stats["ties"] > stats["checked"] // 50:
         failures += 1
     next_out = fo.node("forward_oracle.mjs", next_jobs, "ds2_next")
-    for tag, ours, j in next_checks:
-        for i, (p, r) in enumerate(zip(ours, next_out[j]["results"])):
-            if not fo.compare_next("%s prompt %d" % (tag, i), p, np.array(r["probs"])):
-                failures += 1
-    if failures:
-        print("%d check(s) failed" % failures)
-        return 1
-    print("all deepseek2 oracle checks passed")
-    return 0
+    failures += mstest.next_failures(next_checks, next_out, fo.compare_next)
+    return mstest.summary(failures, "all deepseek2 oracle checks passed")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,10 @@ Next-token distributions (`eval --json`) agree with llama.cpp's within the famil
 
 usage: test_deepseek_oracle.py MOESCOPE TESTS_DIR WORK_DIR
 """
-import json
 import os
 import sys
 
+import mstest
 import test_families_oracle as fo  # noqa: E402  (same argv layout: MOESCOPE TESTS WORK)
 
 np = fo.np
@@ -31,60 +31,11 @@ N_LAYER = 3
 
 
 def probe_models(f32_path, tag, moe_layers):
-    arch, reader, t = fo.read_f32(f32_path)
-    n_vocab = t["token_embd.weight"].shape[0]
-    out = []
-    for L in moe_layers:
-        sel = {"token_embd.weight": t["token_embd.weight"]}
-        for name, a in t.items():
-            if name.startswith("blk."):
-                il = int(name.split(".")[1])
-                if il < L:
-                    sel[name] = a
-                elif il == L:
-                    zero = name.startswith("blk.%d.ffn_down" % L)  # _exps and _shexp
-                    sel[name] = np.zeros_like(a) if zero else a
-        router = t["blk.%d.ffn_gate_inp.weight" % L]
-        head = np.zeros((n_vocab, router.shape[1]), dtype=np.float32)
-        head[: router.shape[0]] = router
-        sel["output_norm.weight"] = t["blk.%d.ffn_norm.weight" % L]
-        sel["output.weight"] = head
-        path = os.path.join(fo.WORK, "%s.probe%d.gguf" % (tag, L))
-        fo.write_gguf(path, arch, reader, sel, {"%s.block_count" % arch: L + 1})
-        out.append(path)
-    return out
+    return fo.probe_models(f32_path, tag, moe_layers)
 
 
 def check_routes(tag, k, routes, probe_out, stats):
-    bad = 0
-    for li, probs in enumerate(probe_out):
-        lp = np.log(np.maximum(np.array(probs, dtype=np.float64), 1e-300))
-        for pos, tok in enumerate(routes["tokens"]):
-            ours, w_ours = tok["experts"][li], tok["weights"][li]
-            lg = lp[pos]
-            order = sorted(range(len(lg)), key=lambda e: (-lg[e], e))[:k]
-            for r in range(k):
-                if ours[r] != order[r]:
-                    if abs(lg[ours[r]] - lg[order[r]]) <= fo.TIE:
-                        stats["ties"] += 1
-                    else:
-                        bad += 1
-                        if bad <= 5:
-                            print("%s: layer %d pos %d: moescope %s, llama.cpp %s" %
-                                  (tag, routes["layers"][li], pos, ours, order))
-                        break
-            pr = np.exp(lg - lg.max())
-            pr /= pr.sum()
-            w = SCALE * np.array([pr[e] for e in ours])  # no renormalisation, then the scale
-            dw = np.abs(w - np.array(w_ours)).max()
-            stats["dw"] = max(stats["dw"], dw)
-            if dw > fo.WTOL:
-                bad += 1
-                if bad <= 5:
-                    print("%s: layer %d pos %d: weights differ by %.2e" %
-                          (tag, routes["layers"][li], pos, dw))
-            stats["checked"] += 1
-    return bad
+    return fo.check_routes(tag, "deepseek", k, routes, probe_out, stats, scale=SCALE)
 
 
 def main():
@@ -107,15 +58,10 @@ def main():
             prompts, ours = [], []
             for text in fo.PROMPTS:
                 path = fo.write_prompt(text)
-                d = json.loads(fo.run([fo.MOESCOPE, "eval", "--model", model, "--file", path,
-                                       "--json", "--top", "1000000", "--threads", "2"]))
-                probs = np.zeros(len(d["top"]))
-                for t in d["top"]:
-                    probs[t["id"]] = t["prob"]
+                d, probs = mstest.eval_probs(fo.MOESCOPE, model, path)
                 prompts.append(d["ids"])
                 ours.append(probs)
-                routes = json.loads(fo.run([fo.MOESCOPE, "route", "--model", model, "--file",
-                                            path, "--json", "--threads", "2"]))
+                routes = mstest.route_json(fo.MOESCOPE, model, path)
                 if routes["n_expert"] != ne or routes["k"] != k or \
                         routes["layers"] != moe_layers or \
                         [t["id"] for t in routes["tokens"]] != d["ids"]:
@@ -141,15 +87,8 @@ def main():
     if stats["checked"] == 0:
         failures += 1
     next_out = fo.node("forward_oracle.mjs", next_jobs, "ds_next")
-    for tag, ours, j in next_checks:
-        for i, (p, r) in enumerate(zip(ours, next_out[j]["results"])):
-            if not fo.compare_next("%s prompt %d" % (tag, i), p, np.array(r["probs"])):
-                failures += 1
-    if failures:
-        print("%d check(s) failed" % failures)
-        return 1
-    print("all deepseek oracle checks passed")
-    return 0
+    failures += mstest.next_failures(next_checks, next_out, fo.compare_next)
+    return mstest.summary(failures, "all deepseek oracle checks passed")
 
 
 if __name__ == "__main__":
