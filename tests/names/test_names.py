@@ -441,7 +441,4 @@ if __name__ == "__main__":
         sys.exit("unknown case %s (%s)" % (CASE, ", ".join(CASES)))
     os.makedirs(WORK, exist_ok=True)
     CASES[CASE]()
-    if failures:
-        print("%d failure(s)" % len(failures))
-        sys.exit(1)
-    print("ok")
+    sys.exit(mstest.summary(len(failures), "ok"))

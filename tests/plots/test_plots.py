@@ -655,7 +655,4 @@ CASES = {"figures": case_figures, "report": case_report, "no_gnuplot": case_no_g
          "chromium": case_chromium}
 os.makedirs(WORK, exist_ok=True)
 CASES[CASE]()
-if failures:
-    print("%d check(s) failed" % len(failures))
-    sys.exit(1)
-print("ok")
+sys.exit(mstest.summary(len(failures), "ok"))
