@@ -6,6 +6,7 @@
 #ifndef MSTEST_H
 #define MSTEST_H
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,13 @@ static inline void mstest_fail_(const char *file, int line, const char *fmt, ...
     } while (0)
 /* CHECK_TRUE(cond): the same with the condition's text as the message. */
 #define CHECK_TRUE(cond) CHECK(cond, "check failed: %s", #cond)
+/* NEAR(got, want, tol): |got - want| <= tol (1 + |want|) in double, both values reported. */
+#define NEAR(got, want, tol)                                                                       \
+    do {                                                                                           \
+        double g_ = (got), w_ = (want);                                                            \
+        if (!(fabs(g_ - w_) <= (tol) * (1 + fabs(w_))))                                            \
+            mstest_fail_(__FILE__, __LINE__, "%s = %.17g, want %.17g", #got, g_, w_);              \
+    } while (0)
 /* fail(fmt, ...): a failure found by the test's own logic, reported as "FAIL: message". */
 #define fail(...) mstest_fail_(NULL, 0, __VA_ARGS__)
 

@@ -13,14 +13,6 @@
 
 #include "mstest.h"
 
-#define NEAR(got, want, tol)                                                                       \
-    do {                                                                                           \
-        double g_ = (got), w_ = (want);                                                            \
-        if (!(fabs(g_ - w_) <= (tol) * (1 + fabs(w_)))) {                                          \
-            fprintf(stderr, "%s:%d: %s = %.17g, want %.17g\n", __FILE__, __LINE__, #got, g_, w_);  \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 #define EQ(got, want)                                                                              \
     do {                                                                                           \
         long long g_ = (long long)(got), w_ = (long long)(want);                                   \

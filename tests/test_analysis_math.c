@@ -10,15 +10,6 @@
 
 #include "mstest.h"
 
-#define NEAR(got, want, tol)                                                                       \
-    do {                                                                                           \
-        double g_ = (got), w_ = (want);                                                            \
-        if (!(fabs(g_ - w_) <= (tol) * (1 + fabs(w_)))) {                                          \
-            fprintf(stderr, "%s:%d: %s = %.17g, want %.17g\n", __FILE__, __LINE__, #got, g_, w_);  \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
 /* Q(n, x) for integer n: the Poisson tail e^-x Σ_{j<n} x^j / j!. */
 static double q_integer(int n, double x) {
     double term = exp(-x), s = 0;

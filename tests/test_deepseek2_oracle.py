@@ -18,7 +18,6 @@ with p >= 1e-4 p_max, max |dp| 1e-5, same top 10).
 
 usage: test_deepseek2_oracle.py MOESCOPE TESTS_DIR WORK_DIR
 """
-import os
 import sys
 
 import mstest
@@ -119,31 +118,19 @@ def main():
         moe_layers = list(range(lead, N_LAYER))
         for typ in fo.TYPES:
             tag = "%s_%s" % (name, typ.lower())
-            model = os.path.join(fo.WORK, tag + ".gguf")
-            fo.run([fo.MOESCOPE, "make-model", "--arch", "deepseek2", "--out", model, "--type",
-                    typ, "--experts", str(ne), "--k", str(k), "--d-model", "128", "--ff", "64",
-                    "--layers", str(N_LAYER), "--heads", "4", "--head-dim", "32",
-                    "--seed", "11", "-q"] + extra)
-            ref = model
-            if typ != "F32":
-                ref = os.path.join(fo.WORK, tag + ".f32.gguf")
-                fo.f32_copy(model, ref)
+            model, ref = dso.fixture("deepseek2", tag, typ, [
+                "--experts", str(ne), "--k", str(k), "--d-model", "128", "--ff", "64",
+                "--layers", str(N_LAYER), "--heads", "4", "--head-dim", "32", "--seed", "11",
+                "-q"] + extra)
             probes, biases = probe_models(ref, tag, moe_layers)
             if v[5] and any(biases[L] is None for L in moe_layers):
                 print("%s: the sigmoid fixture has no exp_probs_b" % tag)
                 failures += 1
             prompts, ours = [], []
-            for text in fo.PROMPTS:
-                path = fo.write_prompt(text)
-                d, probs = mstest.eval_probs(fo.MOESCOPE, model, path)
+            for d, probs, routes in dso.prompt_runs(tag, model, ne, k, moe_layers):
                 prompts.append(d["ids"])
                 ours.append(probs)
-                routes = mstest.route_json(fo.MOESCOPE, model, path)
-                if routes["n_expert"] != ne or routes["k"] != k or \
-                        routes["layers"] != moe_layers or \
-                        [t["id"] for t in routes["tokens"]] != d["ids"]:
-                    print("%s: route reports E=%d k=%d layers %s (want %s) or other tokens" %
-                          (tag, routes["n_expert"], routes["k"], routes["layers"], moe_layers))
+                if routes is None:
                     failures += 1
                     continue
                 probe_checks.append((tag, k, v, routes, len(probe_jobs), biases))

@@ -38,6 +38,33 @@ def check_routes(tag, k, routes, probe_out, stats):
     return fo.check_routes(tag, "deepseek", k, routes, probe_out, stats, scale=SCALE)
 
 
+def fixture(arch, tag, typ, opts):
+    """make-model's GGUF of arch (type typ, options opts) and its F32 reference: itself, or a
+    copy whose weights gguf-py dequantized."""
+    model = os.path.join(fo.WORK, tag + ".gguf")
+    fo.run([fo.MOESCOPE, "make-model", "--arch", arch, "--out", model, "--type", typ] + opts)
+    ref = model
+    if typ != "F32":
+        ref = os.path.join(fo.WORK, tag + ".f32.gguf")
+        fo.f32_copy(model, ref)
+    return model, ref
+
+
+def prompt_runs(tag, model, ne, k, moe_layers):
+    """(eval JSON, next-token probabilities, route JSON) of each prompt; the route JSON is None
+    (and the problem printed) when route reports another E, k, layer list or tokens."""
+    for text in fo.PROMPTS:
+        path = fo.write_prompt(text)
+        d, probs = mstest.eval_probs(fo.MOESCOPE, model, path)
+        routes = mstest.route_json(fo.MOESCOPE, model, path)
+        if routes["n_expert"] != ne or routes["k"] != k or routes["layers"] != moe_layers or \
+                [t["id"] for t in routes["tokens"]] != d["ids"]:
+            print("%s: route reports E=%d k=%d layers %s (want %s) or other tokens" %
+                  (tag, routes["n_expert"], routes["k"], routes["layers"], moe_layers))
+            routes = None
+        yield d, probs, routes
+
+
 def main():
     failures = 0
     next_jobs, next_checks, probe_jobs, probe_checks = [], [], [], []
@@ -45,28 +72,16 @@ def main():
         moe_layers = list(range(lead, N_LAYER))
         for typ in fo.TYPES:
             tag = "%s_%s" % (name, typ.lower())
-            model = os.path.join(fo.WORK, tag + ".gguf")
-            fo.run([fo.MOESCOPE, "make-model", "--arch", "deepseek", "--out", model, "--type",
-                    typ, "--experts", str(ne), "--k", str(k), "--d-model", "128", "--ff", "64",
-                    "--layers", str(N_LAYER), "--heads", "4", "--kv-heads", "2", "--seed", "7",
-                    "-q"] + extra)
-            ref = model
-            if typ != "F32":
-                ref = os.path.join(fo.WORK, tag + ".f32.gguf")
-                fo.f32_copy(model, ref)
+            model, ref = fixture("deepseek", tag, typ, [
+                "--experts", str(ne), "--k", str(k), "--d-model", "128", "--ff", "64",
+                "--layers", str(N_LAYER), "--heads", "4", "--kv-heads", "2", "--seed", "7",
+                "-q"] + extra)
             probes = probe_models(ref, tag, moe_layers)
             prompts, ours = [], []
-            for text in fo.PROMPTS:
-                path = fo.write_prompt(text)
-                d, probs = mstest.eval_probs(fo.MOESCOPE, model, path)
+            for d, probs, routes in prompt_runs(tag, model, ne, k, moe_layers):
                 prompts.append(d["ids"])
                 ours.append(probs)
-                routes = mstest.route_json(fo.MOESCOPE, model, path)
-                if routes["n_expert"] != ne or routes["k"] != k or \
-                        routes["layers"] != moe_layers or \
-                        [t["id"] for t in routes["tokens"]] != d["ids"]:
-                    print("%s: route reports E=%d k=%d layers %s (want %s) or other tokens" %
-                          (tag, routes["n_expert"], routes["k"], routes["layers"], moe_layers))
+                if routes is None:
                     failures += 1
                     continue
                 probe_checks.append((tag, k, routes, len(probe_jobs), len(moe_layers)))
