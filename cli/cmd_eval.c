@@ -19,7 +19,7 @@ extern const ms_command ms_cmd_eval;
 
 static const char usage[] =
     "usage: moescope eval --model MODEL [--file F | TEXT] [--top N] [--nll] [--json]\n"
-    "                     [--threads N] [--window N] [--no-bos]\n"
+    "                     [--threads N] [--window N] [--no-bos] [--special]\n"
     "\n"
     "Runs the model over the text and prints the next-token probabilities after it.\n"
     "\n"
@@ -34,6 +34,8 @@ static const char usage[] =
     "                 cut into independent windows (the first token of each is not scored),\n"
     "                 else the distribution is computed over the last N tokens\n"
     "  --no-bos       do not prepend BOS even when the model's tokenizer adds it\n"
+    "  --special      the text of control tokens (<|start|>, <s>, ...) becomes those tokens,\n"
+    "                 as in a chat transcript in the model's template; default: plain text\n"
     "  -q, -v, -h     quiet, verbose (timings per stage), this help\n"
     "\n"
     "Text output (tab-separated; pieces escaped: \\\\ \\t \\n \\r and \\xHH for other\n"
@@ -85,18 +87,16 @@ static void log_softmax(const float *row, int V, double *lp) {
 
 static int run(int argc, char **argv) {
     const ms_command *cmd = &ms_cmd_eval;
-    static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
-                                             {"file", required_argument, 0, 'f'},
-                                             {"top", required_argument, 0, 'n'},
-                                             {"nll", no_argument, 0, 'l'},
-                                             {"json", no_argument, 0, 'j'},
-                                             {"threads", required_argument, 0, 't'},
-                                             {"window", required_argument, 0, 'w'},
-                                             {"no-bos", no_argument, 0, 'b'},
-                                             MS_COMMON_LONG_OPTS};
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},  {"file", required_argument, 0, 'f'},
+        {"top", required_argument, 0, 'n'},    {"nll", no_argument, 0, 'l'},
+        {"json", no_argument, 0, 'j'},         {"threads", required_argument, 0, 't'},
+        {"window", required_argument, 0, 'w'}, {"no-bos", no_argument, 0, 'b'},
+        {"special", no_argument, 0, 'S'},      MS_COMMON_LONG_OPTS};
     const char *model_path = NULL, *file = NULL;
     long top = 10, threads = 0, window = 2048;
-    int nll = 0, json = 0, no_bos = 0;
+    int nll = 0, json = 0;
+    unsigned flags = MS_TOKENIZE_BOS; /* --no-bos clears it, --special adds its flag */
     ms_opt_begin();
     int c;
     while ((c = getopt_long(argc, argv, MS_COMMON_SHORT_OPTS, longopts, NULL)) != -1) {
@@ -126,7 +126,10 @@ static int run(int argc, char **argv) {
             if (ms_parse_long(cmd, "--window", optarg, 2, 1 << 20, &window)) return MS_EXIT_USAGE;
             break;
         case 'b':
-            no_bos = 1;
+            flags &= ~(unsigned)MS_TOKENIZE_BOS;
+            break;
+        case 'S':
+            flags |= MS_TOKENIZE_SPECIAL;
             break;
         default:
             return ms_usage_error(cmd, "unexpected option");
@@ -158,7 +161,7 @@ static int run(int argc, char **argv) {
         rc = MS_EXIT_USAGE;
         goto done;
     }
-    if (ms_tokenize(tk, text, len, !no_bos, &ids, &n) != 0) {
+    if (ms_tokenize_ex(tk, text, len, flags, &ids, &n) != 0) {
         ms_error("%s: tokenization failed", file ? file : "TEXT");
         rc = MS_EXIT_RUNTIME;
         goto done;

@@ -143,6 +143,12 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
                                                       : "renorm (top-k on logits, softmax over k)");
     if (hp->format == MS_FORMAT_GGUF)
         printf(", %s tensors", ms_model_stacked_experts(m) ? "stacked" : "per-expert");
+    for (int il = 0; il < hp->n_layer; il++) /* gpt-oss HF folders as released */
+        if (ms_model_layer_routes(m, il)) {
+            if (ms_model_layer(m, il)->w_gate[0].type == MS_TYPE_MXFP4_HF)
+                printf(", MXFP4 (*_blocks, *_scales) read in place");
+            break;
+        }
     printf("\n");
     {
         /* what the layers add to Mixtral's block (engine.h ms_block), when anything */

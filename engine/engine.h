@@ -44,6 +44,13 @@ typedef enum ms_type {
      * (`<name>_scale_inv`, ms_mat.scale): W[r][c] = f8(r, c) * scale[r / 128][c / 128]. The
      * row functions below decode the bytes only (scale 1). */
     MS_TYPE_F8_E4M3 = 1008,
+    /* Not a ggml type: MXFP4 as Hugging Face checkpoints store it (gpt-oss's `*_blocks` /
+     * `*_scales`): per 32 elements 16 bytes of E2M1 codes, element 2i in the low nibble of
+     * byte i and 2i+1 in the high one; the blocks' E8M0 exponents are a separate u8 array
+     * (ms_mat.escale), so the mmapped tensors are used in place. The values are those of
+     * ggml's MXFP4 for the same codes and exponents, bit for bit. The row functions below
+     * decode the codes only (exponent 127: scale 1); ms_dequantize_row_mxfp4_hf takes them. */
+    MS_TYPE_MXFP4_HF = 1009,
 } ms_type;
 
 /* 1 if moescope can read weights of this ggml type id. */
@@ -60,6 +67,10 @@ size_t ms_type_row_bytes(ms_type t, int64_t n);
 /* Dequantize n elements (a multiple of the block size) from src into dst, bit-exactly as
  * ggml's reference dequantize_row_* functions do. */
 void ms_dequantize_row(ms_type t, const void *src, float *dst, int64_t n);
+/* MS_TYPE_MXFP4_HF with its exponents: n elements (a multiple of 32) from codes (n/2 bytes)
+ * and scales (n/32 E8M0 bytes), the floats ggml's dequantize_row_mxfp4 gives for the same
+ * codes and exponents. */
+void ms_dequantize_row_mxfp4_hf(const uint8_t *codes, const uint8_t *scales, float *dst, int64_t n);
 /* Quantize n elements with ggml's reference quantizers (quantize_row_*_ref): F32, F16,
  * BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, MXFP4 as implemented.
  * Returns 0, or MS_ERR_INPUT if this type has no quantizer. Used by the fixture writer. */
@@ -80,7 +91,9 @@ uint8_t ms_f32_to_f8e4m3(float f);
 /* A weight matrix y = W x with W of shape (rows, cols): row r (cols elements of `type`) is at
  * data + r * row_bytes. Vectors (norm weights) have rows == 1. Data points into the mmapped
  * file; valid while the model is open. For GGUF, cols is ne[0] and rows is ne[1]; for
- * safetensors, shape is [rows, cols]. */
+ * safetensors, shape is [rows, cols]. row_bytes is ms_type_row_bytes(type, cols), except for
+ * MS_TYPE_MXFP4_HF views, whose rows may be further apart (gpt-oss's gate and up rows
+ * interleave: each is a view with twice the stride). */
 typedef struct ms_mat {
     ms_type type;
     int64_t rows, cols;
@@ -90,8 +103,16 @@ typedef struct ms_mat {
     /* MS_TYPE_F8_E4M3: (ceil(rows / 128), scale_ld) block scales as f32 (owned by the model),
      * else NULL */
     const float *scale;
-    int64_t scale_ld;
+    int64_t scale_ld; /* elements from one row of scale (F8_E4M3: per 128 matrix rows) or of
+                         escale (MXFP4_HF: per matrix row) to the next */
+    /* MS_TYPE_MXFP4_HF: the E8M0 exponent of row r's block b (columns 32b..32b+31) is
+     * escale[r * scale_ld + b] (in the mmapped file, like data); else NULL */
+    const uint8_t *escale;
 } ms_mat;
+
+/* Row r of w as cols floats into dst, with its block scales (F8_E4M3) or exponents
+ * (MXFP4_HF): ms_dequantize_row's values times the scales (reference, scalar). */
+void ms_mat_dequantize_row(const ms_mat *w, int64_t r, float *dst);
 
 typedef enum ms_rope_kind {
     MS_ROPE_ADJACENT = 0, /* pairs (2i, 2i+1): GGUF "llama" files (q/k rows permuted) */

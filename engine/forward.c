@@ -40,6 +40,8 @@
  * issue 10); results do not depend on it. */
 #define TILE_BYTES    (1024 * 1024)
 #define TILE_MIN_ROWS 64
+/* blocks ahead the staging prefetches weights (engine/forward.c mm_stage) */
+#define PF_AHEAD      2
 #define TILE_F32_ROWS 256 /* tile height for F32 weights (packed from the mapping, no copy) */
 #define ATT_QCHUNK    64  /* queries per attention task */
 #define THREAD_PAD    8   /* doubles between per-thread counters (no false sharing) */
@@ -175,23 +177,47 @@ typedef struct mm_rows {
 /* ms_gemm_rows_fn: nr rows of a tile, columns [k0, k0 + kc), as f32 rows of kc (copied,
  * converted or dequantized into the kernel's staging block in L1), prefetching the block the
  * next call stages: 8 interleaved rows defeat the hardware prefetcher. */
+/* The block ms_gemm_dot_run stages after rows [r0, r0 + 8) x columns [k0, k0 + kc): the next
+ * 8 rows of the RB-row group, then the group's next column block, then the next group. */
+static void mm_next(const mm_rows *c, int64_t *r0, int64_t *k0) {
+    int64_t b0 = *r0 - *r0 % MS_GEMM_DOT_RB;
+    *r0 += MS_GEMM_DOT_ROWS;
+    if (*r0 >= b0 + MS_GEMM_DOT_RB || *r0 >= c->nr) {
+        *k0 += MS_GEMM_DOT_KC, *r0 = b0;
+        if (*k0 >= c->w->cols) *k0 = 0, *r0 = b0 + MS_GEMM_DOT_RB;
+    }
+}
+
+/* Prefetches the block of rows [r0, r0 + 8) and columns [k0, k0 + KC) into L2 (prefetcht1:
+ * prefetched into L1 instead, the full pass at the Mixtral F16 shape ran 10% slower). */
+static void mm_prefetch(const mm_rows *c, int64_t r0, int64_t k0) {
+    const ms_mat *w = c->w;
+    if (r0 >= c->nr) return;
+    int64_t kc = w->cols - k0 < MS_GEMM_DOT_KC ? w->cols - k0 : MS_GEMM_DOT_KC;
+    size_t off = ms_type_row_bytes(w->type, k0), nb = ms_type_row_bytes(w->type, kc);
+    for (int64_t r = r0; r < r0 + MS_GEMM_DOT_ROWS && r < c->nr; r++) {
+        const uint8_t *p = w->data + (size_t)(c->r0 + r) * w->row_bytes + off;
+        for (size_t o = 0; o < nb; o += 64)
+            __builtin_prefetch(p + o, 0, 2);
+        if (w->type == MS_TYPE_MXFP4_HF) /* the block exponents, 1/16 of the codes */
+            for (int64_t o = 0; o < kc / 32; o += 64)
+                __builtin_prefetch(w->escale + (c->r0 + r) * w->scale_ld + k0 / 32 + o, 0, 2);
+    }
+}
+
+/* ms_gemm_rows_fn: nr rows of a tile, columns [k0, k0 + kc), as f32 rows of kc (copied,
+ * converted or dequantized into the kernel's staging block in L1), prefetching the block the
+ * call after next stages (PF_AHEAD blocks ahead: 8 interleaved rows defeat the hardware
+ * prefetcher, and one block of compute does not hide a DRAM miss per row). */
 static void mm_stage(void *ctx, int64_t r0, int nr, int64_t k0, int64_t kc, float *dst) {
     const mm_rows *c = ctx;
     const ms_mat *w = c->w;
     size_t off = ms_type_row_bytes(w->type, k0);
-    int64_t b0 = r0 - r0 % MS_GEMM_DOT_RB, nk0 = k0, nr0 = r0 + MS_GEMM_DOT_ROWS;
-    if (nr0 >= b0 + MS_GEMM_DOT_RB || nr0 >= c->nr) { /* ms_gemm_dot_run's order */
-        nk0 = k0 + kc, nr0 = b0;
-        if (nk0 >= w->cols) nk0 = 0, nr0 = b0 + MS_GEMM_DOT_RB;
-    }
-    if (nr0 < c->nr) {
-        int64_t nkc = w->cols - nk0 < MS_GEMM_DOT_KC ? w->cols - nk0 : MS_GEMM_DOT_KC;
-        size_t noff = ms_type_row_bytes(w->type, nk0), nb = ms_type_row_bytes(w->type, nkc);
-        for (int64_t r = nr0; r < nr0 + MS_GEMM_DOT_ROWS && r < c->nr; r++) {
-            const uint8_t *p = w->data + (size_t)(c->r0 + r) * w->row_bytes + noff;
-            for (size_t o = 0; o < nb; o += 64)
-                __builtin_prefetch(p + o);
-        }
+    int64_t pr = r0, pk = k0;
+    for (int a = 0; a < PF_AHEAD; a++) {
+        mm_next(c, &pr, &pk);
+        /* at a tile's start, the blocks before that one too */
+        if (a == PF_AHEAD - 1 || (r0 == 0 && k0 == 0)) mm_prefetch(c, pr, pk);
     }
     /* the profile's dequantization time: every 8th block timed, counted 8 times (a clock
      * read per block cost 1.5% of a pass) */
@@ -470,8 +496,12 @@ static int check_mat(const ms_mat *w, int64_t rows, int64_t cols, const char *wh
         return MS_ERR_INPUT;
     }
     int64_t be = ms_type_block_elems(w->type);
+    /* MXFP4_HF views may have rows further apart (interleaved gate/up) and need exponents */
+    int hf4 = w->type == MS_TYPE_MXFP4_HF;
     if (!ms_type_supported(w->type) || be <= 0 || cols % be != 0 ||
-        w->row_bytes != ms_type_row_bytes(w->type, cols)) {
+        (hf4 ? w->row_bytes < ms_type_row_bytes(w->type, cols) || !w->escale ||
+                   w->scale_ld < cols / be
+             : w->row_bytes != ms_type_row_bytes(w->type, cols))) {
         snprintf(err, errlen, "forward: %s: unsupported type %s for rows of %lld", name,
                  ms_type_name(w->type), (long long)cols);
         return MS_ERR_INPUT;
@@ -583,20 +613,17 @@ static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
     return 0;
 }
 
-static void vec_to_f32(const ms_mat *w, float *dst) {
-    if (w->type == MS_TYPE_F32)
-        memcpy(dst, w->data, (size_t)w->cols * sizeof(float));
-    else
-        ms_fwd_dequant_row(w->type, w->data, dst, w->cols);
-}
-
-/* Row r of matrix w as f32 into dst (w->cols values). */
+/* Row r of matrix w as f32 into dst (w->cols values), with its scales if it has them. */
 static void rows_to_f32(const ms_mat *w, int64_t r, float *dst) {
     const uint8_t *src = w->data + (size_t)r * w->row_bytes;
     if (w->type == MS_TYPE_F32)
         memcpy(dst, src, (size_t)w->cols * sizeof(float));
     else
-        ms_fwd_dequant_row(w->type, src, dst, w->cols);
+        ms_fwd_dequant_mat_row(w, src, r, 0, dst, w->cols);
+}
+
+static void vec_to_f32(const ms_mat *w, float *dst) {
+    rows_to_f32(w, 0, dst);
 }
 
 static size_t panel_need(const ms_mat *w) {
@@ -803,11 +830,7 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     for (int il = 0; il < hp->n_layer; il++) {
         const ms_mat *r = &m->layers[il].router;
         for (int64_t x = 0; x < r->rows; x++) {
-            const uint8_t *row = r->data + (size_t)x * r->row_bytes;
-            if (r->type == MS_TYPE_F32)
-                memcpy(e->xn, row, d * sizeof(float));
-            else
-                ms_fwd_dequant_row(r->type, row, e->xn, (int64_t)d);
+            rows_to_f32(r, x, e->xn);
             double sum = 0.0;
             for (size_t i = 0; i < d; i++)
                 sum += (double)e->xn[i];
@@ -1109,11 +1132,7 @@ int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_le
 
     const ms_mat *emb = e->m.tok_embd;
     for (int64_t t = 0; t < n; t++) {
-        const uint8_t *src = emb->data + (size_t)tokens[t] * emb->row_bytes;
-        if (emb->type == MS_TYPE_F32)
-            memcpy(e->x + t * d, src, (size_t)d * sizeof(float));
-        else
-            ms_fwd_dequant_row(emb->type, src, e->x + t * d, d);
+        rows_to_f32(emb, tokens[t], e->x + t * d);
     }
     if (hp->embd_scale > 0.0f)
         for (int64_t i = 0; i < n * d; i++)

@@ -1,13 +1,16 @@
 /* forward_dequant.c — dequantization of weight rows into the forward pass's f32 staging
- * blocks, with AVX2 paths (AVX-512 for F16, Q8_0, Q4_K, Q6_K: 16 lanes) for the common types (F16
- * with F16C, BF16, Q8_0, Q4_K, Q6_K, MXFP4) and ms_dequantize_row (engine/quant.c, ggml's
- * reference) for everything else.
+ * blocks, with AVX2 paths (AVX-512 for F16, Q8_0, Q4_K, Q6_K, MXFP4_HF: 16 lanes) for the
+ * common types (F16 with F16C, BF16, Q8_0, Q4_K, Q6_K, MXFP4, and MXFP4_HF: Hugging Face's
+ * layout of MXFP4) and ms_dequantize_row (engine/quant.c, ggml's reference) for everything
+ * else.
  *
  * The fast paths are bit-identical to the reference: the same float operations in the same
  * order (a product then a difference, never a fused multiply-add), only several lanes at a
- * time. tests/test_forward.c checks every type against ms_dequantize_row with memcmp. */
+ * time. tests/test_forward.c checks every type against ms_dequantize_row with memcmp, and
+ * MXFP4_HF rows against ggml's layout of the same codes and exponents. */
 #include "forward_int.h"
 
+#include <assert.h>
 #include <string.h>
 
 #if defined(__AVX2__)
@@ -200,6 +203,14 @@ static void deq_q6_k(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
+/* ggml_e8m0_to_fp32_half: 2^(e-128) exactly (e 0 and 1 subnormal, 255 is 2^127). */
+static inline float e8m0_half(uint8_t e) {
+    const uint32_t bits = e < 2 ? (uint32_t)0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
 /* MXFP4 block (17 bytes): e8m0 e, 16 bytes of E2M1 codes (low nibbles elements 0..15).
  * The 16-entry doubled E2M1 table is one PSHUFB; y = int8 value * 2^(e-128) exactly as
  * ggml's dequantize_row_mxfp4 (an exact int8->float conversion, then one product). */
@@ -207,10 +218,7 @@ static void deq_mxfp4(const uint8_t *b, float *y, int64_t nb) {
     const __m128i tbl = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
     const __m128i m4 = _mm_set1_epi8(0x0F);
     for (int64_t i = 0; i < nb; i++, b += 17, y += 32) {
-        const uint32_t bits = b[0] < 2 ? (uint32_t)0x00200000u << b[0] : (uint32_t)(b[0] - 1) << 23;
-        float df;
-        memcpy(&df, &bits, 4);
-        const __m256 d = _mm256_set1_ps(df);
+        const __m256 d = _mm256_set1_ps(e8m0_half(b[0]));
         const __m128i qs = _mm_loadu_si128((const __m128i *)(const void *)(b + 1));
         const __m128i lo = _mm_shuffle_epi8(tbl, _mm_and_si128(qs, m4));
         const __m128i hi = _mm_shuffle_epi8(tbl, _mm_and_si128(_mm_srli_epi16(qs, 4), m4));
@@ -220,10 +228,46 @@ static void deq_mxfp4(const uint8_t *b, float *y, int64_t nb) {
         _mm256_storeu_ps(y + 24, _mm256_mul_ps(i8x8_to_ps(_mm_srli_si128(hi, 8)), d));
     }
 }
+
+/* MXFP4 as Hugging Face stores it: 16 bytes of codes per block, byte j holding elements 2j
+ * (low nibble) and 2j+1 (high), the block exponents e[] apart. The two nibble tables
+ * interleave back into element order with one unpack each; then the same exact int8->float
+ * conversion and one product by 2^(e-128) as deq_mxfp4, so the floats are its floats. */
+static void deq_mxfp4_hf(const uint8_t *q, const uint8_t *e, float *y, int64_t nb) {
+    const __m128i tbl = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    for (int64_t i = 0; i < nb; i++, q += 16, y += 32) {
+        const __m128i qs = _mm_loadu_si128((const __m128i *)(const void *)q);
+        const __m128i lo = _mm_shuffle_epi8(tbl, _mm_and_si128(qs, m4));
+        const __m128i hi = _mm_shuffle_epi8(tbl, _mm_and_si128(_mm_srli_epi16(qs, 4), m4));
+        const __m128i v0 = _mm_unpacklo_epi8(lo, hi), v1 = _mm_unpackhi_epi8(lo, hi);
+#if defined(__AVX512F__)
+        const __m512 d16 = _mm512_set1_ps(e8m0_half(e[i]));
+        _mm512_storeu_ps(y, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v0)), d16));
+        _mm512_storeu_ps(y + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v1)), d16));
+#else
+        const __m256 d = _mm256_set1_ps(e8m0_half(e[i]));
+        _mm256_storeu_ps(y, _mm256_mul_ps(i8x8_to_ps(v0), d));
+        _mm256_storeu_ps(y + 8, _mm256_mul_ps(i8x8_to_ps(_mm_srli_si128(v0, 8)), d));
+        _mm256_storeu_ps(y + 16, _mm256_mul_ps(i8x8_to_ps(v1), d));
+        _mm256_storeu_ps(y + 24, _mm256_mul_ps(i8x8_to_ps(_mm_srli_si128(v1, 8)), d));
+#endif
+    }
+}
 #endif
 
 void ms_fwd_dequant_mat_row(const ms_mat *w, const uint8_t *src, int64_t row, int64_t col0,
                             float *dst, int64_t n) {
+    if (w->type == MS_TYPE_MXFP4_HF && w->escale) { /* the row's exponents from column col0 */
+        const uint8_t *e = w->escale + row * w->scale_ld + col0 / 32;
+        assert(col0 % 32 == 0 && n % 32 == 0);
+#if defined(__AVX2__)
+        deq_mxfp4_hf(src, e, dst, n / 32);
+#else
+        ms_dequantize_row_mxfp4_hf(src, e, dst, n);
+#endif
+        return;
+    }
     ms_fwd_dequant_row(w->type, src, dst, n);
     if (!w->scale) return;
     /* FP8 block scales: one per 128 x 128 block */

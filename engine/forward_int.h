@@ -40,7 +40,7 @@ void ms_router_weights(ms_router_kind kind, const float *p, int k, float *weight
  * BF16, Q8_0, Q4_K and Q6_K (forward_dequant.c). */
 void ms_fwd_dequant_row(ms_type t, const uint8_t *src, float *dst, int64_t n);
 /* Row `row`, columns [col0, col0 + n) of w (src: their bytes), with the matrix's block scales
- * when it has them (FP8). */
+ * (FP8) or block exponents (MXFP4_HF: col0 and n multiples of 32) when it has them. */
 void ms_fwd_dequant_mat_row(const ms_mat *w, const uint8_t *src, int64_t row, int64_t col0,
                             float *dst, int64_t n);
 

@@ -167,7 +167,7 @@ static void vec_f32(const ms_mat *w, float *dst) {
     if (w->type == MS_TYPE_F32)
         memcpy(dst, w->data, (size_t)w->cols * sizeof(float));
     else
-        ms_fwd_dequant_row(w->type, w->data, dst, w->cols);
+        ms_fwd_dequant_mat_row(w, w->data, 0, 0, dst, w->cols);
 }
 
 /* ----------------------------------------------------------------------------------------

@@ -453,8 +453,9 @@ static int gguf_parse(gguf_file *g, char *err, size_t errlen) {
             nel *= ti->ne[d];
         }
         if (rd_u32(&r, &type, "tensor type")) return MS_ERR_INPUT;
-        if (!ms_type_supported((int)type)) {
-            if (ms_type_name((int)type)[0] == 't') /* "type N": not a ggml type we know of */
+        /* ids from 1000 are moescope's safetensors types (F8_E4M3, MXFP4_HF), never ggml's */
+        if (!ms_type_supported((int)type) || type >= 1000) {
+            if (ms_type_name((int)type)[0] == 't' || type >= 1000) /* not a ggml type we know */
                 set_err(err, errlen, g->path, "tensor %s: unknown weight type id %u", nb, type);
             else
                 set_err(err, errlen, g->path, "tensor %s: weight type %s (id %u) is not supported",
@@ -1041,7 +1042,7 @@ void gguf_w_tensor(gguf_writer *w, const char *name, ms_type type, int n_dims, c
         w_fail(w, "tensor with an empty name");
         return;
     }
-    if (!ms_type_supported((int)type)) {
+    if (!ms_type_supported((int)type) || (int)type >= 1000) { /* 1000+: not ggml types */
         w_fail(w, "tensor %s: unsupported type %s", name, ms_type_name((int)type));
         return;
     }

@@ -52,7 +52,7 @@ struct ms_model {
     float **scales; /* [n_scales] FP8 block scales as f32 (ms_mat.scale points here) */
     int hf_alt;     /* the HF folder names the family's other class (DeepseekV3ForCausalLM) */
     int n_scales;
-    void **owned; /* [n_owned] buffers the model made (gpt-oss HF experts, repacked) */
+    void **owned; /* [n_owned] buffers the model made (gpt-oss HF biases, float experts) */
     int n_owned;
 };
 
@@ -248,14 +248,13 @@ static int bind(ms_model *m, const char *name, int64_t rows, int64_t cols, int n
                 (unsigned long long)t->nbytes, (unsigned long long)need);
         return MS_ERR_INPUT;
     }
-    for (int e = 0; e < n_mats; e++) {
-        out[e].type = (ms_type)t->type;
-        out[e].rows = rows;
-        out[e].cols = cols;
-        out[e].row_bytes = rb;
-        out[e].data = m->tdata[i] + (size_t)e * (size_t)rows * rb;
-        out[e].name = t->name;
-    }
+    for (int e = 0; e < n_mats; e++) /* every field: out may be uninitialised memory */
+        out[e] = (ms_mat){.type = (ms_type)t->type,
+                          .rows = rows,
+                          .cols = cols,
+                          .row_bytes = rb,
+                          .data = m->tdata[i] + (size_t)e * (size_t)rows * rb,
+                          .name = t->name};
     if (t->type == MS_TYPE_F8_E4M3)
         return bind_fp8_scale(m, name, rows, cols, n_mats, out, err, errlen);
     return 0;
@@ -360,31 +359,15 @@ static const uint8_t *bind_u8(ms_model *m, const char *name, int nd, const int64
     return m->tdata[i];
 }
 
-/* One MXFP4 row of the release's layout (n/32 blocks of 16 bytes, element 2i in the low
- * nibble of byte i and 2i+1 in the high one, and n/32 E8M0 scales) as ggml's block_mxfp4
- * (scale byte, then byte j = element j | element j+16 << 4). The values are the same codes
- * and scales: dequantizing the result is transformers' dequantization, bit for bit. */
-static void mxfp4_hf_to_ggml(const uint8_t *blk, const uint8_t *scl, int64_t n, uint8_t *dst) {
-    for (int64_t b = 0; b < n / 32; b++) {
-        const uint8_t *q = blk + b * 16;
-        uint8_t *o = dst + b * 17;
-        o[0] = scl[b];
-        for (int j = 0; j < 16; j++) {
-            uint8_t lo = (q[j / 2] >> (4 * (j % 2))) & 15;
-            uint8_t hi = (q[(j + 16) / 2] >> (4 * (j % 2))) & 15;
-            o[1 + j] = (uint8_t)(lo | hi << 4);
-        }
-    }
-}
-
 /* GPT-OSS experts of an HF folder (transformers' GptOssExperts): gate_up_proj (E, d, 2*ff)
  * with gate and up interleaved along the last axis and down_proj (E, ff, d), both stored
  * transposed against nn.Linear, or (the release) their MXFP4 *_blocks (E, out, in/32, 16) and
  * *_scales (E, out, in/32) uint8 tensors, rows not transposed, gate/up rows interleaved; and
  * gate_up_proj_bias (E, 2*ff) interleaved, down_proj_bias (E, d). The engine wants (out, in)
- * matrices per expert and separate gate/up biases: float experts are transposed to f32 and
- * MXFP4 ones repacked to ggml's block layout, into buffers the model owns (as
- * convert_hf_to_gguf.py's GptOssModel does on its way to GGUF). */
+ * matrices per expert and separate gate/up biases: float experts are transposed to f32 copies
+ * the model owns; MXFP4 ones are used in place, as MS_TYPE_MXFP4_HF views into the mmapped
+ * blocks and scales (gate and up: every other row of gate_up, twice the row stride), so an
+ * HF folder costs no more memory at open than the GGUF of the same model. */
 static int bind_oai_hf_experts(ms_model *m, int il, char *err, size_t errlen) {
     ms_hparams *hp = &m->hp;
     ms_layer *L = &m->layers[il];
@@ -413,7 +396,8 @@ static int bind_oai_hf_experts(ms_model *m, int il, char *err, size_t errlen) {
         }
     }
     free(row);
-    const ms_mat fb = {MS_TYPE_F32, E, ff, (size_t)ff * sizeof(float), NULL, gub.name, NULL, 0};
+    const ms_mat fb = {MS_TYPE_F32, E, ff,  (size_t)ff * sizeof(float), NULL, gub.name,
+                       NULL,        0, NULL};
     L->b_gate = fb;
     L->b_gate.data = (const uint8_t *)bg;
     L->b_up = fb;
@@ -440,27 +424,18 @@ static int bind_oai_hf_experts(ms_model *m, int il, char *err, size_t errlen) {
             const uint8_t *scl = blk ? bind_u8(m, sn, 3, nes, err, errlen) : NULL;
             if (!scl) return MS_ERR_INPUT;
             const char *tname = m->tensors[find_tensor(m, nb)].name;
-            const size_t rb = (size_t)nblk * 17;
-            uint8_t *dst = own(m, rb * (size_t)(E * no));
-            if (!dst) return MS_ERR_RUNTIME;
-            for (int64_t e = 0; e < E; e++)
-                for (int64_t r = 0; r < no; r++) {
-                    /* gate_up rows interleave: row 2j is gate row j, 2j+1 up row j */
-                    int64_t orow = w == 0 ? (r % 2) * E * ff + e * ff + r / 2 : e * d + r;
-                    mxfp4_hf_to_ggml(blk + (size_t)((e * no + r) * nblk) * 16,
-                                     scl + (size_t)(e * no + r) * nblk, ni,
-                                     dst + (size_t)orow * rb);
-                }
+            const size_t rb = (size_t)nblk * 16; /* one row's codes */
             for (int64_t e = 0; e < E; e++) {
-                const ms_mat mx = {MS_TYPE_MXFP4, w == 0 ? ff : d, ni, rb, NULL, tname, NULL, 0};
-                if (w == 0) {
+                /* expert e's rows start at row e * no of the (E * no) rows */
+                const uint8_t *q = blk + (size_t)(e * no) * rb, *s = scl + (size_t)(e * no * nblk);
+                const ms_mat mx = {MS_TYPE_MXFP4_HF, ff, ni, 2 * rb, q, tname, NULL, 2 * nblk, s};
+                if (w == 0) { /* gate_up rows interleave: row 2j is gate row j, 2j+1 up row j */
                     L->w_gate[e] = mx;
-                    L->w_gate[e].data = dst + (size_t)(e * ff) * rb;
                     L->w_up[e] = mx;
-                    L->w_up[e].data = dst + (size_t)(E * ff + e * ff) * rb;
+                    L->w_up[e].data = q + rb;
+                    L->w_up[e].escale = s + nblk;
                 } else {
-                    L->w_down[e] = mx;
-                    L->w_down[e].data = dst + (size_t)(e * d) * rb;
+                    L->w_down[e] = (ms_mat){MS_TYPE_MXFP4_HF, d, ni, rb, q, tname, NULL, nblk, s};
                 }
             }
         }
@@ -498,14 +473,14 @@ static int bind_oai_hf_experts(ms_model *m, int il, char *err, size_t errlen) {
             for (int64_t o = 0; o < d; o++)
                 wd[o * ff + i] = r[o];
         }
-        const ms_mat fm = {MS_TYPE_F32, ff,          d,    (size_t)d * sizeof(float),
-                           NULL,        tmp[e].name, NULL, 0};
+        const ms_mat fm = {MS_TYPE_F32, ff, d,   (size_t)d * sizeof(float), NULL, tmp[e].name,
+                           NULL,        0,  NULL};
         L->w_gate[e] = L->w_up[e] = fm;
         L->w_gate[e].data = (const uint8_t *)wg;
         L->w_up[e].data = (const uint8_t *)wu;
-        L->w_down[e] =
-            (ms_mat){MS_TYPE_F32,     d,    ff, (size_t)ff * sizeof(float), (const uint8_t *)wd,
-                     tmp[E + e].name, NULL, 0};
+        L->w_down[e] = (ms_mat){
+            MS_TYPE_F32, d, ff,  (size_t)ff * sizeof(float), (const uint8_t *)wd, tmp[E + e].name,
+            NULL,        0, NULL};
     }
     free(r);
     free(tmp);

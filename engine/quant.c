@@ -11,6 +11,9 @@
  *   MXFP4 {e; qs[16]}         e an E8M0 exponent byte (no sign, no mantissa), q 4-bit E2M1
  *                             codes as ggml's doubled table; x = kvalues[q] * 2^(e-128),
  *                             low nibbles are elements 0..15, high 16..31
+ *   MXFP4_HF {qs[16]}         not a ggml type: Hugging Face's MXFP4 (gpt-oss), byte i holds
+ *                             elements 2i (low nibble) and 2i+1 (high); the exponents are a
+ *                             separate array (ms_mat.escale); x = kvalues[q] * 2^(e-128)
  *   K-quants: super-blocks of 256 with 6-bit (Q4_K/Q5_K), 4-bit (Q2_K), 6-bit signed
  *   (Q3_K) or 8-bit (Q6_K) sub-block scales; see each function. */
 #include "engine.h"
@@ -52,6 +55,7 @@ static const type_traits *traits(int type) {
     static const type_traits t_q5_1 = {"Q5_1", QK, 4 + 4 + QK / 2};
     static const type_traits t_q8_0 = {"Q8_0", QK, 2 + QK};
     static const type_traits t_mxfp4 = {"MXFP4", QK, 1 + QK / 2};
+    static const type_traits t_mxfp4_hf = {"MXFP4_HF", QK, QK / 2}; /* codes only */
     static const type_traits t_f8 = {"F8_E4M3", 1, 1};
     /* Q2_K: scales[16] qs[64] d dmin */
     static const type_traits t_q2_k = {"Q2_K", QK_K, QK_K / 16 + QK_K / 4 + 4};
@@ -82,6 +86,8 @@ static const type_traits *traits(int type) {
         return &t_q8_0;
     case MS_TYPE_MXFP4:
         return &t_mxfp4;
+    case MS_TYPE_MXFP4_HF:
+        return &t_mxfp4_hf;
     case MS_TYPE_F8_E4M3:
         return &t_f8;
     case MS_TYPE_Q2_K:
@@ -300,6 +306,18 @@ static void deq_mxfp4(const uint8_t *b, float *y, int64_t nb) {
         for (int j = 0; j < QK / 2; j++) {
             y[j] = kvalues_mxfp4[b[1 + j] & 0x0F] * d;
             y[j + QK / 2] = kvalues_mxfp4[b[1 + j] >> 4] * d;
+        }
+    }
+}
+
+void ms_dequantize_row_mxfp4_hf(const uint8_t *codes, const uint8_t *scales, float *dst,
+                                int64_t n) {
+    assert(n >= 0 && n % QK == 0);
+    for (int64_t i = 0; i < n / QK; i++, codes += QK / 2, dst += QK) {
+        const float d = e8m0_to_f32_half(scales[i]);
+        for (int j = 0; j < QK / 2; j++) {
+            dst[2 * j] = kvalues_mxfp4[codes[j] & 0x0F] * d;
+            dst[2 * j + 1] = kvalues_mxfp4[codes[j] >> 4] * d;
         }
     }
 }
@@ -526,6 +544,12 @@ void ms_dequantize_row(ms_type t, const void *src, float *dst, int64_t n) {
     case MS_TYPE_MXFP4:
         deq_mxfp4(b, dst, nb);
         break;
+    case MS_TYPE_MXFP4_HF: /* the codes at exponent 127 (scale 1) */
+        for (int64_t i = 0; i < nb; i++) {
+            static const uint8_t one = 127;
+            ms_dequantize_row_mxfp4_hf(b + i * (QK / 2), &one, dst + i * QK, QK);
+        }
+        break;
     case MS_TYPE_Q2_K:
         deq_q2_k(b, dst, nb);
         break;
@@ -542,6 +566,19 @@ void ms_dequantize_row(ms_type t, const void *src, float *dst, int64_t n) {
         deq_q6_k(b, dst, nb);
         break;
     }
+}
+
+void ms_mat_dequantize_row(const ms_mat *w, int64_t r, float *dst) {
+    assert(r >= 0 && r < w->rows);
+    const uint8_t *src = w->data + (size_t)r * w->row_bytes;
+    if (w->type == MS_TYPE_MXFP4_HF && w->escale) {
+        ms_dequantize_row_mxfp4_hf(src, w->escale + r * w->scale_ld, dst, w->cols);
+        return;
+    }
+    ms_dequantize_row(w->type, src, dst, w->cols);
+    if (w->type == MS_TYPE_F8_E4M3 && w->scale) /* one scale per 128 x 128 block */
+        for (int64_t i = 0; i < w->cols; i++)
+            dst[i] *= w->scale[(r / 128) * w->scale_ld + i / 128];
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -1228,6 +1265,8 @@ int ms_quantize_row(ms_type t, const float *src, void *dst, int64_t n) {
     case MS_TYPE_Q6_K:
         q_q6_k(src, b, nb);
         break;
+    case MS_TYPE_MXFP4_HF: /* its exponents live apart: the fixture writer quantizes MXFP4 */
+        return MS_ERR_INPUT;
     }
     return 0;
 }

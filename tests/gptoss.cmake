@@ -29,3 +29,9 @@ add_test(NAME gptoss_o200k
           ${CMAKE_CURRENT_BINARY_DIR}/tokenizer-o200k/o200k.gguf)
 set_tests_properties(gptoss_o200k PROPERTIES LABELS "oracle;nosan" TIMEOUT 900
   SKIP_RETURN_CODE 77 FIXTURES_REQUIRED tok_o200k ENVIRONMENT "MS_NODE=${MS_NODE}")
+
+# An HF folder with MXFP4 experts (~214 MB of *_blocks/*_scales, made at test time and deleted)
+# is opened without copying them: the peak RSS of `inspect` and of `route` on two tokens grows
+# by well under the experts' size against a tiny folder (the repacking loader needed 2x more).
+ms_py_test(gptoss_hf_memory test_gptoss_hf_memory.py unit 180
+  ${CMAKE_CURRENT_BINARY_DIR}/gptoss-work/hf-memory)

@@ -8,6 +8,9 @@
  * half-split RoPE, bit-identical results for 1/2/3 threads and with/without a probe,
  * routing-only windows, the router's tie rule, and input errors. */
 #include "forward_int.h"
+#include "kernels.h"
+
+#include <float.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -58,9 +61,42 @@ static ms_mat make_mat(tmodel *m, int64_t rows, int64_t cols, float scale, float
     float *f = track(m, malloc((size_t)(rows * cols) * sizeof(float)));
     for (int64_t i = 0; i < rows * cols; i++)
         f[i] = offset + scale * nrand();
-    ms_mat w = {MS_TYPE_F32,        rows, cols, (size_t)cols * sizeof(float),
-                (const uint8_t *)f, "t",  NULL, 0};
-    if (type != MS_TYPE_F32) {
+    ms_mat w = {MS_TYPE_F32, rows, cols, (size_t)cols * sizeof(float), (const uint8_t *)f, "t",
+                NULL,        0,    NULL};
+    if (type == MS_TYPE_MXFP4_HF) {
+        /* ggml's MXFP4 of the values in Hugging Face's layout, rows two apart as gpt-oss's
+         * interleaved gate/up rows; the rows between hold codes and exponents that would give
+         * infinities if read */
+        const int64_t nb = cols / 32;
+        const size_t rb = (size_t)nb * 16;
+        uint8_t *q = track(m, malloc(2 * rb * (size_t)rows));
+        uint8_t *e = track(m, malloc((size_t)(2 * nb * rows)));
+        uint8_t *g = malloc((size_t)nb * 17);
+        memset(q, 0x77, 2 * rb * (size_t)rows);
+        memset(e, 255, (size_t)(2 * nb * rows));
+        for (int64_t r = 0; r < rows; r++) {
+            if (ms_quantize_row(MS_TYPE_MXFP4, f + r * cols, g, cols) != 0) abort();
+            for (int64_t b = 0; b < nb; b++) {
+                uint8_t *o = q + (size_t)(2 * r) * rb + (size_t)b * 16;
+                e[2 * r * nb + b] = g[b * 17];
+                memset(o, 0, 16);
+                for (int j = 0; j < 16; j++) { /* ggml byte j: elements j and j + 16 */
+                    const int lo = g[b * 17 + 1 + j] & 15, hi = g[b * 17 + 1 + j] >> 4;
+                    o[j / 2] |= (uint8_t)(lo << (4 * (j % 2)));
+                    o[(j + 16) / 2] |= (uint8_t)(hi << (4 * (j % 2)));
+                }
+            }
+        }
+        free(g);
+        w = (ms_mat){.type = type,
+                     .rows = rows,
+                     .cols = cols,
+                     .row_bytes = 2 * rb,
+                     .data = q,
+                     .name = "t",
+                     .scale_ld = 2 * nb,
+                     .escale = e};
+    } else if (type != MS_TYPE_F32) {
         size_t rb = ms_type_row_bytes(type, cols);
         uint8_t *q = track(m, malloc(rb * (size_t)rows));
         for (int64_t r = 0; r < rows; r++)
@@ -143,7 +179,7 @@ static double *mat_f64(const ms_mat *w) { /* (rows, cols) */
     double *o = malloc((size_t)(w->rows * w->cols) * sizeof(double));
     float *row = malloc((size_t)w->cols * sizeof(float));
     for (int64_t r = 0; r < w->rows; r++) {
-        ms_dequantize_row(w->type, w->data + (size_t)r * w->row_bytes, row, w->cols);
+        ms_mat_dequantize_row(w, r, row);
         for (int64_t c = 0; c < w->cols; c++)
             o[r * w->cols + c] = row[c];
     }
@@ -490,6 +526,80 @@ static void test_dequant(void) {
     }
 }
 
+/* MXFP4 as Hugging Face stores it (MS_TYPE_MXFP4_HF, gpt-oss's *_blocks / *_scales) read in
+ * place equals ggml's MXFP4 of the same codes and exponents bit for bit: random code bytes,
+ * every exponent byte 0..255 (0 and 1 give subnormal scales, 255 overflows to inf), through
+ * views of interleaved gate/up rows (twice the row stride) and plain rows, dequantized in
+ * column chunks as the kernel stages them (the forward pass's path) and whole (the scalar
+ * reference), against the rows repacked to ggml's block_mxfp4 {e; qs[16]: element j | element
+ * j+16 << 4} and ms_dequantize_row (itself checked against ggml's code by quant_oracle). */
+static void test_dequant_mxfp4_hf(void) {
+    enum { R = 24, N = 1088, NB = N / 32 }; /* 2R rows of NB blocks: 1632 exponents */
+    static uint8_t codes[2 * R][NB * 16], expo[2 * R][NB], ggml_row[NB * 17];
+    static float a[N], b[N], c[N];
+    rng_state = 4242;
+    for (int r = 0; r < 2 * R; r++)
+        for (int k = 0; k < NB * 16; k++)
+            codes[r][k] = (uint8_t)(urand() * 256);
+    for (int i = 0; i < 2 * R * NB; i++) /* every byte value, more than six times, shuffled */
+        expo[i / NB][i % NB] = (uint8_t)((i * 167) % 256);
+    int bad_chunk = 0, bad_whole = 0, n_inf = 0, n_sub = 0;
+    for (int view = 0; view < 3; view++) { /* gate (even rows), up (odd rows), all rows */
+        const int stride = view < 2 ? 2 : 1, first = view == 1;
+        const ms_mat w = {MS_TYPE_MXFP4_HF,
+                          view < 2 ? R : 2 * R,
+                          N,
+                          (size_t)stride * NB * 16,
+                          codes[first],
+                          "blocks",
+                          NULL,
+                          (int64_t)stride * NB,
+                          expo[first]};
+        for (int64_t r = 0; r < w.rows; r++) {
+            const uint8_t *q = codes[first + stride * r], *e = expo[first + stride * r];
+            for (int bl = 0; bl < NB; bl++) {
+                uint8_t *o = ggml_row + bl * 17;
+                o[0] = e[bl];
+                for (int j = 0; j < 16; j++) {
+                    const int k0 = j, k1 = j + 16; /* elements j and j + 16 of the block */
+                    const int c0 = (q[bl * 16 + k0 / 2] >> (4 * (k0 % 2))) & 15;
+                    const int c1 = (q[bl * 16 + k1 / 2] >> (4 * (k1 % 2))) & 15;
+                    o[1 + j] = (uint8_t)(c0 | c1 << 4);
+                }
+            }
+            ms_dequantize_row(MS_TYPE_MXFP4, ggml_row, a, N);
+            for (int64_t k0 = 0; k0 < N; k0 += MS_GEMM_DOT_KC) {
+                const int64_t kc = N - k0 < MS_GEMM_DOT_KC ? N - k0 : MS_GEMM_DOT_KC;
+                ms_fwd_dequant_mat_row(&w, w.data + (size_t)r * w.row_bytes + k0 / 2, r, k0, b + k0,
+                                       kc);
+            }
+            ms_mat_dequantize_row(&w, r, c);
+            bad_chunk += memcmp(a, b, sizeof a) != 0;
+            bad_whole += memcmp(a, c, sizeof a) != 0;
+            for (int i = 0; i < N; i++) {
+                n_inf += isinf(a[i]) != 0;
+                n_sub += a[i] != 0 && fabsf(a[i]) < FLT_MIN;
+            }
+        }
+    }
+    CHECK(bad_chunk == 0, "MXFP4_HF: the forward pass's rows differ from ggml's in %d rows",
+          bad_chunk);
+    CHECK(bad_whole == 0, "MXFP4_HF: ms_mat_dequantize_row differs from ggml's in %d rows",
+          bad_whole);
+    CHECK(n_inf > 0 && n_sub > 0, "MXFP4_HF: %d infinite and %d subnormal values seen", n_inf,
+          n_sub);
+    /* without exponents, codes at scale 1: E2M1 0.5 is code 1, -6 code 15 */
+    const uint8_t blk[16] = {0xF1};
+    ms_dequantize_row(MS_TYPE_MXFP4_HF, blk, a, 32);
+    CHECK(a[0] == 0.5f && a[1] == -6.0f && a[2] == 0.0f, "MXFP4_HF at scale 1: %g %g", a[0], a[1]);
+    CHECK(ms_type_block_elems(MS_TYPE_MXFP4_HF) == 32 &&
+              ms_type_block_bytes(MS_TYPE_MXFP4_HF) == 16 &&
+              !strcmp(ms_type_name(MS_TYPE_MXFP4_HF), "MXFP4_HF"),
+          "MXFP4_HF geometry");
+    CHECK(ms_quantize_row(MS_TYPE_MXFP4_HF, a, ggml_row, 32) == MS_ERR_INPUT,
+          "MXFP4_HF has no quantizer");
+}
+
 static tcfg base_cfg(void) {
     tcfg c = {32,         3, 4, 2, 8, 48, 8, 2, 96, 0, MS_ROPE_HALF, MS_ROUTER_SOFTMAX_TOPK_RENORM,
               MS_TYPE_F32};
@@ -519,6 +629,7 @@ static void permute_rows(tmodel *m, ms_mat *w, int n_heads, int dh) {
 int main(void) {
     test_router();
     test_dequant();
+    test_dequant_mxfp4_hf();
     int32_t tok[64];
 
     /* against the reference */
@@ -555,6 +666,24 @@ int main(void) {
     model_build(&m, &c, 4);
     make_tokens(tok, 33, c.n_vocab, 10);
     compare("Q8_0 weights (tiles dequantized)", &m, tok, 33, 2e-4, 2e-5);
+    model_free(&m);
+
+    /* every matrix but norms and router in Hugging Face's MXFP4 layout, rows two apart */
+    c.type = MS_TYPE_MXFP4_HF;
+    model_build(&m, &c, 12);
+    make_tokens(tok, 33, c.n_vocab, 13);
+    compare("MXFP4_HF weights (strided views)", &m, tok, 33, 2e-4, 2e-5);
+    /* without its exponents such a matrix is refused */
+    {
+        ms_fwd_model v = model_view(&m);
+        ms_engine *e = NULL;
+        ms_engine_opts o = {1, 8, 0};
+        char err[256] = "";
+        m.layers[2].w_up[3].escale = NULL;
+        CHECK(ms_engine_open_view(&e, &v, &o, err, sizeof err) == MS_ERR_INPUT && !e &&
+                  strstr(err, "MXFP4_HF"),
+              "MXFP4_HF without exponents accepted (%s)", err);
+    }
     model_free(&m);
 
     /* HF half-split RoPE == GGUF permuted rows + adjacent RoPE */

@@ -155,6 +155,24 @@ check([l[1] for l in ew[:9]] == [l[1] for l in scored[:9]] and
       all(abs(float(a[2]) - float(b[2])) < 1e-5 for a, b in zip(ew[:9], scored[:9])),
       "first window NLL equals the full run")
 
+# ---- eval --special: the text of control tokens becomes those tokens (<s> 1, </s> 2), the
+# ids `tokenize --special` gives (checked against llama.cpp's parse_special by the
+# tokenizer_special_llamacpp_* tests); without it such text is plain text, as tokenize's
+st = "<s>Question:</s> the river and the sea"
+for extra in ([], ["--no-bos"]):
+    ev = {sp: json.loads(run(["eval", "--model", model, "--json", "--top", "3", st] + list(sp) +
+                             extra).stdout) for sp in ((), ("--special",))}
+    tk = {sp: [int(x) for x in run(["tokenize", "--model", model, st] + list(sp) +
+                                   extra).stdout.split()] for sp in ((), ("--special",))}
+    plain, spec = ev[()]["ids"], ev[("--special",)]["ids"]
+    check(plain == tk[()] and spec == tk[("--special",)],
+          "eval %s: ids differ from tokenize's: %s / %s vs %s / %s" %
+          (extra, plain, spec, tk[()], tk[("--special",)]))
+    check(len(spec) < len(plain) and 2 in spec and 2 not in plain and
+          spec.count(1) == plain.count(1) + 1,
+          "eval %s --special: %d tokens %s vs %d plain" % (extra, len(spec), spec, len(plain)))
+    check(ev[()]["top"] != ev[("--special",)]["top"], "eval --special: the same distribution")
+
 # ---- usage and input errors: exit 2, one line on stderr
 for args in (["eval", "hello"], ["route", "--model", model], ["route", "--model", model,
              "--layers", "9", "x"], ["eval", "--model", os.path.join(WORK, "nope.gguf"), "x"],

@@ -6,7 +6,8 @@ The files are edits of a `make-model --arch gpt-oss --type MXFP4` fixture by the
 of test_deepseek_corrupt.py: a missing sinks tensor, sinks or expert biases of the wrong shape,
 a missing router bias or post-attention norm, a missing or zero sliding window, a different
 RoPE base for the sliding layers, the sinks stored as MXFP4 (rows that are not whole blocks),
-MXFP4 experts whose data ends before their last block.
+MXFP4 experts whose data ends before their last block, experts of type id 1009 (moescope's
+MXFP4_HF, not a GGUF type).
 
 usage: test_gptoss_corrupt.py MOESCOPE WORKDIR
 """
@@ -81,6 +82,10 @@ def main():
          "blk.0.attn_sinks.weight"),
         ("MXFP4 experts cut short", rs("short", "blk.1.ffn_down_exps.weight", ne=[32, 64, 80]),
          "blk.1.ffn_down_exps.weight"),
+        # moescope's id for Hugging Face's MXFP4 layout (its exponents live in another tensor)
+        # is no GGUF type: refused, not read without exponents
+        ("experts typed MXFP4_HF", rs("mxhf", "blk.0.ffn_gate_exps.weight", typ=1009),
+         "blk.0.ffn_gate_exps.weight: unknown weight type id 1009"),
     ]
     # the freq_base_swa case: add the key (variant() can only set existing ones)
     kvs, tis, data, align = dsc.parse(base)

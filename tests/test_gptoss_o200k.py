@@ -5,8 +5,8 @@ llama.cpp (node-llama-cpp): a harmony chat transcript tokenized with special-tok
 and a plain text longer than the window, MXFP4 experts, 2 layers (one sliding, window 8).
 Router top-k at every layer and token equals llama.cpp's on the dequantized weights (router
 probes as test_gptoss_oracle.py, lm_head padded to the 201088-token vocabulary), and the
-plain text's next-token distribution agrees with test_families_oracle.py's tolerances (eval
-has no special-token parsing). The tokenization
+next-token distribution after each text (`eval`, with `--special` for the transcript: the
+same ids as `route --special`) agrees with test_families_oracle.py's tolerances. The tokenization
 itself is checked against tiktoken, llama.cpp and tokenizers.js by the tokenizer_o200k tests.
 
 usage: test_gptoss_o200k.py MOESCOPE TESTS_DIR WORK_DIR O200K_GGUF   (exit 77 without it)
@@ -49,14 +49,14 @@ def main():
         if i == 0 and not {200006, 200008, 200005, 200007, 200002} <= set(ids):
             print("harmony transcript: special tokens not parsed: %s" % ids[:12])
             failures += 1
-        if i > 0:  # eval has no special-token parsing: the plain text's next token
-            d, p = mstest.eval_probs(fam.MOESCOPE, model, path)
-            if d["ids"] != ids or len(d["top"]) != 201088:
-                print("prompt %d: route and eval disagree on the tokens, or the vocabulary is "
-                      "not 201088" % i)
-                failures += 1
-            ours.append(p)
-            prompts.append(ids)
+        # the next-token distribution after each text (eval --special: route --special's ids)
+        d, p = mstest.eval_probs(fam.MOESCOPE, model, path, special)
+        if d["ids"] != ids or len(d["top"]) != 201088:
+            print("prompt %d: route and eval disagree on the tokens, or the vocabulary is "
+                  "not 201088" % i)
+            failures += 1
+        ours.append(p)
+        prompts.append(ids)
         checks.append((r, len(jobs)))
         for pm in probes:
             jobs.append({"model": pm, "prompt": ids, "n_first": go.NE})
@@ -71,7 +71,8 @@ def main():
             print("o200k: %d route mismatches   FAIL" % b)
             failures += 1
     for i, p in enumerate(ours):
-        if not fam.compare_next("o200k plain text", p, np.array(no[0]["results"][i]["probs"])):
+        what = "o200k harmony transcript (--special)" if i == 0 else "o200k plain text"
+        if not fam.compare_next(what, p, np.array(no[0]["results"][i]["probs"])):
             failures += 1
     print("routes: %d (layer, token) pairs checked, %d near-tie swaps, max |dweight| %.2e" %
           (stats["checked"], stats["ties"], stats["dw"]))

@@ -36,9 +36,9 @@ static ms_model *open_model(const char *path) {
     return m;
 }
 
-/* Row r of x dequantized into dst. */
+/* Row r of x dequantized into dst (with its block scales or exponents, if any). */
 static void row(const ms_mat *x, int64_t r, float *dst) {
-    ms_dequantize_row(x->type, x->data + (size_t)r * x->row_bytes, dst, x->cols);
+    ms_mat_dequantize_row(x, r, dst);
 }
 
 typedef struct cmp_stats {
