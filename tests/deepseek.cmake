@@ -4,66 +4,45 @@
 # Against llama.cpp (node-llama-cpp): router top-k and weights at every MoE layer and token
 # through router-probe copies, and next-token distributions, on F32 and Q8_0 fixtures with
 # 64 experts k 6 + 2 shared experts + 1 dense layer, and 16 experts k 4 + 1 shared expert.
-add_test(NAME deepseek_llama_oracle
-  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek_oracle.py ${MOESCOPE_BIN}
-          ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/oracle)
-set_tests_properties(deepseek_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900
-  ENVIRONMENT "MS_NODE=${MS_NODE}")
+ms_py_test(deepseek_llama_oracle test_deepseek_oracle.py "oracle;nosan" 900 NODE
+  ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/oracle)
 
 # Bad deepseek GGUF files (keys, tensors, widths) and refused requests: one error line, exit 2.
-add_test(NAME deepseek_corrupt
-  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek_corrupt.py ${MOESCOPE_BIN}
-          ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/corrupt)
-set_tests_properties(deepseek_corrupt PROPERTIES LABELS unit TIMEOUT 300)
+ms_py_test(deepseek_corrupt test_deepseek_corrupt.py unit 300
+  ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/corrupt)
 
 # capture -> analyze -> report on deepseek and deepseek2 fixtures with 64 experts, k 6, 2 shared
 # experts, 1 dense layer (a dense layer named in analyze is refused as dense): stored
 # layers, the model description (shared experts, weights scale), applied weights, refusals.
-add_test(NAME deepseek_pipeline
-  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek_pipeline.py ${MOESCOPE_BIN}
-          ${PROJECT_SOURCE_DIR}/corpora/samples/manifest.json
-          ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/pipeline)
-set_tests_properties(deepseek_pipeline PROPERTIES LABELS unit TIMEOUT 300)
+ms_py_test(deepseek_pipeline test_deepseek_pipeline.py unit 300
+  ${PROJECT_SOURCE_DIR}/corpora/samples/manifest.json
+  ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/pipeline)
 
 # The DeepSeek V2/V3 router (engine/router_v3.c) against hand-computed references.
-add_executable(test_router_v3 ${CMAKE_CURRENT_SOURCE_DIR}/test_router_v3.c)
-target_include_directories(test_router_v3 PRIVATE ${PROJECT_SOURCE_DIR}/engine)
-target_link_libraries(test_router_v3 PRIVATE ms_engine)
-add_test(NAME deepseek_router_v3 COMMAND test_router_v3)
-set_tests_properties(deepseek_router_v3 PROPERTIES LABELS unit)
+ms_c_test(deepseek_router_v3 test_router_v3 test_router_v3.c INTERNAL LIBS ms_engine)
 
 # GGUF deepseek2 (DeepSeek-V2/V3: latent attention, V2 softmax and V3 sigmoid + bias + groups
 # routers) against llama.cpp: router top-k and weights at every MoE layer and token (the rule
 # applied in numpy to llama.cpp's router logits from probe copies), next-token distributions;
 # F32 and Q8_0 fixtures with and without q low-rank, split and fused attn_kv_b, dense leads.
-add_test(NAME deepseek2_llama_oracle
-  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek2_oracle.py ${MOESCOPE_BIN}
-          ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/oracle2)
-set_tests_properties(deepseek2_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900
-  ENVIRONMENT "MS_NODE=${MS_NODE}")
+ms_py_test(deepseek2_llama_oracle test_deepseek2_oracle.py "oracle;nosan" 900 NODE
+  ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/oracle2)
 
 # HF DeepseekV2ForCausalLM / DeepseekV3ForCausalLM folders against GGUF deepseek2 files of the
 # same weights: identical routes and next-token distributions, the same hyper-parameters, and a
 # DeepSeek-V2-Lite config.json read as the model card says.
-add_test(NAME deepseek2_hf_gguf
-  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek2_hf.py ${MOESCOPE_BIN}
-          ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/hf2)
-set_tests_properties(deepseek2_hf_gguf PROPERTIES LABELS unit TIMEOUT 300)
+ms_py_test(deepseek2_hf_gguf test_deepseek2_hf.py unit 300
+  ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/hf2)
 
 # Bad deepseek2 GGUF files (latent attention keys and tensors, router configuration, YaRN),
 # bad DeepseekV2/V3 config.json files and refused make-model requests: one error line, exit 2.
-add_test(NAME deepseek2_corrupt
-  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_deepseek2_corrupt.py ${MOESCOPE_BIN}
-          ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/corrupt2)
-set_tests_properties(deepseek2_corrupt PROPERTIES LABELS unit TIMEOUT 300)
+ms_py_test(deepseek2_corrupt test_deepseek2_corrupt.py unit 300
+  ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/corrupt2)
 
 # FP8 Hugging Face weights (F8_E4M3 with 128x128 block scales, DeepSeek-V3's layout): an FP8
 # folder holding every finite FP8 code routes and predicts bit-identically to the F32 folder a
 # numpy bit-level decoder makes of it; bad block scales: one error line, exit 2.
-add_test(NAME deepseek2_fp8
-  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_fp8.py ${MOESCOPE_BIN}
-          ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/fp8)
-set_tests_properties(deepseek2_fp8 PROPERTIES LABELS unit TIMEOUT 300)
+ms_py_test(deepseek2_fp8 test_fp8.py unit 300 ${CMAKE_CURRENT_BINARY_DIR}/deepseek-work/fp8)
 
 # What a probe sees for the DeepSeek router kinds (ms_route_event.scores) on a V3 fixture
 # (sigmoid, selection bias, 4 groups / 2 used, expert_weights_norm) and a V2 one (softmax):

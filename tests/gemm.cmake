@@ -1,19 +1,12 @@
 # The engine's f32 matrix kernel (engine/gemm.c): bit-exact against the scalar fmaf chain and
 # independent of how rows are batched (the basis of packed windows).
-add_executable(test_gemm ${CMAKE_CURRENT_SOURCE_DIR}/test_gemm.c)
-target_include_directories(test_gemm PRIVATE ${PROJECT_SOURCE_DIR}/engine)
-target_link_libraries(test_gemm PRIVATE ms_engine m)
-add_test(NAME gemm_unit COMMAND test_gemm)
-set_tests_properties(gemm_unit PROPERTIES LABELS unit)
+ms_c_test(gemm_unit test_gemm test_gemm.c INTERNAL LIBS ms_engine m)
 
 # Documents packed into one window (ms_forward_packed) == one document per pass, bit for bit.
 file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/forward-work/packed)
-add_executable(test_forward_packed ${CMAKE_CURRENT_SOURCE_DIR}/test_forward_packed.c)
-target_link_libraries(test_forward_packed PRIVATE ms_engine m)
-add_test(NAME forward_packed
-  COMMAND test_forward_packed ${MS_TEST_DATA}/vocab/ggml-vocab-llama-spm.gguf
-          ${CMAKE_CURRENT_BINARY_DIR}/forward-work/packed)
-set_tests_properties(forward_packed PROPERTIES LABELS unit)
+ms_c_test(forward_packed test_forward_packed test_forward_packed.c LIBS ms_engine m
+  ARGS ${MS_TEST_DATA}/vocab/ggml-vocab-llama-spm.gguf
+       ${CMAKE_CURRENT_BINARY_DIR}/forward-work/packed)
 
 # capture packs short documents into shared passes: the store equals --no-pack's (h5py).
 add_test(NAME capture_packed

@@ -21,32 +21,13 @@ add_test(NAME import_malformed
           ${MS_IMPORT_TMP}/malformed)
 set_tests_properties(import_malformed PROPERTIES LABELS "unit" TIMEOUT 300)
 
-# libFuzzer target over the .npy parser and the .npz reader, built with clang like
-# tests/corpora.cmake's; without clang the test exists and fails.
-find_program(MS_CLANG NAMES clang clang-19 clang-18 clang-17 clang-16 clang-15 clang-14)
-set(MS_FUZZ_NPY_SRCS ${PROJECT_SOURCE_DIR}/probes/npy.c ${MS_UTIL_SRCS}
-    ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_npy.c)
-set(MS_NPY_WORK ${CMAKE_CURRENT_BINARY_DIR}/npy_fuzz)
-if(MS_CLANG)
-  set(MS_FUZZ_NPY ${CMAKE_CURRENT_BINARY_DIR}/fuzz_npy)
-  add_custom_command(OUTPUT ${MS_FUZZ_NPY}
-    COMMAND ${MS_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
-            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-            -I${PROJECT_SOURCE_DIR}/probes ${MS_UTIL_INC} ${LIBZIP_CFLAGS} ${MS_FUZZ_NPY_SRCS}
-            ${LIBZIP_LDFLAGS} -lm -o ${MS_FUZZ_NPY}
-    DEPENDS ${MS_FUZZ_NPY_SRCS} ${PROJECT_SOURCE_DIR}/probes/npy.h
-    COMMENT "Building libFuzzer target fuzz_npy with ${MS_CLANG}")
-  add_custom_target(fuzz_npy ALL DEPENDS ${MS_FUZZ_NPY})
-  file(MAKE_DIRECTORY ${MS_NPY_WORK}/fuzz-corpus)
-  add_test(NAME import_fuzz
-    COMMAND ${MS_FUZZ_NPY} -max_total_time=18 -timeout=10 -rss_limit_mb=2048
-            -dict=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/npy.dict -artifact_prefix=${MS_NPY_WORK}/
-            ${MS_NPY_WORK}/fuzz-corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds_npy)
-else()
-  add_test(NAME import_fuzz COMMAND sh -c
-    "echo 'FAIL: clang not found: the npy fuzz target needs clang (.ci/install-deps --test)' >&2; exit 1")
-endif()
-set_tests_properties(import_fuzz PROPERTIES LABELS "fuzz;nosan" TIMEOUT 120)
+# libFuzzer target over the .npy parser and the .npz reader: ms_fuzz_test.
+ms_fuzz_test(import_fuzz fuzz_npy ${CMAKE_CURRENT_BINARY_DIR}/npy_fuzz npy
+  SRCS ${PROJECT_SOURCE_DIR}/probes/npy.c ${MS_UTIL_SRCS} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_npy.c
+  FLAGS -I${PROJECT_SOURCE_DIR}/probes ${LIBZIP_CFLAGS} LIBS ${LIBZIP_LDFLAGS}
+  DEPENDS ${PROJECT_SOURCE_DIR}/probes/npy.h
+  ARGS -max_total_time=18 -dict=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/npy.dict
+  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds_npy)
 
 # Ids not in rank order: store attribute, analyze JSON/CSV/summary, report and merge honour it.
 add_test(NAME import_rank_order

@@ -19,32 +19,17 @@ set_tests_properties(model_corrupt PROPERTIES LABELS unit TIMEOUT 300)
 
 # libFuzzer targets for the safetensors header parser and the config.json parser, built with
 # clang whatever the project's compiler (as tests/gguf.cmake does); 10 s each.
-find_program(MS_CLANG NAMES clang clang-19 clang-18 clang-17 clang-16 clang-15 clang-14)
 foreach(target safetensors hfconfig)
-  set(srcs ${PROJECT_SOURCE_DIR}/engine/safetensors.c ${PROJECT_SOURCE_DIR}/engine/hfconfig.c
-           ${PROJECT_SOURCE_DIR}/engine/arch.c ${MS_UTIL_SRCS}
-           ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_${target}.c)
-  set(bin ${CMAKE_CURRENT_BINARY_DIR}/fuzz_${target})
-  if(MS_CLANG)
-    add_custom_command(OUTPUT ${bin}
-      COMMAND ${MS_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
-              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-              -I${PROJECT_SOURCE_DIR}/engine ${MS_UTIL_INC} ${CJSON_CFLAGS} ${srcs} ${CJSON_LDFLAGS} -lm -o ${bin}
-      DEPENDS ${srcs} ${PROJECT_SOURCE_DIR}/engine/safetensors.h ${PROJECT_SOURCE_DIR}/engine/arch.h
-              ${PROJECT_SOURCE_DIR}/engine/engine.h
-      COMMENT "Building libFuzzer target fuzz_${target} with ${MS_CLANG}")
-    add_custom_target(fuzz_${target} ALL DEPENDS ${bin})
-    file(MAKE_DIRECTORY ${MS_MODEL_WORK}/fuzz-${target})
-    add_test(NAME model_fuzz_${target}
-      COMMAND ${bin} -max_total_time=10 -timeout=10 -rss_limit_mb=2048
-              -artifact_prefix=${MS_MODEL_WORK}/fuzz-${target}-
-              -dict=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/${target}.dict
-              ${MS_MODEL_WORK}/fuzz-${target} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds_${target})
-  else()
-    add_test(NAME model_fuzz_${target} COMMAND sh -c
-      "echo 'FAIL: clang not found: the fuzz targets need clang (.ci/install-deps --test)' >&2; exit 1")
-  endif()
-  set_tests_properties(model_fuzz_${target} PROPERTIES LABELS "fuzz;nosan" TIMEOUT 120)
+  ms_fuzz_test(model_fuzz_${target} fuzz_${target} ${MS_MODEL_WORK} ${target}
+    SRCS ${PROJECT_SOURCE_DIR}/engine/safetensors.c ${PROJECT_SOURCE_DIR}/engine/hfconfig.c
+         ${PROJECT_SOURCE_DIR}/engine/arch.c ${MS_UTIL_SRCS}
+         ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_${target}.c
+    FLAGS -I${PROJECT_SOURCE_DIR}/engine ${CJSON_CFLAGS} LIBS ${CJSON_LDFLAGS}
+    DEPENDS ${PROJECT_SOURCE_DIR}/engine/safetensors.h ${PROJECT_SOURCE_DIR}/engine/arch.h
+            ${PROJECT_SOURCE_DIR}/engine/engine.h
+    ARGS -max_total_time=10 -dict=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/${target}.dict
+    CORPUS ${MS_MODEL_WORK}/fuzz-${target} PREFIX ${MS_MODEL_WORK}/fuzz-${target}-
+    SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds_${target})
 endforeach()
 
 # numpy + llama.cpp's gguf-py read what make-model writes (safetensors by hand, GGUF through

@@ -11,16 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
+#include "mstest.h"
 
-#define NEAR(got, want, tol)                                                                       \
-    do {                                                                                           \
-        double g_ = (got), w_ = (want);                                                            \
-        if (!(fabs(g_ - w_) <= (tol) * (1 + fabs(w_)))) {                                          \
-            fprintf(stderr, "%s:%d: %s = %.17g, want %.17g\n", __FILE__, __LINE__, #got, g_, w_);  \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 #define EQ(got, want)                                                                              \
     do {                                                                                           \
         long long g_ = (long long)(got), w_ = (long long)(want);                                   \
@@ -29,21 +21,10 @@ static int failures;
             failures++;                                                                            \
         }                                                                                          \
     } while (0)
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static const char *dir;
 static char *at(const char *name) {
-    static char buf[4][1024];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
-    return buf[i];
+    return mstest_path(dir, name);
 }
 
 static ms_analysis *run(const char *name, int bootstrap, uint64_t seed, int64_t chunk,
@@ -99,7 +80,7 @@ static void test_hand(void) {
     EQ(a->n_documents, 3);
     EQ(a->layers[0].layer, 0);
     EQ(a->layers[1].layer, 3);
-    CHECK(!strcmp(a->domains[0], "A") && !strcmp(a->domains[1], "B"));
+    CHECK_TRUE(!strcmp(a->domains[0], "A") && !strcmp(a->domains[1], "B"));
     NEAR(a->baseline_repeat_first, 0.25, 0);
     NEAR(a->baseline_repeat_topk, 1 - 1.0 / 6, 1e-15); /* C(2,2)/C(4,2) = 1/6 */
 
@@ -184,7 +165,7 @@ static void test_hand(void) {
     /* vocabulary at layer 0: occurrences 5:4, 6:2, 7:1, 8:1, 9:2.
      * expert 0 ∈ top-k at t0(5) t1(6) t2(5) t4(5) t6(6) → 5: 3/4, 6: 2/2
      * expert 3 at t3(7) t5(8) t7(9) t8(9) t9(5) → 9: 2/2, then ties by id 5: 1/4, 7: 1/1, 8: 1/1 */
-    CHECK(l0->vocab_n != NULL);
+    CHECK_TRUE(l0->vocab_n != NULL);
     if (l0->vocab_n) {
         const int T = a->top_n;
         EQ(l0->vocab_n[0], 2);
@@ -226,7 +207,7 @@ static void test_hand(void) {
     EQ(l3->domains[1].first_equal, 0);
     EQ(l3->domains[1].topk_intersect, 1);
     /* no bootstrap → no intervals */
-    CHECK(isnan(A->share_ci[0].lo) && isnan(A->first_equal_ci.hi));
+    CHECK_TRUE(isnan(A->share_ci[0].lo) && isnan(A->first_equal_ci.hi));
 
     /* --layers 3 gives layer 3 alone, identical numbers */
     int only3[1] = {3};
@@ -268,7 +249,7 @@ static void test_bootstrap(void) {
     double hi = v[(int)h] + (h - (int)h) * (v[(int)h + 1] - v[(int)h]);
     NEAR(A->first_share_ci[0].lo, lo, 1e-14);
     NEAR(A->first_share_ci[0].hi, hi, 1e-14);
-    CHECK(lo <= 3.0 / 7 && 3.0 / 7 <= hi && lo < hi);
+    CHECK_TRUE(lo <= 3.0 / 7 && 3.0 / 7 <= hi && lo < hi);
     /* pooled intervals use the same weights over all 3 documents: the repetition of domain B
      * (1 document, 2 pairs, 1 equal) is 0.5 in every replicate where the document is drawn */
     NEAR(a->layers[0].domains[1].first_equal_ci.lo, 0.5, 0);
@@ -278,16 +259,16 @@ static void test_bootstrap(void) {
         for (int d = 0; d < 2; d++)
             for (int e = 0; e < 4; e++) {
                 const ms_domain_stats *x = &a->layers[l].domains[d], *y = &b->layers[l].domains[d];
-                CHECK(x->share_ci[e].lo == y->share_ci[e].lo);
-                CHECK(x->second_share_ci[e].hi == y->second_share_ci[e].hi);
-                CHECK(x->topk_intersect_ci.lo == y->topk_intersect_ci.lo);
+                CHECK_TRUE(x->share_ci[e].lo == y->share_ci[e].lo);
+                CHECK_TRUE(x->second_share_ci[e].hi == y->second_share_ci[e].hi);
+                CHECK_TRUE(x->topk_intersect_ci.lo == y->topk_intersect_ci.lo);
             }
     /* another seed gives other intervals somewhere */
     int differ = 0;
     for (int e = 0; e < 4; e++)
         differ += c2->layers[0].all.share_ci[e].lo != c->layers[0].all.share_ci[e].lo ||
                   c2->layers[0].all.share_ci[e].hi != c->layers[0].all.share_ci[e].hi;
-    CHECK(differ > 0);
+    CHECK_TRUE(differ > 0);
 out:
     ms_analysis_free(a);
     ms_analysis_free(b);
@@ -319,15 +300,16 @@ static void test_errors(void) {
     ms_analysis *a = NULL;
     char err[256] = "";
     int rc = ms_analysis_run(&a, at("bad_expert.h5"), NULL, err, sizeof err);
-    CHECK(rc == MS_ERR_INPUT && a == NULL && strstr(err, "bad_expert.h5") && strstr(err, "expert"));
+    CHECK_TRUE(rc == MS_ERR_INPUT && a == NULL && strstr(err, "bad_expert.h5") &&
+               strstr(err, "expert"));
     int nine[1] = {9};
     ms_analysis_opts o;
     ms_analysis_opts_default(&o);
     o.layers = nine, o.n_layers = 1;
     rc = ms_analysis_run(&a, at("hand.h5"), &o, err, sizeof err);
-    CHECK(rc == MS_ERR_INPUT && a == NULL && strstr(err, "layer 9"));
+    CHECK_TRUE(rc == MS_ERR_INPUT && a == NULL && strstr(err, "layer 9"));
     rc = ms_analysis_run(&a, at("missing.h5"), NULL, err, sizeof err);
-    CHECK(rc != 0 && a == NULL);
+    CHECK_TRUE(rc != 0 && a == NULL);
 }
 
 static void test_outputs(void) {
@@ -335,10 +317,11 @@ static void test_outputs(void) {
     if (!a) return;
     char err[256];
     char *s = ms_analysis_json_string(a);
-    CHECK(s && strstr(s, "\"schema\":\t\"moescope-analysis\"") && strstr(s, "\"version\":\t1"));
+    CHECK_TRUE(s && strstr(s, "\"schema\":\t\"moescope-analysis\"") &&
+               strstr(s, "\"version\":\t1"));
     free(s);
-    CHECK(ms_analysis_write_json(a, at("random.json"), err, sizeof err) == 0);
-    CHECK(ms_analysis_write_csv(a, at("random_csv"), err, sizeof err) == 0);
+    CHECK_TRUE(ms_analysis_write_json(a, at("random.json"), err, sizeof err) == 0);
+    CHECK_TRUE(ms_analysis_write_csv(a, at("random_csv"), err, sizeof err) == 0);
     FILE *f = fopen(at("random_csv/experts.csv"), "r");
     char line[512];
     int rows = 0, quoted = 0;
@@ -355,7 +338,7 @@ static void test_diff(void) {
     ms_diff *d = NULL;
     char err[256];
     int rc = ms_routes_diff(&d, at("random.h5"), at("random.h5"), NULL, 0, 100, err, sizeof err);
-    CHECK(rc == 0);
+    CHECK_TRUE(rc == 0);
     if (d) {
         EQ(d->n_layers, 4);
         for (int l = 0; l < d->n_layers; l++) {
@@ -366,9 +349,9 @@ static void test_diff(void) {
         ms_diff_free(d);
     }
     rc = ms_routes_diff(&d, at("random.h5"), at("other_tok.h5"), NULL, 0, 100, err, sizeof err);
-    CHECK(rc == MS_ERR_INPUT && d == NULL && strstr(err, "differs"));
+    CHECK_TRUE(rc == MS_ERR_INPUT && d == NULL && strstr(err, "differs"));
     rc = ms_routes_diff(&d, at("random.h5"), at("hand.h5"), NULL, 0, 0, err, sizeof err);
-    CHECK(rc == MS_ERR_INPUT && d == NULL);
+    CHECK_TRUE(rc == MS_ERR_INPUT && d == NULL);
 }
 
 int main(int argc, char **argv) {
@@ -382,9 +365,5 @@ int main(int argc, char **argv) {
     test_errors();
     test_outputs();
     test_diff();
-    if (failures)
-        fprintf(stderr, "%d failure(s)\n", failures);
-    else
-        printf("analysis on hand-built stores: all checks passed\n");
-    return failures ? 1 : 0;
+    return mstest_result("analysis on hand-built stores: all checks passed");
 }

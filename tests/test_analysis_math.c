@@ -8,23 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int failures;
-
-#define NEAR(got, want, tol)                                                                       \
-    do {                                                                                           \
-        double g_ = (got), w_ = (want);                                                            \
-        if (!(fabs(g_ - w_) <= (tol) * (1 + fabs(w_)))) {                                          \
-            fprintf(stderr, "%s:%d: %s = %.17g, want %.17g\n", __FILE__, __LINE__, #got, g_, w_);  \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "mstest.h"
 
 /* Q(n, x) for integer n: the Poisson tail e^-x Σ_{j<n} x^j / j!. */
 static double q_integer(int n, double x) {
@@ -54,7 +38,7 @@ static void test_gamma(void) {
     /* a = 3/2: Q = erfc(sqrt x) + 2 sqrt(x/pi) e^-x */
     for (double x = 0.01; x < 30; x *= 2.1)
         NEAR(ms_gamma_q(1.5, x), erfc(sqrt(x)) + 2 * sqrt(x / M_PI) * exp(-x), 1e-12);
-    CHECK(isnan(ms_gamma_q(0, 1)) && isnan(ms_gamma_p(-1, 1)) && isnan(ms_gamma_q(1, -1)));
+    CHECK_TRUE(isnan(ms_gamma_q(0, 1)) && isnan(ms_gamma_p(-1, 1)) && isnan(ms_gamma_q(1, -1)));
     NEAR(ms_gamma_q(3, 0), 1.0, 0);
     NEAR(ms_gamma_p(3, INFINITY), 1.0, 0);
 }
@@ -100,16 +84,16 @@ static void test_independence(void) {
     ms_chi2_independence(t, 2, 2, &stat, &dof, &p);
     double want = 4.0 / 12 + 4.0 / 18 + 4.0 / 28 + 4.0 / 42;
     NEAR(stat, want, 1e-14);
-    CHECK(dof == 1);
+    CHECK_TRUE(dof == 1);
     NEAR(p, erfc(sqrt(want / 2)), 1e-12);
     /* zero row and column are dropped: same answer from a 3×3 table */
     int64_t t3[9] = {10, 0, 20, 0, 0, 0, 30, 0, 40};
     ms_chi2_independence(t3, 3, 3, &stat, &dof, &p);
     NEAR(stat, want, 1e-14);
-    CHECK(dof == 1);
+    CHECK_TRUE(dof == 1);
     int64_t one[3] = {5, 6, 7};
     ms_chi2_independence(one, 1, 3, &stat, &dof, &p);
-    CHECK(dof == 0 && stat == 0 && p == 1);
+    CHECK_TRUE(dof == 0 && stat == 0 && p == 1);
 }
 
 static void test_baselines(void) {
@@ -132,18 +116,18 @@ static void test_baselines(void) {
 
 static void test_bootstrap(void) {
     /* deterministic and a function of (seed, b, doc) only */
-    CHECK(ms_bootstrap_weight(1, 3, 77) == ms_bootstrap_weight(1, 3, 77));
+    CHECK_TRUE(ms_bootstrap_weight(1, 3, 77) == ms_bootstrap_weight(1, 3, 77));
     int diff = 0;
     for (int d = 0; d < 100; d++)
         diff += ms_bootstrap_weight(1, 0, d) != ms_bootstrap_weight(2, 0, d);
-    CHECK(diff > 20);
+    CHECK_TRUE(diff > 20);
     /* Poisson(1): mean 1, variance 1, P(0) = e^-1 (n = 200000, tolerances ~5 sigma) */
     double s = 0, s2 = 0;
     int zeros = 0, n = 200000;
     for (int i = 0; i < n; i++) {
         int w = ms_bootstrap_weight(42, i % 200, i / 200);
         s += w, s2 += (double)w * w, zeros += w == 0;
-        CHECK(w >= 0 && w <= 30);
+        CHECK_TRUE(w >= 0 && w <= 30);
     }
     double mean = s / n, var = s2 / n - mean * mean;
     NEAR(mean, 1.0, 0.012);
@@ -164,9 +148,5 @@ int main(void) {
     test_independence();
     test_baselines();
     test_bootstrap();
-    if (failures)
-        fprintf(stderr, "%d failure(s)\n", failures);
-    else
-        printf("analysis math: all checks passed\n");
-    return failures ? 1 : 0;
+    return mstest_result("analysis math: all checks passed");
 }

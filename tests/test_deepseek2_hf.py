@@ -18,14 +18,14 @@ usage: test_deepseek2_hf.py MOESCOPE WORK_DIR
 """
 import json
 import os
-import shutil
-import subprocess
 import sys
 
+import mstest
+
 MS, WORK = sys.argv[1:3]
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
+mstest.fresh_dir(WORK)
 fails = []
+run = mstest.runner(MS, fails, show=3, tail=1500)
 
 VARIANTS = [
     ("v2lite", ["--experts", "64", "--k", "6", "--shared-experts", "2", "--dense-lead", "1",
@@ -39,14 +39,6 @@ VARIANTS = [
 TEXT = ("The history of the river valley is a story of floods and harvests. Farmers built "
         "terraces on the slopes, and merchants carried grain down to the harbour towns.\n"
         "def add(a, b):\n    return a + b\n")
-
-
-def run(*args, rc=0):
-    r = subprocess.run([MS, *args], capture_output=True, text=True)
-    if r.returncode != rc:
-        fails.append("%s: exit %d (want %d): %s" % (" ".join(args[:3]), r.returncode, rc,
-                                                     r.stderr[-1500:]))
-    return r
 
 
 prompt = os.path.join(WORK, "prompt.txt")

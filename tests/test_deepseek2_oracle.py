@@ -18,10 +18,9 @@ with p >= 1e-4 p_max, max |dp| 1e-5, same top 10).
 
 usage: test_deepseek2_oracle.py MOESCOPE TESTS_DIR WORK_DIR
 """
-import json
-import os
 import sys
 
+import mstest
 import test_deepseek_oracle as dso  # noqa: E402
 import test_families_oracle as fo  # noqa: E402  (same argv layout: MOESCOPE TESTS WORK)
 
@@ -119,36 +118,19 @@ def main():
         moe_layers = list(range(lead, N_LAYER))
         for typ in fo.TYPES:
             tag = "%s_%s" % (name, typ.lower())
-            model = os.path.join(fo.WORK, tag + ".gguf")
-            fo.run([fo.MOESCOPE, "make-model", "--arch", "deepseek2", "--out", model, "--type",
-                    typ, "--experts", str(ne), "--k", str(k), "--d-model", "128", "--ff", "64",
-                    "--layers", str(N_LAYER), "--heads", "4", "--head-dim", "32",
-                    "--seed", "11", "-q"] + extra)
-            ref = model
-            if typ != "F32":
-                ref = os.path.join(fo.WORK, tag + ".f32.gguf")
-                fo.f32_copy(model, ref)
+            model, ref = dso.fixture("deepseek2", tag, typ, [
+                "--experts", str(ne), "--k", str(k), "--d-model", "128", "--ff", "64",
+                "--layers", str(N_LAYER), "--heads", "4", "--head-dim", "32", "--seed", "11",
+                "-q"] + extra)
             probes, biases = probe_models(ref, tag, moe_layers)
             if v[5] and any(biases[L] is None for L in moe_layers):
                 print("%s: the sigmoid fixture has no exp_probs_b" % tag)
                 failures += 1
             prompts, ours = [], []
-            for text in fo.PROMPTS:
-                path = fo.write_prompt(text)
-                d = json.loads(fo.run([fo.MOESCOPE, "eval", "--model", model, "--file", path,
-                                       "--json", "--top", "1000000", "--threads", "2"]))
-                probs = np.zeros(len(d["top"]))
-                for t in d["top"]:
-                    probs[t["id"]] = t["prob"]
+            for d, probs, routes in dso.prompt_runs(tag, model, ne, k, moe_layers):
                 prompts.append(d["ids"])
                 ours.append(probs)
-                routes = json.loads(fo.run([fo.MOESCOPE, "route", "--model", model, "--file",
-                                            path, "--json", "--threads", "2"]))
-                if routes["n_expert"] != ne or routes["k"] != k or \
-                        routes["layers"] != moe_layers or \
-                        [t["id"] for t in routes["tokens"]] != d["ids"]:
-                    print("%s: route reports E=%d k=%d layers %s (want %s) or other tokens" %
-                          (tag, routes["n_expert"], routes["k"], routes["layers"], moe_layers))
+                if routes is None:
                     failures += 1
                     continue
                 probe_checks.append((tag, k, v, routes, len(probe_jobs), biases))
@@ -169,15 +151,8 @@ def main():
     if stats["checked"] == 0 or stats["ties"] > stats["checked"] // 50:
         failures += 1
     next_out = fo.node("forward_oracle.mjs", next_jobs, "ds2_next")
-    for tag, ours, j in next_checks:
-        for i, (p, r) in enumerate(zip(ours, next_out[j]["results"])):
-            if not fo.compare_next("%s prompt %d" % (tag, i), p, np.array(r["probs"])):
-                failures += 1
-    if failures:
-        print("%d check(s) failed" % failures)
-        return 1
-    print("all deepseek2 oracle checks passed")
-    return 0
+    failures += mstest.next_failures(next_checks, next_out, fo.compare_next)
+    return mstest.summary(failures, "all deepseek2 oracle checks passed")
 
 
 if __name__ == "__main__":

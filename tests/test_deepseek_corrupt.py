@@ -12,8 +12,9 @@ usage: test_deepseek_corrupt.py MOESCOPE WORKDIR
 import json
 import os
 import struct
-import subprocess
 import sys
+
+import mstest
 
 MS, WORK = sys.argv[1], sys.argv[2]
 os.makedirs(WORK, exist_ok=True)
@@ -95,20 +96,29 @@ def variant(base, out, drop_keys=(), set_keys=None, drop_tensors=()):
 
 # --- the checks ---------------------------------------------------------------------------
 def run(*args):
-    return subprocess.run([MS, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return mstest.run_bytes(MS, *args)
 
 
 def expect(name, args, substring, target):
-    r = run(*args)
-    err = r.stderr.decode(errors="replace")
-    lines = err.splitlines()
-    ok = (r.returncode == 2 and len(lines) == 1 and lines[0].startswith("moescope: error: ")
-          and target in lines[0] and substring in lines[0]
-          and "Sanitizer" not in err and "runtime error" not in err)
-    print("%-28s rc=%d %s" % (name, r.returncode, lines[0] if lines else "(no message)"))
-    if not ok:
-        failures.append("%s: rc=%d, expected '%s' naming %s; stderr: %s" %
-                        (name, r.returncode, substring, target, err[:2000]))
+    mstest.expect_error(MS, failures, name, args, substring, target)
+
+
+def expect_files(cases, also_eval):
+    """cases: (name, file, problem): `inspect` of each file is refused; the case named also_eval
+    is refused by `eval` too (the forward pass, not only inspect)."""
+    for name, path, sub in cases:
+        expect(name, ["inspect", "--no-tensors", path], sub, path)
+        if name == also_eval:
+            expect(name + " (eval)", ["eval", "--model", path, "hello"], sub, path)
+
+
+def result(what):
+    """The exit status: the failures, or "all <what> corrupt-file checks passed"."""
+    if failures:
+        print("\n".join(failures))
+        return 1
+    print("all %s corrupt-file checks passed" % what)
+    return 0
 
 
 def make(out, *extra):
@@ -159,10 +169,7 @@ def main():
         ("no dense width", v("noff", drop_keys={"deepseek.feed_forward_length"}),
          "deepseek.feed_forward_length"),
     ]
-    for name, path, sub in cases:
-        expect(name, ["inspect", "--no-tensors", path], sub, path)
-        if name == "no shared down":  # the forward pass too, not only inspect
-            expect(name + " (eval)", ["eval", "--model", path, "hello"], sub, path)
+    expect_files(cases, "no shared down")
 
     # requests refused before any file is written
     hf = os.path.join(WORK, "ds.hf")
@@ -187,11 +194,7 @@ def main():
     expect("hf folder", ["inspect", "--no-tensors", folder], "unsupported architecture",
            "config.json")
 
-    if failures:
-        print("\n".join(failures))
-        return 1
-    print("all deepseek corrupt-file checks passed")
-    return 0
+    return result("deepseek")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,10 @@ Next-token distributions (`eval --json`) agree with llama.cpp's within the famil
 
 usage: test_deepseek_oracle.py MOESCOPE TESTS_DIR WORK_DIR
 """
-import json
 import os
 import sys
 
+import mstest
 import test_families_oracle as fo  # noqa: E402  (same argv layout: MOESCOPE TESTS WORK)
 
 np = fo.np
@@ -31,60 +31,38 @@ N_LAYER = 3
 
 
 def probe_models(f32_path, tag, moe_layers):
-    arch, reader, t = fo.read_f32(f32_path)
-    n_vocab = t["token_embd.weight"].shape[0]
-    out = []
-    for L in moe_layers:
-        sel = {"token_embd.weight": t["token_embd.weight"]}
-        for name, a in t.items():
-            if name.startswith("blk."):
-                il = int(name.split(".")[1])
-                if il < L:
-                    sel[name] = a
-                elif il == L:
-                    zero = name.startswith("blk.%d.ffn_down" % L)  # _exps and _shexp
-                    sel[name] = np.zeros_like(a) if zero else a
-        router = t["blk.%d.ffn_gate_inp.weight" % L]
-        head = np.zeros((n_vocab, router.shape[1]), dtype=np.float32)
-        head[: router.shape[0]] = router
-        sel["output_norm.weight"] = t["blk.%d.ffn_norm.weight" % L]
-        sel["output.weight"] = head
-        path = os.path.join(fo.WORK, "%s.probe%d.gguf" % (tag, L))
-        fo.write_gguf(path, arch, reader, sel, {"%s.block_count" % arch: L + 1})
-        out.append(path)
-    return out
+    return fo.probe_models(f32_path, tag, moe_layers)
 
 
 def check_routes(tag, k, routes, probe_out, stats):
-    bad = 0
-    for li, probs in enumerate(probe_out):
-        lp = np.log(np.maximum(np.array(probs, dtype=np.float64), 1e-300))
-        for pos, tok in enumerate(routes["tokens"]):
-            ours, w_ours = tok["experts"][li], tok["weights"][li]
-            lg = lp[pos]
-            order = sorted(range(len(lg)), key=lambda e: (-lg[e], e))[:k]
-            for r in range(k):
-                if ours[r] != order[r]:
-                    if abs(lg[ours[r]] - lg[order[r]]) <= fo.TIE:
-                        stats["ties"] += 1
-                    else:
-                        bad += 1
-                        if bad <= 5:
-                            print("%s: layer %d pos %d: moescope %s, llama.cpp %s" %
-                                  (tag, routes["layers"][li], pos, ours, order))
-                        break
-            pr = np.exp(lg - lg.max())
-            pr /= pr.sum()
-            w = SCALE * np.array([pr[e] for e in ours])  # no renormalisation, then the scale
-            dw = np.abs(w - np.array(w_ours)).max()
-            stats["dw"] = max(stats["dw"], dw)
-            if dw > fo.WTOL:
-                bad += 1
-                if bad <= 5:
-                    print("%s: layer %d pos %d: weights differ by %.2e" %
-                          (tag, routes["layers"][li], pos, dw))
-            stats["checked"] += 1
-    return bad
+    return fo.check_routes(tag, "deepseek", k, routes, probe_out, stats, scale=SCALE)
+
+
+def fixture(arch, tag, typ, opts):
+    """make-model's GGUF of arch (type typ, options opts) and its F32 reference: itself, or a
+    copy whose weights gguf-py dequantized."""
+    model = os.path.join(fo.WORK, tag + ".gguf")
+    fo.run([fo.MOESCOPE, "make-model", "--arch", arch, "--out", model, "--type", typ] + opts)
+    ref = model
+    if typ != "F32":
+        ref = os.path.join(fo.WORK, tag + ".f32.gguf")
+        fo.f32_copy(model, ref)
+    return model, ref
+
+
+def prompt_runs(tag, model, ne, k, moe_layers):
+    """(eval JSON, next-token probabilities, route JSON) of each prompt; the route JSON is None
+    (and the problem printed) when route reports another E, k, layer list or tokens."""
+    for text in fo.PROMPTS:
+        path = fo.write_prompt(text)
+        d, probs = mstest.eval_probs(fo.MOESCOPE, model, path)
+        routes = mstest.route_json(fo.MOESCOPE, model, path)
+        if routes["n_expert"] != ne or routes["k"] != k or routes["layers"] != moe_layers or \
+                [t["id"] for t in routes["tokens"]] != d["ids"]:
+            print("%s: route reports E=%d k=%d layers %s (want %s) or other tokens" %
+                  (tag, routes["n_expert"], routes["k"], routes["layers"], moe_layers))
+            routes = None
+        yield d, probs, routes
 
 
 def main():
@@ -94,33 +72,16 @@ def main():
         moe_layers = list(range(lead, N_LAYER))
         for typ in fo.TYPES:
             tag = "%s_%s" % (name, typ.lower())
-            model = os.path.join(fo.WORK, tag + ".gguf")
-            fo.run([fo.MOESCOPE, "make-model", "--arch", "deepseek", "--out", model, "--type",
-                    typ, "--experts", str(ne), "--k", str(k), "--d-model", "128", "--ff", "64",
-                    "--layers", str(N_LAYER), "--heads", "4", "--kv-heads", "2", "--seed", "7",
-                    "-q"] + extra)
-            ref = model
-            if typ != "F32":
-                ref = os.path.join(fo.WORK, tag + ".f32.gguf")
-                fo.f32_copy(model, ref)
+            model, ref = fixture("deepseek", tag, typ, [
+                "--experts", str(ne), "--k", str(k), "--d-model", "128", "--ff", "64",
+                "--layers", str(N_LAYER), "--heads", "4", "--kv-heads", "2", "--seed", "7",
+                "-q"] + extra)
             probes = probe_models(ref, tag, moe_layers)
             prompts, ours = [], []
-            for text in fo.PROMPTS:
-                path = fo.write_prompt(text)
-                d = json.loads(fo.run([fo.MOESCOPE, "eval", "--model", model, "--file", path,
-                                       "--json", "--top", "1000000", "--threads", "2"]))
-                probs = np.zeros(len(d["top"]))
-                for t in d["top"]:
-                    probs[t["id"]] = t["prob"]
+            for d, probs, routes in prompt_runs(tag, model, ne, k, moe_layers):
                 prompts.append(d["ids"])
                 ours.append(probs)
-                routes = json.loads(fo.run([fo.MOESCOPE, "route", "--model", model, "--file",
-                                            path, "--json", "--threads", "2"]))
-                if routes["n_expert"] != ne or routes["k"] != k or \
-                        routes["layers"] != moe_layers or \
-                        [t["id"] for t in routes["tokens"]] != d["ids"]:
-                    print("%s: route reports E=%d k=%d layers %s (want %s) or other tokens" %
-                          (tag, routes["n_expert"], routes["k"], routes["layers"], moe_layers))
+                if routes is None:
                     failures += 1
                     continue
                 probe_checks.append((tag, k, routes, len(probe_jobs), len(moe_layers)))
@@ -141,15 +102,8 @@ def main():
     if stats["checked"] == 0:
         failures += 1
     next_out = fo.node("forward_oracle.mjs", next_jobs, "ds_next")
-    for tag, ours, j in next_checks:
-        for i, (p, r) in enumerate(zip(ours, next_out[j]["results"])):
-            if not fo.compare_next("%s prompt %d" % (tag, i), p, np.array(r["probs"])):
-                failures += 1
-    if failures:
-        print("%d check(s) failed" % failures)
-        return 1
-    print("all deepseek oracle checks passed")
-    return 0
+    failures += mstest.next_failures(next_checks, next_out, fo.compare_next)
+    return mstest.summary(failures, "all deepseek oracle checks passed")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import numpy as np
 MOESCOPE, TESTS, WORK, SRC = (os.path.abspath(a) for a in sys.argv[1:5])
 sys.argv = sys.argv[:4]  # test_families_oracle reads MOESCOPE TESTS WORK from argv
 sys.path.insert(0, TESTS)
+import mstest  # noqa: E402
 import test_families_oracle as fo  # noqa: E402
 
 MODEL = os.path.join(SRC, "models", "demo-moe.gguf")
@@ -184,15 +185,10 @@ def main():
     for text in prompts:
         path = fo.write_prompt(text)
         for model, dst in ((ref, ours), (MODEL, ours_q)):
-            d = json.loads(fo.run([MOESCOPE, "eval", "--model", model, "--file", path, "--json",
-                                   "--top", "1000000", "--threads", "2"]))
-            p = np.zeros(len(d["top"]))
-            for t in d["top"]:
-                p[t["id"]] = t["prob"]
+            d, p = mstest.eval_probs(MOESCOPE, model, path)
             dst.append(p)
         ids.append(d["ids"])
-        routes.append(json.loads(fo.run([MOESCOPE, "route", "--model", MODEL, "--file", path,
-                                         "--json", "--threads", "2"])))
+        routes.append(mstest.route_json(MOESCOPE, MODEL, path))
         for pm in probes:
             probe_jobs.append({"model": pm, "prompt": d["ids"], "n_first": E})
     probe_out = fo.node("families_oracle.mjs", probe_jobs, "demo_probes")

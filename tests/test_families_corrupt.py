@@ -13,8 +13,9 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
+
+import mstest
 
 MS, WORK = sys.argv[1], sys.argv[2]
 failures = []
@@ -28,21 +29,12 @@ FAMILIES = {
 
 
 def run(*args):
-    return subprocess.run([MS, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return mstest.run_bytes(MS, *args)
 
 
 def expect(name, path, substring, target=None):
-    r = run("inspect", "--no-tensors", path)
-    err = r.stderr.decode(errors="replace")
-    lines = err.splitlines()
-    target = target or path
-    ok = (r.returncode == 2 and len(lines) == 1 and lines[0].startswith("moescope: error: ")
-          and target in lines[0] and substring in lines[0] and not r.stdout
-          and "Sanitizer" not in err and "runtime error" not in err)
-    print("%-34s rc=%d %s" % (name, r.returncode, lines[0] if lines else "(no message)"))
-    if not ok:
-        failures.append("%s: rc=%d, expected '%s' naming %s; stderr: %s" %
-                        (name, r.returncode, substring, target, err[:2000]))
+    mstest.expect_error(MS, failures, name, ["inspect", "--no-tensors", path], substring,
+                        target or path, width=34, no_stdout=True)
 
 
 def make(family, out, fmt):
@@ -60,18 +52,8 @@ def make(family, out, fmt):
 
 # ---- GGUF byte patches -----------------------------------------------------------------
 
-def kv_value_at(b, key):
-    k = key.encode()
-    i = b.find(struct.pack("<Q", len(k)) + k)
-    assert i >= 0, key
-    return i + 8 + len(k) + 4  # after the key string and the u32 value type
-
-
-def tensor_info_at(b, name):
-    n = name.encode()
-    i = b.find(struct.pack("<Q", len(n)) + n)
-    assert i >= 0, name
-    return i + 8 + len(n)  # at n_dims
+kv_value_at, tensor_info_at = mstest.gguf_kv_value_at, mstest.gguf_tensor_info_at
+set_u32 = mstest.gguf_set_u32
 
 
 def rename(old, new):
@@ -81,14 +63,6 @@ def rename(old, new):
         i = b.find(old.encode())
         assert i >= 0, old
         b[i:i + len(old)] = new.encode()
-        return bytes(b)
-    return fn
-
-
-def set_u32(key, v):
-    def fn(b):
-        i = kv_value_at(b, key)
-        b[i:i + 4] = struct.pack("<I", v)
         return bytes(b)
     return fn
 

@@ -25,6 +25,8 @@ import sys
 import h5py
 import numpy as np
 
+import mstest
+
 MS, WORK, MANIFEST = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
 
@@ -145,11 +147,7 @@ def main():
         blocks = [blk["ffn"] for blk in mj["blocks"]]
         check(blocks == ["dense" if l in layers else "moe" for l in range(2)],
               "%s: store model JSON blocks %s" % (tag, blocks))
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all dense-layer checks passed")
-    return 0
+    return mstest.summary(len(failures), "all dense-layer checks passed")
 
 
 if __name__ == "__main__":

@@ -26,10 +26,8 @@ experts k=4 + shared expert, Granite 40 experts k=8):
 
 usage: test_families_oracle.py MOESCOPE TESTS_DIR WORK_DIR [FAMILY...]
 """
-import json
 import math
 import os
-import subprocess
 import sys
 
 MOESCOPE, TESTS, WORK = (os.path.abspath(a) for a in sys.argv[1:4])
@@ -38,6 +36,7 @@ ORACLE = os.path.join(TESTS, "oracle")
 os.makedirs(WORK, exist_ok=True)
 sys.path.insert(0, TESTS)
 import gguf_llama_src  # noqa: E402
+import mstest  # noqa: E402
 
 np, gguf, _ = gguf_llama_src.import_gguf(TESTS, WORK)
 
@@ -64,12 +63,7 @@ TIE = 1e-4   # router-logit gap below which two experts may swap ranks
 WTOL = 1e-4  # weights
 
 
-def run(cmd, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if r.returncode != 0:
-        sys.stderr.write("command failed: %s\n%s%s" % (" ".join(cmd), r.stdout, r.stderr))
-        sys.exit(1)
-    return r.stdout
+run = mstest.must  # (other oracle tests use fo.run, fo.node, fo.write_prompt ...)
 
 
 def write_prompt(text):
@@ -79,18 +73,11 @@ def write_prompt(text):
     return path
 
 
-# The Node.js the build chose (tests/CMakeLists.txt: MS_NODE, 20 or newer; `make test` fetches one
-# when the system's is older), passed by ctest in the environment.
-NODE = os.environ.get("MS_NODE") or "node"
+NODE = mstest.NODE
 
 
 def node(script, jobs, tag):
-    jp, op = os.path.join(WORK, tag + ".jobs.json"), os.path.join(WORK, tag + ".out.json")
-    with open(jp, "w") as f:
-        json.dump(jobs, f)
-    run([NODE, os.path.join(ORACLE, script), jp, op], cwd=ORACLE)
-    with open(op) as f:
-        return json.load(f)
+    return mstest.node_json(script, jobs, WORK, tag, ORACLE)
 
 
 def read_f32(path):
@@ -106,27 +93,19 @@ def read_f32(path):
 
 def write_gguf(dst, arch, reader, tensors, overrides):
     writer = gguf.GGUFWriter(dst, arch)
-    for field in reader.fields.values():
-        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
-            continue
-        vt = field.types[0]
-        sub = field.types[-1] if vt == gguf.GGUFValueType.ARRAY else None
-        val = overrides.get(field.name, field.contents())
-        writer.add_key_value(field.name, val, vt, sub_type=sub)
+    mstest.gguf_copy_kv(gguf, writer, reader, overrides)
     for name, a in tensors.items():
         writer.add_tensor(name, np.ascontiguousarray(a, dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    mstest.gguf_finish(writer)
 
 
-def probe_models(f32_path, tag, n_layer):
-    """Router probe copies (see the module doc), one per layer."""
+def probe_models(f32_path, tag, layers):
+    """Router probe copies (see the module doc), one per layer of `layers` (a list, or a count
+    n for layers 0..n-1)."""
     arch, reader, t = read_f32(f32_path)
     n_vocab = t["token_embd.weight"].shape[0]
     out = []
-    for L in range(n_layer):
+    for L in range(layers) if isinstance(layers, int) else layers:
         sel = {"token_embd.weight": t["token_embd.weight"]}
         for name, a in t.items():
             if name.startswith("blk."):
@@ -134,7 +113,7 @@ def probe_models(f32_path, tag, n_layer):
                 if il < L:
                     sel[name] = a
                 elif il == L:
-                    zero = name.startswith("blk.%d.ffn_down" % L)
+                    zero = name.startswith("blk.%d.ffn_down" % L)  # _exps and _shexp
                     sel[name] = np.zeros_like(a) if zero else a
         router = t["blk.%d.ffn_gate_inp.weight" % L]  # (E, d)
         head = np.zeros((n_vocab, router.shape[1]), dtype=np.float32)
@@ -155,11 +134,14 @@ def f32_copy(src, dst):
     write_gguf(dst, arch, reader, t, {})
 
 
-def check_routes(tag, family, k, routes, probe_out, stats, biases=None):
-    """routes: moescope route --json; probe_out[L]: llama.cpp probabilities (n, E); biases[L]:
-    the router bias of layer L added to llama.cpp's logits (gpt-oss; the softmax over the k
-    biased logits is the renormalised top-k of the softmax over all E)."""
-    renorm = family not in ("olmoe", "qwen2moe")
+def check_routes(tag, family, k, routes, probe_out, stats, biases=None, scale=None):
+    """routes: moescope route --json; probe_out[L]: llama.cpp probabilities (n, E) of the L-th
+    layer of routes["layers"]; biases[L]: the router bias of layer L added to llama.cpp's
+    logits (gpt-oss; the softmax over the k biased logits is the renormalised top-k of the
+    softmax over all E); scale: the weights are scale x softmax, not renormalised (deepseek's
+    expert_weights_scale)."""
+    renorm = family not in ("olmoe", "qwen2moe") and scale is None
+    names = routes.get("layers") or list(range(len(probe_out)))
     bad = 0
     for L, probs in enumerate(probe_out):
         lp = np.log(np.maximum(np.array(probs, dtype=np.float64), 1e-300))
@@ -178,19 +160,21 @@ def check_routes(tag, family, k, routes, probe_out, stats, biases=None):
                         bad += 1
                         if bad <= 5:
                             print("%s: layer %d pos %d: moescope %s, llama.cpp %s" %
-                                  (tag, L, pos, ours, order))
+                                  (tag, names[L], pos, ours, order))
                         break
             pr = np.exp(lg - lg.max())
             pr /= pr.sum()
             w = np.array([pr[e] for e in ours])
             if renorm:
                 w /= w.sum()
+            if scale is not None:
+                w = scale * w  # no renormalisation, then the scale
             dw = np.abs(w - np.array(w_ours)).max()
             stats["dw"] = max(stats["dw"], dw)
             if dw > WTOL:
                 bad += 1
                 if bad <= 5:
-                    print("%s: layer %d pos %d: weights differ by %.2e" % (tag, L, pos, dw))
+                    print("%s: layer %d pos %d: weights differ by %.2e" % (tag, names[L], pos, dw))
             stats["checked"] += 1
     return bad
 
@@ -242,15 +226,10 @@ def main():
             prompts, ours, ours_hf = [], [], []
             for text in PROMPTS:
                 path = write_prompt(text)
-                d = json.loads(run([MOESCOPE, "eval", "--model", model, "--file", path,
-                                    "--json", "--top", "1000000", "--threads", "2"]))
-                probs = np.zeros(len(d["top"]))
-                for t in d["top"]:
-                    probs[t["id"]] = t["prob"]
+                d, probs = mstest.eval_probs(MOESCOPE, model, path)
                 prompts.append(d["ids"])
                 ours.append(probs)
-                routes = json.loads(run([MOESCOPE, "route", "--model", model, "--file", path,
-                                         "--json", "--threads", "2"]))
+                routes = mstest.route_json(MOESCOPE, model, path)
                 if routes["n_expert"] != ne or routes["k"] != k or \
                         [t["id"] for t in routes["tokens"]] != d["ids"]:
                     print("%s: route reports E=%d k=%d or other tokens than eval" %
@@ -258,14 +237,9 @@ def main():
                     failures += 1
                 probe_checks.append((tag, family, k, routes, len(probe_jobs)))
                 if hf:
-                    dh = json.loads(run([MOESCOPE, "eval", "--model", hf, "--file", path,
-                                         "--json", "--top", "1000000", "--threads", "2"]))
-                    ph = np.zeros(len(dh["top"]))
-                    for t in dh["top"]:
-                        ph[t["id"]] = t["prob"]
+                    dh, ph = mstest.eval_probs(MOESCOPE, hf, path)
                     ours_hf.append(ph)
-                    rh = json.loads(run([MOESCOPE, "route", "--model", hf, "--file", path,
-                                         "--json", "--threads", "2"]))
+                    rh = mstest.route_json(MOESCOPE, hf, path)
                     if dh["ids"] != d["ids"]:
                         print("%s: HF folder tokenizes differently" % tag)
                         failures += 1
@@ -287,15 +261,8 @@ def main():
     print("routes: %d (layer, token) pairs checked, %d near-tie swaps, max |dweight| %.2e" %
           (stats["checked"], stats["ties"], stats["dw"]))
     next_out = node("forward_oracle.mjs", next_jobs, "next")
-    for tag, ours, j in next_checks:
-        for i, (p, r) in enumerate(zip(ours, next_out[j]["results"])):
-            if not compare_next("%s prompt %d" % (tag, i), p, np.array(r["probs"])):
-                failures += 1
-    if failures:
-        print("%d check(s) failed" % failures)
-        return 1
-    print("all family oracle checks passed")
-    return 0
+    failures += mstest.next_failures(next_checks, next_out, compare_next)
+    return mstest.summary(failures, "all family oracle checks passed")
 
 
 if __name__ == "__main__":

@@ -23,15 +23,14 @@ import sys
 import h5py
 import numpy as np
 
+import mstest
+
 MS, MANIFEST, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
 
 
 def run(*args):
-    r = subprocess.run([MS, *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit("command failed: %s\n%s%s" % (" ".join(args), r.stdout, r.stderr))
-    return r.stdout
+    return mstest.must([MS, *args])
 
 
 def check(ok, what):
@@ -106,11 +105,7 @@ def main():
     family_case("qwen3moe", 128, 8, ["--head-dim", "48"], True, "softmax_topk_renorm")
     family_case("granitemoe", 40, 8, [], True, "topk_softmax")
     family_case("mixtral", 8, 2, [], True, "softmax_topk_renorm")
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all store/analysis/plot checks passed")
-    return 0
+    return mstest.summary(len(failures), "all store/analysis/plot checks passed")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ usage: test_forward_oracle.py MOESCOPE TESTS_DIR WORK_DIR [NODE]
 import json
 import math
 import os
-import subprocess
 import sys
 
 MOESCOPE, TESTS, WORK = (os.path.abspath(a) for a in sys.argv[1:4])
@@ -33,6 +32,7 @@ ORACLE = os.path.join(TESTS, "oracle")
 os.makedirs(WORK, exist_ok=True)
 sys.path.insert(0, TESTS)
 import gguf_llama_src  # noqa: E402
+import mstest  # noqa: E402
 
 np, gguf, _ = gguf_llama_src.import_gguf(TESTS, WORK)
 
@@ -58,34 +58,22 @@ PROMPTS = [
 ]
 
 
-def run(cmd, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if r.returncode != 0:
-        sys.stderr.write("command failed: %s\n%s%s" % (" ".join(cmd), r.stdout, r.stderr))
-        sys.exit(1)
-    return r.stdout
+run = mstest.must
 
 
 def ours(model, text):
     path = os.path.join(WORK, "prompt.txt")
     with open(path, "w") as f:
         f.write(text)
-    d = json.loads(run([MOESCOPE, "eval", "--model", model, "--file", path, "--json",
-                        "--top", "1000000", "--threads", "2"]))
-    probs = np.zeros(len(d["top"]))
-    for t in d["top"]:
-        probs[t["id"]] = t["prob"]
+    d, probs = mstest.eval_probs(MOESCOPE, model, path)
     return d["ids"], probs
 
 
 def oracle(jobs):
     """Runs llama.cpp once over [(model, prompts, all_positions)]; returns the results."""
-    jobs_json, out_json = os.path.join(WORK, "jobs.json"), os.path.join(WORK, "oracle.json")
-    with open(jobs_json, "w") as f:
-        json.dump([{"model": m, "prompts": p, "all_positions": a} for m, p, a in jobs], f)
-    run([NODE, os.path.join(ORACLE, "forward_oracle.mjs"), jobs_json, out_json], cwd=ORACLE)
-    with open(out_json) as f:
-        return json.load(f)
+    return mstest.node_json("forward_oracle.mjs",
+                            [{"model": m, "prompts": p, "all_positions": a} for m, p, a in jobs],
+                            WORK, "forward", ORACLE, NODE)
 
 
 def dequantized_copy(src, dst):
@@ -93,19 +81,11 @@ def dequantized_copy(src, dst):
     reader = gguf.GGUFReader(src)
     arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
     writer = gguf.GGUFWriter(dst, arch)
-    for field in reader.fields.values():
-        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
-            continue
-        vt = field.types[0]
-        sub = field.types[-1] if vt == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, field.contents(), vt, sub_type=sub)
+    mstest.gguf_copy_kv(gguf, writer, reader)
     for t in reader.tensors:
         data = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
         writer.add_tensor(t.name, data)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    mstest.gguf_finish(writer)
 
 
 def compare(tag, ids, p, q, exact):

@@ -18,23 +18,16 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 
 import numpy as np
 
+import mstest
+
 MS, WORK = sys.argv[1:3]
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
+mstest.fresh_dir(WORK)
 fails = []
-
-
-def run(*args, rc=0):
-    r = subprocess.run([MS, *args], capture_output=True, text=True)
-    if r.returncode != rc:
-        fails.append("%s: exit %d (want %d): %s" % (" ".join(args[:3]), r.returncode, rc,
-                                                     r.stderr[-1500:]))
-    return r
+run = mstest.runner(MS, fails, show=3, tail=1500)
 
 
 def read_st(path):

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "mstest.h"
+
 /* ---------------------------------------------------------------------------------------
  * Byte builder for hand-made files. */
 
@@ -157,24 +159,6 @@ static void build(const spec *s, buf *b) {
     b->n -= s->cut < b->n ? s->cut : b->n;
 }
 
-static int write_file(const char *path, const void *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    int ok = n == 0 || fwrite(p, 1, n, f) == n;
-    return fclose(f) == 0 && ok ? 0 : -1;
-}
-
-static int fails;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            fails++;                                                                               \
-        }                                                                                          \
-    } while (0)
-
 /* Touches everything a successful open exposes (so ASan sees any bad pointer). */
 static uint64_t walk(const gguf_file *g) {
     uint64_t h = 0;
@@ -215,7 +199,7 @@ static uint64_t walk(const gguf_file *g) {
 static void expect_fail(const char *dir, const char *what, const buf *b) {
     char path[512], err[512];
     snprintf(path, sizeof path, "%s/%s.gguf", dir, what);
-    if (write_file(path, b->p, b->n)) {
+    if (mstest_write(path, b->p, b->n)) {
         CHECK(0, "cannot write %s", path);
         return;
     }
@@ -244,7 +228,7 @@ static int cmd_corrupt(const char *dir) {
 
     /* The base file is valid and reads back as built. */
     snprintf(path, sizeof path, "%s/base.gguf", dir);
-    CHECK(write_file(path, b.p, b.n) == 0, "write base");
+    CHECK(mstest_write(path, b.p, b.n) == 0, "write base");
     gguf_file *g;
     int rc = gguf_open(&g, path, err, sizeof err);
     CHECK(rc == 0, "base file: %s", err);
@@ -393,8 +377,8 @@ static int cmd_corrupt(const char *dir) {
     printf("20000 mutations: %d still valid, none crashed\n", accepted);
     free(m);
     free(b.p);
-    if (fails) fprintf(stderr, "%d checks failed\n", fails);
-    return fails ? 1 : 0;
+    if (failures) fprintf(stderr, "%d checks failed\n", failures);
+    return failures ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -676,8 +660,8 @@ static int cmd_write(const char *path) {
     }
     free(x);
     free(q);
-    if (fails) fprintf(stderr, "%d checks failed\n", fails);
-    return rc ? rc : (fails ? 1 : 0);
+    if (failures) fprintf(stderr, "%d checks failed\n", failures);
+    return rc ? rc : (failures ? 1 : 0);
 }
 
 static int cmd_seeds(const char *dir) {
@@ -687,17 +671,17 @@ static int cmd_seeds(const char *dir) {
     char path[512];
     build(&s, &b);
     snprintf(path, sizeof path, "%s/seed-base.gguf", dir);
-    int rc = write_file(path, b.p, b.n);
+    int rc = mstest_write(path, b.p, b.n);
     s.arr_type = GGUF_T_STRING; /* an invalid-but-close variant: strings of length 1,2,3 */
     s.arr_n = 1;
     build(&s, &b);
     snprintf(path, sizeof path, "%s/seed-strarr.gguf", dir);
-    rc |= write_file(path, b.p, b.n);
+    rc |= mstest_write(path, b.p, b.n);
     s = base_spec();
     s.arr_nest = 2;
     build(&s, &b);
     snprintf(path, sizeof path, "%s/seed-nested.gguf", dir);
-    rc |= write_file(path, b.p, b.n);
+    rc |= mstest_write(path, b.p, b.n);
     free(b.p);
     return rc ? 1 : 0;
 }

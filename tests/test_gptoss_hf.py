@@ -23,13 +23,13 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 
 MOESCOPE, TESTS, WORK = (os.path.abspath(a) for a in sys.argv[1:4])
 os.makedirs(WORK, exist_ok=True)
 sys.path.insert(0, TESTS)
 import gguf_llama_src  # noqa: E402
+import mstest  # noqa: E402
 
 np, gguf, _ = gguf_llama_src.import_gguf(TESTS, WORK)
 fails = []
@@ -43,11 +43,7 @@ FP4 = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
 
 
 def run(args, rc=0):
-    r = subprocess.run([MOESCOPE] + args, capture_output=True, text=True)
-    if r.returncode != rc:
-        fails.append("%s: exit %d (want %d): %s" % (" ".join(args[:3]), r.returncode, rc,
-                                                     r.stderr[-1500:]))
-    return r
+    return mstest.runner(MOESCOPE, fails, show=3, tail=1500)(*args, rc=rc)
 
 
 def read_st(path):

@@ -11,7 +11,6 @@ itself is checked against tiktoken, llama.cpp and tokenizers.js by the tokenizer
 
 usage: test_gptoss_o200k.py MOESCOPE TESTS_DIR WORK_DIR O200K_GGUF   (exit 77 without it)
 """
-import json
 import os
 import sys
 
@@ -21,6 +20,7 @@ if not os.path.exists(VOCAB):
     sys.exit(77)
 del sys.argv[4:]
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mstest  # noqa: E402
 import test_gptoss_oracle as go  # noqa: E402  (argv: MOESCOPE TESTS_DIR WORK_DIR)
 
 fam, np = go.fam, go.np
@@ -44,22 +44,17 @@ def main():
     for i, text in enumerate(TEXTS):
         path = fam.write_prompt(text)
         special = ["--special"] if i == 0 else []
-        r = json.loads(fam.run([fam.MOESCOPE, "route", "--model", model, "--file", path,
-                                "--json", "--threads", "2"] + special))
+        r = mstest.route_json(fam.MOESCOPE, model, path, special)
         ids = [t["id"] for t in r["tokens"]]
         if i == 0 and not {200006, 200008, 200005, 200007, 200002} <= set(ids):
             print("harmony transcript: special tokens not parsed: %s" % ids[:12])
             failures += 1
         # the next-token distribution after each text (eval --special: route --special's ids)
-        d = json.loads(fam.run([fam.MOESCOPE, "eval", "--model", model, "--file", path,
-                                "--json", "--top", "1000000", "--threads", "2"] + special))
+        d, p = mstest.eval_probs(fam.MOESCOPE, model, path, special)
         if d["ids"] != ids or len(d["top"]) != 201088:
             print("prompt %d: route and eval disagree on the tokens, or the vocabulary is "
                   "not 201088" % i)
             failures += 1
-        p = np.zeros(len(d["top"]))
-        for t in d["top"]:
-            p[t["id"]] = t["prob"]
         ours.append(p)
         prompts.append(ids)
         checks.append((r, len(jobs)))

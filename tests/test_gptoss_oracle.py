@@ -23,11 +23,11 @@ RoPE scaling (factor 8 over an original context of 128, as gpt-oss's 32 over 409
 
 usage: test_gptoss_oracle.py MOESCOPE TESTS_DIR WORK_DIR [FIXTURE...]
 """
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mstest  # noqa: E402
 import test_families_oracle as fam  # noqa: E402  (same argv: MOESCOPE TESTS_DIR WORK_DIR)
 import test_mxfp4_oracle as mxo  # noqa: E402
 
@@ -74,13 +74,7 @@ def probes(path, tag):
     for L in range(N_LAYER):
         p = os.path.join(WORK, "%s.probe%d.gguf" % (tag, L))
         w = gguf.GGUFWriter(p, arch)
-        for field in reader.fields.values():
-            if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
-                continue
-            vt = field.types[0]
-            sub = field.types[-1] if vt == gguf.GGUFValueType.ARRAY else None
-            val = L + 1 if field.name == "%s.block_count" % arch else field.contents()
-            w.add_key_value(field.name, val, vt, sub_type=sub)
+        mstest.gguf_copy_kv(gguf, w, reader, {"%s.block_count" % arch: L + 1})
         w.add_tensor("token_embd.weight", t["token_embd.weight"][0])
         for name, (a, raw, shape) in t.items():
             if not name.startswith("blk.") or int(name.split(".")[1]) > L:
@@ -96,10 +90,7 @@ def probes(path, tag):
         head[: router.shape[0]] = router
         w.add_tensor("output_norm.weight", t["blk.%d.post_attention_norm.weight" % L][0])
         w.add_tensor("output.weight", head)
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_tensors_to_file()
-        w.close()
+        mstest.gguf_finish(w)
         out.append(p)
         biases.append(t["blk.%d.ffn_gate_inp.bias" % L][0].astype(np.float64))
     return out, biases
@@ -131,15 +122,10 @@ def main():
         ours, prompts = [], []
         for text in PROMPTS:
             path = fam.write_prompt(text)
-            d = json.loads(fam.run([MOESCOPE, "eval", "--model", model, "--file", path, "--json",
-                                    "--top", "1000000", "--threads", "2"]))
-            probs = np.zeros(len(d["top"]))
-            for t in d["top"]:
-                probs[t["id"]] = t["prob"]
+            d, probs = mstest.eval_probs(MOESCOPE, model, path)
             ours.append(probs)
             prompts.append(d["ids"])
-            routes = json.loads(fam.run([MOESCOPE, "route", "--model", model, "--file", path,
-                                         "--json", "--threads", "2"]))
+            routes = mstest.route_json(MOESCOPE, model, path)
             if routes["n_expert"] != NE or routes["k"] != K or len(routes["layers"]) != N_LAYER:
                 print("%s: route reports E=%d k=%d" % (tag, routes["n_expert"], routes["k"]))
                 failures += 1
@@ -171,14 +157,8 @@ def main():
                     failures += 1
                 if not mx:
                     continue
-                qd = np.array(no[j + 1]["results"][i]["probs"])
-                keep = qd >= 1e-4 * qd.max()
-                dl = np.log(np.maximum(p[keep], 1e-300)) - np.log(qd[keep])
-                rms, mxd = float(np.sqrt(np.mean(dl * dl))), float(np.abs(dl).max())
-                ok = rms <= 0.1 and mxd <= 0.5
-                print("%-26s llama.cpp on the MXFP4 file: rms|dlogp| %.3e max %.3e%s" %
-                      ("%s prompt %d" % (tag, i), rms, mxd, "" if ok else "   FAIL"))
-                failures += not ok
+                failures += not mxo.direct_ok("%s prompt %d" % (tag, i), p,
+                                              np.array(no[j + 1]["results"][i]["probs"]))
             continue
         _, tag, routes, biases, j0, r0 = c
         b = fam.check_routes(tag, "gpt-oss", K, routes,

@@ -10,25 +10,17 @@ usage: test_gptoss_pipeline.py MOESCOPE MANIFEST WORKDIR
 """
 import json
 import os
-import shutil
-import subprocess
 import sys
 
 import h5py
 import numpy as np
 
+import mstest
+
 MS, MANIFEST, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
+mstest.fresh_dir(WORK)
 fails = []
-
-
-def run(*args, rc=0):
-    r = subprocess.run([MS, *args], capture_output=True, text=True)
-    if r.returncode != rc:
-        fails.append("%s: exit %d (want %d): %s" % (" ".join(args[:2]), r.returncode, rc,
-                                                     r.stderr[-2000:]))
-    return r
+run = mstest.runner(MS, fails)
 
 
 model = os.path.join(WORK, "go.gguf")

@@ -15,17 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "mstest.h"
 
 static const char *vocab, *work;
 
@@ -378,10 +368,5 @@ int main(int argc, char **argv) {
     test_f32_identity();
     test_quantized();
     test_determinism();
-    if (failures) {
-        fprintf(stderr, "%d failure(s)\n", failures);
-        return 1;
-    }
-    printf("ok\n");
-    return 0;
+    return mstest_result("ok");
 }

@@ -19,16 +19,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gguf_split_tool as gs  # noqa: E402
+import mstest  # noqa: E402
 
 MS, FILES_BIN, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
 TEXT = "The quick brown fox jumps over the lazy dog. Experts route tokens, 42 times."
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL: " + msg, file=sys.stderr)
+check = mstest.checker(failures, sys.stderr)
 
 
 def run(*args, timeout=300):
@@ -37,19 +33,14 @@ def run(*args, timeout=300):
 
 
 def ok(*args):
-    r = run(*args)
-    if r.returncode != 0:
-        sys.exit("FAIL: moescope %s: exit %d: %s" % (" ".join(args), r.returncode,
-                                                      r.stderr.decode(errors="replace")))
-    return r.stdout
+    return mstest.ok(MS, *args)
 
 
 def w(*p):
     return os.path.join(WORK, *p)
 
 
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
+mstest.fresh_dir(WORK)
 dims = ["--layers", "3", "--d-model", "64", "--experts", "4", "--k", "2", "-q"]
 ok("make-model", "--out", w("m.gguf"), "--type", "Q8_0", *dims)
 ok("make-model", "--out", w("m_tied.gguf"), "--type", "Q8_0", "--seed", "2", "--tied", *dims)

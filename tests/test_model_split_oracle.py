@@ -13,7 +13,6 @@ usage: test_model_split_oracle.py MOESCOPE TESTS_DIR WORKDIR NODE
 Anything missing (node modules, the llama.cpp bundle) is a failure, never a skip."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -21,32 +20,23 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, TESTS)
 import gguf_llama_src  # noqa: E402
 import gguf_split_tool as gs  # noqa: E402
+import mstest  # noqa: E402
 
 MS, TESTS_DIR, WORK, NODE = sys.argv[1:5]
 failures = []
 TEXTS = ["The quick brown fox jumps over the lazy dog.", "Experts, routers and 42 tokens"]
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL: " + msg, file=sys.stderr)
+check = mstest.checker(failures, sys.stderr)
 
 
 def ok(*args):
-    r = subprocess.run([MS, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-    if r.returncode != 0:
-        sys.exit("FAIL: moescope %s: exit %d: %s" % (" ".join(args), r.returncode,
-                                                      r.stderr.decode(errors="replace")))
-    return r.stdout
+    return mstest.ok(MS, *args)
 
 
 def w(*p):
     return os.path.join(WORK, *p)
 
 
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
+mstest.fresh_dir(WORK)
 np, gguf, _ = gguf_llama_src.import_gguf(TESTS_DIR, os.path.join(os.path.dirname(WORK), "..",
                                                                   "gguf-work"))
 
@@ -56,12 +46,7 @@ ok("make-model", "--out", w("m.gguf"), "--type", "Q8_0", "--layers", "3", "--exp
 # ---- gguf-py's split writer -------------------------------------------------------------
 reader = gguf.GGUFReader(w("m.gguf"))
 writer = gguf.GGUFWriter(w("py.gguf"), "llama", split_max_tensors=12)
-for field in reader.fields.values():
-    if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
-        continue
-    vt = field.types[0]
-    sub = field.types[-1] if vt == gguf.GGUFValueType.ARRAY else None
-    writer.add_key_value(field.name, field.contents(), vt, sub_type=sub)
+mstest.gguf_copy_kv(gguf, writer, reader)
 for t in reader.tensors:
     writer.add_tensor_info(t.name, t.data.shape, t.data.dtype, t.data.nbytes, t.tensor_type)
 writer.write_header_to_file()

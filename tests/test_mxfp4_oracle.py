@@ -15,11 +15,11 @@ routed experts MXFP4, everything else F32, as gpt-oss is released) against llama
 
 usage: test_mxfp4_oracle.py MOESCOPE TESTS_DIR WORK_DIR
 """
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mstest  # noqa: E402
 import test_families_oracle as fam  # noqa: E402  (same argv: MOESCOPE TESTS_DIR WORK_DIR)
 
 np, gguf = fam.np, fam.gguf
@@ -53,13 +53,7 @@ def raw_probe_models(path, tag, n_layer):
     for L in range(n_layer):
         p = os.path.join(WORK, "%s.rawprobe%d.gguf" % (tag, L))
         w = gguf.GGUFWriter(p, arch)
-        for field in reader.fields.values():
-            if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
-                continue
-            vt = field.types[0]
-            sub = field.types[-1] if vt == gguf.GGUFValueType.ARRAY else None
-            val = L + 1 if field.name == "%s.block_count" % arch else field.contents()
-            w.add_key_value(field.name, val, vt, sub_type=sub)
+        mstest.gguf_copy_kv(gguf, w, reader, {"%s.block_count" % arch: L + 1})
         router = f32["blk.%d.ffn_gate_inp.weight" % L]
         head = np.zeros((n_vocab, router.shape[1]), dtype=np.float32)
         head[: router.shape[0]] = router
@@ -77,10 +71,7 @@ def raw_probe_models(path, tag, n_layer):
                 w.add_tensor(name, f32[name])
         w.add_tensor("output_norm.weight", f32["blk.%d.ffn_norm.weight" % L])
         w.add_tensor("output.weight", head)
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_tensors_to_file()
-        w.close()
+        mstest.gguf_finish(w)
         out.append(p)
     return out
 
@@ -122,15 +113,10 @@ def main():
         ours, prompts = [], []
         for text in fam.PROMPTS:
             path = fam.write_prompt(text)
-            d = json.loads(fam.run([MOESCOPE, "eval", "--model", model, "--file", path, "--json",
-                                    "--top", "1000000", "--threads", "2"]))
-            probs = np.zeros(len(d["top"]))
-            for t in d["top"]:
-                probs[t["id"]] = t["prob"]
+            d, probs = mstest.eval_probs(MOESCOPE, model, path)
             ours.append(probs)
             prompts.append(d["ids"])
-            routes = json.loads(fam.run([MOESCOPE, "route", "--model", model, "--file", path,
-                                         "--json", "--threads", "2"]))
+            routes = mstest.route_json(MOESCOPE, model, path)
             checks.append((tag, family, k, routes, len(jobs["exact_probe"])))
             for pm, rp in zip(probes, rprobes):
                 jobs["exact_probe"].append({"model": pm, "prompt": d["ids"], "n_first": ne})
@@ -151,14 +137,8 @@ def main():
                 q = np.array(nxt[j]["results"][i]["probs"])
                 if not fam.compare_next("%s prompt %d" % (tag, i), p, q):
                     failures += 1
-                qd = np.array(nxt[j + 1]["results"][i]["probs"])
-                keep = qd >= 1e-4 * qd.max()
-                dl = np.log(np.maximum(p[keep], 1e-300)) - np.log(qd[keep])
-                rms, mx = float(np.sqrt(np.mean(dl * dl))), float(np.abs(dl).max())
-                ok = rms <= 0.1 and mx <= 0.5
-                print("%-26s llama.cpp on the MXFP4 file: rms|dlogp| %.3e max %.3e%s" %
-                      (tag + " prompt %d" % i, rms, mx, "" if ok else "   FAIL"))
-                failures += not ok
+                failures += not direct_ok(tag + " prompt %d" % i, p,
+                                          np.array(nxt[j + 1]["results"][i]["probs"]))
             continue
         tag, family, k, routes, j0 = c
         outs = [exact[j0 + L]["probs"] for L in range(N_LAYER)]
@@ -174,6 +154,18 @@ def main():
     print("routes vs dequantized copy: %d (layer, token) pairs checked, %d near-tie swaps, "
           "max |dweight| %.2e" % (stats["checked"], stats["ties"], stats["dw"]))
     return summary(agree, stats, failures, "MXFP4")
+
+
+def direct_ok(label, p, qd):
+    """llama.cpp on the MXFP4 file itself (qd) against moescope (p): rms |dlogp| <= 0.1 and
+    max |dlogp| <= 0.5 over the tokens with qd >= 1e-4 max; prints the numbers."""
+    keep = qd >= 1e-4 * qd.max()
+    dl = np.log(np.maximum(p[keep], 1e-300)) - np.log(qd[keep])
+    rms, mx = float(np.sqrt(np.mean(dl * dl))), float(np.abs(dl).max())
+    ok = rms <= 0.1 and mx <= 0.5
+    print("%-26s llama.cpp on the MXFP4 file: rms|dlogp| %.3e max %.3e%s" %
+          (label, rms, mx, "" if ok else "   FAIL"))
+    return ok
 
 
 def summary(agree, stats, failures, what):

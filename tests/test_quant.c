@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mstest.h"
+
 static const ms_type all_types[] = {MS_TYPE_F32,  MS_TYPE_F16,  MS_TYPE_BF16, MS_TYPE_Q4_0,
                                     MS_TYPE_Q4_1, MS_TYPE_Q5_0, MS_TYPE_Q5_1, MS_TYPE_Q8_0,
                                     MS_TYPE_Q2_K, MS_TYPE_Q3_K, MS_TYPE_Q4_K, MS_TYPE_Q5_K,
@@ -85,17 +87,6 @@ static int cmd_quant(const char *tn, const char *in, const char *out) {
     free(dst);
     return rc ? 1 : 0;
 }
-
-static int fails;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            fails++;                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static double urand(void) {
@@ -236,8 +227,8 @@ static int cmd_self(void) {
         CHECK(nz == 0, "%s zeros", ms_type_name(rt[k].t));
     }
     CHECK(ms_quantize_row((ms_type)16, x, q, 256) == MS_ERR_INPUT, "no IQ2_XXS quantizer");
-    if (fails) fprintf(stderr, "%d checks failed\n", fails);
-    return fails ? 1 : 0;
+    if (failures) fprintf(stderr, "%d checks failed\n", failures);
+    return failures ? 1 : 0;
 }
 
 int main(int argc, char **argv) {

@@ -8,16 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int fails;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fails++;                                                                               \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "mstest.h"
 
 /* routes and compares ids exactly and weights within 1e-5 (relative to max(1, |w|)) */
 static void expect(const char *name, const ms_router_v3 *r, const float *logits,
@@ -126,9 +117,5 @@ int main(void) {
         .n_expert = 8, .k = 2, .n_group = 8, .topk_group = 2, .group_score = MS_GROUP_MAX};
     CHECK(ms_router_v3_check(&ok, err, sizeof err) == 0, "groups of one with max scores: %s", err);
 
-    if (fails)
-        printf("%d failure(s)\n", fails);
-    else
-        printf("router_v3: all checks passed\n");
-    return fails != 0;
+    return mstest_result("router_v3: all checks passed");
 }

@@ -30,18 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int failures;
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "FAIL: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    failures++;
-}
+#include "mstest.h"
 
 static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -194,6 +183,23 @@ static void write_json_or_die(const ms_tokenizer *t, const char *dir) {
     }
 }
 
+/* Writes j (then freed) as OUTDIR/tokenizer.json and copies DIR/tokenizer_config.json there. */
+static void write_tokenizer_dir(cJSON *j, const char *dir, const char *outdir) {
+    char path[1024];
+    size_t len;
+    mkdir(outdir, 0755);
+    char *text = cJSON_PrintUnformatted(j);
+    snprintf(path, sizeof path, "%s/tokenizer.json", outdir);
+    mstest_put(path, text, strlen(text));
+    free(text);
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    char *raw = read_file(path, &len);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", outdir);
+    mstest_put(path, raw, len);
+    free(raw);
+}
+
 /* Rewrites DIR/tokenizer.json into OUTDIR in the Metaspace form: no normalizer, a Metaspace
  * pre-tokenizer with the given prepend scheme and split flag. */
 static void write_metaspace_form(const char *dir, const char *outdir, const char *scheme,
@@ -225,22 +231,8 @@ static void write_metaspace_form(const char *dir, const char *outdir, const char
         cJSON_AddItemToArray(pairs, pr);
     }
     cJSON_ReplaceItemInObject(cJSON_GetObjectItem(j, "model"), "merges", pairs);
-    mkdir(outdir, 0755);
-    char *text = cJSON_PrintUnformatted(j);
-    snprintf(path, sizeof path, "%s/tokenizer.json", outdir);
-    FILE *f = fopen(path, "wb");
-    fputs(text, f);
-    fclose(f);
-    free(text);
-    cJSON_Delete(j);
     /* The config says nothing of spaces; copy it. */
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    raw = read_file(path, &len);
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", outdir);
-    f = fopen(path, "wb");
-    fwrite(raw, 1, len, f);
-    fclose(f);
-    free(raw);
+    write_tokenizer_dir(j, dir, outdir);
 }
 
 /* Variants of DIR/tokenizer.json for the Hugging Face oracle, in OUTDIR: kind 0 shuffles
@@ -280,21 +272,7 @@ static void write_variant(const char *dir, const char *outdir, int kind) {
         cJSON_ReplaceItemInObject(model, "byte_fallback", cJSON_CreateFalse());
         cJSON_ReplaceItemInObject(model, "fuse_unk", cJSON_CreateTrue());
     }
-    mkdir(outdir, 0755);
-    char *text = cJSON_PrintUnformatted(j);
-    snprintf(path, sizeof path, "%s/tokenizer.json", outdir);
-    FILE *f = fopen(path, "wb");
-    fputs(text, f);
-    fclose(f);
-    free(text);
-    cJSON_Delete(j);
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    raw = read_file(path, &len);
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", outdir);
-    f = fopen(path, "wb");
-    fwrite(raw, 1, len, f);
-    fclose(f);
-    free(raw);
+    write_tokenizer_dir(j, dir, outdir);
 }
 
 static int cmd_vectors(const char *vocab, const char *inp, const char *out, const char *tmp) {

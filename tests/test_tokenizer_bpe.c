@@ -18,18 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "FAIL: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    failures++;
-}
+#include "mstest.h"
 
 static ms_tokenizer *open_or_die(const char *path) {
     ms_tokenizer *t = NULL;
@@ -42,11 +31,7 @@ static ms_tokenizer *open_or_die(const char *path) {
 }
 
 static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(1);
-    }
+    mstest_put(path, text, strlen(text));
 }
 
 typedef struct merge {

@@ -13,14 +13,11 @@ import sys
 
 import h5py
 
+import mstest
+
 moescope, work = sys.argv[1:3]
-SEP = "\n__ggml_vocab_test__\n"
-TRANSCRIPT = ("<|start|>user<|message|>Hi<|end|><|start|>assistant<|channel|>final<|message|>"
-              "Hello<|return|>")
-refs = os.path.join(work, "refs")
-if not os.path.isfile(os.path.join(refs, "tiktoken-special.out")):
-    print("no references in %s (tokenizer_o200k_refs)" % refs)
-    sys.exit(77)
+REFS = mstest.O200kRefs(work)
+TRANSCRIPT = REFS.TRANSCRIPT
 fails = 0
 
 
@@ -31,9 +28,7 @@ def fail(msg):
 
 
 def ref(name, text):
-    inp = open(os.path.join(refs, name + ".inp"), encoding="utf-8", newline="").read().split(SEP)
-    out = open(os.path.join(refs, name + ".out"), encoding="utf-8").read().split("\n")
-    return [int(x) for x in out[inp.index(text)].split()]
+    return [int(x) for x in REFS.ids(name, text)]
 
 
 def run(*args):
@@ -43,8 +38,7 @@ def run(*args):
     return r.stdout.decode("utf-8")
 
 
-inp = open(os.path.join(refs, "tiktoken.inp"), encoding="utf-8", newline="").read().split(SEP)
-HINDI = next(t for t in inp if t.startswith("\u0939\u093f\u0928\u094d\u0926\u0940 \u092e\u0947\u0902 \u092f\u0939"))
+HINDI = REFS.hindi()
 d = os.path.join(work, "capture")
 os.makedirs(os.path.join(d, "corpus"), exist_ok=True)
 open(os.path.join(d, "corpus", "a-chat.txt"), "w", encoding="utf-8", newline="").write(TRANSCRIPT)

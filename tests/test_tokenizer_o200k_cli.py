@@ -11,20 +11,12 @@ import os
 import subprocess
 import sys
 
+import mstest
+
 moescope, work = sys.argv[1:3]
-SEP = "\n__ggml_vocab_test__\n"
-TRANSCRIPT = ("<|start|>user<|message|>Hi<|end|><|start|>assistant<|channel|>final<|message|>"
-              "Hello<|return|>")
-refs = os.path.join(work, "refs")
-if not os.path.isfile(os.path.join(refs, "tiktoken-special.out")):
-    print("no references in %s (tokenizer_o200k_refs)" % refs)
-    sys.exit(77)
-
-
-def ref_ids(name, text):
-    inp = open(os.path.join(refs, name + ".inp"), encoding="utf-8", newline="").read().split(SEP)
-    out = open(os.path.join(refs, name + ".out"), encoding="utf-8").read().split("\n")
-    return out[inp.index(text)].split()
+REFS = mstest.O200kRefs(work)
+TRANSCRIPT = REFS.TRANSCRIPT
+ref_ids = REFS.ids
 
 
 def run(*args):
@@ -68,8 +60,7 @@ for model in (os.path.join(work, "o200k.gguf"), os.path.join(work, "o200k")):
     text = "No special tokens here: <|start, |>, <|Start|>."
     check(model + " --special without special text", run("--model", model, text),
           run("--model", model, "--special", text))
-HINDI = next(t for t in open(os.path.join(refs, "tiktoken.inp"), encoding="utf-8", newline="")
-             .read().split(SEP) if t.startswith("\u0939\u093f\u0928\u094d\u0926\u0940 \u092e\u0947\u0902 \u092f\u0939"))
+HINDI = REFS.hindi()
 want_tt, want_ll = ref_ids("tiktoken", HINDI), ref_ids("llamacpp", HINDI)
 if want_tt == want_ll:
     fail("tiktoken and llama.cpp agree on the combining-mark text: the check below proves nothing")

@@ -85,34 +85,17 @@ add_test(NAME tokenizer_bpe_cli
 set_tests_properties(tokenizer_bpe_cli PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
   FIXTURES_REQUIRED tok_bpe)
 
-# libFuzzer target for the tokenizer.json reader (like the other fuzz targets: built with clang
-# whatever the project's compiler; without clang the test exists and fails).
-set(MS_FUZZ_TOK_SRCS ${PROJECT_SOURCE_DIR}/engine/tokenizer.c ${PROJECT_SOURCE_DIR}/engine/tokenizer_load.c
-    ${PROJECT_SOURCE_DIR}/engine/tokenizer_bpe.c ${PROJECT_SOURCE_DIR}/engine/tokenizer_togguf.c
-    ${PROJECT_SOURCE_DIR}/engine/safetensors.c ${PROJECT_SOURCE_DIR}/engine/gguf.c
-    ${PROJECT_SOURCE_DIR}/engine/gguf_split.c ${PROJECT_SOURCE_DIR}/engine/quant.c ${MS_UTIL_SRCS}
-    ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_tokenizer_json.c)
-set(MS_TOK_FUZZ_WORK ${CMAKE_CURRENT_BINARY_DIR}/tokenizer-fuzz)
-if(MS_CLANG)
-  set(MS_FUZZ_TOK ${CMAKE_CURRENT_BINARY_DIR}/fuzz_tokenizer_json)
-  add_custom_command(OUTPUT ${MS_FUZZ_TOK}
-    COMMAND ${MS_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
-            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-            -I${PROJECT_SOURCE_DIR}/engine ${MS_UTIL_INC} ${CJSON_CFLAGS} ${ONIG_CFLAGS}
-            ${UTF8PROC_CFLAGS} ${MS_FUZZ_TOK_SRCS} ${CJSON_LDFLAGS} ${ONIG_LDFLAGS}
-            ${UTF8PROC_LDFLAGS} -lpthread -lm -o ${MS_FUZZ_TOK}
-    DEPENDS ${MS_FUZZ_TOK_SRCS} ${PROJECT_SOURCE_DIR}/engine/tokenizer_impl.h
-            ${PROJECT_SOURCE_DIR}/engine/tokenizer_int.h ${PROJECT_SOURCE_DIR}/engine/engine.h
-    COMMENT "Building libFuzzer target fuzz_tokenizer_json with ${MS_CLANG}")
-  add_custom_target(fuzz_tokenizer_json ALL DEPENDS ${MS_FUZZ_TOK})
-  file(MAKE_DIRECTORY ${MS_TOK_FUZZ_WORK}/fuzz-corpus)
-  add_test(NAME tokenizer_json_fuzz
-    COMMAND ${MS_FUZZ_TOK} -max_total_time=20 -timeout=10
-            -artifact_prefix=${MS_TOK_FUZZ_WORK}/ -rss_limit_mb=2048
-            -dict=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/tokenizer.dict
-            ${MS_TOK_FUZZ_WORK}/fuzz-corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds_tokenizer)
-else()
-  add_test(NAME tokenizer_json_fuzz COMMAND sh -c
-    "echo 'FAIL: clang not found: the tokenizer.json fuzz target needs clang (.ci/install-deps --test)' >&2; exit 1")
-endif()
-set_tests_properties(tokenizer_json_fuzz PROPERTIES LABELS "fuzz;nosan" TIMEOUT 120)
+# libFuzzer target for the tokenizer.json reader: ms_fuzz_test.
+ms_fuzz_test(tokenizer_json_fuzz fuzz_tokenizer_json ${CMAKE_CURRENT_BINARY_DIR}/tokenizer-fuzz
+  tokenizer.json
+  SRCS ${PROJECT_SOURCE_DIR}/engine/tokenizer.c ${PROJECT_SOURCE_DIR}/engine/tokenizer_load.c
+       ${PROJECT_SOURCE_DIR}/engine/tokenizer_bpe.c ${PROJECT_SOURCE_DIR}/engine/tokenizer_togguf.c
+       ${PROJECT_SOURCE_DIR}/engine/safetensors.c ${PROJECT_SOURCE_DIR}/engine/gguf.c
+       ${PROJECT_SOURCE_DIR}/engine/gguf_split.c ${PROJECT_SOURCE_DIR}/engine/quant.c
+       ${MS_UTIL_SRCS} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_tokenizer_json.c
+  FLAGS -I${PROJECT_SOURCE_DIR}/engine ${CJSON_CFLAGS} ${ONIG_CFLAGS} ${UTF8PROC_CFLAGS}
+  LIBS ${CJSON_LDFLAGS} ${ONIG_LDFLAGS} ${UTF8PROC_LDFLAGS} -lpthread
+  DEPENDS ${PROJECT_SOURCE_DIR}/engine/tokenizer_impl.h ${PROJECT_SOURCE_DIR}/engine/tokenizer_int.h
+          ${PROJECT_SOURCE_DIR}/engine/engine.h
+  ARGS -max_total_time=20 -dict=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/tokenizer.dict
+  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds_tokenizer)

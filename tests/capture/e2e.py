@@ -23,16 +23,14 @@ import time
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import mstest  # noqa: E402  (tests/mstest.py)
+
 MOESCOPE, WORK, MODE = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(WORK, exist_ok=True)
 os.chdir(WORK)
 errors = []
-
-
-def check(cond, msg):
-    if not cond:
-        errors.append(msg)
-        print("FAIL:", msg, flush=True)
+check = mstest.checker(errors)
 
 
 def run(args, **kw):
@@ -203,13 +201,7 @@ def store_equal(a, b):
     return None
 
 
-def n_committed(path):
-    """Committed documents of a store being written (no file locking, may fail mid-write)."""
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            return int(f.attrs["n_documents"])
-    except Exception:
-        return -1
+n_committed = mstest.n_committed
 
 
 def test_resume():

@@ -12,35 +12,16 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
-static int fails;
+#include "../mstest.h"
+
 static const char *dir;
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                                  \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            fails++;                                                                               \
-        }                                                                                          \
-    } while (0)
-
 static char *pth(const char *name) {
-    static char buf[8][1024];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
-    return buf[i];
+    return mstest_path(dir, name);
 }
 
 static void put(const char *name, const void *data, size_t n) {
-    FILE *f = fopen(pth(name), "wb");
-    if (!f) {
-        fprintf(stderr, "cannot write %s\n", pth(name));
-        exit(1);
-    }
-    fwrite(data, 1, n, f);
-    fclose(f);
+    mstest_put(pth(name), data, n);
 }
 
 static void puts_(const char *name, const char *s) {
@@ -434,6 +415,6 @@ int main(int argc, char **argv) {
     test_long_lines();
     test_bad();
     test_manifest_errors();
-    if (fails) fprintf(stderr, "%d failures\n", fails);
-    return fails ? 1 : 0;
+    if (failures) fprintf(stderr, "%d failures\n", failures);
+    return failures ? 1 : 0;
 }

@@ -17,33 +17,16 @@
 #include <unistd.h>
 #include <zstd.h>
 
-static int fails;
+#include "../mstest.h"
+
 static const char *dir;
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                                  \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            fails++;                                                                               \
-        }                                                                                          \
-    } while (0)
-
 static char *pth(const char *name) {
-    static char buf[8][1024];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
-    return buf[i];
+    return mstest_path(dir, name);
 }
 
 static void put(const char *name, const void *data, size_t n) {
-    FILE *f = fopen(pth(name), "wb");
-    if (!f || (n && fwrite(data, 1, n, f) != n) || fclose(f) != 0) {
-        fprintf(stderr, "cannot write %s\n", pth(name));
-        exit(1);
-    }
+    mstest_put(pth(name), data, n);
 }
 
 static void puts_(const char *name, const char *s) {
@@ -476,10 +459,5 @@ int main(int argc, char **argv) {
     test_read_errors();
     test_skippable();
     test_check_output();
-    if (fails) {
-        fprintf(stderr, "%d check(s) failed\n", fails);
-        return 1;
-    }
-    printf("corpora hardening: all checks passed\n");
-    return 0;
+    return mstest_result("corpora hardening: all checks passed");
 }

@@ -26,6 +26,9 @@ import time
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import mstest  # noqa: E402  (tests/mstest.py)
+
 MOESCOPE, SAMPLES, WORK, MODE = sys.argv[1:5]
 os.makedirs(WORK, exist_ok=True)
 os.chdir(WORK)
@@ -35,12 +38,7 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
 MPIRUN = ["mpirun", "--oversubscribe", "--bind-to", "none"] + (
     ["--allow-run-as-root"] if os.geteuid() == 0 else [])
 MANIFEST = os.path.join(SAMPLES, "manifest.json")
-
-
-def check(cond, msg):
-    if not cond:
-        errors.append(msg)
-        print("FAIL:", msg, flush=True)
+check = mstest.checker(errors)
 
 
 def run(args, n=0, **kw):
@@ -218,12 +216,7 @@ def rank_pids(root):
     return out
 
 
-def n_committed(path):
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            return int(f.attrs["n_documents"])
-    except Exception:
-        return -1
+n_committed = mstest.n_committed
 
 
 def test_resume():

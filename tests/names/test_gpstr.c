@@ -18,18 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { N_RANDOM = 400, MAX_LEN = 24 };
+#include "../mstest.h"
 
-static int failures;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+enum { N_RANDOM = 400, MAX_LEN = 24 };
 
 static const char *fixed_names[] = {
     "",

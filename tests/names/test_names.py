@@ -22,24 +22,20 @@ usage: test_names.py CASE MOESCOPE DATA_DIR WORK_DIR
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import mstest  # noqa: E402  (tests/mstest.py)
 
 CASE, MOESCOPE, DATA, WORK = sys.argv[1:5]
 MOESCOPE = os.path.abspath(MOESCOPE)
 VOCAB = os.path.join(DATA, "vocab", "ggml-vocab-llama-spm.gguf")
 SAMPLE = os.path.join(DATA, "..", "..", "corpora", "samples", "pile_sample.jsonl")
 failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-    return cond
+check = mstest.checker(failures)
 
 
 def run(args, expect=0, cwd=None):
@@ -50,10 +46,7 @@ def run(args, expect=0, cwd=None):
 
 
 def fresh(name):
-    d = os.path.abspath(os.path.join(WORK, name))
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    return d
+    return mstest.fresh_dir(os.path.abspath(os.path.join(WORK, name)))
 
 
 def terminal_safe(b):
@@ -448,7 +441,4 @@ if __name__ == "__main__":
         sys.exit("unknown case %s (%s)" % (CASE, ", ".join(CASES)))
     os.makedirs(WORK, exist_ok=True)
     CASES[CASE]()
-    if failures:
-        print("%d failure(s)" % len(failures))
-        sys.exit(1)
-    print("ok")
+    sys.exit(mstest.summary(len(failures), "ok"))

@@ -10,36 +10,18 @@
 // builds "router probe" models whose lm_head is one layer's router padded with zero rows, so
 // log p[e] - log p[e'] is exactly the difference of that layer's router logits.
 //
-// Settings that make llama.cpp comparable: F32 KV cache, flash attention off, the whole prompt
-// in one batch with every row an output, CPU only, 2 threads (as forward_oracle.mjs).
+// Settings that make llama.cpp comparable: llama.mjs's (F32 KV cache, flash attention off, the
+// whole prompt in one batch, CPU only, 2 threads), with every row an output.
 import fs from "node:fs";
-import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+import { comparableContext, cpuLlama, jobsFromArgs } from "./llama.mjs";
 
-const [jobsPath, outPath] = process.argv.slice(2);
-if (!outPath) {
-    console.error("usage: node families_oracle.mjs JOBS.json OUT.json");
-    process.exit(2);
-}
-const jobs = JSON.parse(fs.readFileSync(jobsPath, "utf8"));
-const llama = await getLlama({
-    gpu: false,
-    build: "never",
-    logLevel: LlamaLogLevel.error,
-    progressLogs: false,
-    maxThreads: 2,
-});
+const [jobs, outPath] = jobsFromArgs("families_oracle.mjs");
+const llama = await cpuLlama();
 const out = [];
 for (const job of jobs) {
     const p = job.prompt;
     const model = await llama.loadModel({ modelPath: job.model, gpuLayers: 0 });
-    const context = await model.createContext({
-        contextSize: Math.max(256, p.length + 8),
-        batchSize: Math.max(16, p.length),
-        flashAttention: false,
-        experimentalKvCacheKeyType: "F32",
-        experimentalKvCacheValueType: "F32",
-        threads: 2,
-    });
+    const context = await comparableContext(model, p.length);
     const seq = context.getSequence();
     const res = await seq.controlledEvaluate(
         p.map((t) => [t, { generateNext: { probabilities: true } }])

@@ -11,36 +11,18 @@
 //   selects a greedy sampler, which leaves the logits untouched; node-llama-cpp's addon then
 //   normalises exp(logit - max)).
 //
-// Settings that make llama.cpp comparable (docs/DESIGN.md): an F32 KV cache (the default is
-// F16), flash attention off, the whole prompt in one batch, CPU only, 2 threads.
+// Settings that make llama.cpp comparable: llama.mjs's (docs/DESIGN.md: an F32 KV cache, the
+// default is F16; flash attention off, the whole prompt in one batch, CPU only, 2 threads).
 import fs from "node:fs";
-import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+import { comparableContext, cpuLlama, jobsFromArgs } from "./llama.mjs";
 
-const [jobsPath, outPath] = process.argv.slice(2);
-if (!outPath) {
-    console.error("usage: node forward_oracle.mjs JOBS.json OUT.json");
-    process.exit(2);
-}
-const jobs = JSON.parse(fs.readFileSync(jobsPath, "utf8"));
-const llama = await getLlama({
-    gpu: false,
-    build: "never",
-    logLevel: LlamaLogLevel.error,
-    progressLogs: false,
-    maxThreads: 2,
-});
+const [jobs, outPath] = jobsFromArgs("forward_oracle.mjs");
+const llama = await cpuLlama();
 const out = [];
 for (const job of jobs) {
     const maxLen = Math.max(...job.prompts.map((p) => p.length));
     const model = await llama.loadModel({ modelPath: job.model, gpuLayers: 0 });
-    const context = await model.createContext({
-        contextSize: Math.max(256, maxLen + 8),
-        batchSize: Math.max(16, maxLen),
-        flashAttention: false,
-        experimentalKvCacheKeyType: "F32",
-        experimentalKvCacheValueType: "F32",
-        threads: 2,
-    });
+    const context = await comparableContext(model, maxLen);
     const seq = context.getSequence();
     const results = [];
     for (const p of job.prompts) {

@@ -11,6 +11,7 @@
 //   parse_special = false) keeps it as text (docs/TOKENIZER.md).
 // Exit status 77 (a skip for ctest) when @huggingface/tokenizers is not installed.
 import fs from "node:fs";
+import { SEP, makeXorshift } from "./rng.mjs";
 
 let Tokenizer;
 try {
@@ -24,17 +25,7 @@ if (!dirs.length) {
     console.error("usage: node tokenize_hf_oracle.mjs SEED_TEXTS N SEED HF_DIR...");
     process.exit(2);
 }
-const SEP = "\n__ggml_vocab_test__\n";
-let s0 = Number(seedArg) >>> 0 || 1, s1 = 0x9e3779b9;
-function rnd() {
-    let x = s0, y = s1;
-    s0 = y;
-    x ^= x << 23;
-    x ^= x >>> 17;
-    x ^= y ^ (y >>> 26);
-    s1 = x >>> 0;
-    return ((s0 + s1) >>> 0) / 4294967296;
-}
+const rnd = makeXorshift(seedArg);
 const pick = (a) => a[Math.floor(rnd() * a.length)];
 const ranges = [
     [0x20, 0x7e], [0xa0, 0xff], [0x370, 0x3ff], [0x400, 0x4ff], [0x600, 0x6ff], [0x900, 0x97f],

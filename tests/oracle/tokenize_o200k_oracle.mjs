@@ -16,7 +16,7 @@
 //   for gpt-oss, which it then cuts out of any text). Prints how often the references agree
 //   with each other. Exit 77 when a package is missing.
 import fs from "node:fs";
-import { makeRng } from "./rng.mjs";
+import { SEP, longDocs, makeRng } from "./rng.mjs";
 
 let Tiktoken, o200k, getLlama, LlamaLogLevel, Tokenizer;
 try {
@@ -33,7 +33,6 @@ if (!outDir) {
     console.error("usage: node tokenize_o200k_oracle.mjs O200K.gguf O200K_DIR SEED_TEXTS OUT_DIR [N] [SEED]");
     process.exit(2);
 }
-const SEP = "\n__ggml_vocab_test__\n";
 const rnd = makeRng(seedArg ?? 2025);
 const pick = (a) => a[Math.floor(rnd() * a.length)];
 
@@ -74,11 +73,7 @@ for (let i = 0; i < N; i++) {
     }
     texts.push(t);
 }
-for (let d = 0; d < 3; d++) {
-    let t = "";
-    while (t.length < 15000 * (d + 1)) t += pick(seeds) + pick(["\n", " ", "\n\n", ""]);
-    texts.push(t);
-}
+texts.push(...longDocs(seeds, pick, 15000));
 // Special parsing: the harmony transcripts of the seeds, and texts with special tokens (and
 // broken ones) put between pieces.
 const specialSet = texts.filter((t) => specialTexts.some((s) => t.includes(s)));

@@ -8,7 +8,8 @@
 //   the seed texts, N generated texts (random soups of vocabulary pieces, of characters from
 //   many scripts and of whitespace runs) and a few long documents built from the seed texts.
 import fs from "node:fs";
-import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+import { cpuLlama } from "./llama.mjs";
+import { SEP, longDocs, makeXorshift } from "./rng.mjs";
 
 const [vocabPath, seedPath, outPrefix, nArg, seedArg] = process.argv.slice(2);
 if (!outPrefix) {
@@ -16,28 +17,11 @@ if (!outPrefix) {
     process.exit(2);
 }
 const N = Number(nArg ?? 400);
-const SEP = "\n__ggml_vocab_test__\n";
 
-// xorshift64* in BigInt-free 32-bit halves: deterministic across runs and platforms.
-let s0 = (Number(seedArg ?? 12345) >>> 0) || 1, s1 = 0x9e3779b9;
-function rnd() {
-    let x = s0, y = s1;
-    s0 = y;
-    x ^= x << 23;
-    x ^= x >>> 17;
-    x ^= y ^ (y >>> 26);
-    s1 = x >>> 0;
-    return ((s0 + s1) >>> 0) / 4294967296;
-}
+const rnd = makeXorshift(seedArg ?? 12345);
 const pick = (a) => a[Math.floor(rnd() * a.length)];
 
-const llama = await getLlama({
-    gpu: false,
-    build: "never",
-    logLevel: LlamaLogLevel.error,
-    progressLogs: false,
-    maxThreads: 1,
-});
+const llama = await cpuLlama(1);
 const model = await llama.loadModel({ modelPath: vocabPath, vocabOnly: true, gpuLayers: 0 });
 
 const seeds = fs.readFileSync(seedPath, "utf8").split(SEP);
@@ -71,11 +55,7 @@ for (let i = 0; i < N; i++) {
     texts.push(t);
 }
 // Long documents: the seed texts concatenated in random orders (tens of KB each).
-for (let d = 0; d < 3; d++) {
-    let t = "";
-    while (t.length < 20000 * (d + 1)) t += pick(seeds) + pick(["\n", " ", "\n\n", ""]);
-    texts.push(t);
-}
+texts.push(...longDocs(seeds, pick, 20000));
 const lines = texts.map((t) => Array.from(model.tokenize(t, false)).map((x) => " " + x).join(""));
 fs.writeFileSync(outPrefix + ".inp", texts.join(SEP));
 fs.writeFileSync(outPrefix + ".out", lines.join("\n") + "\n");

@@ -9,14 +9,13 @@
 //   unknown) and broken forms of them put between. Writes OUT_PREFIX.inp/.out in llama.cpp's
 //   test-tokenizer-0 format (no BOS added).
 import fs from "node:fs";
-import { makeRng } from "./rng.mjs";
+import { SEP, makeRng } from "./rng.mjs";
 
 const [vocabPath, seedPath, outPrefix, nArg, seedArg] = process.argv.slice(2);
 if (!outPrefix) {
     console.error("usage: node tokenize_special_oracle.mjs VOCAB.gguf SEED_TEXTS OUT_PREFIX [N] [SEED]");
     process.exit(2);
 }
-const SEP = "\n__ggml_vocab_test__\n";
 const rnd = makeRng(seedArg ?? 7);
 const pick = (a) => a[Math.floor(rnd() * a.length)];
 

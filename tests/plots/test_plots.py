@@ -18,6 +18,9 @@ import xml.etree.ElementTree as ET
 import zlib
 from html.parser import HTMLParser
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import mstest  # noqa: E402  (tests/mstest.py)
+
 CASE, MOESCOPE, DATA, WORK = sys.argv[1:5]
 MOESCOPE = os.path.abspath(MOESCOPE)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,13 +33,7 @@ OKABE_ITO = {(0xE6, 0x9F, 0x00), (0x56, 0xB4, 0xE9), (0x00, 0x9E, 0x73), (0xF0, 
              (0x00, 0x72, 0xB2), (0xD5, 0x5E, 0x00), (0xCC, 0x79, 0xA7), (0x00, 0x00, 0x00)}
 
 failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-    return cond
+check = mstest.checker(failures)
 
 
 def run(args, env=None, expect=0):
@@ -50,10 +47,7 @@ def run(args, env=None, expect=0):
 
 
 def fresh(name):
-    d = os.path.join(WORK, name)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    return d
+    return mstest.fresh_dir(os.path.join(WORK, name))
 
 
 # ---------------------------------------------------------------------------------------
@@ -661,7 +655,4 @@ CASES = {"figures": case_figures, "report": case_report, "no_gnuplot": case_no_g
          "chromium": case_chromium}
 os.makedirs(WORK, exist_ok=True)
 CASES[CASE]()
-if failures:
-    print("%d check(s) failed" % len(failures))
-    sys.exit(1)
-print("ok")
+sys.exit(mstest.summary(len(failures), "ok"))

@@ -22,6 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../mstest.h"
+
 #define L_      3
 #define E_      8
 #define K_      2
@@ -30,17 +32,6 @@
 
 static const int layers_[L_] = {0, 2, 5};
 static const char *const domains_[3] = {"alpha", "Beta (b)", "gamma ünï"};
-static int fails;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                                  \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            fails++;                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static uint64_t mix(uint64_t x) {
     x += 0x9e3779b97f4a7c15ULL;
@@ -255,7 +246,7 @@ static int cmd_write(const char *path, const char *prefix) {
         CHECK(ms_store_close(s, err, sizeof err) == 0, "close: %s", err);
         verify(p2, 10, 0);
     }
-    return fails ? 1 : 0;
+    return failures ? 1 : 0;
 }
 
 /* Writer child for the crash test: writes documents [0, 60) in batches of 3, reporting each
@@ -327,7 +318,7 @@ static int cmd_crash(const char *dir) {
         fprintf(stderr, "trial %d: killed after %d batches, %lld documents kept, resumed\n", trial,
                 got, (long long)nd);
     }
-    return fails ? 1 : 0;
+    return failures ? 1 : 0;
 }
 
 static int cmd_errors(const char *dir) {
@@ -435,7 +426,7 @@ static int cmd_errors(const char *dir) {
             verify(path, nd + 5, 1);
         }
     }
-    return fails ? 1 : 0;
+    return failures ? 1 : 0;
 }
 
 static int cmd_collector(void) {
@@ -483,7 +474,7 @@ static int cmd_collector(void) {
     static const int unsorted[2] = {3, 1};
     CHECK(ms_collector_init(&c, unsorted, 2, 4, 2, 5, 0, err, sizeof err) == MS_ERR_INPUT,
           "unsorted layers accepted");
-    return fails ? 1 : 0;
+    return failures ? 1 : 0;
 }
 
 /* Stores built by hand with h5py (handmade.py): the documented example opens, the corrupt
@@ -530,7 +521,7 @@ static int cmd_handmade(const char *dir) {
               badf[i], rc, err);
         fprintf(stderr, "%s: %s\n", badf[i], err);
     }
-    return fails ? 1 : 0;
+    return failures ? 1 : 0;
 }
 
 int main(int argc, char **argv) {

@@ -22,7 +22,6 @@ import json
 import os
 import random
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,18 +30,16 @@ import time
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import mstest  # noqa: E402  (tests/mstest.py)
+
 MOESCOPE, WORK, MODE, SHIM = sys.argv[1:5]
 MOESCOPE = os.path.abspath(MOESCOPE)
 SHIM = os.path.abspath(SHIM)
 os.makedirs(WORK, exist_ok=True)
 os.chdir(WORK)
 errors = []
-
-
-def check(cond, msg):
-    if not cond:
-        errors.append(msg)
-        print("FAIL:", msg, flush=True)
+check = mstest.checker(errors)
 
 
 def run(args, **kw):

@@ -13,23 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fails;
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #c);                          \
-            fails++;                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "../mstest.h"
 
 static void put(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        exit(1);
-    }
-    fputs(text, f);
-    fclose(f);
+    mstest_put(path, text, strlen(text));
 }
 
 static int same_text(const char *path, const char *text) {
@@ -68,43 +55,43 @@ int main(int argc, char **argv) {
     }
     unlink("in.dat"), unlink("hard.dat"), unlink("sym.dat"), unlink("other.dat");
     put("in.dat", "input\n");
-    CHECK(link("in.dat", "hard.dat") == 0);
-    CHECK(symlink("in.dat", "sym.dat") == 0);
+    CHECK_TRUE(link("in.dat", "hard.dat") == 0);
+    CHECK_TRUE(symlink("in.dat", "sym.dat") == 0);
 
     /* before registration the guard does not apply (ms_check_output is the explicit check) */
     char err[512];
-    CHECK(ms_check_protected("hard.dat", err, sizeof err) == 0);
+    CHECK_TRUE(ms_check_protected("hard.dat", err, sizeof err) == 0);
 
-    CHECK(ms_protect_input("in.dat") == 0);
-    CHECK(ms_protect_input("in.dat") == 0);  /* twice is harmless */
-    CHECK(ms_protect_input("missing") == 0); /* ignored */
-    CHECK(ms_protect_input("-") == 0);       /* stdout is never an input */
-    CHECK(refused("in.dat"));
-    CHECK(refused("./in.dat"));
-    CHECK(refused("hard.dat"));
-    CHECK(refused("sym.dat"));
-    CHECK(same_text("in.dat", "input\n"));
+    CHECK_TRUE(ms_protect_input("in.dat") == 0);
+    CHECK_TRUE(ms_protect_input("in.dat") == 0);  /* twice is harmless */
+    CHECK_TRUE(ms_protect_input("missing") == 0); /* ignored */
+    CHECK_TRUE(ms_protect_input("-") == 0);       /* stdout is never an input */
+    CHECK_TRUE(refused("in.dat"));
+    CHECK_TRUE(refused("./in.dat"));
+    CHECK_TRUE(refused("hard.dat"));
+    CHECK_TRUE(refused("sym.dat"));
+    CHECK_TRUE(same_text("in.dat", "input\n"));
     struct stat st;
-    CHECK(lstat("sym.dat", &st) == 0 && S_ISLNK(st.st_mode));
-    CHECK(ms_check_protected("hard.dat", err, sizeof err) == MS_ERR_INPUT);
+    CHECK_TRUE(lstat("sym.dat", &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK_TRUE(ms_check_protected("hard.dat", err, sizeof err) == MS_ERR_INPUT);
 
     /* another output is written, and replaces an existing file atomically */
     put("other.dat", "old\n");
     ms_outfile o;
-    CHECK(ms_outfile_open(&o, "other.dat", err, sizeof err) == 0);
+    CHECK_TRUE(ms_outfile_open(&o, "other.dat", err, sizeof err) == 0);
     if (o.f) {
-        CHECK(same_text("other.dat", "old\n")); /* untouched until commit */
+        CHECK_TRUE(same_text("other.dat", "old\n")); /* untouched until commit */
         fputs("new\n", o.f);
-        CHECK(ms_outfile_commit(&o, err, sizeof err) == 0);
+        CHECK_TRUE(ms_outfile_commit(&o, err, sizeof err) == 0);
     }
-    CHECK(same_text("other.dat", "new\n"));
+    CHECK_TRUE(same_text("other.dat", "new\n"));
 
     /* a large write to a full stdout: the reason survives to the check */
     if (access("/dev/full", W_OK) == 0) {
         fflush(stdout);
         int saved = dup(1);
         int full = open("/dev/full", O_WRONLY);
-        CHECK(saved >= 0 && full >= 0 && dup2(full, 1) == 1);
+        CHECK_TRUE(saved >= 0 && full >= 0 && dup2(full, 1) == 1);
         static char big[1 << 16];
         memset(big, 'x', sizeof big);
         fwrite(big, 1, sizeof big, stdout); /* fails at once: errno is gone by the check */
@@ -115,14 +102,14 @@ int main(int argc, char **argv) {
         fflush(stdout);
         dup2(saved, 1);
         close(saved), close(full);
-        CHECK(rc == MS_ERR_RUNTIME);
-        CHECK(strcmp(e2, "stdout: write failed: No space left on device") == 0);
+        CHECK_TRUE(rc == MS_ERR_RUNTIME);
+        CHECK_TRUE(strcmp(e2, "stdout: write failed: No space left on device") == 0);
         if (strcmp(e2, "stdout: write failed: No space left on device") != 0)
             fprintf(stderr, "got: %s\n", e2);
     }
-    if (fails)
-        fprintf(stderr, "%d failures\n", fails);
+    if (failures)
+        fprintf(stderr, "%d failures\n", failures);
     else
         printf("outputs protect: all checks passed\n");
-    return fails != 0;
+    return failures != 0;
 }
