@@ -20,6 +20,7 @@ extern const ms_command ms_cmd_eval;
 static const char usage[] =
     "usage: moescope eval --model MODEL [--file F | TEXT] [--top N] [--nll] [--json]\n"
     "                     [--threads N] [--window N] [--no-bos] [--special]\n"
+    "                     [--original-regex]\n"
     "\n"
     "Runs the model over the text and prints the next-token probabilities after it.\n"
     "\n"
@@ -36,6 +37,9 @@ static const char usage[] =
     "  --no-bos       do not prepend BOS even when the model's tokenizer adds it\n"
     "  --special      the text of control tokens (<|start|>, <s>, ...) becomes those tokens,\n"
     "                 as in a chat transcript in the model's template; default: plain text\n"
+    "  --original-regex\n"
+    "                 GGUF gpt-4o (GPT-OSS): split with the model's own pattern (tiktoken's,\n"
+    "                 its tokenizer.json's), not llama.cpp's rewrite of it\n"
     "  -q, -v, -h     quiet, verbose (timings per stage), this help\n"
     "\n"
     "Text output (tab-separated; pieces escaped: \\\\ \\t \\n \\r and \\xHH for other\n"
@@ -87,16 +91,22 @@ static void log_softmax(const float *row, int V, double *lp) {
 
 static int run(int argc, char **argv) {
     const ms_command *cmd = &ms_cmd_eval;
-    static const struct option longopts[] = {
-        {"model", required_argument, 0, 'm'},  {"file", required_argument, 0, 'f'},
-        {"top", required_argument, 0, 'n'},    {"nll", no_argument, 0, 'l'},
-        {"json", no_argument, 0, 'j'},         {"threads", required_argument, 0, 't'},
-        {"window", required_argument, 0, 'w'}, {"no-bos", no_argument, 0, 'b'},
-        {"special", no_argument, 0, 'S'},      MS_COMMON_LONG_OPTS};
+    static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
+                                             {"file", required_argument, 0, 'f'},
+                                             {"top", required_argument, 0, 'n'},
+                                             {"nll", no_argument, 0, 'l'},
+                                             {"json", no_argument, 0, 'j'},
+                                             {"threads", required_argument, 0, 't'},
+                                             {"window", required_argument, 0, 'w'},
+                                             {"no-bos", no_argument, 0, 'b'},
+                                             {"special", no_argument, 0, 'S'},
+                                             {"original-regex", no_argument, 0, 'O'},
+                                             MS_COMMON_LONG_OPTS};
     const char *model_path = NULL, *file = NULL;
     long top = 10, threads = 0, window = 2048;
     int nll = 0, json = 0;
-    unsigned flags = MS_TOKENIZE_BOS; /* --no-bos clears it, --special adds its flag */
+    /* --no-bos clears it, --special and --original-regex add theirs */
+    unsigned flags = MS_TOKENIZE_BOS;
     ms_opt_begin();
     int c;
     while ((c = getopt_long(argc, argv, MS_COMMON_SHORT_OPTS, longopts, NULL)) != -1) {
@@ -130,6 +140,9 @@ static int run(int argc, char **argv) {
             break;
         case 'S':
             flags |= MS_TOKENIZE_SPECIAL;
+            break;
+        case 'O':
+            flags |= MS_TOKENIZE_ORIGINAL_REGEX;
             break;
         default:
             return ms_usage_error(cmd, "unexpected option");

@@ -5,7 +5,8 @@ vocabulary (make-model --vocab WORK/o200k.gguf) captures a harmony transcript an
 text; the token ids in the store (h5py) are js-tiktoken's (WORK/refs/tiktoken*.inp/.out) with
 both options, and without them the transcript's plain-text ids and llama.cpp's ids of the
 Devanagari text (WORK/refs/llamacpp.*). The store's tokenizer attribute records the options;
-`route --special --original-regex` lists the same ids. Exit 77 without the references."""
+`route --special --original-regex` lists the same ids, and `eval --json` (with and without
+--original-regex, and with --special) gives them too. Exit 77 without the references."""
 import json
 import os
 import subprocess
@@ -73,4 +74,12 @@ lines = run("route", "--model", model, "--special", "--original-regex", "--layer
 got = [int(l.split("\t")[1]) for l in lines if l and not l.startswith("#")]
 if got != ref("tiktoken-special", TRANSCRIPT):
     fail("route --special: ids %s" % got)
+# eval tokenizes as route does: tiktoken's split of the Devanagari text with --original-regex,
+# llama.cpp's without; the transcript's control tokens with --special
+for opts, text, want in ((["--original-regex"], HINDI, ref("tiktoken", HINDI)),
+                         ([], HINDI, ref("llamacpp", HINDI)),
+                         (["--special", "--original-regex"], TRANSCRIPT, ref("tiktoken-special", TRANSCRIPT))):
+    ev = json.loads(run("eval", "--model", model, "--json", "--top", "1", *opts, text))
+    if ev["ids"] != want:
+        fail("eval %s: ids %s, want %s" % (" ".join(opts), ev["ids"], want))
 sys.exit(1 if fails else 0)
