@@ -10,7 +10,8 @@ ms_c_test(forward_formats test_forward_formats test_forward_formats.c LIBS ms_en
 
 # Against llama.cpp (node-llama-cpp): next-token distributions on F32 / Q8_0 / Q4_K fixtures.
 add_test(NAME forward_llama_oracle
-  COMMAND ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_forward_oracle.py ${MOESCOPE_BIN}
+  COMMAND ${MS_CLEAN_ON_PASS} ${CMAKE_CURRENT_BINARY_DIR}/forward-work/oracle
+          ${MS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_forward_oracle.py ${MOESCOPE_BIN}
           ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/forward-work/oracle ${MS_NODE})
 set_tests_properties(forward_llama_oracle PROPERTIES LABELS "oracle;nosan" TIMEOUT 900)
 

@@ -27,10 +27,13 @@ def checkout(tests_dir, work_root):
         marker = os.path.join(dest, "gguf-py", "gguf", "quants.py")
         if not os.path.isfile(marker):
             subprocess.run(["rm", "-rf", dest], check=True)
-            r = subprocess.run(["git", "clone", "-q", bundle, dest],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            r = subprocess.run(["git", "-c", "advice.detachedHead=false", "clone", "-q",
+                                bundle, dest], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             if r.returncode != 0 or not os.path.isfile(marker):
-                fail("git clone of %s failed: %s" % (bundle, r.stdout.decode(errors="replace")))
+                # git's last lines say why (a full disk, a damaged bundle); one line of them
+                why = " | ".join(r.stdout.decode(errors="replace").strip().splitlines()[-3:])
+                fail("git clone of %s into %s failed (exit %d): %s"
+                     % (bundle, dest, r.returncode, why or "no output"))
     return dest
 
 
