@@ -244,6 +244,8 @@ static int run(int argc, char **argv) {
         o.part = ms_dist_rank(), o.n_parts = ms_dist_size();
         o.reduce = dist_reduce;
     }
+    /* no fork() in an MPI rank (ms_routes_guard) */
+    if (ms_dist_mpi()) ms_routes_guard(0);
     ms_routes *r = NULL;
     rc = ms_routes_open(&r, path, err, sizeof err);
     if (ms_dist_max_int(rc) && !rc) { /* all ranks stop together */

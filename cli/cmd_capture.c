@@ -619,6 +619,8 @@ static int run(int argc, char **argv) {
      * store, resumable on its own); at the end rank 0 merges the ranks' stores into OUT. */
     const int n_ranks = ms_dist_begin();
     int all_done = 0; /* under mpirun: --resume found OUT complete */
+    /* no fork() in an MPI rank (ms_routes_guard) */
+    if (ms_dist_mpi()) ms_routes_guard(0);
     const char *final_out = out;
     char *rank_out = n_ranks > 1 ? ms_dist_rank_path(out, ms_dist_rank(), n_ranks) : NULL;
     if (n_ranks > 1) out = rank_out;

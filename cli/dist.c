@@ -54,6 +54,14 @@ int ms_dist_begin(void) {
     return g_size;
 }
 
+int ms_dist_mpi(void) {
+#ifdef MOESCOPE_MPI
+    return g_mpi;
+#else
+    return 0;
+#endif
+}
+
 int ms_dist_rank(void) {
     return g_rank;
 }

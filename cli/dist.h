@@ -16,6 +16,8 @@
  * quiet (ms_verbosity 0): errors are still printed. */
 int ms_dist_begin(void);
 int ms_dist_rank(void);
+/* 1 when MPI was initialised (launched by mpirun/srun): a forked child is then unsafe. */
+int ms_dist_mpi(void);
 int ms_dist_size(void);
 /* Ranks running on this node (sharing its cores and memory); 1 when not distributed. */
 int ms_dist_local_size(void);

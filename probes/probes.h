@@ -142,6 +142,11 @@ typedef struct ms_routes_info {
 } ms_routes_info;
 
 int ms_routes_open(ms_routes **out, const char *path, char *err, size_t errlen);
+/* ms_routes_open runs its checks first in a child process (fork), so that a store whose
+ * corrupt structure crashes libhdf5 is refused (MS_ERR_INPUT, one line) instead of crashing the
+ * caller. On by default; an MPI rank turns it off (a forked MPI process is not safe on every
+ * transport). Not thread-safe: set it before any thread opens a store. */
+void ms_routes_guard(int on);
 void ms_routes_close(ms_routes *r);
 const ms_routes_info *ms_routes_info_get(const ms_routes *r);
 /* Per-document table: domain, first token row, token count, source (owned by r). */
