@@ -5,8 +5,12 @@
  *
  * Speed by design: every projection is one matrix product over the whole window. Weights are
  * never copied whole: a matrix is cut into tiles of rows of bounded size (TILE_BYTES) that a
- * worker dequantizes, 256 columns of 32 rows at a time, straight into the packed panel layout
- * of the engine's kernel (gemm.c) and multiplies with the window. Tokens are grouped by expert
+ * worker multiplies with the window by one of gemm.c's kernels, chosen per matrix (never by
+ * the number of tokens, so a token's bits do not depend on its window): the expert, router,
+ * dense-FFN and lm_head products use the dot-product kernel, which dequantizes 8 rows x 512
+ * columns at a time into its staging block in L1 (mm_stage); the attention projections, whose
+ * products always span the whole window, use the packed kernel, dequantizing 256 columns of 32
+ * rows at a time straight into its panel layout (mm_pack_tile). Tokens are grouped by expert
  * so each expert runs one product per projection per layer. Attention is two OpenBLAS GEMMs
  * per (document segment, head, block of queries).
  *
@@ -41,10 +45,13 @@
 #define TILE_BYTES    (1024 * 1024)
 #define TILE_MIN_ROWS 64
 /* blocks ahead the staging prefetches weights (engine/forward.c mm_stage) */
-#define PF_AHEAD      2
+#ifndef PF_AHEAD
+#define PF_AHEAD 2
+#endif
 #define TILE_F32_ROWS 256 /* tile height for F32 weights (packed from the mapping, no copy) */
 #define ATT_QCHUNK    64  /* queries per attention task */
 #define THREAD_PAD    8   /* doubles between per-thread counters (no false sharing) */
+#define PACK_CHUNK    256 /* columns dequantized per packing step (a K-quant super-block) */
 
 struct ms_engine {
     ms_fwd_model m;   /* m.layers points at layers below */
@@ -144,6 +151,7 @@ typedef struct mm_job {
     float *y; /* (m, w->rows), leading dimension ldy */
     int64_t ldy;
     int64_t tile, n_tiles;
+    int packed; /* the tile packed into panels for ms_gemm_packed, else the dot kernel */
 } mm_job;
 
 typedef struct mm_step {
@@ -157,6 +165,7 @@ static void mm_add(mm_step *s, const ms_mat *w, const float *x, int64_t ldx, int
                    int64_t ldy) {
     assert(s->n_jobs < 3);
     mm_job *j = &s->jobs[s->n_jobs++];
+    j->packed = 0;
     j->w = w;
     j->x = x;
     j->ldx = ldx;
@@ -225,12 +234,40 @@ static void mm_stage(void *ctx, int64_t r0, int nr, int64_t k0, int64_t kc, floa
     double t0 = timed ? now_s() : 0.0;
     for (int r = 0; r < nr; r++) {
         const uint8_t *src = w->data + (size_t)(c->r0 + r0 + r) * w->row_bytes + off;
-        if (w->type == MS_TYPE_F32)
-            memcpy(dst + r * kc, src, (size_t)kc * sizeof(float));
-        else
-            ms_fwd_dequant_mat_row(w, src, c->r0 + r0 + r, k0, dst + r * kc, kc);
+        ms_fwd_dequant_mat_row(w, src, c->r0 + r0 + r, k0, dst + r * kc, kc);
     }
     if (timed) *c->t_dequant += 8.0 * (now_s() - t0);
+}
+
+/* A tile packed into the thread's panel: dequantized PACK_CHUNK columns of NR rows at a time
+ * into the staging area (in L1) and packed straight from there. */
+static void mm_pack_tile(ms_engine *e, const ms_mat *w, int64_t r0, int64_t nr, int th,
+                         float *panel) {
+    if (mat_direct(w)) {
+        ms_gemm_pack((const float *)(const void *)(w->data + (size_t)r0 * w->row_bytes), w->cols,
+                     nr, w->cols, panel);
+        return;
+    }
+    int64_t be = ms_type_block_elems(w->type);
+    int64_t ch = w->cols % PACK_CHUNK == 0 && PACK_CHUNK % be == 0 ? PACK_CHUNK : w->cols;
+    size_t ch_bytes = ms_type_row_bytes(w->type, ch);
+    float *stage = e->tiles + (size_t)th * e->tile_elems; /* (NR, ch) */
+    for (int64_t p0 = 0; p0 < nr; p0 += MS_GEMM_NR) {
+        int64_t nc = nr - p0 < MS_GEMM_NR ? nr - p0 : MS_GEMM_NR;
+        assert((size_t)(nc * ch) <= e->tile_elems);
+        float *pp = panel + (size_t)(p0 / MS_GEMM_NR) * (size_t)w->cols * MS_GEMM_NR;
+        for (int64_t k0 = 0; k0 < w->cols; k0 += ch) {
+            for (int64_t r = 0; r < nc; r++) {
+                const uint8_t *src =
+                    w->data + (size_t)(r0 + p0 + r) * w->row_bytes + (size_t)(k0 / ch) * ch_bytes;
+                if (k0 + ch < w->cols) /* the row's next chunk: 32 rows defeat prefetchers */
+                    for (size_t o = 0; o < ch_bytes; o += 64)
+                        __builtin_prefetch(src + ch_bytes + o);
+                ms_fwd_dequant_mat_row(w, src, r0 + p0 + r, k0, stage + r * ch, ch);
+            }
+            ms_gemm_pack_part(stage, ch, nc, ch, pp + (size_t)k0 * MS_GEMM_NR);
+        }
+    }
 }
 
 static void mm_task(void *ctx, int64_t t, int th) {
@@ -244,6 +281,15 @@ static void mm_task(void *ctx, int64_t t, int th) {
     const ms_mat *w = j->w;
     int64_t r0 = t * j->tile;
     int64_t nr = w->rows - r0 < j->tile ? w->rows - r0 : j->tile;
+    if (j->packed) {
+        float *panel = e->panels + (size_t)th * e->panel_elems;
+        assert(ms_gemm_packed_elems(nr, w->cols) <= e->panel_elems);
+        double t0 = now_s();
+        mm_pack_tile(e, w, r0, nr, th, panel);
+        e->t_dequant[th * THREAD_PAD] += now_s() - t0;
+        ms_gemm_packed(j->m, nr, w->cols, j->x, j->ldx, panel, j->y + r0, j->ldy);
+        return;
+    }
     mm_rows c = {w, r0, nr, &e->t_dequant[th * THREAD_PAD]};
     assert(ms_gemm_dot_scratch_elems() <= e->tile_elems);
     ms_gemm_dot_run(j->m, nr, w->cols, j->x, j->ldx, mm_stage, &c, j->y + r0, j->ldy,
@@ -262,10 +308,12 @@ static void matmul(ms_engine *e, const ms_mat *w, const float *x, int64_t m, flo
     mm_run(e, &s);
 }
 
+/* An attention projection: the packed kernel (the product spans the whole window). */
 void ms_fwd_matmul(ms_engine *e, const ms_mat *w, const float *x, int64_t ldx, int64_t m, float *y,
                    int64_t ldy) {
     mm_step s = {0};
     mm_add(&s, w, x, ldx, m, y, ldy);
+    s.jobs[0].packed = 1;
     mm_run(e, &s);
 }
 
@@ -616,10 +664,7 @@ static int check_model(const ms_fwd_model *m, char *err, size_t errlen) {
 /* Row r of matrix w as f32 into dst (w->cols values), with its scales if it has them. */
 static void rows_to_f32(const ms_mat *w, int64_t r, float *dst) {
     const uint8_t *src = w->data + (size_t)r * w->row_bytes;
-    if (w->type == MS_TYPE_F32)
-        memcpy(dst, src, (size_t)w->cols * sizeof(float));
-    else
-        ms_fwd_dequant_mat_row(w, src, r, 0, dst, w->cols);
+    ms_fwd_dequant_mat_row(w, src, r, 0, dst, w->cols);
 }
 
 static void vec_to_f32(const ms_mat *w, float *dst) {
@@ -627,13 +672,14 @@ static void vec_to_f32(const ms_mat *w, float *dst) {
 }
 
 static size_t panel_need(const ms_mat *w) {
-    (void)w;
-    return 0;
+    return w->data ? ms_gemm_packed_elems(tile_rows(w), w->cols) : 0;
 }
 
 static size_t tile_need(const ms_mat *w) {
-    (void)w;
-    return ms_gemm_dot_scratch_elems();
+    size_t stage = (size_t)MS_GEMM_NR * PACK_CHUNK; /* mm_pack_tile's staging */
+    if (w->data && w->cols % PACK_CHUNK) stage = (size_t)MS_GEMM_NR * (size_t)w->cols;
+    size_t dot = ms_gemm_dot_scratch_elems();
+    return dot > stage ? dot : stage;
 }
 
 void ms_engine_close(ms_engine *e) {
@@ -1156,6 +1202,8 @@ int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_le
         mm_add(&s, &ly->wq, e->xn, d, n, e->q, qd);
         mm_add(&s, &ly->wk, e->xn, d, n, e->k, kvd);
         mm_add(&s, &ly->wv, e->xn, d, n, e->v, kvd);
+        for (int i = 0; i < s.n_jobs; i++)
+            s.jobs[i].packed = 1;
         mm_run(e, &s);
         qk_prepare(e, ly, il, n);
         rope(e, e->q, n, qd, hp->n_head);
@@ -1163,7 +1211,7 @@ int ms_forward_packed(ms_engine *e, const int32_t *tokens, const int64_t *seg_le
         attn_ctx ac = {e, ly->blk.full_attn ? 0 : hp->sliding_window,
                        ly->blk.attn_sinks ? e->sinks + (int64_t)il * hp->n_head : NULL};
         ms_pool_run(e->pool, attn_task, &ac, (int64_t)hp->n_head * n_chunks);
-        matmul(e, &ly->wo, e->att, n, e->xn);
+        ms_fwd_matmul(e, &ly->wo, e->att, qd, n, e->xn, d);
         if (ly->blk.o_bias) add_rows(e->xn, e->bo + il * d, n, d);
     attn_residual:
         residual_add(e->x, e->xn, n * d, hp->residual_scale);

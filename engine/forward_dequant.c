@@ -296,6 +296,10 @@ void ms_fwd_dequant_mat_row(const ms_mat *w, const uint8_t *src, int64_t row, in
 }
 
 void ms_fwd_dequant_row(ms_type t, const uint8_t *src, float *dst, int64_t n) {
+    if (t == MS_TYPE_F32) { /* a copy (src may be unaligned) */
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
 #if defined(__AVX2__)
     switch (t) {
 #if defined(__F16C__)

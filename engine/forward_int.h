@@ -37,7 +37,7 @@ void ms_router_topk(const float *probs, int n_expert, int k, int32_t *ids, float
 void ms_router_weights(ms_router_kind kind, const float *p, int k, float *weights);
 
 /* Dequantizes n elements of a row like ms_dequantize_row (bit-identical), with AVX2 paths for
- * BF16, Q8_0, Q4_K and Q6_K (forward_dequant.c). */
+ * BF16, Q8_0, Q4_K and Q6_K (forward_dequant.c); F32 rows are copied. */
 void ms_fwd_dequant_row(ms_type t, const uint8_t *src, float *dst, int64_t n);
 /* Row `row`, columns [col0, col0 + n) of w (src: their bytes), with the matrix's block scales
  * (FP8) or block exponents (MXFP4_HF: col0 and n multiples of 32) when it has them. */
@@ -56,7 +56,8 @@ int ms_pool_threads(const ms_pool *p);
 void ms_pool_run(ms_pool *p, ms_pool_fn fn, void *ctx, int64_t n_tasks);
 
 /* forward.c's pieces that the latent attention (forward_mla.c) runs on. */
-/* Y (m, w->rows), row stride ldy = X (m, w->cols), row stride ldx, · Wᵀ (tiled kernel). */
+/* Y (m, w->rows), row stride ldy = X (m, w->cols), row stride ldx, · Wᵀ: an attention
+ * projection (tiled, the packed kernel; forward.c's header says why per matrix). */
 void ms_fwd_matmul(ms_engine *e, const ms_mat *w, const float *x, int64_t ldx, int64_t m, float *y,
                    int64_t ldy);
 /* y = x / sqrt(mean(x²) + eps) · w for each of n rows of d (y may be x). */

@@ -164,10 +164,7 @@ int ms_mla_check_layer(const ms_hparams *hp, const ms_layer *L, int il, char *er
 }
 
 static void vec_f32(const ms_mat *w, float *dst) {
-    if (w->type == MS_TYPE_F32)
-        memcpy(dst, w->data, (size_t)w->cols * sizeof(float));
-    else
-        ms_fwd_dequant_mat_row(w, w->data, 0, 0, dst, w->cols);
+    ms_fwd_dequant_mat_row(w, w->data, 0, 0, dst, w->cols);
 }
 
 /* ----------------------------------------------------------------------------------------
@@ -188,10 +185,7 @@ static void kb_task(void *ctx, int64_t h, int th) {
     float *panel = a->kb_panel + (size_t)th * a->kb_panel_elems;
     for (int64_t r = 0; r < R; r++) {
         const uint8_t *src = c->kb->data + (size_t)(h * R + r) * c->kb->row_bytes;
-        if (c->kb->type == MS_TYPE_F32)
-            memcpy(stage + r * dn, src, (size_t)dn * sizeof(float));
-        else
-            ms_fwd_dequant_mat_row(c->kb, src, h * R + r, 0, stage + r * dn, dn);
+        ms_fwd_dequant_mat_row(c->kb, src, h * R + r, 0, stage + r * dn, dn);
     }
     for (int64_t r = 0; r < R; r++)
         for (int64_t i = 0; i < dn; i++)
