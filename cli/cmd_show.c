@@ -135,7 +135,11 @@ static int run(int argc, char **argv) {
         if (!rc) fputs(out, stdout);
     }
     if (rc) {
-        ms_error("%s: %s", path, err);
+        size_t pl = strlen(path); /* the reader's messages name the file already */
+        if (strncmp(err, path, pl) == 0 && err[pl] == ':')
+            ms_error("%s", err);
+        else
+            ms_error("%s: %s", path, err);
         status = rc == MS_ERR_INPUT ? MS_EXIT_USAGE : MS_EXIT_RUNTIME;
     }
 done:

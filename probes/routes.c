@@ -173,6 +173,102 @@ static int storage_check(hid_t d, const char *path, const char *name, int64_t ro
     return 0;
 }
 
+/* Where the rows [0, rows) of a dataset are stored must lie inside the file (eof bytes), and
+ * every chunk of them must have been through all of the dataset's filters. libhdf5 1.10 trusts
+ * both: a chunk whose filter mask says it skipped deflate is copied as raw data of the full
+ * chunk size out of its shorter compressed bytes (a SIGSEGV in H5VM_memcpyvv), and addresses
+ * past the end are read as they come. One B-tree lookup per chunk (H5Dget_chunk_info_by_coord);
+ * a dataset cut into more than 2^22 chunks over those rows is refused rather than walked. A
+ * chunk whose lookup itself crashes libhdf5 is caught by the checking subprocess
+ * (open_guarded). */
+static int chunk_check(hid_t d, const char *path, const char *name, int64_t rows, haddr_t eof,
+                       char *err, size_t errlen) {
+    char msg[300];
+    int rc = 0, rank = 0;
+    int64_t dims[3];
+    hsize_t cd[3] = {1, 1, 1};
+    hid_t dcpl = H5Dget_create_plist(d);
+    H5D_layout_t lay = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (lay == H5D_CHUNKED && (ms_h5_dims(d, &rank, dims) < 0 || rank < 1 || rank > 3 ||
+                               H5Pget_chunk(dcpl, rank, cd) != rank)) {
+        rc = ms_h5_fail(err, errlen, path, name);
+        goto done;
+    }
+    if (lay == H5D_CONTIGUOUS) {
+        haddr_t a = H5Dget_offset(d);
+        hsize_t sz = H5Dget_storage_size(d);
+        H5Eclear2(H5E_DEFAULT);
+        if (a != HADDR_UNDEF && (a > eof || sz > eof - a)) {
+            snprintf(msg, sizeof msg,
+                     "%s: its data (%llu bytes at %llu) lies past the end of "
+                     "the file (%llu bytes)",
+                     name, (unsigned long long)sz, (unsigned long long)a, (unsigned long long)eof);
+            rc = bad(err, errlen, path, msg);
+        }
+        goto done;
+    }
+    if (lay != H5D_CHUNKED) goto done; /* compact: inside the object header, sized by HDF5 */
+    /* A chunk wider than the dataset in a fixed dimension (moescope and h5py never write one)
+     * or above 1 GiB raw: libhdf5 sizes its buffers from the chunk's dimensions and one
+     * corrupt layout byte made a chunk of 8192 x 65282 x 2 floats crash it. */
+    hid_t ty = H5Dget_type(d);
+    double chunk_bytes = ty >= 0 ? (double)H5Tget_size(ty) : 0;
+    ms_h5_close(ty);
+    for (int i = 0; i < rank; i++) {
+        chunk_bytes *= (double)cd[i];
+        if ((i > 0 && (int64_t)cd[i] > dims[i]) || cd[i] == 0 || chunk_bytes > (double)(1 << 30)) {
+            snprintf(msg, sizeof msg,
+                     "%s: chunks of %llu x %llu x %llu do not fit its shape (%lld, %lld, %lld)",
+                     name, (unsigned long long)cd[0], (unsigned long long)(rank > 1 ? cd[1] : 1),
+                     (unsigned long long)(rank > 2 ? cd[2] : 1), (long long)dims[0],
+                     (long long)(rank > 1 ? dims[1] : 1), (long long)(rank > 2 ? dims[2] : 1));
+            rc = bad(err, errlen, path, msg);
+            goto done;
+        }
+    }
+    double n = 1;
+    int64_t per[3] = {1, 1, 1};
+    for (int i = 0; i < rank; i++) {
+        int64_t ext = i == 0 ? rows : dims[i];
+        per[i] = (ext + (int64_t)cd[i] - 1) / (int64_t)cd[i];
+        n *= (double)per[i];
+    }
+    if (n > (double)(1 << 22)) {
+        snprintf(msg, sizeof msg, "%s is cut into %.0f chunks (more than 2^22 are not read)", name,
+                 n);
+        rc = bad(err, errlen, path, msg);
+        goto done;
+    }
+    for (int64_t c0 = 0; c0 < per[0]; c0++)
+        for (int64_t c1 = 0; c1 < per[1]; c1++)
+            for (int64_t c2 = 0; c2 < per[2]; c2++) {
+                hsize_t off[3] = {(hsize_t)c0 * cd[0], (hsize_t)c1 * cd[1], (hsize_t)c2 * cd[2]};
+                unsigned mask = 0;
+                haddr_t a = HADDR_UNDEF;
+                hsize_t sz = 0;
+                if (H5Dget_chunk_info_by_coord(d, off, &mask, &a, &sz) < 0) {
+                    rc = ms_h5_fail(err, errlen, path, name);
+                    goto done;
+                }
+                if (a == HADDR_UNDEF) continue; /* never written: reads as the fill value */
+                if (mask != 0 || sz == 0 || a > eof || sz > eof - a) {
+                    snprintf(msg, sizeof msg,
+                             "%s: the chunk at row %llu is %s (%llu bytes at %llu, filter mask "
+                             "%#x, file of %llu bytes)",
+                             name, (unsigned long long)off[0],
+                             mask != 0 ? "marked as skipping a filter" : "outside the file",
+                             (unsigned long long)sz, (unsigned long long)a, mask,
+                             (unsigned long long)eof);
+                    rc = bad(err, errlen, path, msg);
+                    goto done;
+                }
+            }
+done:
+    H5Eclear2(H5E_DEFAULT);
+    ms_h5_close(dcpl);
+    return rc;
+}
+
 /* Reads the first n rows of an open 1-D dataset into out (memory type mt). */
 static int read_1d(hid_t d, hid_t mt, int64_t n, void *out) {
     if (n == 0) return 0;
@@ -583,7 +679,14 @@ static int routes_open(ms_routes **out, const char *path, const void *image, siz
     }
     in->n_tokens = t;
 
-    /* Token datasets: present, right type, rank and inner shape, at least t rows. */
+    hsize_t file_size = 0;
+    if (H5Fget_filesize(r->file, &file_size) < 0) {
+        rc = ms_h5_fail(err, errlen, path, "the file's size");
+        goto fail;
+    }
+    const haddr_t eof = (haddr_t)file_size;
+    /* Token datasets: present, right type, rank and inner shape, at least t rows, stored inside
+     * the file. */
     for (int i = 0; i < N_TOKDS; i++) {
         dapl = H5Pcreate(H5P_DATASET_ACCESS);
         if (dapl < 0 || H5Pset_chunk_cache(dapl, 521, (size_t)16 << 20, 1.0) < 0) {
@@ -615,7 +718,8 @@ static int routes_open(ms_routes **out, const char *path, const void *image, siz
             goto fail;
         }
         if ((rc = storage_check(r->tok[i], path, tok_names[i], t,
-                                want_rank == 1 ? 1 : dims[1] * dims[2], err, errlen)))
+                                want_rank == 1 ? 1 : dims[1] * dims[2], err, errlen)) ||
+            (rc = chunk_check(r->tok[i], path, tok_names[i], t, eof, err, errlen)))
             goto fail;
     }
     {
@@ -737,6 +841,16 @@ int ms_routes_read(ms_routes *r, int64_t t0, int64_t n, int32_t *tok, int32_t *d
     const char *path = r->path;
     int rc = 0;
     const ms_routes_info *in = &r->info;
+/* A failed read is bad input (exit 2: corrupt compressed data, say) unless HDF5 reports an
+ * errno (exit 1: the system failed). */
+#undef H5_CHECK
+#define H5_CHECK(expr, what)                                                                       \
+    do {                                                                                           \
+        if ((expr) < 0) {                                                                          \
+            rc = ms_h5_fail(err, errlen, path, what);                                              \
+            goto fail;                                                                             \
+        }                                                                                          \
+    } while (0)
     if (t0 < 0 || n < 0 || t0 > in->n_tokens || n > in->n_tokens - t0) {
         snprintf(err, errlen, "%s: token rows [%lld, %lld) outside [0, %lld)", path, (long long)t0,
                  (long long)(t0 + n), (long long)in->n_tokens);

@@ -153,9 +153,15 @@ int ms_outfile_open(ms_outfile *o, const char *path, char *err, size_t errlen) {
     }
     const char *slash = strrchr(path, '/');
     int dlen = slash ? (int)(slash - path + 1) : 0;
-    snprintf(o->tmp, n, "%.*s.%s.tmp.%ld.%u", dlen, path, slash ? slash + 1 : path, (long)getpid(),
-             serial++);
-    int fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    /* A name left by a crashed run whose pid this process now has is taken: the next serial
+     * (the stale file is not ours to remove). */
+    int fd = -1;
+    for (int tries = 0; tries < 1000; tries++) {
+        snprintf(o->tmp, n, "%.*s.%s.tmp.%ld.%u", dlen, path, slash ? slash + 1 : path,
+                 (long)getpid(), serial++);
+        fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) break;
+    }
     if (fd < 0) {
         int e = errno;
         errf(err, errlen, "%s: cannot create: %s", path, strerror(e));

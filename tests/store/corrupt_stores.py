@@ -13,6 +13,7 @@ usage: corrupt_stores.py MOESCOPE WORKDIR [--flip-step N]
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -272,6 +273,46 @@ with h5py.File(out, "r+") as h:
     setv("routing/logits", (1, 0, 2), np.nan)(h)
 check("merge", "nan_logits", out, ["merge", "--out", p("merged_nan_logits.h5"), out],
       "/routing/logits")
+
+# Where the weights are stored, damaged by byte surgery on base_logits.h5 (h5py cannot write
+# these): libhdf5 1.10 trusts a dataset's chunk dimensions and its chunks' addresses, and one
+# corrupt layout byte (chunks of 8192 x 65282 x 2 floats) crashed `merge` and `show` in
+# H5VM_memcpyvv. Each is refused at open by every command that reads the store, with one line
+# naming the file; corrupt compressed bytes (an unreadable chunk) are bad input, exit 2, where
+# they are read.
+lg = open(p("base_logits.h5"), "rb").read()
+with h5py.File(p("base_logits.h5"), "r") as h:
+    w_chunk = h["routing/weight"].id.get_chunk_info(0)
+    w_shape = h["routing/weight"].shape
+w_layout = struct.pack("<IIII", 8192, w_shape[1], w_shape[2], 4)  # chunk dims, element size
+w_addr = struct.pack("<Q", w_chunk.byte_offset)
+if lg.count(w_layout) != 1 or lg.count(w_addr) != 1:
+    fails.append("surgery: the weights' layout message or chunk address is not unique in "
+                 "base_logits.h5 (%d, %d matches)" % (lg.count(w_layout), lg.count(w_addr)))
+else:
+    b = bytearray(lg)
+    i = b.find(w_layout)
+    b[i + 4:i + 8] = struct.pack("<I", 65282)
+    surgery = {"wide_chunks": (bytes(b), "/routing/weight: chunks of 8192 x 65282")}
+    b = bytearray(lg)
+    i = b.find(w_addr)
+    b[i:i + 8] = struct.pack("<Q", 10**9)
+    surgery["chunk_past_eof"] = (bytes(b), "/routing/weight: the chunk at row 0 is outside")
+    b = bytearray(lg)
+    for j in range(8):
+        b[w_chunk.byte_offset + w_chunk.size // 2 + j] ^= 0x55
+    surgery["bad_deflate"] = (bytes(b), "cannot read /routing/weight")
+    for name, (content, want) in surgery.items():
+        path = p(name + ".h5")
+        open(path, "wb").write(content)
+        cmds = [("show", ["show", path]),
+                ("merge", ["merge", "--out", p("merged_" + name + ".h5"), path])]
+        if name != "bad_deflate":  # analyze never reads the weights
+            cmds.append(("analyze", ["analyze", path, "--bootstrap", "0"]))
+        for label, args in cmds:
+            check(label, name, path, args, want)
+        if os.path.exists(p("merged_" + name + ".h5")):
+            fails.append("%s: merge wrote its output from a corrupt input" % name)
 
 # A truncated file (half of it), and a file that is not HDF5.
 data = open(p("base.h5"), "rb").read()

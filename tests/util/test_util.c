@@ -87,6 +87,23 @@ static void test_outfile(void) {
     CHECK_TRUE(ms_outfile_open(&o, "no-such-dir/out.txt", err, sizeof err) == MS_ERR_INPUT);
     CHECK_TRUE(strstr(err, "no-such-dir/out.txt: cannot create") != NULL);
     CHECK_TRUE(ms_outfile_open(&o, "fifo", err, sizeof err) == MS_ERR_INPUT);
+    /* Temporaries left by crashed runs that had this process's pid (pids are reused): their
+     * names are skipped, and the files are left alone. */
+    char stale[64][64];
+    for (int i = 0; i < 64; i++) {
+        snprintf(stale[i], sizeof stale[i], ".out.txt.tmp.%ld.%d", (long)getpid(), i);
+        put(stale[i], "stale");
+    }
+    CHECK_TRUE(ms_outfile_open(&o, "out.txt", err, sizeof err) == 0);
+    fputs("after", o.f);
+    CHECK_TRUE(ms_outfile_commit(&o, err, sizeof err) == 0);
+    CHECK_TRUE(strcmp(get("out.txt"), "after") == 0);
+    for (int i = 0; i < 64; i++) {
+        const char *t = get(stale[i]);
+        CHECK_TRUE(t && strcmp(t, "stale") == 0);
+        unlink(stale[i]);
+    }
+    put("out.txt", "new");
     if (access("/dev/full", W_OK) == 0) { /* a full disk: the commit fails, the target stays */
         FILE *full = fopen("/dev/full", "wb");
         CHECK_TRUE(ms_outfile_open(&o, "out.txt", err, sizeof err) == 0);
