@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -766,7 +767,8 @@ void ms_routes_guard(int on) {
  * same message. Returns 0 to go on, or MS_ERR_INPUT with the message in err. */
 static int open_guarded(const char *path, char *err, size_t errlen) {
     int fds[2];
-    if (pipe(fds) != 0) return 0; /* no guard without a pipe; the open itself still runs */
+    /* close-on-exec: a process another thread starts must not hold the write end open */
+    if (pipe2(fds, O_CLOEXEC) != 0) return 0; /* no guard without a pipe; the open still runs */
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
