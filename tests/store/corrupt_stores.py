@@ -413,6 +413,9 @@ def check_flip(path, where, rc, e):
     if rc == 2 and e and "flip.h5" in e[-1] and GUARD_MSG in e[-1]:
         if any("Sanitizer:" in l for l in e):
             ok = in_libhdf5(path, e)
+        elif not shutil.which("gdb"):
+            return ("%s: the guard caught a crash, and gdb (Debian package gdb, .ci/install-deps "
+                    "--test) is needed to check that it is libhdf5's" % where)
         else:
             urc, ue = unguarded(["analyze", path, "--bootstrap", "0"])
             ok = urc != "timeout" and crashed(urc, ue) and in_libhdf5(path, ue)
