@@ -45,9 +45,7 @@
 #define TILE_BYTES    (1024 * 1024)
 #define TILE_MIN_ROWS 64
 /* blocks ahead the staging prefetches weights (engine/forward.c mm_stage) */
-#ifndef PF_AHEAD
-#define PF_AHEAD 2
-#endif
+#define PF_AHEAD      2
 #define TILE_F32_ROWS 256 /* tile height for F32 weights (packed from the mapping, no copy) */
 #define ATT_QCHUNK    64  /* queries per attention task */
 #define THREAD_PAD    8   /* doubles between per-thread counters (no false sharing) */
@@ -671,15 +669,14 @@ static void vec_to_f32(const ms_mat *w, float *dst) {
     rows_to_f32(w, 0, dst);
 }
 
+/* Scratch of a packed-kernel (attention) matrix, per thread: its tile's panel, and the staging
+ * of mm_pack_tile (NR rows of PACK_CHUNK columns, or of all columns when they do not divide). */
 static size_t panel_need(const ms_mat *w) {
     return w->data ? ms_gemm_packed_elems(tile_rows(w), w->cols) : 0;
 }
 
-static size_t tile_need(const ms_mat *w) {
-    size_t stage = (size_t)MS_GEMM_NR * PACK_CHUNK; /* mm_pack_tile's staging */
-    if (w->data && w->cols % PACK_CHUNK) stage = (size_t)MS_GEMM_NR * (size_t)w->cols;
-    size_t dot = ms_gemm_dot_scratch_elems();
-    return dot > stage ? dot : stage;
+static size_t pack_stage_need(const ms_mat *w) {
+    return (size_t)MS_GEMM_NR * (size_t)(w->data && w->cols % PACK_CHUNK ? w->cols : PACK_CHUNK);
 }
 
 void ms_engine_close(ms_engine *e) {
@@ -821,7 +818,8 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
     if (any_sh || any_dense) e->ysh = xcalloc(t * d, sizeof(float), &fail);
     if (fail) goto oom;
 
-    size_t need = tile_need(m->lm_head), pneed = panel_need(m->lm_head);
+    /* the dot kernel's scratch (the same for every matrix), and the attention matrices' */
+    size_t need = ms_gemm_dot_scratch_elems(), pneed = 0;
     for (int il = 0; il < hp->n_layer; il++) {
         const ms_layer *ly = &m->layers[il];
         e->layers[il] = *ly;
@@ -848,25 +846,11 @@ int ms_engine_open_view(ms_engine **out, const ms_fwd_model *m, const ms_engine_
                 rows_to_f32(&ly->b_up, (int64_t)x, e->eb_up + (il * E + x) * F0);
                 rows_to_f32(&ly->b_down, (int64_t)x, e->eb_down + (il * E + x) * d);
             }
-        const ms_mat *mats[] = {&ly->wq,      &ly->wk,        &ly->wv,      &ly->wo,
-                                &ly->router,  &ly->w_gate[0], &ly->w_up[0], &ly->w_down[0],
-                                &ly->sh_gate, &ly->sh_up,     &ly->sh_down, &ly->ffn_gate,
-                                &ly->ffn_up,  &ly->ffn_down};
-        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
-            if (tile_need(mats[i]) > need) need = tile_need(mats[i]);
-        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
-            if (panel_need(mats[i]) > pneed) pneed = panel_need(mats[i]);
-        const ms_mat *mla_mats[] = {&ly->wq_a, &ly->wq_b, &ly->wkv_a, &ly->wkv_b, &ly->wv_b};
-        for (size_t i = 0; i < sizeof mla_mats / sizeof mla_mats[0]; i++) {
-            if (tile_need(mla_mats[i]) > need) need = tile_need(mla_mats[i]);
-            if (panel_need(mla_mats[i]) > pneed) pneed = panel_need(mla_mats[i]);
-        }
-        for (int x = 1; x < hp->n_expert && b->ffn == MS_FFN_MOE; x++) {
-            const ms_mat *xm[] = {&ly->w_gate[x], &ly->w_up[x], &ly->w_down[x]};
-            for (int i = 0; i < 3; i++)
-                if (tile_need(xm[i]) > need) need = tile_need(xm[i]);
-            for (int i = 0; i < 3; i++)
-                if (panel_need(xm[i]) > pneed) pneed = panel_need(xm[i]);
+        const ms_mat *attn[] = {&ly->wq,   &ly->wk,    &ly->wv,    &ly->wo,  &ly->wq_a,
+                                &ly->wq_b, &ly->wkv_a, &ly->wkv_b, &ly->wv_b};
+        for (size_t i = 0; i < sizeof attn / sizeof attn[0]; i++) {
+            if (pack_stage_need(attn[i]) > need) need = pack_stage_need(attn[i]);
+            if (panel_need(attn[i]) > pneed) pneed = panel_need(attn[i]);
         }
     }
     vec_to_f32(m->out_norm, e->out_norm);
