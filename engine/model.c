@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -359,6 +360,22 @@ static const uint8_t *bind_u8(ms_model *m, const char *name, int nd, const int64
     return m->tdata[i];
 }
 
+/* Lets the mapped file pages of tensor `name` go once it has been copied and is not read
+ * again: they are clean, so MADV_DONTNEED only unmaps them (the page cache may then reclaim
+ * them; a page shared with a neighbouring tensor is refaulted from the file if that is read).
+ * Only for data inside a shard's mapping, never for memory the model owns. */
+static void drop_file_pages(ms_model *m, const char *name) {
+    int i = find_tensor(m, name);
+    if (i < 0 || !m->shards) return;
+    const ms_tensor_info *t = &m->tensors[i];
+    const st_file *f = m->shards[t->file];
+    const uint8_t *p = m->tdata[i];
+    if (p < f->map || p + t->nbytes > f->map + f->size || t->nbytes > f->size) return;
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + pg - 1) / pg * pg, hi = ((uintptr_t)p + t->nbytes) / pg * pg;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* GPT-OSS experts of an HF folder (transformers' GptOssExperts): gate_up_proj (E, d, 2*ff)
  * with gate and up interleaved along the last axis and down_proj (E, ff, d), both stored
  * transposed against nn.Linear, or (the release) their MXFP4 *_blocks (E, out, in/32, 16) and
@@ -452,36 +469,55 @@ static int bind_oai_hf_experts(ms_model *m, int il, char *err, size_t errlen) {
     }
     g[0] = tmp[0];
     dw[0] = tmp[E];
-    float *wf = own(m, sizeof(float) * (size_t)(3 * E * ff * d));
+    /* F16/BF16 stay 16-bit (moved, never converted: the forward pass converts them exactly, as
+     * it would the file's own rows); other types become F32 */
+    ms_type tg = g[0].type == MS_TYPE_F16 || g[0].type == MS_TYPE_BF16 ? g[0].type : MS_TYPE_F32;
+    ms_type td = dw[0].type == MS_TYPE_F16 || dw[0].type == MS_TYPE_BF16 ? dw[0].type : MS_TYPE_F32;
+    const size_t sg = tg == MS_TYPE_F32 ? 4 : 2, sd = td == MS_TYPE_F32 ? 4 : 2;
+    uint8_t *wgu = own(m, sg * (size_t)(2 * E * ff * d)), *wdn = own(m, sd * (size_t)(E * ff * d));
     float *r = malloc(sizeof(float) * (size_t)(2 * ff > d ? 2 * ff : d));
-    if (!wf || !r) {
+    if (!wgu || !wdn || !r) {
         free(tmp);
         free(r);
         return MS_ERR_RUNTIME;
     }
     for (int64_t e = 0; e < E; e++) {
-        float *wg = wf + e * ff * d, *wu = wf + (E + e) * ff * d, *wd = wf + (2 * E + e) * ff * d;
+        uint8_t *wg = wgu + sg * (size_t)(e * ff * d), *wu = wgu + sg * (size_t)((E + e) * ff * d);
+        uint8_t *wd = wdn + sd * (size_t)(e * ff * d);
         for (int64_t i = 0; i < d; i++) { /* row i of gate_up: input feature i */
-            ms_dequantize_row(g[0].type, tmp[e].data + (size_t)i * g[0].row_bytes, r, 2 * ff);
+            const uint8_t *src = tmp[e].data + (size_t)i * g[0].row_bytes;
+            if (sg == 2) {
+                for (int64_t j = 0; j < ff; j++) {
+                    memcpy(wg + 2 * (size_t)(j * d + i), src + 4 * j, 2);
+                    memcpy(wu + 2 * (size_t)(j * d + i), src + 4 * j + 2, 2);
+                }
+                continue;
+            }
+            ms_dequantize_row(g[0].type, src, r, 2 * ff);
             for (int64_t j = 0; j < ff; j++) {
-                wg[j * d + i] = r[2 * j];
-                wu[j * d + i] = r[2 * j + 1];
+                memcpy(wg + 4 * (size_t)(j * d + i), &r[2 * j], 4);
+                memcpy(wu + 4 * (size_t)(j * d + i), &r[2 * j + 1], 4);
             }
         }
         for (int64_t i = 0; i < ff; i++) { /* row i of down_proj: input feature i */
-            ms_dequantize_row(dw[0].type, tmp[E + e].data + (size_t)i * dw[0].row_bytes, r, d);
+            const uint8_t *src = tmp[E + e].data + (size_t)i * dw[0].row_bytes;
+            if (sd == 2) {
+                for (int64_t o = 0; o < d; o++)
+                    memcpy(wd + 2 * (size_t)(o * ff + i), src + 2 * o, 2);
+                continue;
+            }
+            ms_dequantize_row(dw[0].type, src, r, d);
             for (int64_t o = 0; o < d; o++)
-                wd[o * ff + i] = r[o];
+                memcpy(wd + 4 * (size_t)(o * ff + i), &r[o], 4);
         }
-        const ms_mat fm = {MS_TYPE_F32, ff, d,   (size_t)d * sizeof(float), NULL, tmp[e].name,
-                           NULL,        0,  NULL};
+        const ms_mat fm = {tg, ff, d, (size_t)d * sg, NULL, tmp[e].name, NULL, 0, NULL};
         L->w_gate[e] = L->w_up[e] = fm;
-        L->w_gate[e].data = (const uint8_t *)wg;
-        L->w_up[e].data = (const uint8_t *)wu;
-        L->w_down[e] = (ms_mat){
-            MS_TYPE_F32, d, ff,  (size_t)ff * sizeof(float), (const uint8_t *)wd, tmp[E + e].name,
-            NULL,        0, NULL};
+        L->w_gate[e].data = wg;
+        L->w_up[e].data = wu;
+        L->w_down[e] = (ms_mat){td, d, ff, (size_t)ff * sd, wd, tmp[E + e].name, NULL, 0, NULL};
     }
+    drop_file_pages(m, gu);
+    drop_file_pages(m, dn);
     free(r);
     free(tmp);
     return 0;

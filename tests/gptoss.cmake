@@ -16,7 +16,8 @@ ms_py_test(gptoss_pipeline test_gptoss_pipeline.py unit 300
 
 # HF folders (GptOssForCausalLM: interleaved, transposed gate_up_proj; MXFP4 *_blocks/*_scales)
 # against GGUF files of the same weights: the layout in numpy (transformers' MXFP4 dequantizer
-# vs gguf-py's), identical routes and next-token distributions, layer_types, bad folders.
+# vs gguf-py's), identical routes and next-token distributions, layer_types, bad folders; F16 and
+# BF16 experts (copied 16-bit) against the same folder with the experts widened to F32 in numpy.
 ms_py_test(gptoss_hf test_gptoss_hf.py unit 300 ${CMAKE_CURRENT_SOURCE_DIR}
   ${CMAKE_CURRENT_BINARY_DIR}/gptoss-work/hf)
 
@@ -32,6 +33,8 @@ set_tests_properties(gptoss_o200k PROPERTIES LABELS "oracle;nosan" TIMEOUT 900
 
 # An HF folder with MXFP4 experts (~214 MB of *_blocks/*_scales, made at test time and deleted)
 # is opened without copying them: the peak RSS of `inspect` and of `route` on two tokens grows
-# by well under the experts' size against a tiny folder (the repacking loader needed 2x more).
+# by well under the experts' size against a tiny folder (the repacking loader needed 2x more);
+# a BF16 folder's transposed experts are copied as 16-bit (inspect grows by <= 1.75x their bytes,
+# the F32 copy grew by 3x).
 ms_py_test(gptoss_hf_memory test_gptoss_hf_memory.py unit 180
   ${CMAKE_CURRENT_BINARY_DIR}/gptoss-work/hf-memory)

@@ -56,7 +56,10 @@ def read_st(path):
         if k == "__metadata__":
             continue
         s, e = v["data_offsets"]
-        out[k] = np.frombuffer(b[8 + n + s:8 + n + e], dtype=dt[v["dtype"]]).reshape(v["shape"])
+        a = np.frombuffer(b[8 + n + s:8 + n + e], dtype=dt[v["dtype"]]).reshape(v["shape"])
+        if v["dtype"] == "BF16":  # the high half of an f32, exactly
+            a = (a.astype(np.uint32) << 16).view(np.float32)
+        out[k] = a.astype(np.float32) if v["dtype"] == "F16" else a
     return out
 
 
@@ -113,20 +116,64 @@ def check_layout(hf, gg, mx):
             same(b + gn, h[p + hn], g[b + gn])
 
 
+def widen_experts(src, dst):
+    """A copy of HF folder src with its gate_up_proj / down_proj tensors as F32 (exact)."""
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst)
+    path = os.path.join(src, "model.safetensors")
+    b = open(path, "rb").read()
+    n = struct.unpack_from("<Q", b)[0]
+    hdr = json.loads(b[8:8 + n])
+    ten = read_st(path)
+    meta, names, off, blobs = hdr.get("__metadata__"), [], 0, []
+    out = {} if meta is None else {"__metadata__": meta}
+    for k in sorted((k for k in hdr if k != "__metadata__"),
+                    key=lambda k: hdr[k]["data_offsets"][0]):
+        v = dict(hdr[k])
+        s0, e0 = v["data_offsets"]
+        raw = b[8 + n + s0:8 + n + e0]
+        if k.endswith(("mlp.experts.gate_up_proj", "mlp.experts.down_proj")):
+            if v["dtype"] not in ("BF16", "F16"):
+                fails.append("%s: %s is %s, not 16-bit" % (src, k, v["dtype"]))
+            raw = np.ascontiguousarray(ten[k], dtype=np.float32).tobytes()
+            v["dtype"] = "F32"
+            names.append(k)
+        v["data_offsets"] = [off, off + len(raw)]
+        off += len(raw)
+        out[k] = v
+        blobs.append(raw)
+    if len(names) != 8:
+        fails.append("%s: %d expert tensors widened, expected 8" % (src, len(names)))
+    h = json.dumps(out).encode()
+    h += b" " * (-len(h) % 8)
+    with open(os.path.join(dst, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
 def main():
     prompt = os.path.join(WORK, "long.txt")
     with open(prompt, "w") as f:
         f.write(LONG)
     out = {}
     for tag, typ, extra in [("f32", "F32", []), ("mxfp4", "MXFP4", []),
-                            ("yarn", "F32", ["--yarn", "8", "--ctx", "32"])]:
+                            ("yarn", "F32", ["--yarn", "8", "--ctx", "32"]),
+                            ("bf16", "BF16", []), ("f16", "F16", [])]:
         gg, hf = os.path.join(WORK, tag + ".gguf"), os.path.join(WORK, tag + ".hf")
         shutil.rmtree(hf, ignore_errors=True)
-        run(["make-model", "--out", gg, "--type", typ] + SHAPE + extra)
         run(["make-model", "--out", hf, "--format", "hf", "--type", typ] + SHAPE + extra)
+        if typ in ("BF16", "F16"):
+            # 16-bit experts, which moescope transposes into 16-bit copies: against the same
+            # folder with the two expert tensors widened to F32 here (exactly), which take
+            # the F32 path checked against the GGUF above (the GGUF of a BF16 fixture keeps
+            # norms and biases F32, so it is not the same model)
+            gg = os.path.join(WORK, tag + "-f32experts.hf")
+            widen_experts(hf, gg)
+        else:
+            run(["make-model", "--out", gg, "--type", typ] + SHAPE + extra)
         if fails:
             break
-        check_layout(hf, gg, typ == "MXFP4")
+        if typ not in ("BF16", "F16"):
+            check_layout(hf, gg, typ == "MXFP4")
         res = []
         for m in (gg, hf):
             r = json.loads(run(["route", "--model", m, "--file", prompt, "--json"]).stdout)
@@ -140,8 +187,9 @@ def main():
             fails.append("%s: routes differ between the GGUF and the HF folder" % tag)
         if res[0][1] != res[1][1]:
             fails.append("%s: next-token distributions differ between GGUF and HF" % tag)
-        print("%-6s HF folder vs GGUF: layout %s, routes of %d tokens x 4 layers %s, eval %s" %
-              (tag, "ok" if not fails else "?", res[0][2],
+        print("%-6s HF folder vs %s: layout %s, routes of %d tokens x 4 layers %s, eval %s" %
+              (tag, "GGUF" if gg.endswith(".gguf") else "its F32-expert copy",
+               "ok" if not fails else "?", res[0][2],
                "identical" if res[0][0] == res[1][0] else "DIFFER",
                "identical" if res[0][1] == res[1][1] else "DIFFER"))
         out[tag] = res[1][0]
