@@ -62,7 +62,7 @@ static void dot_shape(int64_t m, int64_t rows, int64_t cols, const float *x, int
     ref_dot(m, rows, cols, x, ldx, w, ldw, yr, ldy);
     int bad = 0;
     for (int64_t i = 0; i < m; i++)
-        bad += memcmp(y + i * ldy, yr + i * ldy, sizeof(float) * (size_t)rows) != 0;
+        bad += memcmp(y + i * ldy, yr + i * ldy, sizeof(float) * (size_t)ldy) != 0; /* + gaps */
     CHECK(bad == 0, "dot: m %lld rows %lld cols %lld: %d rows differ from the lane chains",
           (long long)m, (long long)rows, (long long)cols, bad);
     for (int64_t i = 0; i < m; i++) {
