@@ -262,13 +262,23 @@ static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, siz
         rc = MS_ERR_RUNTIME;
         goto fail;
     }
-    {
+    H5_CHECK(fapl = ms_h5fd_ordered_fapl(), "create a file access list");
+    /* Created exclusively (O_EXCL: never through a symlink, never over a file): a name left by
+     * a crashed run whose pid this process now has, or planted there, is skipped for the next
+     * serial and left alone. */
+    for (unsigned serial = 0;; serial++) {
         const char *slash = strrchr(path, '/');
         int dir = slash ? (int)(slash - path + 1) : 0;
-        snprintf(tmp, tl, "%.*s.%s.%ld.tmp.h5", dir, path, path + dir, (long)getpid());
+        if (serial == 0)
+            snprintf(tmp, tl, "%.*s.%s.%ld.tmp.h5", dir, path, path + dir, (long)getpid());
+        else
+            snprintf(tmp, tl, "%.*s.%s.%ld.%u.tmp.h5", dir, path, path + dir, (long)getpid(),
+                     serial);
+        struct stat st;
+        if (serial < 64 && lstat(tmp, &st) == 0) continue;
+        break;
     }
-    H5_CHECK(fapl = ms_h5fd_ordered_fapl(), "create a file access list");
-    H5_CHECK(s->file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl), "create the file");
+    H5_CHECK(s->file = H5Fcreate(tmp, H5F_ACC_EXCL, fcpl, fapl), "create the file");
 
     char created[32];
     iso_time(created, sizeof created);

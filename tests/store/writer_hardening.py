@@ -179,6 +179,50 @@ def test_outinput():
     open("empty.h5", "w").close()
     r = run(["capture"] + gguf + ["--out", "empty.h5", "--max-docs", "2", "-q"])
     check(r.returncode == 0 and committed("empty.h5")[0] == 2, "empty --out: %s" % r.stderr)
+    # The store is built under .NAME.PID.tmp.h5: a symlink (to a user's file) or a stale file
+    # of a crashed run with the same pid at that name is neither followed nor truncated. The
+    # child below makes them with its own pid, which moescope keeps across exec.
+    for kind in ("symlink", "stale"):
+        out = "pid_%s.h5" % kind
+        if os.path.lexists(out):
+            os.unlink(out)
+        with open("victim.txt", "w") as f:
+            f.write("a user's file\n")
+        before = digest("victim.txt")
+        err_path = "pid_%s.err" % kind
+        pid = os.fork()
+        if pid == 0:  # the child: plant the name, then become moescope
+            try:
+                name = ".%s.%d.tmp.h5" % (out, os.getpid())
+                if kind == "symlink":
+                    os.symlink("victim.txt", name)
+                else:
+                    with open(name, "w") as f:
+                        f.write("left by a crashed run\n")
+                fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                os.dup2(fd, 2)
+                os.execv(MOESCOPE, [MOESCOPE, "capture"] + gguf +
+                         ["--out", out, "--max-docs", "2", "-q"])
+            finally:
+                os._exit(127)
+        _, status = os.waitpid(pid, 0)
+        rc = os.waitstatus_to_exitcode(status)
+        planted = ".%s.%d.tmp.h5" % (out, pid)
+        what = "capture with a %s at the temporary name" % kind
+        check(rc == 0, "%s: exit %d (%s)" % (what, rc, open(err_path).read()[-500:]))
+        check(digest("victim.txt") == before, "%s: the user's file was changed" % what)
+        check(os.path.lexists(planted), "%s: the planted name was removed" % what)
+        if kind == "stale":
+            check(open(planted).read() == "left by a crashed run\n",
+                  "%s: the stale file was changed" % what)
+        try:
+            check(committed(out)[0] == 2, "%s: the store does not hold 2 documents" % what)
+        except Exception as ex:  # noqa: BLE001 - any failure to read is the finding
+            check(False, "%s: the store does not read back: %s" % (what, ex))
+        if os.path.lexists(planted):
+            os.unlink(planted)
+        stray = [x for x in os.listdir(".") if ".tmp." in x]
+        check(not stray, "%s: temporary files left: %s" % (what, stray))
 
 
 # ---------------------------------------------------------------------------------------------
