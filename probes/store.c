@@ -249,6 +249,7 @@ static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, siz
     hid_t fcpl = -1, fapl = -1, gtok = -1, grout = -1, gdoc = -1, dl = -1, dd = -1, vls = -1;
     int32_t *layers32 = NULL;
     char *tmp = NULL;
+    int made = 0;
     H5_CHECK(fcpl = H5Pcreate(H5P_FILE_CREATE), "create a file property list");
     /* Never reuse freed space (see the top of this file). */
     H5_CHECK(H5Pset_file_space_strategy(fcpl, H5F_FSPACE_STRATEGY_NONE, 0, 1),
@@ -279,6 +280,7 @@ static int create_new(ms_store *s, const ms_store_create_opts *o, char *err, siz
         break;
     }
     H5_CHECK(s->file = H5Fcreate(tmp, H5F_ACC_EXCL, fcpl, fapl), "create the file");
+    made = 1;
 
     char created[32];
     iso_time(created, sizeof created);
@@ -379,7 +381,7 @@ fail:
         s->file = -1;
         H5Eclear2(H5E_DEFAULT);
     }
-    if (tmp) unlink(tmp);
+    if (tmp && made) unlink(tmp); /* only a file this call created */
     free(tmp);
     free(layers32);
     ms_h5_close(fcpl);
