@@ -147,6 +147,10 @@ static void print_text(const ms_model *m, const char *path, int tensors) {
         if (ms_model_layer_routes(m, il)) {
             if (ms_model_layer(m, il)->w_gate[0].type == MS_TYPE_MXFP4_HF)
                 printf(", MXFP4 (*_blocks, *_scales) read in place");
+            else if (ms_model_copied_bytes(m))
+                printf(", %s experts transposed into copies at open (%.1f MB)",
+                       ms_type_name(ms_model_layer(m, il)->w_gate[0].type),
+                       (double)ms_model_copied_bytes(m) / 1e6);
             break;
         }
     printf("\n");

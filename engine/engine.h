@@ -319,6 +319,9 @@ const char *ms_model_file_arch(const ms_model *m);
 const char *ms_model_name(const ms_model *m);
 /* GGUF: 1 if experts are stacked ffn_*_exps tensors, 0 if one tensor per expert. */
 int ms_model_stacked_experts(const ms_model *m);
+/* Bytes of expert weights the model copied into its own memory at open (GPT-OSS HF folders
+ * with float experts, transposed into rows), 0 when every weight is read in place. */
+size_t ms_model_copied_bytes(const ms_model *m);
 /* A JSON object describing the model (arch, hparams, weight types, files and sizes) as a
  * malloc'ed string: stored in route stores and printed by `inspect --json`. */
 char *ms_model_describe_json(const ms_model *m);

@@ -55,6 +55,7 @@ struct ms_model {
     int n_scales;
     void **owned; /* [n_owned] buffers the model made (gpt-oss HF biases, float experts) */
     int n_owned;
+    size_t copied_bytes; /* of those, the float experts' copies */
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -481,6 +482,7 @@ static int bind_oai_hf_experts(ms_model *m, int il, char *err, size_t errlen) {
         free(r);
         return MS_ERR_RUNTIME;
     }
+    m->copied_bytes += sg * (size_t)(2 * E * ff * d) + sd * (size_t)(E * ff * d);
     for (int64_t e = 0; e < E; e++) {
         uint8_t *wg = wgu + sg * (size_t)(e * ff * d), *wu = wgu + sg * (size_t)((E + e) * ff * d);
         uint8_t *wd = wdn + sd * (size_t)(e * ff * d);
@@ -1599,6 +1601,10 @@ const char *ms_model_name(const ms_model *m) {
 
 int ms_model_stacked_experts(const ms_model *m) {
     return m->stacked_experts;
+}
+
+size_t ms_model_copied_bytes(const ms_model *m) {
+    return m->copied_bytes;
 }
 
 /* GPT-OSS's block flags in a layer's description (route stores, inspect --json). */

@@ -59,7 +59,8 @@ def peak_rss(args):
 
 def float_experts():
     """A BF16 folder's experts (gate_up_proj, down_proj: transposed against the engine's rows)
-    are copied at open, transposed but still 16-bit, and the file's pages of the copied
+    are copied at open, transposed but still 16-bit (inspect says so, with the copy's size: X),
+    and the file's pages of the copied
     tensors are let go: `inspect`'s peak RSS grows by at most 1.75 X against the tiny folder
     (X = those tensors' bytes in the file: the copy, plus at most one of the 2 layers' file
     pages). An F32 copy needs 2 X, and keeping the file pages another X."""
@@ -73,6 +74,10 @@ def float_experts():
     x = expert_bytes(big, ("mlp.experts.gate_up_proj", "mlp.experts.down_proj"), "BF16")
     if x < 150e6:
         sys.exit("FAIL: the BF16 folder's experts are %d bytes, expected > 150 MB" % x)
+    r = subprocess.run([MOESCOPE, "inspect", "--no-tensors", big], capture_output=True, text=True)
+    said = "BF16 experts transposed into copies at open (%.1f MB)" % (x / 1e6)
+    if said not in r.stdout:
+        sys.exit("FAIL: inspect does not say %r:\n%s" % (said, r.stdout))
     hi, lo = peak_rss(["inspect", big]), peak_rss(["inspect", tiny])
     ok = hi - lo <= 1.75 * x
     print("inspect, BF16 experts: peak RSS %.1f MB (tiny folder %.1f MB): growth %.1f MB = "
