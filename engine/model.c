@@ -377,6 +377,35 @@ static void drop_file_pages(ms_model *m, const char *name) {
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* Transposing GPT-OSS's input-major float experts into rows, TRANSPOSE_TB source rows (input
+ * features) at a time, so every output row receives that many consecutive values per write. */
+#define TRANSPOSE_TB 16
+
+/* Source rows [i0, i0 + nb) of w (n_src values each) into blk: es = 2 moves F16/BF16 bytes,
+ * es = 4 dequantizes to f32. */
+static void rows_block(const ms_mat *w, int64_t i0, int nb, int64_t n_src, size_t es,
+                       uint8_t *blk) {
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *src = w->data + (size_t)(i0 + b) * w->row_bytes;
+        uint8_t *t = blk + (size_t)b * (size_t)n_src * es;
+        if (es == 2)
+            memcpy(t, src, 2 * (size_t)n_src);
+        else
+            ms_dequantize_row(w->type, src, (float *)(void *)t, n_src);
+    }
+}
+
+/* dst[o·ld + i0 + b] = blk row b's value o·stride + off, for o < n_out, b < nb. */
+static void scatter_block(const uint8_t *blk, int nb, int64_t n_src, size_t es, int64_t stride,
+                          int64_t off, int64_t n_out, uint8_t *dst, int64_t ld, int64_t i0) {
+    for (int64_t o = 0; o < n_out; o++) {
+        uint8_t *d = dst + ((size_t)o * (size_t)ld + (size_t)i0) * es;
+        for (int b = 0; b < nb; b++)
+            memcpy(d + (size_t)b * es,
+                   blk + ((size_t)b * (size_t)n_src + (size_t)(o * stride + off)) * es, es);
+    }
+}
+
 /* GPT-OSS experts of an HF folder (transformers' GptOssExperts): gate_up_proj (E, d, 2*ff)
  * with gate and up interleaved along the last axis and down_proj (E, ff, d), both stored
  * transposed against nn.Linear, or (the release) their MXFP4 *_blocks (E, out, in/32, 16) and
@@ -476,41 +505,26 @@ static int bind_oai_hf_experts(ms_model *m, int il, char *err, size_t errlen) {
     ms_type td = dw[0].type == MS_TYPE_F16 || dw[0].type == MS_TYPE_BF16 ? dw[0].type : MS_TYPE_F32;
     const size_t sg = tg == MS_TYPE_F32 ? 4 : 2, sd = td == MS_TYPE_F32 ? 4 : 2;
     uint8_t *wgu = own(m, sg * (size_t)(2 * E * ff * d)), *wdn = own(m, sd * (size_t)(E * ff * d));
-    float *r = malloc(sizeof(float) * (size_t)(2 * ff > d ? 2 * ff : d));
-    if (!wgu || !wdn || !r) {
+    uint8_t *blk = malloc(4 * (size_t)TRANSPOSE_TB * (size_t)(2 * ff > d ? 2 * ff : d));
+    if (!wgu || !wdn || !blk) {
         free(tmp);
-        free(r);
+        free(blk);
         return MS_ERR_RUNTIME;
     }
     m->copied_bytes += sg * (size_t)(2 * E * ff * d) + sd * (size_t)(E * ff * d);
     for (int64_t e = 0; e < E; e++) {
         uint8_t *wg = wgu + sg * (size_t)(e * ff * d), *wu = wgu + sg * (size_t)((E + e) * ff * d);
         uint8_t *wd = wdn + sd * (size_t)(e * ff * d);
-        for (int64_t i = 0; i < d; i++) { /* row i of gate_up: input feature i */
-            const uint8_t *src = tmp[e].data + (size_t)i * g[0].row_bytes;
-            if (sg == 2) {
-                for (int64_t j = 0; j < ff; j++) {
-                    memcpy(wg + 2 * (size_t)(j * d + i), src + 4 * j, 2);
-                    memcpy(wu + 2 * (size_t)(j * d + i), src + 4 * j + 2, 2);
-                }
-                continue;
-            }
-            ms_dequantize_row(g[0].type, src, r, 2 * ff);
-            for (int64_t j = 0; j < ff; j++) {
-                memcpy(wg + 4 * (size_t)(j * d + i), &r[2 * j], 4);
-                memcpy(wu + 4 * (size_t)(j * d + i), &r[2 * j + 1], 4);
-            }
+        for (int64_t i0 = 0; i0 < d; i0 += TRANSPOSE_TB) { /* gate_up row i: input feature i */
+            int rb = (int)(d - i0 < TRANSPOSE_TB ? d - i0 : TRANSPOSE_TB);
+            rows_block(&tmp[e], i0, rb, 2 * ff, sg, blk);
+            scatter_block(blk, rb, 2 * ff, sg, 2, 0, ff, wg, d, i0); /* even columns: gate */
+            scatter_block(blk, rb, 2 * ff, sg, 2, 1, ff, wu, d, i0); /* odd: up */
         }
-        for (int64_t i = 0; i < ff; i++) { /* row i of down_proj: input feature i */
-            const uint8_t *src = tmp[E + e].data + (size_t)i * dw[0].row_bytes;
-            if (sd == 2) {
-                for (int64_t o = 0; o < d; o++)
-                    memcpy(wd + 2 * (size_t)(o * ff + i), src + 2 * o, 2);
-                continue;
-            }
-            ms_dequantize_row(dw[0].type, src, r, d);
-            for (int64_t o = 0; o < d; o++)
-                memcpy(wd + 4 * (size_t)(o * ff + i), &r[o], 4);
+        for (int64_t i0 = 0; i0 < ff; i0 += TRANSPOSE_TB) { /* down_proj row i: input i */
+            int rb = (int)(ff - i0 < TRANSPOSE_TB ? ff - i0 : TRANSPOSE_TB);
+            rows_block(&tmp[E + e], i0, rb, d, sd, blk);
+            scatter_block(blk, rb, d, sd, 1, 0, d, wd, ff, i0);
         }
         const ms_mat fm = {tg, ff, d, (size_t)d * sg, NULL, tmp[e].name, NULL, 0, NULL};
         L->w_gate[e] = L->w_up[e] = fm;
@@ -520,7 +534,7 @@ static int bind_oai_hf_experts(ms_model *m, int il, char *err, size_t errlen) {
     }
     drop_file_pages(m, gu);
     drop_file_pages(m, dn);
-    free(r);
+    free(blk);
     free(tmp);
     return 0;
 }
